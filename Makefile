@@ -1,0 +1,98 @@
+# Top-level build for the MQTT chat system. See README.md.
+#   make            build everything into build/
+#   make deps       install the Debian 12 packages (as root) or print the command
+#   make up / down / status   run the local stack (state in var/)
+#   make test       unit + integration tests against real MariaDB and brokers
+#   make asan       the same with ASan + UBSan, into build-asan/
+
+BUILD ?= build
+CC ?= cc
+PKGS := libcjson libmariadb libmosquitto openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SAN_FLAGS ?=
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Icommon $(PKG_CFLAGS) $(SAN_FLAGS)
+LDFLAGS += -pthread $(SAN_FLAGS)
+
+COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
+	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c
+PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
+	auth-plugin/conn_events.c auth-plugin/backend_mariadb.c
+HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c
+PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
+CHAT_SRC := clients/chat.c clients/chat_args.c
+CHATCTL_SRC := clients/chatctl.c
+UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+
+PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
+	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
+
+.PHONY: all deps up down status test unit integration asan clean bench
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The plugin takes only the common code it needs and leaves libmosquitto's
+# symbols to the broker that loads it.
+PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c)
+$(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(PLUGIN_COMMON)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl)
+
+$(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/presence-svc: $(call obj,$(PRESENCE_SRC)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpaho-mqtt3as $(PKG_LIBS)
+
+$(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(call obj,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	@scripts/deps.sh
+
+up: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+status:
+	@scripts/stack.sh status
+
+unit: all
+	$(BUILD)/unit-tests
+
+integration: all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/unit-tests
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+
+# ASan + UBSan: the daemons and tools are built instrumented; the plugin is
+# instrumented too and loaded into the stock broker with libasan preloaded.
+# The tests fail if any sanitizer report appears in a log.
+asan: deps
+	@$(MAKE) --no-print-directory all BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
+	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+
+clean:
+	rm -rf build build-asan

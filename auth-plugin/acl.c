@@ -1,0 +1,113 @@
+/* acl.c: chat authorization rules; see acl.h and docs/PROTOCOL.md. */
+#include "acl.h"
+
+#include <string.h>
+
+#include "topics.h"
+
+#define MAX_LEVELS 8
+
+static int split_filter(const char *filter, char *copy, size_t copy_len, char *levels[MAX_LEVELS])
+{
+	size_t len = strlen(filter);
+	int count = 0;
+	char *p;
+
+	if(len >= copy_len) return -1;
+	memcpy(copy, filter, len + 1);
+	p = copy;
+	for(;;){
+		if(count == MAX_LEVELS) return -1;
+		levels[count++] = p;
+		p = strchr(p, '/');
+		if(!p) break;
+		*p++ = '\0';
+	}
+	return count;
+}
+
+static bool is_wild(const char *level)
+{
+	return !strcmp(level, "+") || !strcmp(level, "#");
+}
+
+/* Subscriptions a member may hold on one room: .../{room}/#,
+ * .../{room}/msg/+, .../{room}/msg/#, .../{room}/msg/{user}. */
+static enum acl_answer decide_room_filter(const struct snapshot_user *user, char **lv, int n)
+{
+	if(!name_room_valid(lv[3]) || !snapshot_is_member(user, lv[3])) return ACL_DENY;
+	if(n == 5 && !strcmp(lv[4], "#")) return ACL_ALLOW;
+	if(n == 6 && !strcmp(lv[4], "msg") && (is_wild(lv[5]) || name_user_valid(lv[5]))) return ACL_ALLOW;
+	return ACL_DENY;
+}
+
+static enum acl_answer decide_subscribe(const struct snapshot_user *user, const char *filter)
+{
+	char copy[TOPIC_MAX + 1];
+	char *lv[MAX_LEVELS];
+	int n = split_filter(filter, copy, sizeof(copy), lv);
+
+	if(n < 0) return ACL_DENY;
+	if(strcmp(lv[0], "chat")) return ACL_DEFER;
+	if(n < 2 || strcmp(lv[1], "v1")) return ACL_DENY;
+	if(n >= 4 && !strcmp(lv[2], "rooms")) return decide_room_filter(user, lv, n);
+	if(n == 5 && !strcmp(lv[2], "users") && !strcmp(lv[3], user->name) && !strcmp(lv[4], "inbox")){
+		return ACL_ALLOW;
+	}
+	if(n == 4 && !strcmp(lv[2], "presence") && (is_wild(lv[3]) || name_user_valid(lv[3]))){
+		return ACL_ALLOW;
+	}
+	return ACL_DENY;
+}
+
+static enum acl_answer decide_read(const struct snapshot_user *user, const char *topic)
+{
+	struct topic_parts parts;
+
+	switch(topic_parse(topic, &parts)){
+	case TOPIC_ROOM_MSG:
+		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
+	case TOPIC_USER_INBOX:
+		return !strcmp(parts.user, user->name) ? ACL_ALLOW : ACL_DENY;
+	case TOPIC_PRESENCE:
+		return ACL_ALLOW;
+	default:
+		return ACL_DENY;
+	}
+}
+
+static enum acl_answer decide_write(const struct snapshot_user *user, const char *topic, bool retain)
+{
+	struct topic_parts parts;
+
+	/* Nothing a user writes in the chat tree may be retained: a retained room
+	 * message would be replayed to every future subscriber. */
+	if(retain) return ACL_DENY;
+	switch(topic_parse(topic, &parts)){
+	case TOPIC_ROOM_MSG:
+		if(strcmp(parts.user, user->name)) return ACL_DENY; /* impersonation */
+		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
+	case TOPIC_USER_REQ:
+		return !strcmp(parts.user, user->name) ? ACL_ALLOW : ACL_DENY;
+	default:
+		return ACL_DENY;
+	}
+}
+
+enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
+		const char *topic, bool retain)
+{
+	if(!topic) return ACL_DENY;
+	if(access == ACL_UNSUBSCRIBE) return ACL_ALLOW;
+	if(access == ACL_SUBSCRIBE){
+		if(!user) return strncmp(topic, "chat", 4) ? ACL_DEFER : ACL_DENY;
+		if(role_is_privileged(user->role) && !user->disabled) return ACL_ALLOW;
+		return decide_subscribe(user, topic);
+	}
+	if(!topic_in_chat_tree(topic)) return ACL_DEFER;
+	if(!user || user->disabled) return ACL_DENY;
+	if(role_is_privileged(user->role)) return ACL_ALLOW;
+	if(access == ACL_READ) return decide_read(user, topic);
+	if(access == ACL_WRITE) return decide_write(user, topic, retain);
+	return ACL_DENY;
+}

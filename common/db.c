@@ -1,0 +1,385 @@
+/* db.c: prepared-statement MariaDB helper; see db.h. */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "config.h"
+
+#define STMT_CACHE_SIZE 64
+
+struct stmt_slot {
+	const char *sql;
+	MYSQL_STMT *stmt;
+};
+
+struct db {
+	MYSQL *conn;
+	struct db_opts opts;
+	char *host, *socket, *user, *password, *name;
+	struct stmt_slot cache[STMT_CACHE_SIZE];
+	char error[512];
+};
+
+static void set_error(struct db *db, const char *what, const char *detail)
+{
+	snprintf(db->error, sizeof(db->error), "%s: %s", what, detail ? detail : "unknown error");
+}
+
+static bool errno_is_gone(unsigned int code)
+{
+	return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST
+		|| code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR
+		|| code == ER_CONNECTION_KILLED || code == CR_COMMANDS_OUT_OF_SYNC
+		|| code == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+}
+
+static void cache_clear(struct db *db)
+{
+	for(int i = 0; i < STMT_CACHE_SIZE; i++){
+		if(db->cache[i].stmt) mysql_stmt_close(db->cache[i].stmt);
+		db->cache[i].stmt = NULL;
+		db->cache[i].sql = NULL;
+	}
+}
+
+static void disconnect(struct db *db)
+{
+	cache_clear(db);
+	if(db->conn) mysql_close(db->conn);
+	db->conn = NULL;
+}
+
+static int connect_now(struct db *db)
+{
+	unsigned int timeout = db->opts.timeout_s ? db->opts.timeout_s : 10;
+	int rc = DB_GONE;
+
+	db->conn = mysql_init(NULL);
+	if(!db->conn){
+		set_error(db, "mysql_init", "out of memory");
+		goto out;
+	}
+	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if(!mysql_real_connect(db->conn, db->host, db->user, db->password, db->name,
+				db->opts.port, db->socket, 0)){
+		set_error(db, "connect to MariaDB", mysql_error(db->conn));
+		mysql_close(db->conn);
+		db->conn = NULL;
+		goto out;
+	}
+	rc = DB_OK;
+out:
+	return rc;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return (s && *s) ? strdup(s) : NULL;
+}
+
+struct db *db_open(const struct db_opts *opts, char *err, size_t errlen)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if(!db){
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	db->opts = *opts;
+	db->host = dup_or_null(opts->host);
+	db->socket = dup_or_null(opts->socket);
+	db->user = dup_or_null(opts->user);
+	db->password = dup_or_null(opts->password);
+	db->name = dup_or_null(opts->name);
+	if(connect_now(db) != DB_OK){
+		snprintf(err, errlen, "%s", db->error);
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void db_close(struct db *db)
+{
+	if(!db) return;
+	disconnect(db);
+	free(db->host);
+	free(db->socket);
+	free(db->user);
+	if(db->password){
+		memset(db->password, 0, strlen(db->password));
+		free(db->password);
+	}
+	free(db->name);
+	free(db);
+}
+
+int db_ensure(struct db *db)
+{
+	if(db->conn && mysql_ping(db->conn) == 0) return DB_OK;
+	disconnect(db);
+	return connect_now(db);
+}
+
+const char *db_error(const struct db *db)
+{
+	return db->error;
+}
+
+static int classify(struct db *db, const char *what, unsigned int code, const char *message)
+{
+	set_error(db, what, message);
+	if(code == ER_DUP_ENTRY) return DB_DUPLICATE;
+	if(errno_is_gone(code)){
+		disconnect(db);
+		return DB_GONE;
+	}
+	return DB_ERROR;
+}
+
+static MYSQL_STMT *stmt_get(struct db *db, const char *sql, int *rc)
+{
+	MYSQL_STMT *stmt;
+	int free_slot = -1;
+
+	for(int i = 0; i < STMT_CACHE_SIZE; i++){
+		if(db->cache[i].sql == sql) return db->cache[i].stmt;
+		if(!db->cache[i].sql && free_slot < 0) free_slot = i;
+	}
+	stmt = mysql_stmt_init(db->conn);
+	if(!stmt){
+		*rc = classify(db, "mysql_stmt_init", mysql_errno(db->conn), mysql_error(db->conn));
+		return NULL;
+	}
+	if(mysql_stmt_prepare(stmt, sql, (unsigned long)strlen(sql))){
+		*rc = classify(db, "prepare", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		mysql_stmt_close(stmt);
+		return NULL;
+	}
+	if(free_slot < 0){
+		/* Full: a fixed set of queries never gets here; evict slot 0. */
+		mysql_stmt_close(db->cache[0].stmt);
+		free_slot = 0;
+	}
+	db->cache[free_slot].sql = sql;
+	db->cache[free_slot].stmt = stmt;
+	return stmt;
+}
+
+static int fetch_rows(struct db *db, MYSQL_STMT *stmt, MYSQL_RES *meta,
+		db_row_fn row_fn, void *ud)
+{
+	unsigned int ncols = mysql_num_fields(meta);
+	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	MYSQL_BIND *binds = NULL;
+	char **cols = NULL;
+	char **bufs = NULL;
+	unsigned long *lens = NULL;
+	my_bool *nulls = NULL;
+	int rc = DB_ERROR;
+	int fetched;
+
+	if(mysql_stmt_store_result(stmt)){
+		rc = classify(db, "store result", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		goto out;
+	}
+	binds = calloc(ncols, sizeof(*binds));
+	cols = calloc(ncols, sizeof(*cols));
+	bufs = calloc(ncols, sizeof(*bufs));
+	lens = calloc(ncols, sizeof(*lens));
+	nulls = calloc(ncols, sizeof(*nulls));
+	if(!binds || !cols || !bufs || !lens || !nulls){
+		set_error(db, "fetch", "out of memory");
+		goto out;
+	}
+	for(unsigned int i = 0; i < ncols; i++){
+		unsigned long size = fields[i].max_length + 1;
+		if(size < 64) size = 64;
+		bufs[i] = malloc(size);
+		if(!bufs[i]){
+			set_error(db, "fetch", "out of memory");
+			goto out;
+		}
+		binds[i].buffer_type = MYSQL_TYPE_STRING;
+		binds[i].buffer = bufs[i];
+		binds[i].buffer_length = size;
+		binds[i].length = &lens[i];
+		binds[i].is_null = &nulls[i];
+	}
+	if(mysql_stmt_bind_result(stmt, binds)){
+		rc = classify(db, "bind result", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		goto out;
+	}
+	while((fetched = mysql_stmt_fetch(stmt)) == 0 || fetched == MYSQL_DATA_TRUNCATED){
+		if(fetched == MYSQL_DATA_TRUNCATED){
+			set_error(db, "fetch", "column truncated");
+			goto out;
+		}
+		for(unsigned int i = 0; i < ncols; i++){
+			if(nulls[i]){
+				cols[i] = NULL;
+			}else{
+				bufs[i][lens[i]] = '\0';
+				cols[i] = bufs[i];
+			}
+		}
+		if(row_fn && row_fn(ud, (int)ncols, cols, lens)) break;
+	}
+	if(fetched == 1){
+		rc = classify(db, "fetch", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		goto out;
+	}
+	rc = DB_OK;
+out:
+	mysql_stmt_free_result(stmt);
+	if(bufs){
+		for(unsigned int i = 0; i < ncols; i++) free(bufs[i]);
+	}
+	free(bufs);
+	free(binds);
+	free(cols);
+	free(lens);
+	free(nulls);
+	return rc;
+}
+
+int db_exec(struct db *db, const char *sql, const struct db_param *params, int nparams,
+		db_row_fn row_fn, void *ud, unsigned long long *affected,
+		unsigned long long *insert_id)
+{
+	MYSQL_BIND binds[32];
+	MYSQL_STMT *stmt;
+	MYSQL_RES *meta = NULL;
+	my_bool update_max = 1;
+	int rc = DB_ERROR;
+
+	if(!db->conn){
+		rc = connect_now(db);
+		if(rc != DB_OK) goto out;
+	}
+	if(nparams < 0 || nparams > 32){
+		set_error(db, "db_exec", "too many parameters");
+		rc = DB_ERROR;
+		goto out;
+	}
+	stmt = stmt_get(db, sql, &rc);
+	if(!stmt) goto out;
+	if(mysql_stmt_param_count(stmt) != (unsigned long)nparams){
+		set_error(db, "db_exec", "parameter count does not match the statement");
+		rc = DB_ERROR;
+		goto out;
+	}
+	memset(binds, 0, sizeof(binds));
+	for(int i = 0; i < nparams; i++){
+		switch(params[i].type){
+		case DB_PARAM_STR:
+			binds[i].buffer_type = MYSQL_TYPE_STRING;
+			binds[i].buffer = (void *)params[i].str;
+			binds[i].buffer_length = params[i].len;
+			binds[i].length = (unsigned long *)&params[i].len;
+			break;
+		case DB_PARAM_I64:
+			binds[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			binds[i].buffer = (void *)&params[i].i64;
+			break;
+		case DB_PARAM_NULL:
+			binds[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		}
+	}
+	if(nparams > 0 && mysql_stmt_bind_param(stmt, binds)){
+		rc = classify(db, "bind", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		goto out;
+	}
+	mysql_stmt_attr_set(stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+	if(mysql_stmt_execute(stmt)){
+		rc = classify(db, "execute", mysql_stmt_errno(stmt), mysql_stmt_error(stmt));
+		goto out;
+	}
+	if(affected) *affected = (unsigned long long)mysql_stmt_affected_rows(stmt);
+	if(insert_id) *insert_id = (unsigned long long)mysql_stmt_insert_id(stmt);
+	meta = mysql_stmt_result_metadata(stmt);
+	if(meta){
+		rc = fetch_rows(db, stmt, meta, row_fn, ud);
+		goto out;
+	}
+	rc = DB_OK;
+out:
+	if(meta) mysql_free_result(meta);
+	return rc;
+}
+
+static int simple(struct db *db, const char *what, int failed)
+{
+	if(!failed) return DB_OK;
+	return classify(db, what, mysql_errno(db->conn), mysql_error(db->conn));
+}
+
+int db_begin(struct db *db)
+{
+	int rc;
+
+	if(!db->conn && (rc = connect_now(db)) != DB_OK) return rc;
+	return simple(db, "begin", mysql_autocommit(db->conn, 0));
+}
+
+int db_commit(struct db *db)
+{
+	int rc;
+
+	if(!db->conn){
+		set_error(db, "commit", "connection lost");
+		return DB_GONE;
+	}
+	rc = simple(db, "commit", mysql_commit(db->conn));
+	if(rc == DB_OK) rc = simple(db, "autocommit", mysql_autocommit(db->conn, 1));
+	return rc;
+}
+
+int db_rollback(struct db *db)
+{
+	int rc;
+
+	if(!db->conn) return DB_GONE;
+	rc = simple(db, "rollback", mysql_rollback(db->conn));
+	if(rc == DB_OK) rc = simple(db, "autocommit", mysql_autocommit(db->conn, 1));
+	return rc;
+}
+
+int db_opts_from_config(const struct config *cfg, const char *prefix,
+		struct db_opts *opts, char *err, size_t errlen)
+{
+	char key[64];
+	long port;
+
+	memset(opts, 0, sizeof(*opts));
+#define GET(field, name) do { \
+		snprintf(key, sizeof(key), "%s%s", prefix, name); \
+		opts->field = config_get(cfg, key, NULL); \
+	} while(0)
+	GET(host, "host");
+	GET(socket, "socket");
+	GET(user, "user");
+	GET(password, "password");
+	GET(name, "name");
+#undef GET
+	snprintf(key, sizeof(key), "%sport", prefix);
+	if(config_get_long(cfg, key, 3306, 1, 65535, &port, err, errlen)) return -1;
+	opts->port = (unsigned int)port;
+	if(!opts->user || !opts->name || (!opts->host && !opts->socket)){
+		snprintf(err, errlen, "missing %suser, %sname and %shost or %ssocket in the configuration",
+				prefix, prefix, prefix, prefix);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* topics.h: the chat/v1 topic tree of docs/PROTOCOL.md, built and parsed in
+ * one place. Parsing validates every name level with names.h, so a parsed
+ * topic never carries '+', '#' or an invalid name. */
+#ifndef CHAT_TOPICS_H
+#define CHAT_TOPICS_H
+
+#include <stddef.h>
+
+#include "names.h"
+
+#define TOPIC_PREFIX "chat/v1"
+#define TOPIC_MAX 256
+
+enum topic_kind {
+	TOPIC_OTHER = 0,     /* outside the chat tree, or malformed inside it */
+	TOPIC_ROOM_MSG,      /* chat/v1/rooms/{room}/msg/{user} */
+	TOPIC_USER_REQ,      /* chat/v1/users/{user}/req/{service} */
+	TOPIC_USER_INBOX,    /* chat/v1/users/{user}/inbox */
+	TOPIC_PRESENCE,      /* chat/v1/presence/{user} */
+	TOPIC_SYS_CONN,      /* chat/v1/sys/conn/{node} */
+};
+
+struct topic_parts {
+	enum topic_kind kind;
+	char room[NAME_ROOM_MAX + 1];
+	char user[NAME_USER_MAX + 1];
+	char service[NAME_NODE_MAX + 1];
+	char node[NAME_NODE_MAX + 1];
+};
+
+/* Splits a concrete topic (no wildcards) into its kind and names.
+ * Returns the kind (also stored in parts->kind); TOPIC_OTHER when the topic
+ * is not one of the chat kinds or a name in it is invalid. */
+enum topic_kind topic_parse(const char *topic, struct topic_parts *parts);
+
+/* True when topic starts with "chat/v1/" or equals "chat/v1". */
+int topic_in_chat_tree(const char *topic);
+
+/* Builders: write a NUL-terminated topic into buf; return 0, or -1 when a
+ * name is invalid or buf is too small. */
+int topic_room_msg(char *buf, size_t len, const char *room, const char *user);
+int topic_room_msg_filter(char *buf, size_t len, const char *room);
+int topic_user_req(char *buf, size_t len, const char *user, const char *service);
+int topic_user_inbox(char *buf, size_t len, const char *user);
+int topic_presence(char *buf, size_t len, const char *user);
+int topic_sys_conn(char *buf, size_t len, const char *node);
+
+#endif
