@@ -16,7 +16,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Icommon $
 LDFLAGS += -pthread $(SAN_FLAGS)
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
-	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c
+	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c common/timefmt.c common/password_input.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backend_mariadb.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c

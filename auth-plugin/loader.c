@@ -21,7 +21,7 @@ struct loader {
 	bool loaded_once;
 	struct db *db;
 	pthread_mutex_t status_lock;
-	char status[384];
+	char status[512];
 	bool status_new;
 	bool in_error;
 };

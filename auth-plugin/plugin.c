@@ -51,7 +51,7 @@ static const char *opt_get(struct mosquitto_opt *opts, int count, const char *ke
 /* Adopts a newer snapshot and reports loader status, on the broker thread. */
 static void refresh(void)
 {
-	char status[384];
+	char status[512];
 
 	if(loader_adopt(state.loader, &state.snap)){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: snapshot version %llu: %lu users, %lu memberships",

@@ -70,6 +70,8 @@ static int connect_now(struct db *db)
 	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Every timestamp in and out of the database is UTC. */
+	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	if(!mysql_real_connect(db->conn, db->host, db->user, db->password, db->name,
 				db->opts.port, db->socket, 0)){
 		set_error(db, "connect to MariaDB", mysql_error(db->conn));

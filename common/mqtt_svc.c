@@ -1,6 +1,7 @@
 /* mqtt_svc.c: service-side MQTT loop on libmosquitto; see mqtt_svc.h. */
 #include "mqtt_svc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -81,7 +81,7 @@ int topic_in_chat_tree(const char *topic)
 	return topic && (!strcmp(topic, "chat/v1") || !strncmp(topic, "chat/v1/", 8));
 }
 
-static int build(char *buf, size_t len, int n)
+static int build(size_t len, int n)
 {
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
@@ -89,35 +89,35 @@ static int build(char *buf, size_t len, int n)
 int topic_room_msg(char *buf, size_t len, const char *room, const char *user)
 {
 	if(!name_room_valid(room) || !name_user_valid(user)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/msg/%s", room, user));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/msg/%s", room, user));
 }
 
 int topic_room_msg_filter(char *buf, size_t len, const char *room)
 {
 	if(!name_room_valid(room)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/msg/+", room));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/msg/+", room));
 }
 
 int topic_user_req(char *buf, size_t len, const char *user, const char *service)
 {
 	if(!name_user_valid(user) || !name_node_valid(service)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/users/%s/req/%s", user, service));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/users/%s/req/%s", user, service));
 }
 
 int topic_user_inbox(char *buf, size_t len, const char *user)
 {
 	if(!name_user_valid(user)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/users/%s/inbox", user));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/users/%s/inbox", user));
 }
 
 int topic_presence(char *buf, size_t len, const char *user)
 {
 	if(!name_user_valid(user)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/presence/%s", user));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/presence/%s", user));
 }
 
 int topic_sys_conn(char *buf, size_t len, const char *node)
 {
 	if(!name_node_valid(node)) return -1;
-	return build(buf, len, snprintf(buf, len, TOPIC_PREFIX "/sys/conn/%s", node));
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/sys/conn/%s", node));
 }

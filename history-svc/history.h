@@ -1,0 +1,44 @@
+/* history.h: history-svc's configuration and shared state. history-svc
+ * subscribes on the hub to every room's messages, stores each once with the
+ * next per-room sequence number, sends the sender a receipt, and answers
+ * history and room-list requests on the requester's inbox. */
+#ifndef HISTORY_H
+#define HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "db.h"
+#include "mqtt_svc.h"
+
+struct history_config {
+	struct db_opts db;
+	struct mqtt_svc_opts mqtt;
+	long max_body_bytes;    /* largest message body accepted */
+	long max_payload_bytes; /* largest MQTT payload looked at */
+};
+
+struct history_counters {
+	unsigned long stored;
+	unsigned long duplicates;
+	unsigned long rejected;
+	unsigned long requests;
+	unsigned long request_errors;
+};
+
+struct history_svc {
+	struct history_config cfg;
+	struct db *db;
+	struct mqtt_svc *mqtt;
+	volatile sig_atomic_t *stop;
+	struct history_counters counters;
+};
+
+/* Sends obj (a JSON object, not freed) to user's inbox at QoS 1. */
+void history_send_inbox(struct history_svc *svc, const char *user, const void *obj);
+
+/* Makes sure svc->db is connected, retrying with backoff until it is or
+ * the service is asked to stop. Returns 0 when connected, -1 when stopping. */
+int history_db_wait(struct history_svc *svc);
+
+#endif

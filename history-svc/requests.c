@@ -1,0 +1,232 @@
+/* requests.c: history-svc's request/response API; see requests.h and
+ * docs/PROTOCOL.md ("Requests"). Each request names an op and a req_id; the
+ * reply echoes both and carries "ok": true with data, or "ok": false with
+ * {"code", "message"}. */
+#include "requests.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "json_util.h"
+#include "log.h"
+#include "names.h"
+#include "timefmt.h"
+
+#define HISTORY_DEFAULT_LIMIT 50
+#define HISTORY_MAX_LIMIT 250
+#define REQUEST_MAX_BYTES 4096
+
+struct request {
+	const char *user;
+	const char *op;
+	const char *req_id;
+	cJSON *reply;
+};
+
+static cJSON *reply_new(const char *op, const char *req_id, int ok)
+{
+	cJSON *reply = cJSON_CreateObject();
+
+	if(!reply) return NULL;
+	cJSON_AddStringToObject(reply, "type", "reply");
+	if(req_id) cJSON_AddStringToObject(reply, "req_id", req_id);
+	else cJSON_AddNullToObject(reply, "req_id");
+	if(op) cJSON_AddStringToObject(reply, "op", op);
+	else cJSON_AddNullToObject(reply, "op");
+	cJSON_AddBoolToObject(reply, "ok", ok);
+	return reply;
+}
+
+static void reply_error(struct history_svc *svc, const char *user, const char *op,
+		const char *req_id, const char *code, const char *message)
+{
+	cJSON *reply = reply_new(op, req_id, 0);
+	cJSON *error;
+
+	svc->counters.request_errors++;
+	log_info("request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
+	if(!reply) return;
+	error = cJSON_AddObjectToObject(reply, "error");
+	if(error){
+		cJSON_AddStringToObject(error, "code", code);
+		cJSON_AddStringToObject(error, "message", message);
+	}
+	history_send_inbox(svc, user, reply);
+	cJSON_Delete(reply);
+}
+
+static int room_of_member(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	unsigned long long *out = ud;
+
+	(void)lens;
+	if(ncols >= 2 && cols[0] && cols[1]){
+		out[0] = strtoull(cols[0], NULL, 10);
+		out[1] = strtoull(cols[1], NULL, 10);
+		out[2] = 1;
+	}
+	return 1;
+}
+
+static int history_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	cJSON *messages = ud;
+	cJSON *item;
+
+	(void)lens;
+	if(ncols != 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
+	item = cJSON_CreateObject();
+	if(!item) return 1;
+	cJSON_AddNumberToObject(item, "seq", (double)strtoull(cols[0], NULL, 10));
+	cJSON_AddStringToObject(item, "id", cols[1]);
+	cJSON_AddStringToObject(item, "sender", cols[2]);
+	cJSON_AddStringToObject(item, "ts", cols[3]);
+	cJSON_AddStringToObject(item, "body", cols[4]);
+	/* Rows come newest first; the reply lists oldest first. */
+	cJSON_InsertItemInArray(messages, 0, item);
+	return 0;
+}
+
+/* Returns 0 after replying, -1 on a database failure (nothing sent). */
+static int do_history(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
+{
+	unsigned long long room_row[3] = { 0, 0, 0 };
+	struct db_param params[3];
+	cJSON *reply = NULL;
+	cJSON *messages;
+	const char *room;
+	long limit, before;
+	int rc = -1;
+
+	room = json_get_str(req, "room", NAME_ROOM_MAX);
+	if(!room || !name_room_valid(room)){
+		reply_error(svc, user, "history", req_id, "bad_request", "\"room\" must be a valid room name");
+		rc = 0;
+		goto out;
+	}
+	if(json_get_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT, &limit)){
+		reply_error(svc, user, "history", req_id, "bad_request", "\"limit\" must be a whole number from 1 to 250");
+		rc = 0;
+		goto out;
+	}
+	if(json_get_long(req, "before", 0, 1, 0x7fffffffffffffffL, &before)){
+		reply_error(svc, user, "history", req_id, "bad_request", "\"before\" must be a sequence number of 1 or more");
+		rc = 0;
+		goto out;
+	}
+	params[0] = DB_STR(room);
+	params[1] = DB_STR(user);
+	if(db_exec(svc->db, "SELECT r.id, r.last_seq FROM rooms r"
+				" JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+				" WHERE r.name = ? AND u.username = ?",
+				params, 2, room_of_member, room_row, NULL, NULL) != DB_OK) goto out;
+	if(!room_row[2]){
+		/* Same answer for "no such room" and "not a member": the existence of
+		 * a private room is not revealed. */
+		reply_error(svc, user, "history", req_id, "not_member", "no such room, or you are not a member of it");
+		rc = 0;
+		goto out;
+	}
+	if(before == 0) before = (long)(room_row[1] + 1);
+	reply = reply_new("history", req_id, 1);
+	if(!reply) goto out;
+	cJSON_AddStringToObject(reply, "room", room);
+	cJSON_AddNumberToObject(reply, "last_seq", (double)room_row[1]);
+	messages = cJSON_AddArrayToObject(reply, "messages");
+	if(!messages) goto out;
+	params[0] = DB_I64(room_row[0]);
+	params[1] = DB_I64(before);
+	params[2] = DB_I64(limit);
+	if(db_exec(svc->db, "SELECT m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
+				" FROM messages m JOIN users u ON u.id = m.sender_id"
+				" WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
+				params, 3, history_row, messages, NULL, NULL) != DB_OK) goto out;
+	history_send_inbox(svc, user, reply);
+	rc = 0;
+out:
+	cJSON_Delete(reply);
+	return rc;
+}
+
+static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	cJSON *rooms = ud;
+	cJSON *item;
+
+	(void)lens;
+	if(ncols != 3 || !cols[0] || !cols[1] || !cols[2]) return 0;
+	item = cJSON_CreateObject();
+	if(!item) return 1;
+	cJSON_AddStringToObject(item, "name", cols[0]);
+	cJSON_AddStringToObject(item, "visibility", cols[1]);
+	cJSON_AddNumberToObject(item, "last_seq", (double)strtoull(cols[2], NULL, 10));
+	cJSON_AddItemToArray(rooms, item);
+	return 0;
+}
+
+static int do_rooms(struct history_svc *svc, const char *user, const char *req_id)
+{
+	struct db_param params[1];
+	cJSON *reply = reply_new("rooms", req_id, 1);
+	cJSON *rooms;
+	int rc = -1;
+
+	if(!reply) goto out;
+	rooms = cJSON_AddArrayToObject(reply, "rooms");
+	if(!rooms) goto out;
+	params[0] = DB_STR(user);
+	if(db_exec(svc->db, "SELECT r.name, r.visibility, r.last_seq FROM rooms r"
+				" JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+				" WHERE u.username = ? ORDER BY r.name",
+				params, 1, rooms_row, rooms, NULL, NULL) != DB_OK) goto out;
+	history_send_inbox(svc, user, reply);
+	rc = 0;
+out:
+	cJSON_Delete(reply);
+	return rc;
+}
+
+void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)
+{
+	cJSON *req = NULL;
+	const char *op = NULL, *req_id = NULL;
+	int done = -1;
+
+	svc->counters.requests++;
+	if(len > REQUEST_MAX_BYTES){
+		reply_error(svc, user, NULL, NULL, "too_large", "requests are limited to 4096 bytes");
+		goto out;
+	}
+	req = json_parse_object(payload, len);
+	if(!req){
+		reply_error(svc, user, NULL, NULL, "bad_json", "request is not a JSON object");
+		goto out;
+	}
+	req_id = json_get_str(req, "req_id", NAME_MSGID_MAX);
+	if(!req_id || !name_msgid_valid(req_id)){
+		reply_error(svc, user, NULL, NULL, "bad_request",
+				"\"req_id\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
+		goto out;
+	}
+	op = json_get_str(req, "op", 32);
+	if(!op || (strcmp(op, "history") && strcmp(op, "rooms"))){
+		reply_error(svc, user, op && name_msgid_valid(op) ? op : NULL, req_id, "unknown_op",
+				"\"op\" must be \"history\" or \"rooms\"");
+		goto out;
+	}
+	for(int attempt = 1; attempt <= 5 && done != 0; attempt++){
+		if(history_db_wait(svc)) goto out;
+		done = !strcmp(op, "history") ? do_history(svc, user, req_id, req) : do_rooms(svc, user, req_id);
+		if(done != 0){
+			log_warn("request %s from %s failed (%s); attempt %d", op, user, db_error(svc->db), attempt);
+			db_close(svc->db);
+			svc->db = NULL;
+		}
+	}
+	if(done != 0) reply_error(svc, user, op, req_id, "unavailable", "the archive is not available; try again");
+out:
+	cJSON_Delete(req);
+}

@@ -1,0 +1,278 @@
+#!/bin/bash
+# stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
+# joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
+#   stack.sh up | down | status
+# Everything lives under $CHAT_VAR (default: var/ in the checkout): data,
+# generated configs, secrets (mode 0600), logs and pid files. `down` stops
+# exactly the processes whose pid files `up` wrote, nothing else.
+# Ports (loopback only) and their variables:
+#   CHAT_DB_PORT (13306)  CHAT_HUB_PORT (11883)  CHAT_LEAF_PORT (11884)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VAR=${CHAT_VAR:-$ROOT/var}
+BUILD=${CHAT_BUILD:-$ROOT/build}
+DB_PORT=${CHAT_DB_PORT:-13306}
+HUB_PORT=${CHAT_HUB_PORT:-11883}
+LEAF_PORT=${CHAT_LEAF_PORT:-11884}
+BIND=127.0.0.1
+DB_NAME=chat
+DB_USER=chat
+PARTS="mariadb hub leaf history-svc presence-svc"
+
+log() { printf 'stack: %s\n' "$*"; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+pidfile() { echo "$VAR/run/$1.pid"; }
+
+# Prints the pid of part $1 if its pid file names a live process.
+alive_pid() {
+	local f pid
+	f=$(pidfile "$1")
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f")
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+port_in_use() {
+	ss -ltnH "( sport = :$1 )" 2>/dev/null | grep -q .
+}
+
+check_port() { # port variable
+	if port_in_use "$1"; then
+		die "port $1 is already in use; set $2 to a free port (e.g. $2=$(( $1 + 100 )) make up)"
+	fi
+}
+
+wait_for() { # seconds description command...
+	local secs=$1 what=$2
+	shift 2
+	local deadline=$(( $(date +%s) + secs ))
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+secret() { # name: prints a random secret kept in $VAR/secrets/NAME
+	local f="$VAR/secrets/$1"
+	if [ ! -s "$f" ]; then
+		(umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=\n' > "$f")
+	fi
+	cat "$f"
+}
+
+sql() { # runs SQL text from stdin as root over the private socket
+	mariadb --no-defaults -S "$VAR/db/mariadb.sock" -uroot "$@"
+}
+
+start_mariadb() {
+	if alive_pid mariadb >/dev/null; then log "mariadb already up"; return; fi
+	check_port "$DB_PORT" CHAT_DB_PORT
+	mkdir -p "$VAR/db"
+	local user_opt=()
+	[ "$(id -u)" -eq 0 ] && user_opt=(--user=root)
+	if [ ! -d "$VAR/db/data/mysql" ]; then
+		log "initialising MariaDB data directory"
+		mariadb-install-db --no-defaults --datadir="$VAR/db/data" "${user_opt[@]}" \
+			--auth-root-authentication-method=socket --skip-test-db > "$VAR/log/mariadb-install.log" 2>&1 \
+			|| { cat "$VAR/log/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+	fi
+	mariadbd --no-defaults --datadir="$VAR/db/data" --socket="$VAR/db/mariadb.sock" \
+		--port="$DB_PORT" --bind-address=$BIND "${user_opt[@]}" --skip-name-resolve \
+		--pid-file="$VAR/db/mariadbd.pid" --log-error="$VAR/log/mariadb.log" \
+		--innodb-buffer-pool-size=128M --max-connections=200 </dev/null >/dev/null 2>&1 &
+	echo $! > "$(pidfile mariadb)"
+	wait_for 60 mariadb mariadb-admin --no-defaults -S "$VAR/db/mariadb.sock" -uroot ping \
+		|| { tail -20 "$VAR/log/mariadb.log" >&2; die "MariaDB did not answer within 60 s (log: $VAR/log/mariadb.log)"; }
+	log "mariadb up on $BIND:$DB_PORT (socket $VAR/db/mariadb.sock)"
+}
+
+setup_database() {
+	local pw
+	pw=$(secret db-password)
+	sql <<SQL
+CREATE DATABASE IF NOT EXISTS $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'localhost';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'127.0.0.1';
+CREATE TABLE IF NOT EXISTS $DB_NAME.schema_migrations (
+  name VARCHAR(255) NOT NULL PRIMARY KEY,
+  applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+SQL
+	local f name done
+	for f in "$ROOT"/db/migrations/[0-9]*.sql; do
+		name=$(basename "$f")
+		done=$(sql -N -B "$DB_NAME" -e "SELECT COUNT(*) FROM schema_migrations WHERE name = '$name'")
+		[ "$done" = "0" ] || continue
+		log "applying migration $name"
+		sql "$DB_NAME" < "$f" || die "migration $name failed"
+		sql "$DB_NAME" -e "INSERT INTO schema_migrations (name) VALUES ('$name')"
+	done
+	# The tools and services read their database settings from this file.
+	(umask 077; cat > "$VAR/conf/db.conf" <<CONF
+db_host = 127.0.0.1
+db_port = $DB_PORT
+db_user = $DB_USER
+db_password = $pw
+db_name = $DB_NAME
+CONF
+)
+}
+
+user_exists() {
+	[ "$(sql -N -B "$DB_NAME" -e "SELECT COUNT(*) FROM users WHERE username = '$1'")" != "0" ]
+}
+
+ensure_user() { # name role [room]
+	local name=$1 role=$2
+	if ! user_exists "$name"; then
+		secret "user-$name" | "$BUILD/chatctl" -c "$VAR/conf/db.conf" user add "$name" --role "$role" >/dev/null \
+			|| die "could not create user $name"
+	fi
+	if [ -n "${3:-}" ]; then
+		"$BUILD/chatctl" -c "$VAR/conf/db.conf" room add "$3" "$name" >/dev/null 2>&1 || true
+	fi
+}
+
+node_conf() { # node port [hub]
+	local node=$1 port=$2 dir="$VAR/$1"
+	mkdir -p "$dir"
+	if [ "$(id -u)" -eq 0 ]; then chown mosquitto: "$dir"; fi
+	NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
+	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
+	HUB_HOST=${3:+$BIND} HUB_PORT=${3:+$HUB_PORT} BRIDGE_USER=${3:+bridge-$node} \
+	BRIDGE_PASSWORD=${3:+$(secret user-bridge-$node)} \
+		"$ROOT/mosquitto-conf/gen-node-conf.sh" "$dir/mosquitto.conf"
+}
+
+start_broker() { # node port [hub]
+	local node=$1 port=$2 var
+	if alive_pid "$node" >/dev/null; then log "$node already up"; return; fi
+	var=CHAT_$(echo "$node" | tr a-z A-Z)_PORT
+	check_port "$port" "$var"
+	node_conf "$@"
+	local preload=()
+	if [ -n "${CHAT_SANITIZED:-}" ]; then
+		preload=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+			"ASAN_OPTIONS=detect_leaks=0:abort_on_error=0" "UBSAN_OPTIONS=print_stacktrace=1")
+	fi
+	"${preload[@]}" mosquitto -c "$VAR/$node/mosquitto.conf" </dev/null >>"$VAR/log/$node.stderr" 2>&1 &
+	echo $! > "$(pidfile "$node")"
+	if ! wait_for 20 "$node" bash -c "exec 3<>/dev/tcp/$BIND/$port"; then
+		tail -20 "$VAR/$node/mosquitto.log" "$VAR/log/$node.stderr" >&2 || true
+		die "$node did not listen on $BIND:$port within 20 s (log: $VAR/$node/mosquitto.log)"
+	fi
+	log "$node up on $BIND:$port"
+}
+
+start_service() { # name
+	local name=$1
+	if alive_pid "$name" >/dev/null; then log "$name already up"; return; fi
+	local hub_user
+	hub_user=${name%-svc}
+	(umask 077; { cat "$VAR/conf/db.conf"; cat <<CONF
+mqtt_host = $BIND
+mqtt_port = $HUB_PORT
+mqtt_user = $hub_user
+mqtt_password = $(secret "user-$hub_user")
+mqtt_client_id = $name
+log_level = ${CHAT_LOG_LEVEL:-info}
+CONF
+	} > "$VAR/conf/$name.conf")
+	"$BUILD/$name" -c "$VAR/conf/$name.conf" </dev/null >>"$VAR/log/$name.log" 2>&1 &
+	echo $! > "$(pidfile "$name")"
+	if ! wait_for 20 "$name" grep -q "connected to $BIND:$HUB_PORT" "$VAR/log/$name.log"; then
+		tail -20 "$VAR/log/$name.log" >&2
+		die "$name did not connect to the hub within 20 s (log: $VAR/log/$name.log)"
+	fi
+	log "$name up"
+}
+
+wait_bridge() {
+	if ! wait_for 20 bridge grep -q "as leaf-bridge" "$VAR/hub/mosquitto.log"; then
+		tail -20 "$VAR/leaf/mosquitto.log" >&2
+		die "the leaf's bridge did not connect to the hub within 20 s"
+	fi
+	log "bridge leaf -> hub connected"
+}
+
+cmd_up() {
+	[ -x "$BUILD/chat_auth.so" ] || [ -f "$BUILD/chat_auth.so" ] || die "nothing built in $BUILD: run make first"
+	mkdir -p "$VAR/run" "$VAR/log" "$VAR/conf" "$VAR/secrets"
+	chmod 700 "$VAR/secrets" "$VAR/conf"
+	start_mariadb
+	setup_database
+	ensure_user history service
+	ensure_user presence service
+	ensure_user bridge-leaf bridge
+	ensure_user alice user lobby
+	ensure_user bob user lobby
+	start_broker hub "$HUB_PORT"
+	start_broker leaf "$LEAF_PORT" hub
+	wait_bridge
+	start_service history-svc
+	start_service presence-svc
+	cat <<INFO
+
+The chat stack is up (state, logs and secrets in $VAR).
+  hub  broker: $BIND:$HUB_PORT      leaf broker: $BIND:$LEAF_PORT
+  demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
+Chat in two terminals:
+  CHAT_PASSWORD=\$(cat $VAR/secrets/user-alice) $BUILD/chat --port $LEAF_PORT --user alice
+  CHAT_PASSWORD=\$(cat $VAR/secrets/user-bob) $BUILD/chat --port $HUB_PORT --user bob
+Or with Mosquitto's own tools:
+  mosquitto_sub -p $HUB_PORT -u bob -P \$(cat $VAR/secrets/user-bob) -t 'chat/v1/rooms/lobby/msg/+' -v
+  mosquitto_pub -p $LEAF_PORT -u alice -P \$(cat $VAR/secrets/user-alice) -q 1 \\
+      -t chat/v1/rooms/lobby/msg/alice -m '{"id":"m1","body":"hello"}'
+Add users:  $BUILD/chatctl -c $VAR/conf/db.conf user add NAME   (then: room add lobby NAME)
+Stop with:  make down
+INFO
+}
+
+stop_part() {
+	local part=$1 pid
+	pid=$(alive_pid "$part") || { rm -f "$(pidfile "$part")"; return 0; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$part (pid $pid) did not stop in 10 s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$(pidfile "$part")"
+	log "$part stopped"
+}
+
+cmd_down() {
+	local part
+	for part in presence-svc history-svc leaf hub mariadb; do
+		stop_part "$part"
+	done
+}
+
+cmd_status() {
+	local part pid rc=0
+	for part in $PARTS; do
+		if pid=$(alive_pid "$part"); then
+			printf '%-13s up (pid %s)\n' "$part" "$pid"
+		else
+			printf '%-13s down\n' "$part"
+			rc=3
+		fi
+	done
+	return $rc
+}
+
+case "${1:-}" in
+	up) cmd_up ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
