@@ -132,10 +132,18 @@ def test_membership_change_reaches_both_brokers(stack):
     first = {"id": msg_id(), "body": "now I am in"}
     dave.publish(room_topic(room, "dave"), first)
     alice.expect_json(room_topic(room, "dave"), lambda d: d["id"] == first["id"])
+    # dave, subscribed on the leaf while a member, receives alice's messages...
+    dave.subscribe(f"chat/v1/rooms/{room}/msg/+")
+    before = {"id": msg_id(), "body": "dave can read this"}
+    alice.publish(room_topic(room, "alice"), before)
+    dave.expect_json(room_topic(room, "alice"), lambda d: d["id"] == before["id"])
     assert stack.chatctl("room", "remove", room, "dave").returncode == 0
     time.sleep(1.2)
+    # ...and after removal neither writes nor, on the same subscription, reads.
     dave.publish(room_topic(room, "dave"), {"id": msg_id(), "body": "removed, still talking"})
+    alice.publish(room_topic(room, "alice"), {"id": msg_id(), "body": "dave must not see this"})
     alice.quiet_for(lambda t, p: t == room_topic(room, "dave"), 2.0)
+    dave.quiet_for(lambda t, p: room in t, 1.0)
 
 
 def test_presence_online_then_offline_when_connection_is_killed(stack):

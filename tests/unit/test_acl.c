@@ -1,0 +1,368 @@
+/* test_acl.c: unit tests of the auth plugin's in-memory snapshot and of the
+ * chat authorization rules (acl_chat_decide), run against a fixed snapshot:
+ *   alice  user, member of lobby
+ *   bob    user, member of lobby and dev
+ *   eve    user, member of no room
+ *   svc    service role
+ *   dis    user, disabled, member of lobby
+ *   dsvc   service role, disabled */
+#include <string.h>
+
+#include "../../auth-plugin/acl.h"
+#include "../../auth-plugin/snapshot.h"
+#include "test.h"
+
+/* A real hash ("password", 101 iterations); the ACL never reads it. */
+#define HASH "$7$101$AAECAwQFBgcICQoL$DEO14ViPofBJRJpN8uZINnuFUWj8eUeWhlyZ2QOQ+5LgiM0kGXMwv2HwhIvlBQTsHkd+uve2/GFOr/KZ8Y/8Hw=="
+
+static struct snapshot *fixture(void)
+{
+	struct snapshot *snap = snapshot_new(7);
+	int rc = 0;
+
+	if(!snap) return NULL;
+	rc |= snapshot_add_user(snap, "alice", HASH, "user", false);
+	rc |= snapshot_add_user(snap, "bob", HASH, "user", false);
+	rc |= snapshot_add_user(snap, "eve", HASH, "user", false);
+	rc |= snapshot_add_user(snap, "svc", HASH, "service", false);
+	rc |= snapshot_add_user(snap, "dis", HASH, "user", true);
+	rc |= snapshot_add_user(snap, "dsvc", HASH, "service", true);
+	rc |= snapshot_add_member(snap, "lobby", "alice");
+	rc |= snapshot_add_member(snap, "lobby", "bob");
+	rc |= snapshot_add_member(snap, "dev", "bob");
+	rc |= snapshot_add_member(snap, "lobby", "dis");
+	if(!CHECK(rc == 0)){
+		snapshot_free(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+/* Shorthands: decide for a user of the fixture by name (NULL: unknown client). */
+static struct snapshot *snap_now;
+
+static enum acl_answer decide(const char *name, int access, const char *topic, bool retain)
+{
+	const struct snapshot_user *user = name ? snapshot_user(snap_now, name) : NULL;
+
+	if(name && !user){
+		CHECK(!"fixture user missing");
+		return ACL_DEFER;
+	}
+	return acl_chat_decide(user, access, topic, retain);
+}
+
+#define RD(u, t) decide((u), ACL_READ, (t), false)
+#define WR(u, t) decide((u), ACL_WRITE, (t), false)
+#define WR_RETAIN(u, t) decide((u), ACL_WRITE, (t), true)
+#define SUB(u, f) decide((u), ACL_SUBSCRIBE, (f), false)
+#define UNSUB(u, f) decide((u), ACL_UNSUBSCRIBE, (f), false)
+
+static bool setup(void)
+{
+	snap_now = fixture();
+	return CHECK(snap_now != NULL);
+}
+
+static void teardown(void)
+{
+	snapshot_free(snap_now);
+	snap_now = NULL;
+}
+
+/* ---- snapshot -------------------------------------------------------- */
+
+static void snapshot_lookup_and_membership(void)
+{
+	const struct snapshot_user *alice, *bob, *svc, *dis;
+
+	if(!setup()) return;
+	CHECK_EQ(snap_now->version, 7);
+	CHECK_EQ(snap_now->user_count, 6);
+	CHECK_EQ(snap_now->membership_count, 4);
+	alice = snapshot_user(snap_now, "alice");
+	bob = snapshot_user(snap_now, "bob");
+	svc = snapshot_user(snap_now, "svc");
+	dis = snapshot_user(snap_now, "dis");
+	if(!CHECK(alice && bob && svc && dis)){
+		teardown();
+		return;
+	}
+	CHECK_STR(alice->name, "alice");
+	CHECK_STR(alice->pw_hash, HASH);
+	CHECK_EQ(alice->role, ROLE_USER);
+	CHECK(!alice->disabled);
+	CHECK_EQ(svc->role, ROLE_SERVICE);
+	CHECK(dis->disabled);
+	CHECK(snapshot_is_member(alice, "lobby"));
+	CHECK(!snapshot_is_member(alice, "dev"));
+	CHECK(snapshot_is_member(bob, "dev"));
+	CHECK(!snapshot_is_member(NULL, "lobby"));
+	CHECK(snapshot_user(snap_now, "mallory") == NULL);
+	CHECK(snapshot_user(snap_now, "Alice") == NULL);
+	CHECK(snapshot_user(snap_now, NULL) == NULL);
+	CHECK(snapshot_user(NULL, "alice") == NULL);
+	teardown();
+}
+
+static void snapshot_add_refuses_bad_input(void)
+{
+	char long_hash[PWHASH_MAX_LEN + 1];
+
+	if(!setup()) return;
+	memset(long_hash, 'h', PWHASH_MAX_LEN);
+	long_hash[PWHASH_MAX_LEN] = '\0';
+	CHECK(snapshot_add_user(snap_now, "-bad", HASH, "user", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "a/b", HASH, "user", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "", HASH, "user", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "frank", HASH, "root", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "frank", HASH, "User", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "frank", NULL, "user", false) == -1);
+	CHECK(snapshot_add_user(snap_now, "frank", long_hash, "user", false) == -1);
+	CHECK(snapshot_user(snap_now, "frank") == NULL);
+	CHECK(snapshot_add_member(snap_now, "lobby", "mallory") == -1);
+	CHECK(snapshot_add_member(snap_now, "Lobby", "alice") == -1);
+	CHECK(snapshot_add_member(snap_now, "a/b", "alice") == -1);
+	CHECK_EQ(snap_now->user_count, 6);
+	CHECK_EQ(snap_now->membership_count, 4);
+	teardown();
+}
+
+static void snapshot_add_is_idempotent(void)
+{
+	const struct snapshot_user *alice;
+
+	if(!setup()) return;
+	CHECK(snapshot_add_member(snap_now, "lobby", "alice") == 0);
+	CHECK_EQ(snap_now->membership_count, 4);
+	CHECK(snapshot_add_user(snap_now, "alice", "$7$1$x$y", "admin", true) == 0);
+	CHECK_EQ(snap_now->user_count, 6);
+	alice = snapshot_user(snap_now, "alice");
+	if(CHECK(alice != NULL)){
+		CHECK_STR(alice->pw_hash, "$7$1$x$y");
+		CHECK_EQ(alice->role, ROLE_ADMIN);
+		CHECK(alice->disabled);
+	}
+	teardown();
+}
+
+static void snapshot_roles(void)
+{
+	CHECK(!role_is_privileged(ROLE_USER));
+	CHECK(role_is_privileged(ROLE_SERVICE));
+	CHECK(role_is_privileged(ROLE_BRIDGE));
+	CHECK(role_is_privileged(ROLE_ADMIN));
+	snapshot_free(NULL);
+}
+
+/* ---- acl: rooms ------------------------------------------------------ */
+
+static void acl_room_write(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/msg/alice"), ACL_ALLOW);
+	CHECK_EQ(WR("bob", "chat/v1/rooms/dev/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/msg/bob"), ACL_DENY);    /* impersonation */
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/msg/Alice"), ACL_DENY);
+	CHECK_EQ(WR_RETAIN("alice", "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(WR("eve", "chat/v1/rooms/lobby/msg/eve"), ACL_DENY);      /* not a member */
+	CHECK_EQ(WR("alice", "chat/v1/rooms/dev/msg/alice"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/msg/alice/x"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1"), ACL_DENY);
+	teardown();
+}
+
+static void acl_room_read(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("alice", "chat/v1/rooms/lobby/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(RD("alice", "chat/v1/rooms/lobby/msg/alice"), ACL_ALLOW);
+	CHECK_EQ(RD("alice", "chat/v1/rooms/dev/msg/bob"), ACL_DENY);
+	CHECK_EQ(RD("bob", "chat/v1/rooms/dev/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(RD("eve", "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(RD("alice", "chat/v1/rooms/Lobby/msg/bob"), ACL_DENY);
+	teardown();
+}
+
+/* ---- acl: users, presence, sys --------------------------------------- */
+
+static void acl_inbox_and_requests(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("alice", "chat/v1/users/alice/inbox"), ACL_ALLOW);
+	CHECK_EQ(RD("alice", "chat/v1/users/bob/inbox"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/users/alice/inbox"), ACL_DENY);     /* only services write inboxes */
+	CHECK_EQ(WR("alice", "chat/v1/users/bob/inbox"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/users/alice/req/history"), ACL_ALLOW);
+	CHECK_EQ(WR("eve", "chat/v1/users/eve/req/presence"), ACL_ALLOW);
+	CHECK_EQ(WR("alice", "chat/v1/users/bob/req/history"), ACL_DENY);
+	CHECK_EQ(WR_RETAIN("alice", "chat/v1/users/alice/req/history"), ACL_DENY);
+	CHECK_EQ(RD("alice", "chat/v1/users/alice/req/history"), ACL_DENY);
+	teardown();
+}
+
+static void acl_presence(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("alice", "chat/v1/presence/bob"), ACL_ALLOW);
+	CHECK_EQ(RD("eve", "chat/v1/presence/bob"), ACL_ALLOW);
+	CHECK_EQ(RD("bob", "chat/v1/presence/bob"), ACL_ALLOW);
+	CHECK_EQ(WR("alice", "chat/v1/presence/alice"), ACL_DENY);
+	CHECK_EQ(WR_RETAIN("alice", "chat/v1/presence/alice"), ACL_DENY);
+	CHECK_EQ(RD(NULL, "chat/v1/presence/bob"), ACL_DENY);
+	teardown();
+}
+
+static void acl_sys_conn(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("alice", "chat/v1/sys/conn/leaf"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/sys/conn/leaf"), ACL_DENY);
+	CHECK_EQ(RD("svc", "chat/v1/sys/conn/leaf"), ACL_ALLOW);
+	CHECK_EQ(WR("svc", "chat/v1/sys/conn/leaf"), ACL_ALLOW);
+	teardown();
+}
+
+static void acl_service_may_do_anything_in_tree(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(WR("svc", "chat/v1/users/bob/inbox"), ACL_ALLOW);
+	CHECK_EQ(RD("svc", "chat/v1/users/bob/req/history"), ACL_ALLOW);
+	CHECK_EQ(RD("svc", "chat/v1/rooms/dev/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(WR("svc", "chat/v1/rooms/dev/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(WR_RETAIN("svc", "chat/v1/presence/alice"), ACL_ALLOW);
+	CHECK_EQ(SUB("svc", "chat/v1/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("svc", "chat/v1/users/+/req/history"), ACL_ALLOW);
+	CHECK_EQ(SUB("svc", "chat/v1/sys/conn/+"), ACL_ALLOW);
+	CHECK_EQ(SUB("svc", "sensors/x"), ACL_ALLOW);
+	teardown();
+}
+
+/* ---- acl: subscriptions ---------------------------------------------- */
+
+static void acl_subscribe_rooms(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/msg/+"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/msg/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/msg/bob"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/dev/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/dev/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("bob", "chat/v1/rooms/dev/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("eve", "chat/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/+/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/+/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/msg/+/x"), ACL_DENY);
+	teardown();
+}
+
+static void acl_subscribe_users_presence_sys(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(SUB("alice", "chat/v1/users/alice/inbox"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/users/bob/inbox"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/users/+/inbox"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/users/alice/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/users/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/presence/+"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/presence/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("eve", "chat/v1/presence/bob"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/sys/conn/+"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/+/rooms/lobby/msg/+"), ACL_DENY);
+	teardown();
+}
+
+/* ---- acl: outside the tree, unknown and disabled clients ------------- */
+
+static void acl_outside_chat_tree_defers(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("alice", "sensors/x"), ACL_DEFER);
+	CHECK_EQ(WR("alice", "sensors/x"), ACL_DEFER);
+	CHECK_EQ(WR_RETAIN("alice", "sensors/x"), ACL_DEFER);
+	CHECK_EQ(SUB("alice", "sensors/x"), ACL_DEFER);
+	CHECK_EQ(SUB("alice", "sensors/#"), ACL_DEFER);
+	CHECK_EQ(RD("alice", "chat/v2/rooms/lobby/msg/alice"), ACL_DEFER);
+	CHECK_EQ(WR("alice", "chat/v1x"), ACL_DEFER);
+	CHECK_EQ(RD(NULL, "sensors/x"), ACL_DEFER);
+	CHECK_EQ(WR(NULL, "sensors/x"), ACL_DEFER);
+	CHECK_EQ(SUB(NULL, "sensors/x"), ACL_DEFER);
+	CHECK_EQ(RD("dis", "sensors/x"), ACL_DEFER);
+	teardown();
+}
+
+static void acl_unsubscribe_always_allowed(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(UNSUB("alice", "chat/#"), ACL_ALLOW);
+	CHECK_EQ(UNSUB("alice", "chat/v1/rooms/dev/#"), ACL_ALLOW);
+	CHECK_EQ(UNSUB("dis", "chat/v1/rooms/lobby/msg/+"), ACL_ALLOW);
+	CHECK_EQ(UNSUB(NULL, "chat/v1/presence/+"), ACL_ALLOW);
+	CHECK_EQ(UNSUB(NULL, "sensors/x"), ACL_ALLOW);
+	teardown();
+}
+
+static void acl_unknown_user_denied_in_tree(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD(NULL, "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(WR(NULL, "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(SUB(NULL, "chat/v1/presence/+"), ACL_DENY);
+	CHECK_EQ(SUB(NULL, "chat/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(acl_chat_decide(snapshot_user(snap_now, "alice"), ACL_READ, NULL, false), ACL_DENY);
+	teardown();
+}
+
+static void acl_disabled_user_denied_read_write(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(RD("dis", "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(WR("dis", "chat/v1/rooms/lobby/msg/dis"), ACL_DENY);
+	CHECK_EQ(RD("dis", "chat/v1/users/dis/inbox"), ACL_DENY);
+	CHECK_EQ(RD("dis", "chat/v1/presence/bob"), ACL_DENY);
+	CHECK_EQ(WR("dis", "chat/v1/users/dis/req/history"), ACL_DENY);
+	CHECK_EQ(RD("dsvc", "chat/v1/sys/conn/leaf"), ACL_DENY);
+	CHECK_EQ(WR("dsvc", "chat/v1/users/bob/inbox"), ACL_DENY);
+	teardown();
+}
+
+/* A disabled account may not subscribe in the chat tree either, whatever
+ * its role or room memberships. */
+static void acl_disabled_user_denied_subscribe(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(SUB("dis", "chat/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("dis", "chat/v1/users/dis/inbox"), ACL_DENY);
+	CHECK_EQ(SUB("dis", "chat/v1/presence/+"), ACL_DENY);
+	CHECK_EQ(SUB("dsvc", "chat/v1/presence/+"), ACL_DENY);
+	CHECK_EQ(SUB("dsvc", "chat/v1/#"), ACL_DENY);
+	teardown();
+}
+
+static const struct test_case cases[] = {
+	TEST_ENTRY(snapshot_lookup_and_membership),
+	TEST_ENTRY(snapshot_add_refuses_bad_input),
+	TEST_ENTRY(snapshot_add_is_idempotent),
+	TEST_ENTRY(snapshot_roles),
+	TEST_ENTRY(acl_room_write),
+	TEST_ENTRY(acl_room_read),
+	TEST_ENTRY(acl_inbox_and_requests),
+	TEST_ENTRY(acl_presence),
+	TEST_ENTRY(acl_sys_conn),
+	TEST_ENTRY(acl_service_may_do_anything_in_tree),
+	TEST_ENTRY(acl_subscribe_rooms),
+	TEST_ENTRY(acl_subscribe_users_presence_sys),
+	TEST_ENTRY(acl_outside_chat_tree_defers),
+	TEST_ENTRY(acl_unsubscribe_always_allowed),
+	TEST_ENTRY(acl_unknown_user_denied_in_tree),
+	TEST_ENTRY(acl_disabled_user_denied_read_write),
+	TEST_ENTRY(acl_disabled_user_denied_subscribe),
+};
+
+const struct test_suite acl_suite = { "acl", cases, TEST_COUNT(cases) };
