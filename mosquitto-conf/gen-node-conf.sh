@@ -13,9 +13,11 @@ for var in NODE PORT BIND STATE_DIR PLUGIN DB_PORT DB_USER DB_PASSWORD DB_NAME; 
 	[ -n "$val" ] || { echo "gen-node-conf: $var is not set" >&2; exit 2; }
 done
 
-# Mosquitto started as root drops to the user "mosquitto"; the stack makes
-# the node's state directory that user's.
-if [ "$(id -u)" -eq 0 ]; then USER_LINE="user mosquitto"; else USER_LINE=""; fi
+# Mosquitto started as root drops to the user named here (default
+# "mosquitto"), which must be able to write STATE_DIR; the stack makes the
+# directory that user's, or sets RUN_AS=root when the checkout lies where
+# that user cannot reach (for example under /root).
+if [ "$(id -u)" -eq 0 ]; then USER_LINE="user ${RUN_AS:-mosquitto}"; else USER_LINE=""; fi
 
 subst() {
 	sed -e "s|@NODE@|$NODE|g" -e "s|@PORT@|$PORT|g" -e "s|@BIND@|$BIND|g" \

@@ -141,9 +141,16 @@ ensure_user() { # name role [room]
 
 node_conf() { # node port [hub]
 	local node=$1 port=$2 dir="$VAR/$1"
+	local run_as=""
 	mkdir -p "$dir"
-	if [ "$(id -u)" -eq 0 ]; then chown mosquitto: "$dir"; fi
-	NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
+	if [ "$(id -u)" -eq 0 ]; then
+		chown mosquitto: "$dir"
+		if ! runuser -u mosquitto -- test -w "$dir" 2>/dev/null; then
+			log "user mosquitto cannot reach $dir; running $node as root"
+			run_as=root
+		fi
+	fi
+	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+$BIND} HUB_PORT=${3:+$HUB_PORT} BRIDGE_USER=${3:+bridge-$node} \
 	BRIDGE_PASSWORD=${3:+$(secret user-bridge-$node)} \

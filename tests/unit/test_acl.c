@@ -5,7 +5,8 @@
  *   eve    user, member of no room
  *   svc    service role
  *   dis    user, disabled, member of lobby
- *   dsvc   service role, disabled */
+ *   dsvc   service role, disabled
+ * A failed CHECK_EQ prints answers as numbers: 0 ALLOW, 1 DENY, 2 DEFER. */
 #include <string.h>
 
 #include "../../auth-plugin/acl.h"
@@ -271,6 +272,7 @@ static void acl_subscribe_users_presence_sys(void)
 	CHECK_EQ(SUB("alice", "chat/v1/presence/+"), ACL_ALLOW);
 	CHECK_EQ(SUB("alice", "chat/v1/presence/#"), ACL_ALLOW);
 	CHECK_EQ(SUB("eve", "chat/v1/presence/bob"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/presence/-bad"), ACL_DENY);
 	CHECK_EQ(SUB("alice", "chat/v1/sys/conn/+"), ACL_DENY);
 	CHECK_EQ(SUB("alice", "chat/#"), ACL_DENY);
 	CHECK_EQ(SUB("alice", "chat/v1/#"), ACL_DENY);
@@ -294,6 +296,26 @@ static void acl_outside_chat_tree_defers(void)
 	CHECK_EQ(WR(NULL, "sensors/x"), ACL_DEFER);
 	CHECK_EQ(SUB(NULL, "sensors/x"), ACL_DEFER);
 	CHECK_EQ(RD("dis", "sensors/x"), ACL_DEFER);
+	teardown();
+}
+
+/* acl.h: ACL_DEFER for every topic outside chat/v1, filters included, so the
+ * operator's own rules decide them whatever their depth, length or prefix. */
+static void acl_subscribe_outside_tree_defers_any_shape(void)
+{
+	char deep_long[400];
+
+	if(!setup()) return;
+	memset(deep_long, 'a', sizeof(deep_long) - 1);
+	deep_long[sizeof(deep_long) - 1] = '\0';
+	deep_long[7] = '/';
+	CHECK_EQ(RD("alice", deep_long), ACL_DEFER);
+	CHECK_EQ(SUB("alice", deep_long), ACL_DEFER);                   /* > TOPIC_MAX */
+	CHECK_EQ(RD("alice", "a/b/c/d/e/f/g/h/i"), ACL_DEFER);
+	CHECK_EQ(SUB("alice", "a/b/c/d/e/f/g/h/i"), ACL_DEFER);         /* > 8 levels */
+	CHECK_EQ(RD("alice", "chat/v2/rooms/x"), ACL_DEFER);
+	CHECK_EQ(SUB("alice", "chat/v2/#"), ACL_DEFER);
+	CHECK_EQ(SUB(NULL, "chatter/x"), ACL_DEFER);
 	teardown();
 }
 
@@ -359,6 +381,7 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(acl_subscribe_rooms),
 	TEST_ENTRY(acl_subscribe_users_presence_sys),
 	TEST_ENTRY(acl_outside_chat_tree_defers),
+	TEST_ENTRY(acl_subscribe_outside_tree_defers_any_shape),
 	TEST_ENTRY(acl_unsubscribe_always_allowed),
 	TEST_ENTRY(acl_unknown_user_denied_in_tree),
 	TEST_ENTRY(acl_disabled_user_denied_read_write),
