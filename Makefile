@@ -11,9 +11,11 @@ PKGS := libcjson libmariadb libmosquitto openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SAN_FLAGS ?=
+# CFLAGS is the user's (optimisation, debug); the flags the build needs are
+# kept apart so that `make CFLAGS=...` cannot drop them.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Icommon $(PKG_CFLAGS) $(SAN_FLAGS)
-LDFLAGS += -pthread $(SAN_FLAGS)
+BUILD_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Icommon $(PKG_CFLAGS)
+BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c common/timefmt.c common/password_input.c
@@ -36,7 +38,7 @@ all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(BUILD_CFLAGS) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -44,22 +46,22 @@ $(BUILD)/obj/%.o: %.c
 # symbols to the broker that loads it.
 PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c)
 $(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(PLUGIN_COMMON)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl)
+	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl)
 
 $(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/presence-svc: $(call obj,$(PRESENCE_SRC)) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lpaho-mqtt3as $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ -lpaho-mqtt3as $(PKG_LIBS)
 
 $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(call obj,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 deps:
 	@scripts/deps.sh

@@ -41,16 +41,26 @@ static enum acl_answer decide_room_filter(const struct snapshot_user *user, char
 	return ACL_DENY;
 }
 
+/* Whether a subscription filter can match topics of the chat tree:
+ * 1 when its first levels are "chat" then "v1" (or a wildcard standing for
+ * it), 0 otherwise. Filters starting with a wildcard ("#", "+/v1/...") are
+ * left to other rules: the read check, made for every delivered message,
+ * still keeps chat topics from anyone not allowed them. */
+static int filter_in_chat_tree(const char *filter)
+{
+	if(strncmp(filter, "chat", 4) || (filter[4] != '/' && filter[4] != '\0')) return 0;
+	if(filter[4] == '\0') return 1;
+	return !strncmp(filter + 5, "v1", 2) || filter[5] == '+' || filter[5] == '#';
+}
+
 static enum acl_answer decide_subscribe(const struct snapshot_user *user, const char *filter)
 {
 	char copy[TOPIC_MAX + 1];
 	char *lv[MAX_LEVELS];
 	int n = split_filter(filter, copy, sizeof(copy), lv);
 
-	if(n < 0) return ACL_DENY;
-	if(strcmp(lv[0], "chat")) return ACL_DEFER;
-	if(n < 2 || strcmp(lv[1], "v1")) return ACL_DENY;
-	if(n >= 4 && !strcmp(lv[2], "rooms")) return decide_room_filter(user, lv, n);
+	if(n < 4 || strcmp(lv[1], "v1")) return ACL_DENY;
+	if(!strcmp(lv[2], "rooms")) return decide_room_filter(user, lv, n);
 	if(n == 5 && !strcmp(lv[2], "users") && !strcmp(lv[3], user->name) && !strcmp(lv[4], "inbox")){
 		return ACL_ALLOW;
 	}
@@ -99,14 +109,16 @@ enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 {
 	if(!topic) return ACL_DENY;
 	if(access == ACL_UNSUBSCRIBE) return ACL_ALLOW;
+	/* Services, bridges and admins may use every topic, in the chat tree or
+	 * not: a bridge may carry the operator's own topics too. */
+	if(user && !user->disabled && role_is_privileged(user->role)) return ACL_ALLOW;
 	if(access == ACL_SUBSCRIBE){
-		if(!user) return strncmp(topic, "chat", 4) ? ACL_DEFER : ACL_DENY;
-		if(role_is_privileged(user->role) && !user->disabled) return ACL_ALLOW;
+		if(!filter_in_chat_tree(topic)) return ACL_DEFER;
+		if(!user || user->disabled) return ACL_DENY;
 		return decide_subscribe(user, topic);
 	}
 	if(!topic_in_chat_tree(topic)) return ACL_DEFER;
 	if(!user || user->disabled) return ACL_DENY;
-	if(role_is_privileged(user->role)) return ACL_ALLOW;
 	if(access == ACL_READ) return decide_read(user, topic);
 	if(access == ACL_WRITE) return decide_write(user, topic, retain);
 	return ACL_DENY;

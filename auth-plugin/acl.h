@@ -19,8 +19,11 @@ enum acl_answer { ACL_ALLOW, ACL_DENY, ACL_DEFER };
  * client is unknown to it) may perform access on topic (a topic filter for
  * ACL_SUBSCRIBE/ACL_UNSUBSCRIBE, a concrete topic otherwise). retain is the
  * message's retain flag for ACL_WRITE.
- * Returns ACL_DEFER for topics outside chat/v1 (other rules decide them),
- * ACL_ALLOW or ACL_DENY inside it. Privileged roles are allowed everything. */
+ * Privileged roles (enabled) are allowed everything, everywhere. For other
+ * clients: ACL_DEFER for topics outside chat/v1 (other rules decide them;
+ * subscription filters starting with a wildcard count as outside, since the
+ * per-message read check still guards chat topics), ACL_ALLOW or ACL_DENY
+ * inside it. */
 enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 		const char *topic, bool retain);
 

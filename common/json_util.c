@@ -24,16 +24,24 @@ int json_get_long(const cJSON *obj, const char *key, long def, long min, long ma
 	}
 	if(!cJSON_IsNumber(item)) return -1;
 	value = item->valuedouble;
-	if(value != floor(value) || value < (double)min || value > (double)max) return -1;
+	/* Range-check as a double first: (double)LONG_MAX rounds up to 2^63, and
+	 * converting a double outside long's range is undefined. */
+	if(value != floor(value) || value < -9223372036854775808.0 || value >= 9223372036854775808.0) return -1;
+	if((long)value < min || (long)value > max) return -1;
 	*out = (long)value;
 	return 0;
 }
 
 cJSON *json_parse_object(const void *payload, size_t len)
 {
-	cJSON *obj = cJSON_ParseWithLength((const char *)payload, len);
+	const char *text = payload;
+	const char *end = NULL;
+	cJSON *obj = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 
-	if(obj && !cJSON_IsObject(obj)){
+	if(!obj) return NULL;
+	/* Only white space may follow the object: "{...} junk" is not JSON. */
+	while(end && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+	if(!cJSON_IsObject(obj) || !end || end != text + len){
 		cJSON_Delete(obj);
 		obj = NULL;
 	}

@@ -113,6 +113,8 @@ bool name_clientid_valid(const char *id)
 	for(size_t i = 0; i < len; i++){
 		unsigned char c = (unsigned char)id[i];
 		if(c < 0x20 || c == 0x7F || c == '/' || c == '+' || c == '#') return false;
+		/* C1 controls U+0080-U+009F are encoded as C2 80 .. C2 9F. */
+		if(c == 0xC2 && i + 1 < len && (unsigned char)id[i + 1] <= 0x9F) return false;
 	}
 	return true;
 }

@@ -286,6 +286,9 @@ static void names_clientid(void)
 	CHECK(!name_clientid_valid("\xFF\xFE"));
 	CHECK(!name_clientid_valid("ab\xC3"));                 /* truncated */
 	CHECK(!name_clientid_valid("\xC0\xAF"));               /* overlong '/' */
+	CHECK(!name_clientid_valid("a\xC2\x85" "b"));           /* U+0085, a C1 control */
+	CHECK(!name_clientid_valid("a\xC2\x9F"));               /* U+009F */
+	CHECK(name_clientid_valid("a\xC2\xA0" "b"));            /* U+00A0 is printable */
 }
 
 static void utf8_valid_accepts_well_formed(void)
@@ -653,6 +656,7 @@ static void json_parse_object_only_objects(void)
 {
 	static const char *const bad[] = {
 		"[1,2]", "42", "\"s\"", "null", "true", "{\"a\":", "{\"a\" 1}", "{a:1}", "", "   ",
+		"{\"a\":1} trailing junk", "{\"a\":1}{\"b\":2}",
 	};
 	cJSON *obj;
 	char *printed;
