@@ -20,7 +20,9 @@ BUILD_LDFLAGS := -pthread
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c common/timefmt.c common/password_input.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
-	auth-plugin/conn_events.c auth-plugin/backend_mariadb.c
+	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
+	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
+	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
 CHAT_SRC := clients/chat.c clients/chat_args.c
@@ -40,13 +42,19 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+# Plugin sources built for the unit tests, which run without a broker:
+# plugin_alloc.h then uses calloc/free instead of the broker's allocator.
+$(BUILD)/obj-test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BUILD_CFLAGS) $(CFLAGS) $(SAN_FLAGS) -DPLUGIN_ALLOC_LIBC -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-test -name '*.d' 2>/dev/null)
 
 # The plugin takes only the common code it needs and leaves libmosquitto's
 # symbols to the broker that loads it.
 PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c)
 $(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(PLUGIN_COMMON)
-	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl)
+	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl)
 
 $(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -60,7 +68,9 @@ $(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_OBJ)
 $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(call obj,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
+PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
+	auth-plugin/acl_file.c
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 deps:

@@ -1,35 +1,26 @@
-/* backend_mariadb.c: the "mariadb" credential back-end: users, roles and
- * PBKDF2-SHA512 hashes from the users table, read from the snapshot that the
- * loader thread keeps in memory. Also holds the back-end table. */
+/* backend_mariadb.c: the "mariadb" credential back-end: users, roles,
+ * disabled flags and PBKDF2-SHA512 hashes from the users table, read from the
+ * snapshot that the loader thread keeps in memory (loader.c). Its database
+ * options are the plugin's own (plugin_opt_db_*), read by plugin.c. */
 #include "backend.h"
 
-#include <string.h>
-
-static enum backend_answer mariadb_check(const struct snapshot *snap, const struct login *login,
-		enum user_role *role)
+static enum backend_answer mariadb_check(void *state, const struct backend_env *env,
+		const struct login *login, enum user_role *role)
 {
 	const struct snapshot_user *user;
-	int verdict;
+	enum backend_answer answer;
 
-	if(!snap) return BACKEND_ERROR; /* nothing loaded yet: cannot decide */
-	user = snapshot_user(snap, login->username);
+	(void)state;
+	if(!env->snap) return BACKEND_ERROR; /* nothing loaded yet: cannot decide */
+	user = snapshot_user(env->snap, login->username);
 	if(!user) return BACKEND_DEFER;
-	if(user->disabled || !login->password) return BACKEND_DENY;
-	verdict = pwhash_verify(login->password, user->pw_hash);
-	if(verdict < 0) return BACKEND_ERROR;
-	if(verdict == 0) return BACKEND_DENY;
-	*role = user->role;
-	return BACKEND_ALLOW;
+	if(user->disabled) return BACKEND_DENY;
+	answer = backend_verify_password(env, user->name, login->password, user->pw_hash);
+	if(answer == BACKEND_ALLOW) *role = user->role;
+	return answer;
 }
 
-static const struct credential_backend backends[] = {
-	{ .name = "mariadb", .check = mariadb_check },
+const struct credential_backend backend_mariadb = {
+	.name = "mariadb",
+	.check = mariadb_check,
 };
-
-const struct credential_backend *backend_find(const char *name)
-{
-	for(size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++){
-		if(!strcmp(backends[i].name, name)) return &backends[i];
-	}
-	return NULL;
-}

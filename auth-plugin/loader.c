@@ -172,14 +172,14 @@ struct loader *loader_start(const struct db_opts *opts, long refresh_ms, char *e
 	return loader;
 }
 
-int loader_adopt(struct loader *loader, struct snapshot **current)
+int loader_adopt(struct loader *loader, struct snapshot **current, struct snapshot **old)
 {
 	struct snapshot *fresh;
 
 	if(!atomic_load_explicit(&loader->pending, memory_order_relaxed)) return 0;
 	fresh = atomic_exchange(&loader->pending, NULL);
 	if(!fresh) return 0;
-	snapshot_free(*current);
+	*old = *current;
 	*current = fresh;
 	return 1;
 }

@@ -19,9 +19,11 @@ struct loader;
  * Returns a loader (stop it with loader_stop) or NULL with a message in err. */
 struct loader *loader_start(const struct db_opts *opts, long refresh_ms, char *err, size_t errlen);
 
-/* On the broker thread: if a newer snapshot is waiting, frees *current and
- * replaces it. Returns 1 when it replaced, 0 otherwise. */
-int loader_adopt(struct loader *loader, struct snapshot **current);
+/* On the broker thread: if a newer snapshot is waiting, puts it in *current
+ * and hands the one it replaces to the caller in *old (who frees it with
+ * snapshot_free, after comparing if it likes). Returns 1 when it replaced,
+ * 0 otherwise (*old untouched). */
+int loader_adopt(struct loader *loader, struct snapshot **current, struct snapshot **old);
 
 /* On the broker thread: copies a not-yet-reported status line (load errors,
  * recoveries) into buf and returns 1, or returns 0 when there is none. */

@@ -1,105 +1,208 @@
 /* plugin.c: chat-auth, a Mosquitto 2.0 plugin (v5 API) loaded into every
- * broker node with
+ * broker node:
  *   plugin /path/to/chat_auth.so
  *   plugin_opt_node leaf1
- *   plugin_opt_db_socket /path/to/mariadb.sock   (or plugin_opt_db_host/_port)
- *   plugin_opt_db_user ... plugin_opt_db_password ... plugin_opt_db_name ...
- *   plugin_opt_refresh_ms 500                    (optional)
- *   plugin_opt_backends mariadb                  (optional)
- * It checks logins, decides every publish and subscribe in the chat tree and
- * reports connects and disconnects for presence-svc. Everything here runs on
- * the broker's only thread and answers from memory; the database is read
- * by the loader thread (loader.c). A missing required option refuses to
- * start the broker. */
+ *   plugin_opt_db_host 127.0.0.1   plugin_opt_db_port 3306   (or plugin_opt_db_socket)
+ *   plugin_opt_db_user ...  plugin_opt_db_password ...  plugin_opt_db_name ...
+ * and the optional ones in docs/ADMIN.md (back-ends, login cache, flood
+ * protection, ACL file). It checks logins through a chain of back-ends,
+ * decides every publish and subscribe (chat rules, then the admin's ACL
+ * file), and reports connects and disconnects for presence-svc. Everything
+ * here runs on the broker's only thread and answers from memory; MariaDB is
+ * read by the loader thread (loader.c). A missing or bad option refuses to
+ * start the broker; an internal error never allows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <uthash.h>
 
 #include "acl.h"
+#include "acl_file.h"
 #include "backend.h"
 #include "conn_events.h"
-#include "db.h"
+#include "flood.h"
 #include "loader.h"
+#include "login_cache.h"
 #include "names.h"
+#include "plugin_opts.h"
 #include "snapshot.h"
 
-#define MAX_BACKENDS 4
+/* Clients logged in as admins by a back-end other than mariadb (whose users
+ * carry their role in the snapshot). */
+struct admin_client {
+	struct mosquitto *client;
+	UT_hash_handle hh;
+};
 
 struct plugin_state {
 	mosquitto_plugin_id_t *id;
+	struct plugin_opts opts;
+	char backend_names[256];
+	const struct credential_backend *backends[PLUGIN_MAX_BACKENDS];
+	void *backend_states[PLUGIN_MAX_BACKENDS];
 	struct loader *loader;
 	struct snapshot *snap;
 	struct conn_events *events;
-	const struct credential_backend *backends[MAX_BACKENDS];
-	int backend_count;
+	struct login_cache *cache;
+	struct flood *flood;
+	struct acl_file *acl_file;
+	struct admin_client *admins;
+	long last_expire;
 };
 
 static struct plugin_state state;
 
-static const char *opt_get(struct mosquitto_opt *opts, int count, const char *key)
+static long now_s(void)
 {
-	for(int i = 0; i < count; i++){
-		if(opts[i].key && !strcmp(opts[i].key, key)) return opts[i].value;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+/* Disconnects users the new snapshot disables: a disabled account must not
+ * keep a session it opened before. */
+static void kick_disabled(const struct snapshot *old, const struct snapshot *fresh)
+{
+	const struct snapshot_user *user, *tmp, *before;
+
+	HASH_ITER(hh, fresh->users, user, tmp){
+		if(!user->disabled) continue;
+		before = snapshot_user(old, user->name);
+		if(before && !before->disabled){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: %s was disabled; disconnecting their clients", user->name);
+			mosquitto_kick_client_by_username(user->name, false);
+		}
 	}
-	return NULL;
 }
 
 /* Adopts a newer snapshot and reports loader status, on the broker thread. */
 static void refresh(void)
 {
+	struct snapshot *old = NULL;
 	char status[512];
 
-	if(loader_adopt(state.loader, &state.snap)){
+	if(loader_adopt(state.loader, &state.snap, &old)){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: snapshot version %llu: %lu users, %lu memberships",
 				state.snap->version, state.snap->user_count, state.snap->membership_count);
+		if(old) kick_disabled(old, state.snap);
+		snapshot_free(old);
 	}
 	while(loader_take_status(state.loader, status, sizeof(status))){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "%s", status);
 	}
 }
 
+static void admin_remember(struct mosquitto *client)
+{
+	struct admin_client *entry = NULL;
+
+	HASH_FIND_PTR(state.admins, &client, entry);
+	if(entry) return;
+	entry = mosquitto_calloc(1, sizeof(*entry));
+	if(!entry) return; /* then this admin gets user rights only: never more */
+	entry->client = client;
+	HASH_ADD_PTR(state.admins, client, entry);
+}
+
+static void admin_forget(struct mosquitto *client)
+{
+	struct admin_client *entry = NULL;
+
+	HASH_FIND_PTR(state.admins, &client, entry);
+	if(!entry) return;
+	HASH_DEL(state.admins, entry);
+	mosquitto_free(entry);
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
+	struct backend_env env;
 	struct login login;
 	enum user_role role = ROLE_USER;
+	long locked;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
+	int answered = -1;
 
 	(void)event;
 	(void)userdata;
 	refresh();
+	env.snap = state.snap;
+	env.cache = state.cache;
+	env.now = now_s();
 	login.username = ed->username;
 	login.password = ed->password;
 	login.client_id = mosquitto_client_id(ed->client);
 	login.address = mosquitto_client_address(ed->client);
+	admin_forget(ed->client);
 	/* Mosquitto 2.0 lets '+', '#' and '/' through in names for v5 plugins;
 	 * such names would break topic rules, so they never log in. */
-	if(!login.username || !name_user_valid(login.username)
-			|| !name_clientid_valid(login.client_id)){
+	if(!login.username || !name_user_valid(login.username) || !name_clientid_valid(login.client_id)){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a login with an invalid user name or client id from %s",
 				login.address ? login.address : "?");
+		flood_failure(state.flood, NULL, login.address, env.now);
 		rc = MOSQ_ERR_AUTH;
 		goto out;
 	}
-	for(int i = 0; i < state.backend_count; i++){
-		enum backend_answer answer = state.backends[i]->check(state.snap, &login, &role);
-
-		if(answer == BACKEND_DEFER) continue;
-		if(answer == BACKEND_ALLOW){
-			rc = MOSQ_ERR_SUCCESS;
-			if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
-		}else{
-			if(answer == BACKEND_ERROR){
-				mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: back-end %s could not check user %s; refused",
-						state.backends[i]->name, login.username);
-			}
-			rc = MOSQ_ERR_AUTH;
-		}
+	/* A locked address is refused before any hashing. A locked user name
+	 * too, unless the exact password succeeded recently (a cache hit costs
+	 * one HMAC and tells an attacker nothing), so the real user is not
+	 * locked out by someone guessing at their name. */
+	locked = flood_locked_for(state.flood, FLOOD_ADDRESS, login.address, env.now);
+	if(locked > 0){
+		rc = MOSQ_ERR_AUTH;
 		goto out;
+	}
+	locked = flood_locked_for(state.flood, FLOOD_USER, login.username, env.now);
+	for(int i = 0; i < state.opts.backend_count; i++){
+		enum backend_answer answer;
+
+		if(locked > 0){
+			/* Only a cached success may pass a locked name: look it up in
+			 * the back-end with no cache misses allowed to hash. */
+			const struct snapshot_user *user = snapshot_user(state.snap, login.username);
+			if(!user || user->disabled || !login.password
+					|| !login_cache_hit(state.cache, user->name, login.password, user->pw_hash, env.now)){
+				mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: user %s is locked for %ld s after failed logins; refused",
+						login.username, locked);
+				rc = MOSQ_ERR_AUTH;
+				goto out;
+			}
+			role = user->role;
+			answered = BACKEND_ALLOW;
+			break;
+		}
+		answer = state.backends[i]->check(state.backend_states[i], &env, &login, &role);
+		if(answer == BACKEND_DEFER) continue;
+		if(answer == BACKEND_ERROR){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: back-end %s could not check user %s; refused",
+					state.backends[i]->name, login.username);
+		}
+		answered = (int)answer;
+		if(answer == BACKEND_ALLOW && strcmp(state.backends[i]->name, "mariadb") && role == ROLE_ADMIN){
+			admin_remember(ed->client);
+		}
+		break;
+	}
+	if(answered == BACKEND_ALLOW){
+		flood_success(state.flood, login.username, env.now);
+		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
+		rc = MOSQ_ERR_SUCCESS;
+	}else if(answered >= 0){
+		if(answered == BACKEND_DENY){
+			flood_failure(state.flood, login.username, login.address, env.now);
+		}
+		rc = MOSQ_ERR_AUTH;
+	}else{
+		/* Nobody here knows this user: count it against the address only, and
+		 * let other plugins decide (Mosquitto refuses when all defer). */
+		flood_failure(state.flood, NULL, login.address, env.now);
 	}
 out:
 	return rc;
@@ -109,13 +212,23 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	const struct snapshot_user *user;
+	struct admin_client *admin = NULL;
+	const char *username;
 	enum acl_answer answer;
 
 	(void)event;
 	(void)userdata;
 	refresh();
-	user = snapshot_user(state.snap, mosquitto_client_username(ed->client));
+	if(state.admins){
+		HASH_FIND_PTR(state.admins, &ed->client, admin);
+		if(admin) return MOSQ_ERR_SUCCESS;
+	}
+	username = mosquitto_client_username(ed->client);
+	user = snapshot_user(state.snap, username);
 	answer = acl_chat_decide(user, ed->access, ed->topic, ed->retain);
+	if(answer == ACL_DEFER && state.acl_file){
+		answer = acl_file_decide(state.acl_file, username, mosquitto_client_id(ed->client), ed->access, ed->topic);
+	}
 	if(answer == ACL_ALLOW) return MOSQ_ERR_SUCCESS;
 	if(answer == ACL_DENY) return MOSQ_ERR_ACL_DENIED;
 	return MOSQ_ERR_PLUGIN_DEFER;
@@ -128,56 +241,80 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_disconnected(state.events, ed->client);
+	admin_forget(ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 
 static int on_tick(int event, void *event_data, void *userdata)
 {
+	long now = now_s();
+
 	(void)event;
 	(void)event_data;
 	(void)userdata;
 	refresh();
+	if(now - state.last_expire >= 10){
+		state.last_expire = now;
+		flood_expire(state.flood, now);
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* SIGHUP: re-read the ACL file and the back-ends' files, forget cached
+ * logins. A file that no longer parses keeps the old rules in force. */
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	struct acl_file *fresh = NULL;
+	char err[512];
+
+	(void)event;
+	(void)event_data;
+	(void)userdata;
+	login_cache_clear(state.cache);
+	for(int i = 0; i < state.opts.backend_count; i++){
+		if(state.backends[i]->reload && state.backends[i]->reload(state.backend_states[i], err, sizeof(err))){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: reload of back-end %s failed, keeping its old data: %s",
+					state.backends[i]->name, err);
+		}
+	}
+	if(state.opts.acl_file){
+		if(acl_file_load(state.opts.acl_file, &fresh, err, sizeof(err))){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: ACL file not reloaded, keeping the old rules: %s", err);
+		}else{
+			acl_file_free(state.acl_file);
+			state.acl_file = fresh;
+			mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: ACL file %s reloaded: %zu rules",
+					state.opts.acl_file, acl_file_rule_count(fresh));
+		}
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
 static void release(void)
 {
+	struct admin_client *admin, *tmp;
+
 	if(state.id){
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_TICK, on_tick, NULL);
+		mosquitto_callback_unregister(state.id, MOSQ_EVT_RELOAD, on_reload, NULL);
+	}
+	for(int i = 0; i < state.opts.backend_count; i++){
+		if(state.backends[i] && state.backends[i]->cleanup) state.backends[i]->cleanup(state.backend_states[i]);
 	}
 	loader_stop(state.loader);
 	snapshot_free(state.snap);
 	conn_events_free(state.events);
+	login_cache_free(state.cache);
+	flood_free(state.flood);
+	acl_file_free(state.acl_file);
+	HASH_ITER(hh, state.admins, admin, tmp){
+		HASH_DEL(state.admins, admin);
+		mosquitto_free(admin);
+	}
 	memset(&state, 0, sizeof(state));
-}
-
-static int parse_backends(const char *list)
-{
-	char copy[256];
-	char *save = NULL;
-
-	snprintf(copy, sizeof(copy), "%s", list);
-	for(char *name = strtok_r(copy, " ,", &save); name; name = strtok_r(NULL, " ,", &save)){
-		const struct credential_backend *backend = backend_find(name);
-
-		if(!backend){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: plugin_opt_backends names an unknown back-end \"%s\"", name);
-			return -1;
-		}
-		if(state.backend_count == MAX_BACKENDS){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: plugin_opt_backends lists more than %d back-ends", MAX_BACKENDS);
-			return -1;
-		}
-		state.backends[state.backend_count++] = backend;
-	}
-	if(state.backend_count == 0){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: plugin_opt_backends is empty");
-		return -1;
-	}
-	return 0;
 }
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -191,59 +328,39 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		struct mosquitto_opt *opts, int opt_count)
 {
-	static const char *const required[] = { "node", "db_user", "db_name" };
-	struct db_opts db_opts;
-	const char *node, *refresh_text, *backends;
-	char err[384];
-	long refresh_ms = 500;
+	char err[512];
 	int rc = MOSQ_ERR_INVAL;
 
 	*userdata = NULL;
 	memset(&state, 0, sizeof(state));
-	for(size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++){
-		if(!opt_get(opts, opt_count, required[i])){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: required option plugin_opt_%s is missing; refusing to start", required[i]);
+	if(plugin_opts_read(opts, opt_count, &state.opts, state.backend_names, sizeof(state.backend_names),
+				err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
+		goto out;
+	}
+	for(int i = 0; i < state.opts.backend_count; i++){
+		state.backends[i] = backend_find(state.opts.backend_names[i]);
+		if(state.backends[i]->init && state.backends[i]->init(&state.backend_states[i], opts, opt_count, err, sizeof(err))){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
+			/* Only the back-ends before this one hold state. */
+			state.opts.backend_count = i;
 			goto out;
 		}
 	}
-	node = opt_get(opts, opt_count, "node");
-	if(!name_node_valid(node)){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: plugin_opt_node \"%s\" must be 1-32 of a-z, 0-9, '_', '-'", node);
+	if(state.opts.acl_file && acl_file_load(state.opts.acl_file, &state.acl_file, err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
 		goto out;
 	}
-	if(!opt_get(opts, opt_count, "db_socket") && !opt_get(opts, opt_count, "db_host")){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: set plugin_opt_db_socket or plugin_opt_db_host; refusing to start");
-		goto out;
-	}
-	refresh_text = opt_get(opts, opt_count, "refresh_ms");
-	if(refresh_text){
-		char *end = NULL;
-		refresh_ms = strtol(refresh_text, &end, 10);
-		if(!end || *end || refresh_ms < 50 || refresh_ms > 60000){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: plugin_opt_refresh_ms must be 50-60000");
-			goto out;
-		}
-	}
-	backends = opt_get(opts, opt_count, "backends");
-	if(parse_backends(backends ? backends : "mariadb")) goto out;
-
-	memset(&db_opts, 0, sizeof(db_opts));
-	db_opts.host = opt_get(opts, opt_count, "db_host");
-	db_opts.socket = opt_get(opts, opt_count, "db_socket");
-	db_opts.user = opt_get(opts, opt_count, "db_user");
-	db_opts.password = opt_get(opts, opt_count, "db_password");
-	db_opts.name = opt_get(opts, opt_count, "db_name");
-	db_opts.port = opt_get(opts, opt_count, "db_port")
-		? (unsigned int)strtoul(opt_get(opts, opt_count, "db_port"), NULL, 10) : 3306;
-
 	state.id = identifier;
-	state.events = conn_events_new(node);
-	if(!state.events){
+	state.events = conn_events_new(state.opts.node);
+	state.cache = login_cache_new(state.opts.cache_ttl_s, (size_t)state.opts.cache_max);
+	state.flood = flood_new(&state.opts.flood);
+	if(!state.events || !state.cache || !state.flood){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: out of memory");
 		rc = MOSQ_ERR_NOMEM;
 		goto out;
 	}
-	state.loader = loader_start(&db_opts, refresh_ms, err, sizeof(err));
+	state.loader = loader_start(&state.opts.db, state.opts.refresh_ms, err, sizeof(err));
 	if(!state.loader){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s", err);
 		goto out;
@@ -255,11 +372,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	if(mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL)
 			|| mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL)
 			|| mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL)
-			|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, NULL)){
+			|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, NULL)
+			|| mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, NULL)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: could not register callbacks");
 		goto out;
 	}
-	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: node %s, refresh every %ld ms", node, refresh_ms);
+	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: node %s, back-ends %s, refresh %ld ms, login cache %ld s, ACL file %s",
+			state.opts.node, backend_opt(opts, opt_count, "backends") ? backend_opt(opts, opt_count, "backends") : "mariadb",
+			state.opts.refresh_ms, state.opts.cache_ttl_s, state.opts.acl_file ? state.opts.acl_file : "none");
 	rc = MOSQ_ERR_SUCCESS;
 out:
 	if(rc != MOSQ_ERR_SUCCESS) release();

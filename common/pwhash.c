@@ -59,6 +59,36 @@ int pwhash_create(const char *password, long iterations, char *out, size_t outle
 	return pwhash_create_with_salt(password, iterations, salt, out, outlen);
 }
 
+/* mosquitto_passwd's older "$6$BASE64(salt)$BASE64(SHA512(password || salt))". */
+static int verify_sha512(const char *password, const char *stored)
+{
+	unsigned char salt[PWHASH_SALT_LEN];
+	unsigned char want[64];
+	unsigned char got[64];
+	const char *salt_text = stored + 3;
+	const char *key_text = strchr(salt_text, '$');
+	EVP_MD_CTX *ctx = NULL;
+	unsigned int got_len = 0;
+	int rc = -1;
+
+	if(!key_text) goto out;
+	if(b64_decode_exact(salt_text, (size_t)(key_text - salt_text), salt, sizeof(salt))) goto out;
+	key_text++;
+	if(b64_decode_exact(key_text, strlen(key_text), want, sizeof(want))) goto out;
+	ctx = EVP_MD_CTX_new();
+	if(!ctx || !EVP_DigestInit_ex(ctx, EVP_sha512(), NULL)
+			|| !EVP_DigestUpdate(ctx, password, strlen(password))
+			|| !EVP_DigestUpdate(ctx, salt, sizeof(salt))
+			|| !EVP_DigestFinal_ex(ctx, got, &got_len) || got_len != sizeof(got)){
+		goto out;
+	}
+	rc = CRYPTO_memcmp(want, got, sizeof(got)) == 0 ? 1 : 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(got, sizeof(got));
+	return rc;
+}
+
 int pwhash_verify(const char *password, const char *stored)
 {
 	unsigned char salt[PWHASH_SALT_LEN];
@@ -69,6 +99,7 @@ int pwhash_verify(const char *password, const char *stored)
 	long iterations;
 	int rc = -1;
 
+	if(password && stored && !strncmp(stored, "$6$", 3)) return verify_sha512(password, stored);
 	if(!password || !stored || strncmp(stored, "$7$", 3)) goto out;
 	iter_text = stored + 3;
 	errno = 0;

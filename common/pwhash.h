@@ -26,7 +26,9 @@ int pwhash_create(const char *password, long iterations, char *out, size_t outle
 int pwhash_create_with_salt(const char *password, long iterations,
 		const unsigned char salt[PWHASH_SALT_LEN], char *out, size_t outlen);
 
-/* Checks password against a stored "$7$" hash in constant time.
+/* Checks password against a stored hash in constant time: "$7$" (above) or
+ * mosquitto_passwd's older "$6$BASE64(12-byte salt)$BASE64(SHA512(password
+ * || salt))", which is read but never written (it is a single fast hash).
  * Returns 1 when it matches, 0 when it does not, -1 when stored is malformed
  * (an error: callers must deny, never allow). */
 int pwhash_verify(const char *password, const char *stored);

@@ -1,0 +1,89 @@
+/* plugin_opts.c: reading plugin_opt_* options; see plugin_opts.h. */
+#include "plugin_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "names.h"
+
+static int read_long(struct mosquitto_opt *opts, int opt_count, const char *key, long def,
+		long min, long max, long *out, char *err, size_t errlen)
+{
+	const char *text = backend_opt(opts, opt_count, key);
+	char *end = NULL;
+
+	*out = def;
+	if(!text) return 0;
+	*out = strtol(text, &end, 10);
+	if(!end || end == text || *end || *out < min || *out > max){
+		snprintf(err, errlen, "plugin_opt_%s must be a whole number from %ld to %ld", key, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_opts *out,
+		char *names_buf, size_t names_len, char *err, size_t errlen)
+{
+	static const char *const required[] = { "node", "db_user", "db_name" };
+	const char *backends;
+	char *save = NULL;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	for(size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++){
+		if(!backend_opt(opts, opt_count, required[i])){
+			snprintf(err, errlen, "required option plugin_opt_%s is missing", required[i]);
+			return -1;
+		}
+	}
+	out->node = backend_opt(opts, opt_count, "node");
+	if(!name_node_valid(out->node)){
+		snprintf(err, errlen, "plugin_opt_node \"%s\" must be 1-32 of a-z, 0-9, '_', '-'", out->node);
+		return -1;
+	}
+	out->db.host = backend_opt(opts, opt_count, "db_host");
+	out->db.socket = backend_opt(opts, opt_count, "db_socket");
+	out->db.user = backend_opt(opts, opt_count, "db_user");
+	out->db.password = backend_opt(opts, opt_count, "db_password");
+	out->db.name = backend_opt(opts, opt_count, "db_name");
+	if(!out->db.host && !out->db.socket){
+		snprintf(err, errlen, "set plugin_opt_db_host (with plugin_opt_db_port) or plugin_opt_db_socket");
+		return -1;
+	}
+	if(read_long(opts, opt_count, "db_port", 3306, 1, 65535, &port, err, errlen)) return -1;
+	out->db.port = (unsigned int)port;
+	if(read_long(opts, opt_count, "refresh_ms", 500, 50, 60000, &out->refresh_ms, err, errlen)
+			|| read_long(opts, opt_count, "cache_ttl_s", 300, 0, 86400, &out->cache_ttl_s, err, errlen)
+			|| read_long(opts, opt_count, "cache_max", 100000, 1, 10000000, &out->cache_max, err, errlen)
+			|| read_long(opts, opt_count, "flood_user_threshold", 5, 1, 1000000, &out->flood.user_threshold, err, errlen)
+			|| read_long(opts, opt_count, "flood_address_threshold", 50, 1, 1000000, &out->flood.address_threshold, err, errlen)
+			|| read_long(opts, opt_count, "flood_delay_s", 1, 1, 3600, &out->flood.base_delay_s, err, errlen)
+			|| read_long(opts, opt_count, "flood_lockout_s", 300, 1, 86400, &out->flood.lockout_s, err, errlen)
+			|| read_long(opts, opt_count, "flood_window_s", 600, 1, 86400, &out->flood.window_s, err, errlen)){
+		return -1;
+	}
+	out->flood.max_entries = 100000;
+	out->acl_file = backend_opt(opts, opt_count, "acl_file");
+
+	backends = backend_opt(opts, opt_count, "backends");
+	snprintf(names_buf, names_len, "%s", backends ? backends : "mariadb");
+	for(char *name = strtok_r(names_buf, " ,", &save); name; name = strtok_r(NULL, " ,", &save)){
+		if(!backend_find(name)){
+			snprintf(err, errlen, "plugin_opt_backends names an unknown back-end \"%s\" (known: mariadb, file, http)", name);
+			return -1;
+		}
+		if(out->backend_count == PLUGIN_MAX_BACKENDS){
+			snprintf(err, errlen, "plugin_opt_backends lists more than %d back-ends", PLUGIN_MAX_BACKENDS);
+			return -1;
+		}
+		out->backend_names[out->backend_count++] = name;
+	}
+	if(out->backend_count == 0){
+		snprintf(err, errlen, "plugin_opt_backends is empty");
+		return -1;
+	}
+	return 0;
+}

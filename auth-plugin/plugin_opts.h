@@ -1,0 +1,34 @@
+/* plugin_opts.h: the plugin's plugin_opt_* options, read once at start into
+ * one struct (docs/ADMIN.md lists them all). */
+#ifndef AUTH_PLUGIN_OPTS_H
+#define AUTH_PLUGIN_OPTS_H
+
+#include <stddef.h>
+
+#include <mosquitto_broker.h>
+
+#include "db.h"
+#include "flood.h"
+
+#define PLUGIN_MAX_BACKENDS 4
+
+struct plugin_opts {
+	const char *node;
+	struct db_opts db;
+	long refresh_ms;
+	const char *backend_names[PLUGIN_MAX_BACKENDS];
+	int backend_count;
+	long cache_ttl_s;
+	long cache_max;
+	struct flood_opts flood;
+	const char *acl_file; /* NULL when none */
+};
+
+/* Fills out from the broker's options (strings point into opts, which the
+ * broker keeps for the plugin's lifetime; backend names into names_buf of
+ * names_len bytes). Returns 0, or -1 with a message naming the missing or
+ * bad option in err. */
+int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_opts *out,
+		char *names_buf, size_t names_len, char *err, size_t errlen);
+
+#endif
