@@ -27,7 +27,7 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
 CHAT_SRC := clients/chat.c clients/chat_args.c
 CHATCTL_SRC := clients/chatctl.c
-UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c
+UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))

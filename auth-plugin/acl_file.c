@@ -257,7 +257,9 @@ int acl_filters_overlap(const char *a, const char *b)
 		const char *la, *lb;
 		size_t na, nb;
 
-		if(a_done || b_done) return a_done && b_done;
+		/* One side ran out: equal only if the other did too, or holds just
+		 * a final '#' (which also matches its parent level). */
+		if(a_done || b_done) return (a_done && b_done) || (a_done && !strcmp(b, "#")) || (b_done && !strcmp(a, "#"));
 		na = next_level(&a, &la, &a_done);
 		nb = next_level(&b, &lb, &b_done);
 		if(is_level(la, na, '#') || is_level(lb, nb, '#')) return 1;
@@ -274,7 +276,7 @@ int acl_filter_covers(const char *outer, const char *inner)
 		const char *lo, *li;
 		size_t no, ni;
 
-		if(o_done || i_done) return o_done && i_done;
+		if(o_done || i_done) return (o_done && i_done) || (i_done && !strcmp(outer, "#"));
 		no = next_level(&outer, &lo, &o_done);
 		ni = next_level(&inner, &li, &i_done);
 		if(is_level(lo, no, '#')) return 1;
