@@ -6,11 +6,13 @@ exactly what a user runs. On a failing test the logs of the brokers and
 services are attached to the report; with CHAT_SANITIZED=1 the session fails
 if any sanitizer report appears in a log.
 """
+import glob
 import json
 import os
 import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -35,7 +37,8 @@ def free_port():
 class Client:
     """A paho MQTT client that queues what it receives."""
 
-    def __init__(self, stack, user, node, password=None, client_id=None, protocol=mqtt.MQTTv311):
+    def __init__(self, stack, user, node, password=None, client_id=None, protocol=mqtt.MQTTv311,
+                 bind_address=""):
         self.user = user
         self.messages = queue.Queue()
         self.connected = queue.Queue()
@@ -46,9 +49,13 @@ class Client:
         # MQTT 5 callbacks take a properties argument too.
         self.client.on_connect = lambda c, u, f, rc, *props: self.connected.put(rc)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
-        self.client.connect("127.0.0.1", stack.port(node), keepalive=30)
+        self.client.connect("127.0.0.1", stack.port(node), keepalive=30, bind_address=bind_address)
         self.client.loop_start()
         self.rc = self.connected.get(timeout=10)
+        if self.rc != 0:
+            # paho would retry a refused login in the background forever.
+            self.client.loop_stop()
+            self.client.disconnect()
 
     def subscribe(self, *topics):
         for t in topics:
@@ -152,7 +159,8 @@ class Stack:
 
     def logs(self):
         parts = []
-        for rel in LOGS:
+        solo = [os.path.relpath(p, self.var) for p in glob.glob(os.path.join(self.var, "solo-*", "*.log"))]
+        for rel in LOGS + solo:
             path = os.path.join(self.var, rel)
             if os.path.exists(path):
                 with open(path, errors="replace") as f:
@@ -179,7 +187,8 @@ def stack():
             pass
     st.script("down", check=False)
     reports = []
-    for rel in LOGS:
+    solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))]
+    for rel in LOGS + solo:
         path = os.path.join(var, rel)
         if os.path.exists(path):
             text = open(path, errors="replace").read()
@@ -201,3 +210,86 @@ def pytest_runtest_makereport(item, call):
         st = item.funcargs.get("stack")
         if st is not None:
             report.sections.append(("broker and service logs", st.logs()))
+
+
+class SoloBroker:
+    """One extra Mosquitto with the plugin and test-chosen options, on the
+    stack's MariaDB: for back-end, flood and ACL-file tests that must not
+    disturb the two main nodes."""
+
+    def __init__(self, stack, name, options):
+        self.stack = stack
+        self.name = name
+        self.port = free_port()
+        self.dir = os.path.join(stack.var, f"solo-{name}")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o777)  # the broker may run as user mosquitto
+        with open(os.path.join(stack.var, "secrets", "db-password")) as f:
+            db_password = f.read().strip()
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            "persistence false",
+            f"log_dest file {self.dir}/mosquitto.log",
+            "log_type all",
+            "connection_messages true",
+            f"plugin {os.path.join(BUILD, 'chat_auth.so')}",
+            f"plugin_opt_node {name}",
+            "plugin_opt_db_host 127.0.0.1",
+            f"plugin_opt_db_port {stack.port('db')}",
+            "plugin_opt_db_user chat",
+            f"plugin_opt_db_password {db_password}",
+            "plugin_opt_db_name chat",
+            "plugin_opt_refresh_ms 200",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        lines += [f"plugin_opt_{k} {v}" for k, v in options.items()]
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        env = dict(os.environ)
+        if os.environ.get("CHAT_SANITIZED"):
+            cc = lambda lib: subprocess.run(["gcc", f"-print-file-name={lib}"], capture_output=True, text=True).stdout.strip()
+            env["LD_PRELOAD"] = f"{cc('libasan.so')} {cc('libubsan.so')}"
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
+        self.stderr = open(os.path.join(self.dir, "stderr.log"), "w")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.stderr, stderr=self.stderr, env=env)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"solo broker exited: {self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"solo broker did not listen: {self.log()}")
+        stack.ports[f"solo-{name}"] = self.port
+
+    def log(self):
+        text = ""
+        for f in ("mosquitto.log", "stderr.log"):
+            p = os.path.join(self.dir, f)
+            if os.path.exists(p):
+                text += open(p, errors="replace").read()
+        return text[-6000:]
+
+    def reload(self):
+        """SIGHUP, and wait until the plugin has reloaded."""
+        self.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+
+    def connect(self, user, password, **kw):
+        return Client(self.stack, user, f"solo-{self.name}", password=password, **kw)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()

@@ -1,0 +1,231 @@
+"""The auth plugin's back-ends, login cache, flood protection, ACL file,
+disabled accounts and database outages, on real brokers.
+
+Each test that needs special plugin options starts its own broker
+(SoloBroker) on the session's MariaDB, so the main hub and leaf keep their
+defaults.
+"""
+import base64
+import hashlib
+import http.server
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import SoloBroker
+
+
+def passwd_file(path, *entries):
+    """Writes a password file with the real mosquitto_passwd; entries are
+    (user, password); a (user, password, "$6$") entry gets the old format."""
+    if os.path.exists(path):
+        os.unlink(path)
+    for entry in entries:
+        user, password = entry[0], entry[1]
+        if len(entry) == 3:
+            salt = os.urandom(12)
+            digest = hashlib.sha512(password.encode() + salt).digest()
+            with open(path, "a") as f:
+                f.write(f"{user}:$6${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}\n")
+        else:
+            flags = ["-b"] if os.path.exists(path) else ["-c", "-b"]
+            subprocess.run(["mosquitto_passwd", *flags, path, user, password], check=True, capture_output=True)
+    os.chmod(path, 0o644)
+
+
+@pytest.fixture
+def solo(stack, request):
+    brokers = []
+
+    def start(name, **options):
+        b = SoloBroker(stack, f"{name}-{uuid.uuid4().hex[:6]}", options)
+        brokers.append(b)
+        return b
+    yield start
+    for b in brokers:
+        b.stop()
+
+
+def test_password_file_backend_reads_mosquitto_passwd_and_reloads_on_sighup(stack, solo, tmp_path):
+    pw = str(tmp_path / "passwd")
+    passwd_file(pw, ("dev1", "first-pass"), ("dev2", "other-pass"), ("legacy", "old-format", "$6$"))
+    b = solo("file", backends="file,mariadb", password_file=pw)
+    assert b.connect("dev1", "first-pass").rc == 0
+    assert b.connect("dev1", "wrong").rc == 5
+    assert b.connect("legacy", "old-format").rc == 0
+    assert b.connect("legacy", "old-format!").rc == 5
+    # mariadb users still work behind the file in the chain
+    assert b.connect("alice", stack.password("alice")).rc == 0
+    # Change dev1's password with mosquitto_passwd, SIGHUP: the new one works,
+    # the old one (also cached by now) does not.
+    subprocess.run(["mosquitto_passwd", "-b", pw, "dev1", "second-pass"], check=True)
+    b.reload()
+    assert b.connect("dev1", "second-pass").rc == 0
+    assert b.connect("dev1", "first-pass").rc == 5
+
+
+def test_missing_required_option_refuses_to_start(stack, tmp_path):
+    with pytest.raises(AssertionError) as err:
+        SoloBroker(stack, "broken", {"backends": "file"})   # no password_file
+    assert "plugin_opt_password_file" in str(err.value)
+    with pytest.raises(AssertionError) as err:
+        SoloBroker(stack, "broken2", {"backends": "mariadb,ldap"})
+    assert "unknown back-end" in str(err.value)
+
+
+class AuthHandler(http.server.BaseHTTPRequestHandler):
+    calls = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        AuthHandler.calls.append(body)
+        user, password = body["username"], body["password"]
+        if user == "broken":
+            self.send_response(500)
+            self.end_headers()
+            return
+        if user.startswith("http") and password == "good":
+            answer = {"result": "allow", "is_superuser": user == "httpadmin"}
+        elif user.startswith("http"):
+            answer = {"result": "deny"}
+        else:
+            answer = {"result": "ignore"}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_backend_allow_deny_ignore_error_and_cache(stack, solo):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/auth"
+    b = solo("http", backends="http,mariadb", http_url=url, http_timeout_ms=500)
+    AuthHandler.calls.clear()
+    c = b.connect("httpuser", "good", client_id="dev-7")
+    assert c.rc == 0
+    assert AuthHandler.calls[-1] == {"username": "httpuser", "password": "good", "clientid": "dev-7", "peer": "127.0.0.1"}
+    c.close()
+    assert b.connect("httpuser", "bad").rc == 5                      # deny
+    assert b.connect("alice", stack.password("alice")).rc == 0       # ignore -> next back-end
+    assert b.connect("broken", "x").rc == 5                          # HTTP 500 -> error -> refused
+    admin = b.connect("httpadmin", "good")                           # is_superuser
+    assert admin.rc == 0
+    admin.subscribe("chat/v1/rooms/+/msg/+")                         # a user may not; an admin may
+    alice = b.connect("alice", stack.password("alice"))
+    room_msg = {"id": uuid.uuid4().hex, "body": "seen by the admin"}
+    alice.publish("chat/v1/rooms/lobby/msg/alice", room_msg)
+    assert admin.expect_json("chat/v1/rooms/lobby/msg/alice")["id"] == room_msg["id"]
+    # The endpoint goes down: known logins come from the cache, others fail closed.
+    server.shutdown()
+    server.server_close()
+    calls = len(AuthHandler.calls)
+    assert b.connect("httpuser", "good").rc == 0
+    assert b.connect("httpnew", "good").rc == 5
+    assert len(AuthHandler.calls) == calls
+
+
+def test_flood_lockout_spares_other_users_and_cached_logins(stack, solo):
+    stack.add_user("flooded", "flooded-pw")
+    b = solo("flood", flood_user_threshold=3, flood_delay_s=3, flood_lockout_s=3,
+             flood_address_threshold=1000)
+    # alice logs in once, so her password is in the login cache.
+    assert b.connect("alice", stack.password("alice")).rc == 0
+    for _ in range(3):
+        assert b.connect("flooded", "guess").rc == 5
+        assert b.connect("alice", "guess").rc == 5
+    # Locked: even the right password is refused without hashing it...
+    assert b.connect("flooded", "flooded-pw").rc == 5
+    assert "flooded is locked" in b.log()
+    # ...except a recently cached success, and other users are unaffected.
+    assert b.connect("alice", stack.password("alice")).rc == 0
+    assert b.connect("bob", stack.password("bob")).rc == 0
+    time.sleep(3.5)
+    assert b.connect("flooded", "flooded-pw").rc == 0
+
+
+def test_flood_from_one_address_locks_that_address_only(stack, solo):
+    b = solo("addr", flood_address_threshold=5, flood_delay_s=30, flood_lockout_s=30)
+    for i in range(6):
+        assert b.connect(f"nobody{i}", "x", bind_address="127.0.0.2").rc == 5
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.2").rc == 5   # address locked
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.1").rc == 0   # elsewhere fine
+
+
+def test_acl_file_for_device_topics_with_sighup_reload(stack, solo, tmp_path):
+    acl = tmp_path / "acl"
+    acl.write_text("user alice\ntopic readwrite sensors/alice/#\n"
+                   "pattern read devices/%u/cmd\n")
+    os.chmod(acl, 0o644)
+    b = solo("acl", acl_file=str(acl))
+    watcher = b.connect("history", stack.password("history"))   # a service sees everything
+    watcher.subscribe("sensors/#", "devices/#")
+    alice = b.connect("alice", stack.password("alice"))
+    alice.subscribe("devices/alice/cmd")
+    alice.publish("sensors/alice/temp", b"21.5")
+    assert watcher.expect(lambda t, p: t == "sensors/alice/temp")[1] == b"21.5"
+    alice.publish("sensors/bob/temp", b"forged")
+    watcher.publish("devices/alice/cmd", b"reboot")
+    assert alice.expect(lambda t, p: t == "devices/alice/cmd")[1] == b"reboot"
+    watcher.quiet_for(lambda t, p: t == "sensors/bob/temp", 1.0)
+    # The chat rules still hold inside chat/v1 whatever the file says.
+    # New rule, SIGHUP, no restart:
+    acl.write_text("user alice\ntopic readwrite sensors/#\n")
+    b.reload()
+    assert "ACL file" in b.log() and "reloaded" in b.log()
+    alice.publish("sensors/bob/temp", b"now allowed")
+    assert watcher.expect(lambda t, p: t == "sensors/bob/temp")[1] == b"now allowed"
+    # A broken file keeps the old rules.
+    acl.write_text("user alice\ntopic readwrite a/#/b\n")
+    b.reload()
+    assert "keeping the old rules" in b.log()
+    alice.publish("sensors/carol/temp", b"still allowed")
+    assert watcher.expect(lambda t, p: t == "sensors/carol/temp")[1] == b"still allowed"
+
+
+def test_disabled_user_is_disconnected_and_refused(stack):
+    stack.add_user("gina", "gina-pw-1", rooms=["lobby"])
+    gina = stack.client("gina", "leaf")
+    gone = threading.Event()
+    gina.client.on_disconnect = lambda c, u, rc, *a: gone.set()
+    assert stack.chatctl("user", "disable", "gina").returncode == 0
+    assert gone.wait(5), "a disabled user's open connection must be closed"
+    assert stack.client("gina", "hub").rc == 5
+    assert stack.chatctl("user", "enable", "gina").returncode == 0
+    time.sleep(1.0)
+    assert stack.client("gina", "hub").rc == 0
+
+
+def test_database_down_keeps_serving_then_recovers(stack):
+    pid = int(open(os.path.join(stack.var, "run/mariadb.pid")).read())
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(2.0)
+    try:
+        # Logins and chat go on from the last snapshot.
+        bob = stack.client("bob", "hub")
+        assert bob.rc == 0
+        alice = stack.client("alice", "leaf")
+        bob.subscribe("chat/v1/rooms/lobby/msg/+")
+        m = {"id": uuid.uuid4().hex, "body": "the database is down"}
+        alice.publish("chat/v1/rooms/lobby/msg/alice", m)
+        assert bob.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d: d["id"] == m["id"])
+        log = open(os.path.join(stack.var, "hub/mosquitto.log")).read()
+        assert "cannot reach MariaDB" in log or "MariaDB query failed" in log
+    finally:
+        up = stack.script("up", check=False)
+        assert up.returncode == 0, up.stderr
+    # Back: a change made now reaches the brokers.
+    stack.add_user("henry", "henry-pw-1")
+    assert stack.client("henry", "hub").rc == 0
+    assert stack.client("henry", "leaf").rc == 0
