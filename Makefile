@@ -35,7 +35,7 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
 	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
 
-.PHONY: all deps up down status test unit integration asan clean bench
+.PHONY: all deps up down status test unit integration asan clean fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -95,6 +95,9 @@ integration: all
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/unit-tests
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 > $(BUILD)/fuzz.log 2>&1 \
+		|| { tail -40 $(BUILD)/fuzz.log; echo "fuzzing found a crash: see $(BUILD)/fuzz.log"; exit 1; }
+	@echo "fuzz: $$(tail -1 $(BUILD)/fuzz.log)"
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
 
 # ASan + UBSan: the daemons and tools are built instrumented; the plugin is
@@ -105,6 +108,18 @@ asan: deps
 		SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
 	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+
+# libFuzzer target for the ACL-file parser and topic matchers (clang).
+FUZZ_SECONDS ?= 60
+$(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-plugin/acl_file.h
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -DPLUGIN_ALLOC_LIBC \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c -lmosquitto
+
+fuzz: $(BUILD)/fuzz-acl-file
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
 
 clean:
 	rm -rf build build-asan

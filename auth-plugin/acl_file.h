@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include <mosquitto.h>
+
 #include "acl.h"
 
 struct acl_file;
