@@ -23,7 +23,8 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
-HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c
+HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
+	history-svc/reply_queue.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
 CHAT_SRC := clients/chat.c clients/chat_args.c
 CHATCTL_SRC := clients/chatctl.c

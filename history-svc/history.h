@@ -16,6 +16,7 @@ struct history_config {
 	struct mqtt_svc_opts mqtt;
 	long max_body_bytes;    /* largest message body accepted */
 	long max_payload_bytes; /* largest MQTT payload looked at */
+	long settle_ms;         /* delay before replying to a membership change */
 };
 
 struct history_counters {
@@ -26,8 +27,11 @@ struct history_counters {
 	unsigned long request_errors;
 };
 
+struct queued_reply;
+
 struct history_svc {
 	struct history_config cfg;
+	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
 	struct mqtt_svc *mqtt;
 	volatile sig_atomic_t *stop;

@@ -13,6 +13,7 @@
 #include "history.h"
 #include "json_util.h"
 #include "log.h"
+#include "reply_queue.h"
 #include "requests.h"
 #include "store.h"
 #include "topics.h"
@@ -85,6 +86,7 @@ static void on_idle(void *ud)
 	struct history_svc *svc = ud;
 	time_t now = time(NULL);
 
+	reply_queue_flush(svc);
 	if(now - last_report < 60) return;
 	last_report = now;
 	log_info("stored %lu, duplicates %lu, rejected %lu, requests %lu (errors %lu)",
@@ -103,6 +105,7 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(mqtt_svc_opts_from_config(*cfg_out, &cfg->mqtt, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "max_body_bytes", 4000, 1, 60000, &cfg->max_body_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "max_payload_bytes", 16384, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "membership_settle_ms", 1000, 0, 60000, &cfg->settle_ms, err, sizeof(err))) goto fail;
 	level = log_level_parse(config_get(*cfg_out, "log_level", "info"));
 	if(level < 0){
 		snprintf(err, sizeof(err), "log_level must be error, warn, info or debug");
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
 			svc.counters.duplicates, svc.counters.rejected);
 	rc = 0;
 out:
+	reply_queue_clear(&svc);
 	mqtt_svc_free(svc.mqtt);
 	db_close(svc.db);
 	config_free(cfg_file);

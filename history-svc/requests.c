@@ -4,6 +4,8 @@
  * {"code", "message"}. */
 #include "requests.h"
 
+#include "room_admin.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ struct request {
 	cJSON *reply;
 };
 
-static cJSON *reply_new(const char *op, const char *req_id, int ok)
+cJSON *reply_new(const char *op, const char *req_id, int ok)
 {
 	cJSON *reply = cJSON_CreateObject();
 
@@ -40,7 +42,7 @@ static cJSON *reply_new(const char *op, const char *req_id, int ok)
 	return reply;
 }
 
-static void reply_error(struct history_svc *svc, const char *user, const char *op,
+void reply_error(struct history_svc *svc, const char *user, const char *op,
 		const char *req_id, const char *code, const char *message)
 {
 	cJSON *reply = reply_new(op, req_id, 0);
@@ -167,13 +169,14 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-static int do_rooms(struct history_svc *svc, const char *user, const char *req_id)
+static int do_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
 	struct db_param params[1];
 	cJSON *reply = reply_new("rooms", req_id, 1);
 	cJSON *rooms;
 	int rc = -1;
 
+	(void)req;
 	if(!reply) goto out;
 	rooms = cJSON_AddArrayToObject(reply, "rooms");
 	if(!rooms) goto out;
@@ -189,8 +192,20 @@ out:
 	return rc;
 }
 
+static const struct request_op ops[] = {
+	{ "history", do_history },
+	{ "rooms", do_rooms },
+	{ "create", room_admin_create },
+	{ "join", room_admin_join },
+	{ "leave", room_admin_leave },
+	{ "invite", room_admin_invite },
+	{ "kick", room_admin_kick },
+	{ "public_rooms", room_admin_public_rooms },
+};
+
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)
 {
+	const struct request_op *handler = NULL;
 	cJSON *req = NULL;
 	const char *op = NULL, *req_id = NULL;
 	int done = -1;
@@ -212,15 +227,19 @@ void requests_handle(struct history_svc *svc, const char *user, const void *payl
 		goto out;
 	}
 	op = json_get_str(req, "op", 32);
-	if(!op || (strcmp(op, "history") && strcmp(op, "rooms"))){
+	for(size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++){
+		if(!strcmp(op, ops[i].name)) handler = &ops[i];
+	}
+	if(!handler){
 		reply_error(svc, user, op && name_msgid_valid(op) ? op : NULL, req_id, "unknown_op",
-				"\"op\" must be \"history\" or \"rooms\"");
+				"\"op\" must be one of history, rooms, public_rooms, create, join, leave, invite, kick");
 		goto out;
 	}
 	for(int attempt = 1; attempt <= 5 && done != 0; attempt++){
 		if(history_db_wait(svc)) goto out;
-		done = !strcmp(op, "history") ? do_history(svc, user, req_id, req) : do_rooms(svc, user, req_id);
+		done = handler->run(svc, user, req_id, req);
 		if(done != 0){
+			db_rollback(svc->db);
 			log_warn("request %s from %s failed (%s); attempt %d", op, user, db_error(svc->db), attempt);
 			db_close(svc->db);
 			svc->db = NULL;
