@@ -9,7 +9,7 @@ BUILD ?= build
 CC ?= cc
 PKGS := libcjson libmariadb libmosquitto openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
 SAN_FLAGS ?=
 # CFLAGS is the user's (optimisation, debug); the flags the build needs are
 # kept apart so that `make CFLAGS=...` cannot drop them.
@@ -18,7 +18,7 @@ BUILD_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Ico
 BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
-	common/db.c common/json_util.c common/mqtt_svc.c common/random_id.c common/timefmt.c common/password_input.c
+	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/random_id.c common/timefmt.c common/password_input.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
@@ -26,7 +26,7 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
-CHAT_SRC := clients/chat.c clients/chat_args.c
+CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c
 
@@ -64,7 +64,7 @@ $(BUILD)/presence-svc: $(call obj,$(PRESENCE_SRC)) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_OBJ)
-	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ -lpaho-mqtt3as $(PKG_LIBS)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -124,3 +124,26 @@ fuzz: $(BUILD)/fuzz-acl-file
 
 clean:
 	rm -rf build build-asan
+
+# Benchmarks (docs/BENCHMARKS.md): the load generator, the ACL
+# microbenchmark, and the suite that runs every scenario against its
+# baselines on private brokers and a private stack.
+BENCH_LOAD_SRC := tests/bench/chatload.c tests/bench/latency_hist.c
+BENCH_ACL_SRC := tests/bench/aclbench.c
+BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/chatctl \
+	$(BUILD)/chatload $(BUILD)/aclbench
+
+$(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: bench bench-quick
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
+
+bench-quick: deps
+	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --quick

@@ -8,12 +8,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "db.h"
+#include "mqtt_durable.h"
 #include "mqtt_svc.h"
 
 struct history_config {
 	struct db_opts db;
-	struct mqtt_svc_opts mqtt;
+	struct mqtt_svc_opts mqtt;   /* host, port, user, password, client id */
+	const char *persistence_dir; /* Paho's store for messages taken but not yet stored */
 	long max_body_bytes;    /* largest message body accepted */
 	long max_payload_bytes; /* largest MQTT payload looked at */
 	long settle_ms;         /* delay before replying to a membership change */
@@ -33,7 +38,8 @@ struct history_svc {
 	struct history_config cfg;
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
-	struct mqtt_svc *mqtt;
+	struct mqtt_durable *mqtt;
+	pthread_mutex_t lock;        /* Paho's thread and the main thread share db and replies */
 	volatile sig_atomic_t *stop;
 	struct history_counters counters;
 };
@@ -41,8 +47,9 @@ struct history_svc {
 /* Sends obj (a JSON object, not freed) to user's inbox at QoS 1. */
 void history_send_inbox(struct history_svc *svc, const char *user, const void *obj);
 
-/* Makes sure svc->db is connected, retrying with backoff until it is or
- * the service is asked to stop. Returns 0 when connected, -1 when stopping. */
-int history_db_wait(struct history_svc *svc);
+/* Makes sure svc->db is connected, retrying with backoff for up to
+ * max_wait_ms. Returns 0 when connected, -1 when it is not (or the service
+ * is stopping). */
+int history_db_wait(struct history_svc *svc, long max_wait_ms);
 
 #endif

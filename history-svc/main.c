@@ -1,6 +1,9 @@
 /* main.c: history-svc entry point. Usage: history-svc -c FILE
- * FILE holds db_* and mqtt_* settings (see docs/ADMIN.md). Runs until
- * SIGTERM or SIGINT, reconnecting to the broker and MariaDB with backoff. */
+ * FILE holds db_* and mqtt_* settings and mqtt_persistence_dir (see
+ * docs/ADMIN.md). Messages are taken from the hub through a durable Paho
+ * consumer (mqtt_durable.h): each is committed to MariaDB before the broker
+ * gets its PUBACK. Runs until SIGTERM or SIGINT; reconnects to the broker
+ * and MariaDB with backoff. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,14 +41,15 @@ void history_send_inbox(struct history_svc *svc, const char *user, const void *o
 
 	if(!text) return;
 	if(topic_user_inbox(topic, sizeof(topic), user) == 0){
-		mqtt_svc_publish(svc->mqtt, topic, text, strlen(text), 1, false);
+		mqtt_durable_publish(svc->mqtt, topic, text, strlen(text), 1, false);
 	}
 	cJSON_free(text);
 }
 
-int history_db_wait(struct history_svc *svc)
+int history_db_wait(struct history_svc *svc, long max_wait_ms)
 {
-	long backoff_ms = 200;
+	long backoff_ms = 100;
+	long waited_ms = 0;
 	char err[512];
 
 	while(!svc->db){
@@ -55,21 +59,29 @@ int history_db_wait(struct history_svc *svc)
 			log_info("connected to MariaDB");
 			break;
 		}
+		if(waited_ms >= max_wait_ms){
+			log_warn("%s; giving up for now", err);
+			return -1;
+		}
 		log_warn("%s; retrying in %ld ms", err, backoff_ms);
-		for(long waited = 0; waited < backoff_ms && !*svc->stop; waited += 100) usleep(100 * 1000);
-		backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+		for(long step = 0; step < backoff_ms && !*svc->stop; step += 100) usleep(100 * 1000);
+		waited_ms += backoff_ms;
+		backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
 	}
 	return 0;
 }
 
-static void on_message(void *ud, const char *topic, const void *payload, size_t len)
+/* On Paho's receive thread. Returning 0 keeps the message for later. */
+static int on_message(void *ud, const char *topic, const void *payload, size_t len)
 {
 	struct history_svc *svc = ud;
 	struct topic_parts parts;
+	int handled = 1;
 
+	pthread_mutex_lock(&svc->lock);
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		store_handle_message(svc, parts.room, parts.user, payload, len);
+		handled = store_handle_message(svc, parts.room, parts.user, payload, len);
 		break;
 	case TOPIC_USER_REQ:
 		if(!strcmp(parts.service, "history")) requests_handle(svc, parts.user, payload, len);
@@ -78,17 +90,16 @@ static void on_message(void *ud, const char *topic, const void *payload, size_t 
 		log_warn("ignoring a message on unexpected topic %s", topic);
 		break;
 	}
+	pthread_mutex_unlock(&svc->lock);
+	if(!handled){
+		/* Do not spin on a dead database: Paho offers it again right away. */
+		usleep(500 * 1000);
+	}
+	return handled;
 }
 
-static void on_idle(void *ud)
+static void report_counters(struct history_svc *svc)
 {
-	static time_t last_report;
-	struct history_svc *svc = ud;
-	time_t now = time(NULL);
-
-	reply_queue_flush(svc);
-	if(now - last_report < 60) return;
-	last_report = now;
 	log_info("stored %lu, duplicates %lu, rejected %lu, requests %lu (errors %lu)",
 			svc->counters.stored, svc->counters.duplicates, svc->counters.rejected,
 			svc->counters.requests, svc->counters.request_errors);
@@ -98,7 +109,6 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 {
 	char err[512];
 	long level;
-	int rc = -1;
 
 	if(config_load(path, cfg_out, err, sizeof(err))) goto fail;
 	if(db_opts_from_config(*cfg_out, "db_", &cfg->db, err, sizeof(err))) goto fail;
@@ -106,31 +116,35 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(config_get_long(*cfg_out, "max_body_bytes", 4000, 1, 60000, &cfg->max_body_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "max_payload_bytes", 16384, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "membership_settle_ms", 1000, 0, 60000, &cfg->settle_ms, err, sizeof(err))) goto fail;
+	cfg->persistence_dir = config_get(*cfg_out, "mqtt_persistence_dir", NULL);
+	if(!cfg->persistence_dir){
+		snprintf(err, sizeof(err), "mqtt_persistence_dir is required (a directory for messages in flight)");
+		goto fail;
+	}
 	level = log_level_parse(config_get(*cfg_out, "log_level", "info"));
 	if(level < 0){
 		snprintf(err, sizeof(err), "log_level must be error, warn, info or debug");
 		goto fail;
 	}
 	log_setup("history-svc", (enum log_level)level);
-	cfg->mqtt.clean_session = false; /* the broker keeps our queue while we are away */
-	cfg->mqtt.subscriptions = subscriptions;
-	cfg->mqtt.subscription_count = (int)(sizeof(subscriptions) / sizeof(subscriptions[0]));
-	rc = 0;
-	return rc;
+	return 0;
 fail:
 	log_error("configuration: %s", err);
-	return rc;
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
 	struct config *cfg_file = NULL;
 	struct history_svc svc;
+	struct mqtt_durable_opts mopts;
 	struct sigaction sa;
+	time_t last_report = time(NULL);
 	char err[512];
 	int rc = 1;
 
 	memset(&svc, 0, sizeof(svc));
+	pthread_mutex_init(&svc.lock, NULL);
 	log_setup("history-svc", LOG_INFO);
 	if(argc != 3 || strcmp(argv[1], "-c")){
 		fprintf(stderr, "usage: history-svc -c CONFIG_FILE\n");
@@ -143,21 +157,42 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	svc.stop = &stop_requested;
-	if(history_db_wait(&svc)) goto out;
-	svc.mqtt = mqtt_svc_new(&svc.cfg.mqtt, on_message, NULL, on_idle, &svc, err, sizeof(err));
-	if(!svc.mqtt){
+	while(history_db_wait(&svc, 5000) && !stop_requested);
+	if(stop_requested) goto out;
+	memset(&mopts, 0, sizeof(mopts));
+	mopts.host = svc.cfg.mqtt.host;
+	mopts.port = svc.cfg.mqtt.port;
+	mopts.client_id = svc.cfg.mqtt.client_id;
+	mopts.username = svc.cfg.mqtt.username;
+	mopts.password = svc.cfg.mqtt.password;
+	mopts.persistence_dir = svc.cfg.persistence_dir;
+	mopts.subscriptions = subscriptions;
+	mopts.subscription_count = (int)(sizeof(subscriptions) / sizeof(subscriptions[0]));
+	svc.mqtt = mqtt_durable_new(&mopts, on_message, &svc, err, sizeof(err));
+	if(!svc.mqtt || mqtt_durable_start(svc.mqtt, err, sizeof(err))){
 		log_error("%s", err);
 		goto out;
 	}
 	log_info("started");
-	mqtt_svc_run(svc.mqtt, &stop_requested);
-	log_info("stopping: stored %lu, duplicates %lu, rejected %lu", svc.counters.stored,
-			svc.counters.duplicates, svc.counters.rejected);
+	while(!stop_requested){
+		usleep(100 * 1000);
+		pthread_mutex_lock(&svc.lock);
+		reply_queue_flush(&svc);
+		if(time(NULL) - last_report >= 60){
+			last_report = time(NULL);
+			report_counters(&svc);
+		}
+		pthread_mutex_unlock(&svc.lock);
+	}
+	log_info("stopping");
+	report_counters(&svc);
 	rc = 0;
 out:
+	/* Stop Paho first: its thread must not run a handler on a freed db. */
+	mqtt_durable_free(svc.mqtt);
 	reply_queue_clear(&svc);
-	mqtt_svc_free(svc.mqtt);
 	db_close(svc.db);
 	config_free(cfg_file);
+	pthread_mutex_destroy(&svc.lock);
 	return rc;
 }

@@ -236,7 +236,7 @@ void requests_handle(struct history_svc *svc, const char *user, const void *payl
 		goto out;
 	}
 	for(int attempt = 1; attempt <= 5 && done != 0; attempt++){
-		if(history_db_wait(svc)) goto out;
+		if(history_db_wait(svc, 2000)) break;
 		done = handler->run(svc, user, req_id, req);
 		if(done != 0){
 			db_rollback(svc->db);

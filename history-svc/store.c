@@ -143,9 +143,10 @@ static void send_receipt(struct history_svc *svc, const char *sender, const char
 	cJSON_Delete(receipt);
 }
 
-void store_handle_message(struct history_svc *svc, const char *room, const char *sender,
+int store_handle_message(struct history_svc *svc, const char *room, const char *sender,
 		const void *payload, size_t len)
 {
+	int handled = 1;
 	cJSON *msg = NULL;
 	const cJSON *body_item;
 	const char *msg_id, *body;
@@ -188,11 +189,15 @@ void store_handle_message(struct history_svc *svc, const char *room, const char 
 		send_error(svc, sender, room, msg_id, "bad_utf8", "\"body\" is not valid UTF-8");
 		goto out;
 	}
-	/* A lost connection is waited out for as long as it takes (history_db_wait);
+	/* A database that cannot be reached for a few seconds makes us hand the
+	 * message back (it is kept and offered again; nothing is acknowledged);
 	 * a query that keeps failing on a live connection is given up after a
 	 * bounded number of attempts so that one bad message cannot wedge us. */
 	for(int attempt = 1; ; attempt++){
-		if(history_db_wait(svc)) goto out; /* stopping */
+		if(history_db_wait(svc, 5000)){
+			handled = 0;
+			goto out;
+		}
 		outcome = store_once(svc->db, room, sender, msg_id, body, body_len, &stored);
 		if(outcome != STORE_RETRY) break;
 		log_warn("storing %s/%s failed (%s); attempt %d", room, msg_id, db_error(svc->db), attempt);
@@ -221,4 +226,5 @@ void store_handle_message(struct history_svc *svc, const char *room, const char 
 	send_receipt(svc, sender, room, msg_id, &stored);
 out:
 	cJSON_Delete(msg);
+	return handled;
 }

@@ -8,9 +8,11 @@
 
 /* Handles one message published on chat/v1/rooms/{room}/msg/{sender}:
  * validates the payload, stores it (or finds it already stored), and sends
- * the sender a receipt or an error on their inbox. Never fails the caller:
- * problems become error replies, counters and log lines. */
-void store_handle_message(struct history_svc *svc, const char *room, const char *sender,
+ * the sender a receipt or an error on their inbox. Returns 1 when the
+ * message is dealt with (stored, a duplicate, or refused with an error
+ * reply), 0 when it must be kept and offered again because MariaDB cannot
+ * be reached. */
+int store_handle_message(struct history_svc *svc, const char *room, const char *sender,
 		const void *payload, size_t len);
 
 #endif

@@ -25,13 +25,21 @@ die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
 
 pidfile() { echo "$VAR/run/$1.pid"; }
 
+# True when pid runs (a killed process not yet reaped, a zombie, does not).
+pid_running() {
+	local state
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$state" != "Z" ] && [ "$state" != "X" ]
+}
+
 # Prints the pid of part $1 if its pid file names a live process.
 alive_pid() {
 	local f pid
 	f=$(pidfile "$1")
 	[ -f "$f" ] || return 1
 	pid=$(cat "$f")
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	pid_running "$pid" || return 1
 	echo "$pid"
 }
 
@@ -188,12 +196,16 @@ mqtt_port = $HUB_PORT
 mqtt_user = $hub_user
 mqtt_password = $(secret "user-$hub_user")
 mqtt_client_id = $name
+mqtt_persistence_dir = $VAR/$name.persist
 log_level = ${CHAT_LOG_LEVEL:-info}
 CONF
 	} > "$VAR/conf/$name.conf")
+	# Only what this run appends to the log counts as the sign of life.
+	local offset
+	offset=$(( $(stat -c %s "$VAR/log/$name.log" 2>/dev/null || echo 0) + 1 ))
 	"$BUILD/$name" -c "$VAR/conf/$name.conf" </dev/null >>"$VAR/log/$name.log" 2>&1 &
 	echo $! > "$(pidfile "$name")"
-	if ! wait_for 20 "$name" grep -q "connected to $BIND:$HUB_PORT" "$VAR/log/$name.log"; then
+	if ! wait_for 20 "$name" bash -c "tail -c +$offset '$VAR/log/$name.log' | grep -q 'connected to $BIND:$HUB_PORT'"; then
 		tail -20 "$VAR/log/$name.log" >&2
 		die "$name did not connect to the hub within 20 s (log: $VAR/log/$name.log)"
 	fi
@@ -246,10 +258,10 @@ stop_part() {
 	pid=$(alive_pid "$part") || { rm -f "$(pidfile "$part")"; return 0; }
 	kill -TERM "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
+		pid_running "$pid" || break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if pid_running "$pid"; then
 		log "$part (pid $pid) did not stop in 10 s; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi

@@ -1,0 +1,126 @@
+"""history-svc keeps every acknowledged message, exactly once, in order,
+when it is killed mid-burst or MariaDB restarts mid-burst."""
+import os
+import signal
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+
+BURST = int(os.environ.get("CHAT_BURST", "20000"))
+
+
+def fresh_room(stack, *members):
+    room = "dur-" + uuid.uuid4().hex[:8]
+    assert stack.chatctl("room", "create", room).returncode == 0
+    for m in members:
+        assert stack.chatctl("member", "add", room, m).returncode == 0
+    time.sleep(1.2)
+    return room
+
+
+class Burst:
+    """Publishes count QoS 1 messages as alice and records which ones the
+    broker acknowledged (PUBACK)."""
+
+    def __init__(self, stack, node, room, count):
+        self.room = room
+        self.ids = {}
+        self.acked = set()
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(client_id=f"burst-{uuid.uuid4().hex[:8]}", clean_session=True)
+        self.client.username_pw_set("alice", stack.password("alice"))
+        self.client.max_inflight_messages_set(200)
+        self.client.max_queued_messages_set(0)
+        self.client.on_publish = self.on_publish
+        self.client.connect("127.0.0.1", stack.port(node), keepalive=60)
+        self.client.loop_start()
+        self.count = count
+        self.sent = 0
+
+    def on_publish(self, client, userdata, mid):
+        with self.lock:
+            if mid in self.ids:
+                self.acked.add(self.ids[mid])
+
+    def send(self, upto):
+        topic = f"chat/v1/rooms/{self.room}/msg/alice"
+        while self.sent < upto:
+            msg_id = f"b{self.sent:06d}"
+            info = self.client.publish(topic, f'{{"id":"{msg_id}","body":"burst {self.sent}"}}', qos=1)
+            with self.lock:
+                self.ids[info.mid] = msg_id
+            self.sent += 1
+            if self.sent % 500 == 0:
+                info.wait_for_publish(timeout=30)
+
+    def finish(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < self.sent and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_stored(stack, room, want, timeout=240):
+    deadline = time.monotonic() + timeout
+    count = -1
+    while time.monotonic() < deadline:
+        count = int(stack.sql(f"SELECT COUNT(*) FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = '{room}'")[0][0])
+        if count >= want:
+            return count
+        time.sleep(1.0)
+    return count
+
+
+def check_archive(stack, room, burst):
+    rows = stack.sql(f"SELECT m.seq, m.msg_id FROM messages m JOIN rooms r ON r.id = m.room_id "
+                     f"WHERE r.name = '{room}' ORDER BY m.seq")
+    seqs = [int(s) for s, _ in rows]
+    ids = [i for _, i in rows]
+    assert seqs == list(range(1, len(rows) + 1)), "seq must be 1..N with no gap"
+    assert len(ids) == len(set(ids)), "no message may be stored twice"
+    missing = burst.acked - set(ids)
+    assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {sorted(missing)[:5]}"
+
+
+def history_pid(stack):
+    return int(open(os.path.join(stack.var, "run/history-svc.pid")).read())
+
+
+def test_sigkill_of_history_svc_mid_burst_loses_nothing(stack):
+    room = fresh_room(stack, "alice")
+    burst = Burst(stack, "leaf", room, BURST)
+    burst.send(BURST // 4)
+    os.kill(history_pid(stack), signal.SIGKILL)
+    burst.send(BURST // 2)
+    up = stack.script("up", check=False)        # restarts what is down
+    assert up.returncode == 0, up.stderr
+    burst.send(3 * BURST // 4)
+    os.kill(history_pid(stack), signal.SIGKILL)  # and once more, at full speed
+    time.sleep(0.5)
+    assert stack.script("up", check=False).returncode == 0
+    burst.send(BURST)
+    burst.finish()
+    assert len(burst.acked) == BURST
+    stored = wait_stored(stack, room, len(burst.acked))
+    assert stored == len(burst.acked)
+    check_archive(stack, room, burst)
+
+
+def test_mariadb_restart_mid_burst_loses_nothing(stack):
+    room = fresh_room(stack, "alice")
+    count = BURST // 4
+    burst = Burst(stack, "hub", room, count)
+    burst.send(count // 3)
+    pid = int(open(os.path.join(stack.var, "run/mariadb.pid")).read())
+    os.kill(pid, signal.SIGKILL)
+    burst.send(2 * count // 3)
+    time.sleep(2)
+    assert stack.script("up", check=False).returncode == 0
+    burst.send(count)
+    burst.finish()
+    assert len(burst.acked) == count
+    assert wait_stored(stack, room, count) == count
+    check_archive(stack, room, burst)
