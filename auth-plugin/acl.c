@@ -32,12 +32,16 @@ static bool is_wild(const char *level)
 }
 
 /* Subscriptions a member may hold on one room: .../{room}/#,
- * .../{room}/msg/+, .../{room}/msg/#, .../{room}/msg/{user}. */
+ * .../{room}/msg/+, .../{room}/msg/#, .../{room}/msg/{user}, and the same
+ * three under .../{room}/typing/ (typing indicators). */
 static enum acl_answer decide_room_filter(const struct snapshot_user *user, char **lv, int n)
 {
 	if(!name_room_valid(lv[3]) || !snapshot_is_member(user, lv[3])) return ACL_DENY;
 	if(n == 5 && !strcmp(lv[4], "#")) return ACL_ALLOW;
-	if(n == 6 && !strcmp(lv[4], "msg") && (is_wild(lv[5]) || name_user_valid(lv[5]))) return ACL_ALLOW;
+	if(n == 6 && (!strcmp(lv[4], "msg") || !strcmp(lv[4], "typing"))
+			&& (is_wild(lv[5]) || name_user_valid(lv[5]))){
+		return ACL_ALLOW;
+	}
 	return ACL_DENY;
 }
 
@@ -76,6 +80,7 @@ static enum acl_answer decide_read(const struct snapshot_user *user, const char 
 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
+	case TOPIC_ROOM_TYPING:
 		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
 	case TOPIC_USER_INBOX:
 		return !strcmp(parts.user, user->name) ? ACL_ALLOW : ACL_DENY;
@@ -95,6 +100,7 @@ static enum acl_answer decide_write(const struct snapshot_user *user, const char
 	if(retain) return ACL_DENY;
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
+	case TOPIC_ROOM_TYPING:
 		if(strcmp(parts.user, user->name)) return ACL_DENY; /* impersonation */
 		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
 	case TOPIC_USER_REQ:

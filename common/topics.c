@@ -53,6 +53,11 @@ enum topic_kind topic_parse(const char *topic, struct topic_parts *parts)
 		copy_name(parts->room, sizeof(parts->room), lv[3]);
 		copy_name(parts->user, sizeof(parts->user), lv[5]);
 		kind = TOPIC_ROOM_MSG;
+	}else if(n == 6 && !strcmp(lv[2], "rooms") && !strcmp(lv[4], "typing")){
+		if(!name_room_valid(lv[3]) || !name_user_valid(lv[5])) goto out;
+		copy_name(parts->room, sizeof(parts->room), lv[3]);
+		copy_name(parts->user, sizeof(parts->user), lv[5]);
+		kind = TOPIC_ROOM_TYPING;
 	}else if(n == 6 && !strcmp(lv[2], "users") && !strcmp(lv[4], "req")){
 		if(!name_user_valid(lv[3]) || !name_node_valid(lv[5])) goto out;
 		copy_name(parts->user, sizeof(parts->user), lv[3]);
@@ -70,6 +75,10 @@ enum topic_kind topic_parse(const char *topic, struct topic_parts *parts)
 		if(!name_node_valid(lv[4])) goto out;
 		copy_name(parts->node, sizeof(parts->node), lv[4]);
 		kind = TOPIC_SYS_CONN;
+	}else if(n == 5 && !strcmp(lv[2], "sys") && !strcmp(lv[3], "sync")){
+		if(!name_node_valid(lv[4])) goto out;
+		copy_name(parts->node, sizeof(parts->node), lv[4]);
+		kind = TOPIC_SYS_SYNC;
 	}
 out:
 	parts->kind = kind;
@@ -120,4 +129,16 @@ int topic_sys_conn(char *buf, size_t len, const char *node)
 {
 	if(!name_node_valid(node)) return -1;
 	return build(len, snprintf(buf, len, TOPIC_PREFIX "/sys/conn/%s", node));
+}
+
+int topic_room_typing(char *buf, size_t len, const char *room, const char *user)
+{
+	if(!name_room_valid(room) || !name_user_valid(user)) return -1;
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/typing/%s", room, user));
+}
+
+int topic_sys_sync(char *buf, size_t len, const char *node)
+{
+	if(!name_node_valid(node)) return -1;
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/sys/sync/%s", node));
 }

@@ -18,6 +18,8 @@ enum topic_kind {
 	TOPIC_USER_INBOX,    /* chat/v1/users/{user}/inbox */
 	TOPIC_PRESENCE,      /* chat/v1/presence/{user} */
 	TOPIC_SYS_CONN,      /* chat/v1/sys/conn/{node} */
+	TOPIC_ROOM_TYPING,   /* chat/v1/rooms/{room}/typing/{user} */
+	TOPIC_SYS_SYNC,      /* chat/v1/sys/sync/{node} */
 };
 
 struct topic_parts {
@@ -44,5 +46,7 @@ int topic_user_req(char *buf, size_t len, const char *user, const char *service)
 int topic_user_inbox(char *buf, size_t len, const char *user);
 int topic_presence(char *buf, size_t len, const char *user);
 int topic_sys_conn(char *buf, size_t len, const char *node);
+int topic_room_typing(char *buf, size_t len, const char *room, const char *user);
+int topic_sys_sync(char *buf, size_t len, const char *node);
 
 #endif

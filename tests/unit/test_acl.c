@@ -11,6 +11,7 @@
 
 #include "../../auth-plugin/acl.h"
 #include "../../auth-plugin/snapshot.h"
+#include "topics.h"
 #include "test.h"
 
 /* A real hash ("password", 101 iterations); the ACL never reads it. */
@@ -216,6 +217,63 @@ static void acl_presence(void)
 	teardown();
 }
 
+/* Typing indicators: members only, own name only, never retained; the
+ * sync topic (presence-svc asking a node for its connections) is for
+ * services only. */
+static void acl_typing_and_sync(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/typing/alice"), ACL_ALLOW);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/typing/bob"), ACL_DENY);     /* someone else's name */
+	CHECK_EQ(WR_RETAIN("alice", "chat/v1/rooms/lobby/typing/alice"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/dev/typing/alice"), ACL_DENY);     /* not a member */
+	CHECK_EQ(WR("eve", "chat/v1/rooms/lobby/typing/eve"), ACL_DENY);
+	CHECK_EQ(WR("dis", "chat/v1/rooms/lobby/typing/dis"), ACL_DENY);       /* disabled */
+	CHECK_EQ(RD("bob", "chat/v1/rooms/lobby/typing/alice"), ACL_ALLOW);
+	CHECK_EQ(RD("bob", "chat/v1/rooms/dev/typing/bob"), ACL_ALLOW);
+	CHECK_EQ(RD("alice", "chat/v1/rooms/dev/typing/bob"), ACL_DENY);
+	CHECK_EQ(RD("eve", "chat/v1/rooms/lobby/typing/alice"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/typing/+"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/typing/bob"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/typing/#"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/dev/typing/+"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/+/typing/+"), ACL_DENY);
+	CHECK_EQ(SUB("eve", "chat/v1/rooms/lobby/typing/+"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/typing/-x"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/typing/alice/x"), ACL_DENY);
+	CHECK_EQ(WR("alice", "chat/v1/sys/sync/leaf"), ACL_DENY);
+	CHECK_EQ(RD("alice", "chat/v1/sys/sync/leaf"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/sys/sync/+"), ACL_DENY);
+	CHECK_EQ(WR("svc", "chat/v1/sys/sync/leaf"), ACL_ALLOW);
+	CHECK_EQ(WR("svc", "chat/v1/rooms/lobby/typing/alice"), ACL_ALLOW);
+	CHECK_EQ(SUB("svc", "chat/v1/rooms/+/typing/+"), ACL_ALLOW);
+	teardown();
+}
+
+/* The two topic kinds added for presence, parsed and built by topics.c. */
+static void topics_typing_and_sync(void)
+{
+	struct topic_parts p;
+	char buf[TOPIC_MAX];
+
+	CHECK_EQ(topic_parse("chat/v1/rooms/lobby/typing/alice", &p), TOPIC_ROOM_TYPING);
+	CHECK_STR(p.room, "lobby");
+	CHECK_STR(p.user, "alice");
+	CHECK_EQ(topic_parse("chat/v1/sys/sync/leaf-1", &p), TOPIC_SYS_SYNC);
+	CHECK_STR(p.node, "leaf-1");
+	CHECK_EQ(topic_parse("chat/v1/rooms/lobby/typing/+", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/rooms/Lobby/typing/alice", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/sys/sync/Leaf", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/sys/sync", &p), TOPIC_OTHER);
+	CHECK(topic_room_typing(buf, sizeof(buf), "lobby", "bob") == 0);
+	CHECK_STR(buf, "chat/v1/rooms/lobby/typing/bob");
+	CHECK(topic_sys_sync(buf, sizeof(buf), "hub") == 0);
+	CHECK_STR(buf, "chat/v1/sys/sync/hub");
+	CHECK(topic_room_typing(buf, sizeof(buf), "lobby", "a+b") == -1);
+	CHECK(topic_sys_sync(buf, sizeof(buf), "a/b") == -1);
+	CHECK(topic_sys_sync(buf, 10, "hub") == -1);
+}
+
 static void acl_sys_conn(void)
 {
 	if(!setup()) return;
@@ -377,6 +435,8 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(acl_inbox_and_requests),
 	TEST_ENTRY(acl_presence),
 	TEST_ENTRY(acl_sys_conn),
+	TEST_ENTRY(acl_typing_and_sync),
+	TEST_ENTRY(topics_typing_and_sync),
 	TEST_ENTRY(acl_service_may_do_anything_in_tree),
 	TEST_ENTRY(acl_subscribe_rooms),
 	TEST_ENTRY(acl_subscribe_users_presence_sys),
