@@ -73,22 +73,37 @@ static int room_of_member(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 1;
 }
 
-static int history_row(void *ud, int ncols, char **cols, unsigned long *lens)
+static cJSON *message_item(int ncols, char **cols)
 {
-	cJSON *messages = ud;
 	cJSON *item;
 
-	(void)lens;
-	if(ncols != 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
+	if(ncols != 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return NULL;
 	item = cJSON_CreateObject();
-	if(!item) return 1;
+	if(!item) return NULL;
 	cJSON_AddNumberToObject(item, "seq", (double)strtoull(cols[0], NULL, 10));
 	cJSON_AddStringToObject(item, "id", cols[1]);
 	cJSON_AddStringToObject(item, "sender", cols[2]);
 	cJSON_AddStringToObject(item, "ts", cols[3]);
 	cJSON_AddStringToObject(item, "body", cols[4]);
+	return item;
+}
+
+static int history_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	cJSON *item = message_item(ncols, cols);
+
+	(void)lens;
 	/* Rows come newest first; the reply lists oldest first. */
-	cJSON_InsertItemInArray(messages, 0, item);
+	if(item) cJSON_InsertItemInArray(ud, 0, item);
+	return 0;
+}
+
+static int history_row_append(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	cJSON *item = message_item(ncols, cols);
+
+	(void)lens;
+	if(item) cJSON_AddItemToArray(ud, item);
 	return 0;
 }
 
@@ -100,7 +115,7 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 	cJSON *reply = NULL;
 	cJSON *messages;
 	const char *room;
-	long limit, before;
+	long limit, before, after;
 	int rc = -1;
 
 	room = json_get_str(req, "room", NAME_ROOM_MAX);
@@ -116,6 +131,16 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 	}
 	if(json_get_long(req, "before", 0, 1, 0x7fffffffffffffffL, &before)){
 		reply_error(svc, user, "history", req_id, "bad_request", "\"before\" must be a sequence number of 1 or more");
+		rc = 0;
+		goto out;
+	}
+	if(json_get_long(req, "after", -1, 0, 0x7fffffffffffffffL, &after)){
+		reply_error(svc, user, "history", req_id, "bad_request", "\"after\" must be a sequence number of 0 or more");
+		rc = 0;
+		goto out;
+	}
+	if(after >= 0 && before > 0){
+		reply_error(svc, user, "history", req_id, "bad_request", "give \"before\" or \"after\", not both");
 		rc = 0;
 		goto out;
 	}
@@ -140,12 +165,20 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 	messages = cJSON_AddArrayToObject(reply, "messages");
 	if(!messages) goto out;
 	params[0] = DB_I64(room_row[0]);
-	params[1] = DB_I64(before);
+	params[1] = DB_I64(after >= 0 ? after : before);
 	params[2] = DB_I64(limit);
-	if(db_exec(svc->db, "SELECT m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
+	if(after >= 0){
+		/* Catch-up: the oldest `limit` after `after`, appended in order. */
+		if(db_exec(svc->db, "SELECT m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
+					" FROM messages m JOIN users u ON u.id = m.sender_id"
+					" WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?",
+					params, 3, history_row_append, messages, NULL, NULL) != DB_OK) goto out;
+	}else if(db_exec(svc->db, "SELECT m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
 				" FROM messages m JOIN users u ON u.id = m.sender_id"
 				" WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
-				params, 3, history_row, messages, NULL, NULL) != DB_OK) goto out;
+				params, 3, history_row, messages, NULL, NULL) != DB_OK){
+		goto out;
+	}
 	history_send_inbox(svc, user, reply);
 	rc = 0;
 out:
@@ -157,14 +190,21 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 {
 	cJSON *rooms = ud;
 	cJSON *item;
+	unsigned long long last_seq, read_seq;
 
 	(void)lens;
-	if(ncols != 3 || !cols[0] || !cols[1] || !cols[2]) return 0;
+	if(ncols != 6 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
 	item = cJSON_CreateObject();
 	if(!item) return 1;
+	last_seq = strtoull(cols[2], NULL, 10);
+	read_seq = strtoull(cols[3], NULL, 10);
 	cJSON_AddStringToObject(item, "name", cols[0]);
 	cJSON_AddStringToObject(item, "visibility", cols[1]);
-	cJSON_AddNumberToObject(item, "last_seq", (double)strtoull(cols[2], NULL, 10));
+	cJSON_AddNumberToObject(item, "last_seq", (double)last_seq);
+	cJSON_AddNumberToObject(item, "read_seq", (double)read_seq);
+	cJSON_AddNumberToObject(item, "unread", (double)(last_seq > read_seq ? last_seq - read_seq : 0));
+	cJSON_AddStringToObject(item, "role", cols[4]);
+	if(cols[5]) cJSON_AddStringToObject(item, "with", cols[5]);
 	cJSON_AddItemToArray(rooms, item);
 	return 0;
 }
@@ -181,8 +221,11 @@ static int do_rooms(struct history_svc *svc, const char *user, const char *req_i
 	rooms = cJSON_AddArrayToObject(reply, "rooms");
 	if(!rooms) goto out;
 	params[0] = DB_STR(user);
-	if(db_exec(svc->db, "SELECT r.name, r.visibility, r.last_seq FROM rooms r"
-				" JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+	if(db_exec(svc->db, "SELECT r.name, r.visibility, r.last_seq, COALESCE(rm.seq, 0), m.role,"
+				" IF(r.visibility = 'direct', (SELECT u2.username FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
+				"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL)"
+				" FROM rooms r JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+				" LEFT JOIN read_markers rm ON rm.room_id = r.id AND rm.user_id = u.id"
 				" WHERE u.username = ? ORDER BY r.name",
 				params, 1, rooms_row, rooms, NULL, NULL) != DB_OK) goto out;
 	history_send_inbox(svc, user, reply);
@@ -201,6 +244,8 @@ static const struct request_op ops[] = {
 	{ "invite", room_admin_invite },
 	{ "kick", room_admin_kick },
 	{ "public_rooms", room_admin_public_rooms },
+	{ "read", room_admin_read },
+	{ "dm", room_admin_dm },
 };
 
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)
@@ -232,7 +277,7 @@ void requests_handle(struct history_svc *svc, const char *user, const void *payl
 	}
 	if(!handler){
 		reply_error(svc, user, op && name_msgid_valid(op) ? op : NULL, req_id, "unknown_op",
-				"\"op\" must be one of history, rooms, public_rooms, create, join, leave, invite, kick");
+				"\"op\" must be one of history, rooms, public_rooms, create, join, leave, invite, kick, read, dm");
 		goto out;
 	}
 	for(int attempt = 1; attempt <= 5 && done != 0; attempt++){

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
@@ -251,6 +253,153 @@ int room_admin_public_rooms(struct history_svc *svc, const char *user, const cha
 				" FROM rooms r WHERE r.visibility = 'public' ORDER BY r.name LIMIT 1000",
 				NULL, 0, public_row, rooms, NULL, NULL) != DB_OK) goto out;
 	history_send_inbox(svc, user, reply);
+	rc = 0;
+out:
+	cJSON_Delete(reply);
+	return rc;
+}
+
+struct member_row {
+	unsigned long long room_id, last_seq, user_id;
+	int found;
+};
+
+static int member_row_fn(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	struct member_row *row = ud;
+
+	(void)lens;
+	if(ncols == 3 && cols[0] && cols[1] && cols[2]){
+		row->room_id = strtoull(cols[0], NULL, 10);
+		row->last_seq = strtoull(cols[1], NULL, 10);
+		row->user_id = strtoull(cols[2], NULL, 10);
+		row->found = 1;
+	}
+	return 1;
+}
+
+int room_admin_read(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
+{
+	struct member_row row;
+	struct db_param params[3];
+	cJSON *reply = NULL;
+	const char *room;
+	long seq;
+	int rc = -1;
+
+	if(read_names(svc, user, "read", req_id, req, &room, NULL)) return 0;
+	if(json_get_long(req, "seq", -1, 0, 0x7fffffffffffffffL, &seq) || seq < 0){
+		reply_error(svc, user, "read", req_id, "bad_request", "\"seq\" must be a sequence number of 0 or more");
+		return 0;
+	}
+	memset(&row, 0, sizeof(row));
+	params[0] = DB_STR(room);
+	params[1] = DB_STR(user);
+	if(db_exec(svc->db, "SELECT r.id, r.last_seq, u.id FROM rooms r JOIN room_members m ON m.room_id = r.id"
+				" JOIN users u ON u.id = m.user_id WHERE r.name = ? AND u.username = ?",
+				params, 2, member_row_fn, &row, NULL, NULL) != DB_OK) goto out;
+	if(!row.found){
+		reply_error(svc, user, "read", req_id, "not_member", "no such room, or you are not a member of it");
+		rc = 0;
+		goto out;
+	}
+	if((unsigned long long)seq > row.last_seq){
+		reply_error(svc, user, "read", req_id, "bad_request", "\"seq\" is beyond the room's last message");
+		rc = 0;
+		goto out;
+	}
+	/* A marker only moves forward: an old device cannot un-read. */
+	params[0] = DB_I64(row.room_id);
+	params[1] = DB_I64(row.user_id);
+	params[2] = DB_I64(seq);
+	if(db_exec(svc->db, "INSERT INTO read_markers (room_id, user_id, seq) VALUES (?, ?, ?)"
+				" ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))",
+				params, 3, NULL, NULL, NULL, NULL) != DB_OK) goto out;
+	reply = reply_new("read", req_id, 1);
+	if(!reply) goto out;
+	cJSON_AddStringToObject(reply, "room", room);
+	cJSON_AddNumberToObject(reply, "seq", (double)seq);
+	history_send_inbox(svc, user, reply);
+	rc = 0;
+out:
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* The direct room of a pair: "dm-" and 24 hex digits of SHA-256 over the two
+ * names in order, so both ends find the same room and nobody can guess it
+ * to be anything else. */
+static int dm_room_name(const char *a, const char *b, char out[NAME_ROOM_MAX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *first = strcmp(a, b) < 0 ? a : b;
+	const char *second = first == a ? b : a;
+	unsigned char digest[32];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if(!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)
+			|| !EVP_DigestUpdate(ctx, first, strlen(first) + 1)
+			|| !EVP_DigestUpdate(ctx, second, strlen(second))
+			|| !EVP_DigestFinal_ex(ctx, digest, &len)){
+		goto out;
+	}
+	memcpy(out, "dm-", 3);
+	for(int i = 0; i < 12; i++){
+		out[3 + 2 * i] = hex[digest[i] >> 4];
+		out[4 + 2 * i] = hex[digest[i] & 0x0F];
+	}
+	out[27] = '\0';
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int room_admin_dm(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
+{
+	char room[NAME_ROOM_MAX + 1];
+	char exists[16] = "";
+	struct room_row row;
+	struct db_param params[3];
+	const char *other = json_get_str(req, "user", NAME_USER_MAX);
+	unsigned long long room_id = 0;
+	cJSON *reply = NULL;
+	int rc = -1;
+
+	if(!other || !name_user_valid(other) || !strcmp(other, user)){
+		reply_error(svc, user, "dm", req_id, "bad_request", "\"user\" must be another user's name");
+		return 0;
+	}
+	params[0] = DB_STR(other);
+	if(db_exec(svc->db, "SELECT 'yes' FROM users WHERE username = ? AND disabled = 0", params, 1, one_string, exists, NULL, NULL) != DB_OK) return -1;
+	if(!exists[0]){
+		reply_error(svc, user, "dm", req_id, "unknown_user", "no such user");
+		return 0;
+	}
+	if(dm_room_name(user, other, room)) return -1;
+	if(db_begin(svc->db) != DB_OK) return -1;
+	if(find_room(svc, room, &row) != DB_OK) goto out;
+	if(row.found){
+		room_id = row.id;
+	}else{
+		params[0] = DB_STR(room);
+		rc = db_exec(svc->db, "INSERT INTO rooms (name, visibility) VALUES (?, 'direct')", params, 1, NULL, NULL, NULL, &room_id);
+		if(rc != DB_OK) goto out; /* a racing twin: the retry finds the room */
+		rc = -1;
+	}
+	params[0] = DB_I64(room_id);
+	params[1] = DB_STR(user);
+	params[2] = DB_STR(other);
+	if(db_exec(svc->db, "INSERT IGNORE INTO room_members (room_id, user_id) SELECT ?, id FROM users WHERE username IN (?, ?)",
+				params, 3, NULL, NULL, NULL, NULL) != DB_OK) goto out;
+	if(db_commit(svc->db) != DB_OK) goto out;
+	reply = reply_new("dm", req_id, 1);
+	if(!reply) goto out;
+	cJSON_AddStringToObject(reply, "room", room);
+	cJSON_AddStringToObject(reply, "user", other);
+	reply_queue_push(svc, user, reply, svc->cfg.settle_ms);
 	rc = 0;
 out:
 	cJSON_Delete(reply);

@@ -15,5 +15,10 @@ int room_admin_leave(struct history_svc *svc, const char *user, const char *req_
 int room_admin_invite(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
 int room_admin_kick(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
 int room_admin_public_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
+/* read: {"room", "seq"}, a member marks the room read up to seq (markers only
+ * move forward); unread counts in the rooms reply come from it. */
+int room_admin_read(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
+/* dm: {"user"}, opens (or finds) the direct room of the requester and user. */
+int room_admin_dm(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
 
 #endif
