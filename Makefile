@@ -24,7 +24,7 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
-	history-svc/reply_queue.c
+	history-svc/reply_queue.c history-svc/retention.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c
 CHATCTL_SRC := clients/chatctl.c

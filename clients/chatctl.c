@@ -277,8 +277,41 @@ static int room_list(struct db *db, char **args, const struct options *opts)
 	(void)args;
 	(void)opts;
 	return list(db, "SELECT r.name, r.visibility, r.last_seq,"
-			" (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id)"
-			" FROM rooms r ORDER BY r.name", NULL, 0, "room\tvisibility\tlast_seq\tmembers");
+			" (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.retain_count, r.retain_days"
+			" FROM rooms r ORDER BY r.name", NULL, 0, "room\tvisibility\tlast_seq\tmembers\tkeep_count\tkeep_days");
+}
+
+/* "none" or a whole number of at least 1. */
+static int parse_limit(const char *text, struct db_param *param)
+{
+	char *end = NULL;
+	long long value;
+
+	if(!strcmp(text, "none")){
+		*param = (struct db_param){ .type = DB_PARAM_NULL };
+		return 0;
+	}
+	value = strtoll(text, &end, 10);
+	if(!end || *end || value < 1 || value > 1000000000000LL) return -1;
+	*param = DB_I64(value);
+	return 0;
+}
+
+static int room_retention(struct db *db, char **args, const struct options *opts)
+{
+	struct db_param params[3];
+	int rc;
+
+	(void)opts;
+	if(parse_limit(args[1], &params[0]) || parse_limit(args[2], &params[1])){
+		fprintf(stderr, "chatctl: keep-count and keep-days are whole numbers of 1 or more, or none\n");
+		return 2;
+	}
+	params[2] = DB_STR(args[0]);
+	rc = change_one(db, "UPDATE rooms SET retain_count = ?, retain_days = ? WHERE name = ?", params, 3, args[0],
+			"no such room, or no change");
+	if(rc == 0) printf("room %s keeps %s messages, %s days\n", args[0], args[1], args[2]);
+	return rc;
 }
 
 static int member_add(struct db *db, char **args, const struct options *opts)
@@ -351,6 +384,7 @@ static const struct command commands[] = {
 	{ "room", "create", 1, "room create NAME [--private]", room_create },
 	{ "room", "delete", 1, "room delete NAME          (and its history)", room_delete },
 	{ "room", "list", 0, "room list", room_list },
+	{ "room", "retention", 3, "room retention ROOM KEEP_COUNT|none KEEP_DAYS|none", room_retention },
 	{ "member", "add", 2, "member add ROOM USER [--role member|admin]", member_add },
 	{ "member", "remove", 2, "member remove ROOM USER", member_remove },
 	{ "member", "list", 1, "member list ROOM", member_list },

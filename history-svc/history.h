@@ -22,6 +22,7 @@ struct history_config {
 	long max_body_bytes;    /* largest message body accepted */
 	long max_payload_bytes; /* largest MQTT payload looked at */
 	long settle_ms;         /* delay before replying to a membership change */
+	long retention_interval_s; /* seconds between retention passes */
 };
 
 struct history_counters {
@@ -39,6 +40,7 @@ struct history_svc {
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
 	struct mqtt_durable *mqtt;
+	struct db *retention_db;     /* the main thread's own connection (retention.c) */
 	pthread_mutex_t lock;        /* Paho's thread and the main thread share db and replies */
 	volatile sig_atomic_t *stop;
 	struct history_counters counters;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "reply_queue.h"
 #include "requests.h"
+#include "retention.h"
 #include "store.h"
 #include "topics.h"
 
@@ -116,6 +117,7 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(config_get_long(*cfg_out, "max_body_bytes", 4000, 1, 60000, &cfg->max_body_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "max_payload_bytes", 16384, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "membership_settle_ms", 1000, 0, 60000, &cfg->settle_ms, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "retention_interval_s", 60, 1, 86400, &cfg->retention_interval_s, err, sizeof(err))) goto fail;
 	cfg->persistence_dir = config_get(*cfg_out, "mqtt_persistence_dir", NULL);
 	if(!cfg->persistence_dir){
 		snprintf(err, sizeof(err), "mqtt_persistence_dir is required (a directory for messages in flight)");
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
 	struct mqtt_durable_opts mopts;
 	struct sigaction sa;
 	time_t last_report = time(NULL);
+	time_t last_retention = time(NULL);
 	char err[512];
 	int rc = 1;
 
@@ -183,6 +186,11 @@ int main(int argc, char **argv)
 			report_counters(&svc);
 		}
 		pthread_mutex_unlock(&svc.lock);
+		/* Outside the lock, on its own connection: storage goes on meanwhile. */
+		if(time(NULL) - last_retention >= svc.cfg.retention_interval_s){
+			last_retention = time(NULL);
+			retention_pass(&svc, 2000);
+		}
 	}
 	log_info("stopping");
 	report_counters(&svc);
@@ -192,6 +200,7 @@ out:
 	mqtt_durable_free(svc.mqtt);
 	reply_queue_clear(&svc);
 	db_close(svc.db);
+	db_close(svc.retention_db);
 	config_free(cfg_file);
 	pthread_mutex_destroy(&svc.lock);
 	return rc;

@@ -197,6 +197,7 @@ mqtt_user = $hub_user
 mqtt_password = $(secret "user-$hub_user")
 mqtt_client_id = $name
 mqtt_persistence_dir = $VAR/$name.persist
+retention_interval_s = ${CHAT_RETENTION_INTERVAL_S:-60}
 log_level = ${CHAT_LOG_LEVEL:-info}
 CONF
 	} > "$VAR/conf/$name.conf")

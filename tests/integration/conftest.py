@@ -117,7 +117,8 @@ class Stack:
         self.ports = {"db": free_port(), "hub": free_port(), "leaf": free_port()}
         self.env = dict(os.environ, CHAT_VAR=var, CHAT_BUILD=BUILD,
                         CHAT_DB_PORT=str(self.ports["db"]), CHAT_HUB_PORT=str(self.ports["hub"]),
-                        CHAT_LEAF_PORT=str(self.ports["leaf"]), CHAT_LOG_LEVEL="debug")
+                        CHAT_LEAF_PORT=str(self.ports["leaf"]), CHAT_LOG_LEVEL="debug",
+                        CHAT_RETENTION_INTERVAL_S="2")
         self.clients = []
 
     def script(self, *args, check=True, env=None):
