@@ -18,14 +18,14 @@ BUILD_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Ico
 BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
-	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/random_id.c common/timefmt.c common/password_input.c
+	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c
-PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c
+PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/requests.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c
@@ -53,7 +53,8 @@ $(BUILD)/obj-test/%.o: %.c
 
 # The plugin takes only the common code it needs and leaves libmosquitto's
 # symbols to the broker that loads it.
-PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c)
+PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c \
+	common/file_util.c)
 $(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(PLUGIN_COMMON)
 	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl)
 
@@ -116,7 +117,7 @@ $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-p
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -DPLUGIN_ALLOC_LIBC \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c -lmosquitto
+		-o $@ tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c common/file_util.c -lmosquitto
 
 fuzz: $(BUILD)/fuzz-acl-file
 	@mkdir -p $(BUILD)/fuzz-corpus

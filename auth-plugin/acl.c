@@ -7,25 +7,6 @@
 
 #define MAX_LEVELS 8
 
-static int split_filter(const char *filter, char *copy, size_t copy_len, char *levels[MAX_LEVELS])
-{
-	size_t len = strlen(filter);
-	int count = 0;
-	char *p;
-
-	if(len >= copy_len) return -1;
-	memcpy(copy, filter, len + 1);
-	p = copy;
-	for(;;){
-		if(count == MAX_LEVELS) return -1;
-		levels[count++] = p;
-		p = strchr(p, '/');
-		if(!p) break;
-		*p++ = '\0';
-	}
-	return count;
-}
-
 static bool is_wild(const char *level)
 {
 	return !strcmp(level, "+") || !strcmp(level, "#");
@@ -61,7 +42,7 @@ static enum acl_answer decide_subscribe(const struct snapshot_user *user, const 
 {
 	char copy[TOPIC_MAX + 1];
 	char *lv[MAX_LEVELS];
-	int n = split_filter(filter, copy, sizeof(copy), lv);
+	int n = topic_split(filter, copy, sizeof(copy), lv, MAX_LEVELS);
 
 	if(n < 4 || strcmp(lv[1], "v1")) return ACL_DENY;
 	if(!strcmp(lv[2], "rooms")) return decide_room_filter(user, lv, n);

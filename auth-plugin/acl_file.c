@@ -10,6 +10,7 @@
 #include <mosquitto.h>
 #include <uthash.h>
 
+#include "file_util.h"
 #include "plugin_alloc.h"
 
 #define RULE_ACCESS_DENY 0
@@ -195,30 +196,14 @@ out:
 
 int acl_file_load(const char *path, struct acl_file **out, char *err, size_t errlen)
 {
-	FILE *fp = NULL;
 	char *text = NULL;
-	long size;
 	int rc = -1;
 
 	*out = NULL;
-	fp = fopen(path, "r");
-	if(!fp){
-		snprintf(err, errlen, "cannot read ACL file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if(fseek(fp, 0, SEEK_END) || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) || size > 16 * 1024 * 1024){
-		snprintf(err, errlen, "cannot read ACL file %s (or larger than 16 MiB)", path);
-		goto out;
-	}
-	text = plugin_calloc(1, (size_t)size + 1);
-	if(!text || fread(text, 1, (size_t)size, fp) != (size_t)size){
-		snprintf(err, errlen, "cannot read ACL file %s", path);
-		goto out;
-	}
+	if(file_read_all(path, 16 * 1024 * 1024, "ACL file", &text, err, errlen)) goto out;
 	rc = acl_file_parse(text, path, out, err, errlen);
 out:
-	if(fp) fclose(fp);
-	plugin_free(text);
+	free(text);
 	return rc;
 }
 

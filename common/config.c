@@ -1,6 +1,8 @@
 /* config.c: "key = value" configuration files; see config.h. */
 #include "config.h"
 
+#include "file_util.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -127,38 +129,13 @@ out:
 
 int config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	FILE *fp = NULL;
 	char *text = NULL;
-	long size;
 	int rc = -1;
 
 	*out = NULL;
-	fp = fopen(path, "r");
-	if(!fp){
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if(fseek(fp, 0, SEEK_END) || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET)){
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	if(size > 1024 * 1024){
-		snprintf(err, errlen, "%s: larger than 1 MiB, refusing to read it", path);
-		goto out;
-	}
-	text = malloc((size_t)size + 1);
-	if(!text){
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	if(fread(text, 1, (size_t)size, fp) != (size_t)size){
-		snprintf(err, errlen, "%s: short read", path);
-		goto out;
-	}
-	text[size] = '\0';
+	if(file_read_all(path, 1024 * 1024, "configuration file", &text, err, errlen)) goto out;
 	rc = config_parse(text, path, out, err, errlen);
 out:
-	if(fp) fclose(fp);
 	free(text);
 	return rc;
 }

@@ -6,15 +6,17 @@
 
 #define MAX_LEVELS 8
 
-/* Splits copy in place on '/' into at most MAX_LEVELS levels; returns the
- * number of levels, or -1 when there are more. */
-static int split_levels(char *copy, char *levels[MAX_LEVELS])
+int topic_split(const char *topic, char *copy, size_t copy_len, char **levels, int max_levels)
 {
+	size_t len = strlen(topic);
 	int count = 0;
-	char *p = copy;
+	char *p;
 
+	if(len >= copy_len) return -1;
+	memcpy(copy, topic, len + 1);
+	p = copy;
 	for(;;){
-		if(count == MAX_LEVELS) return -1;
+		if(count == max_levels) return -1;
 		levels[count++] = p;
 		p = strchr(p, '/');
 		if(!p) break;
@@ -37,15 +39,11 @@ enum topic_kind topic_parse(const char *topic, struct topic_parts *parts)
 	char copy[TOPIC_MAX + 1];
 	char *lv[MAX_LEVELS];
 	enum topic_kind kind = TOPIC_OTHER;
-	size_t len;
 	int n;
 
 	memset(parts, 0, sizeof(*parts));
 	if(!topic) goto out;
-	len = strlen(topic);
-	if(len > TOPIC_MAX) goto out;
-	memcpy(copy, topic, len + 1);
-	n = split_levels(copy, lv);
+	n = topic_split(topic, copy, sizeof(copy), lv, MAX_LEVELS);
 	if(n < 4 || strcmp(lv[0], "chat") || strcmp(lv[1], "v1")) goto out;
 
 	if(n == 6 && !strcmp(lv[2], "rooms") && !strcmp(lv[4], "msg")){

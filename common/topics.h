@@ -35,6 +35,11 @@ struct topic_parts {
  * is not one of the chat kinds or a name in it is invalid. */
 enum topic_kind topic_parse(const char *topic, struct topic_parts *parts);
 
+/* Copies topic (or filter) into copy (copy_len bytes) and splits the copy
+ * in place at '/' into at most max_levels levels. Returns the number of
+ * levels, or -1 when it does not fit. */
+int topic_split(const char *topic, char *copy, size_t copy_len, char **levels, int max_levels);
+
 /* True when topic starts with "chat/v1/" or equals "chat/v1". */
 int topic_in_chat_tree(const char *topic);
 
