@@ -1,0 +1,53 @@
+/* chat.c: main() of chat, the terminal client of the MQTT chat: reads the
+ * options and the password, then runs a front end. The code is split by
+ * concern so that a full-screen front end can be added beside the plain
+ * one:
+ *   chat_args.c   options, environment defaults, --help, the password
+ *   chat_net.c    the MQTT session (Paho MQTTAsync): connect, subscribe,
+ *                 publish, reconnect; reports chat_proto events
+ *   chat_proto.c  the chat/v1 payloads, built and parsed with cJSON
+ *   chat_cmd.c    what an input line means (message or /command)
+ *   chat_plain.c  the plain line front end (stdin lines, one event a line)
+ * Exit status: 0 done, 1 failure, 2 usage error or login refused. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "chat_args.h"
+#include "chat_net.h"
+#include "chat_plain.h"
+
+/* Takes the command line (see chat --help); returns the exit status. */
+int main(int argc, char **argv)
+{
+	struct chat_opts opts;
+	struct chat_net_opts net_opts;
+	char password[CHAT_PASSWORD_MAX + 1];
+	int rc = 2;
+
+	password[0] = '\0';
+	if(chat_args_parse(argc, argv, &opts)) goto out;
+	if(opts.help){
+		chat_args_help(stdout);
+		rc = 0;
+		goto out;
+	}
+	if(chat_args_password(&opts, password, sizeof(password))) goto out;
+
+	net_opts.host = opts.host;
+	net_opts.port = opts.port;
+	net_opts.cafile = opts.cafile;
+	net_opts.user = opts.user;
+	net_opts.password = password;
+	net_opts.room = opts.room;
+	/* The full-screen mode, for a terminal without --plain, is still to
+	 * come: until then every session runs in plain mode. */
+	if(!opts.plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)){
+		/* full-screen front end goes here */
+	}
+	rc = chat_plain_run(&net_opts);
+out:
+	OPENSSL_cleanse(password, sizeof(password));
+	return rc;
+}

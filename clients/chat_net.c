@@ -1,0 +1,1026 @@
+/* chat_net.c: the MQTT session of the chat client (Paho MQTTAsync); see
+ * chat_net.h.
+ *
+ * Threads: the front end calls chat_net_* from its own thread; Paho calls
+ * the on_* callbacks from its threads. net->lock guards everything the two
+ * share (rooms, pending operations and requests, state). It is never held
+ * while calling into Paho or emitting an event, so neither can deadlock
+ * against Paho's own locks or the front end's.
+ *
+ * Every operation handed to Paho with callbacks (publish, subscribe) has a
+ * struct op as its context, kept on net->ops until its callback frees it,
+ * so that anything left over when the client is destroyed is freed too.
+ * A publish dropped because the connection was lost (Paho fails in-flight
+ * QoS 1 messages of a clean session) is sent again, with the same message
+ * id, on the next connect: history-svc stores a message once per id. */
+#include "chat_net.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <MQTTAsync.h>
+#include <cJSON.h>
+
+#include "names.h"
+#include "random_id.h"
+#include "topics.h"
+
+#define KEEPALIVE_S 30
+#define RETRY_MIN_S 1
+#define RETRY_MAX_S 30
+#define MAX_BUFFERED 1000       /* messages Paho queues while disconnected */
+#define SEND_ATTEMPTS 5         /* times one publish is handed to Paho */
+#define REQS_MAX 32             /* requests waiting for a reply */
+#define URI_MAX 300
+#define CLIENT_ID_MAX 64
+#define TEXT_MAX 512
+
+enum op_kind { OP_PUBLISH, OP_SUBSCRIBE_ALL, OP_JOIN };
+
+struct op {
+	struct op *prev, *next;
+	struct chat_net *net;
+	enum op_kind kind;
+	int waiting;                        /* publish: lost with a connection, to send again */
+	int attempts;                       /* publish: times handed to Paho */
+	char topic[TOPIC_MAX + 1];          /* publish */
+	char *payload;                      /* publish: JSON text (cJSON_free) */
+	int payload_len;
+	char room[NAME_ROOM_MAX + 1];       /* publish: target room or ""; join: the room */
+	char prev_room[NAME_ROOM_MAX + 1];  /* join: the current room before it */
+	char (*rooms)[NAME_ROOM_MAX + 1];   /* subscribe all: the rooms, first in the topic list */
+	size_t nrooms;
+};
+
+struct pending_req {
+	int used;
+	unsigned long order;
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char room[NAME_ROOM_MAX + 1];
+};
+
+enum net_state { NET_CONNECTING, NET_UP, NET_DOWN };
+
+struct chat_net {
+	MQTTAsync client;
+	int have_client;
+	int have_lock;
+	pthread_mutex_t lock;
+	chat_emit_fn emit;
+	void *ctx;
+	char user[NAME_USER_MAX + 1];
+	const char *password;
+	const char *cafile;
+	char uri[URI_MAX];
+	char client_id[CLIENT_ID_MAX];
+	MQTTAsync_SSLOptions ssl;
+
+	/* Under lock: */
+	char rooms[CHAT_ROOMS_MAX][NAME_ROOM_MAX + 1];
+	size_t nrooms;
+	char current[NAME_ROOM_MAX + 1];
+	struct op *ops;
+	size_t npublish;
+	struct pending_req reqs[REQS_MAX];
+	unsigned long req_order;
+	enum net_state state;
+	int stopping;
+};
+
+static void lock(struct chat_net *net)
+{
+	pthread_mutex_lock(&net->lock);
+}
+
+static void unlock(struct chat_net *net)
+{
+	pthread_mutex_unlock(&net->lock);
+}
+
+static const char *mqtt_strerror(int code)
+{
+	const char *s = MQTTAsync_strerror(code);
+
+	return s ? s : "unknown error";
+}
+
+/* Passes ev (owned by the caller) to the front end's emit function. */
+void chat_net_emit(struct chat_net *net, const struct chat_event *ev)
+{
+	net->emit(net->ctx, ev);
+}
+
+static void emit_kind(struct chat_net *net, enum chat_event_kind kind, const char *text)
+{
+	struct chat_event ev = { .kind = kind, .text = text };
+
+	chat_net_emit(net, &ev);
+}
+
+static void verror(struct chat_net *net, int fatal, const char *code, const char *fmt, va_list ap)
+{
+	struct chat_event ev = { .kind = CHAT_EV_ERROR, .code = code, .fatal = fatal };
+	char text[TEXT_MAX];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	ev.text = text;
+	chat_net_emit(net, &ev);
+}
+
+/* Emits an error event with code and the formatted text. */
+void chat_net_error(struct chat_net *net, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(net, 0, code, fmt, ap);
+	va_end(ap);
+}
+
+static void fatal_error(struct chat_net *net, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fatal_error(struct chat_net *net, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(net, status, code, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- operations (lock held for link and unlink) ---- */
+
+static void op_free(struct op *op)
+{
+	if(!op) return;
+	cJSON_free(op->payload);
+	free(op->rooms);
+	free(op);
+}
+
+static void op_link(struct chat_net *net, struct op *op)
+{
+	op->prev = NULL;
+	op->next = net->ops;
+	if(net->ops) net->ops->prev = op;
+	net->ops = op;
+	if(op->kind == OP_PUBLISH) net->npublish++;
+}
+
+static void op_unlink(struct chat_net *net, struct op *op)
+{
+	if(op->prev) op->prev->next = op->next;
+	else net->ops = op->next;
+	if(op->next) op->next->prev = op->prev;
+	op->prev = op->next = NULL;
+	if(op->kind == OP_PUBLISH) net->npublish--;
+}
+
+static struct op *op_new(struct chat_net *net, enum op_kind kind)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if(op){
+		op->net = net;
+		op->kind = kind;
+	}
+	return op;
+}
+
+/* ---- requests waiting for replies ---- */
+
+static void req_add(struct chat_net *net, const char *req_id, const char *room)
+{
+	struct pending_req *slot = &net->reqs[0];
+
+	lock(net);
+	/* A free slot, else the oldest request: its reply is then ignored. */
+	for(size_t i = 0; i < REQS_MAX; i++){
+		if(!net->reqs[i].used){
+			slot = &net->reqs[i];
+			break;
+		}
+		if(net->reqs[i].order < slot->order) slot = &net->reqs[i];
+	}
+	slot->used = 1;
+	slot->order = ++net->req_order;
+	snprintf(slot->req_id, sizeof(slot->req_id), "%s", req_id);
+	snprintf(slot->room, sizeof(slot->room), "%s", room);
+	unlock(net);
+}
+
+static int req_take(struct chat_net *net, const char *req_id, char *room, size_t room_len)
+{
+	int found = 0;
+
+	lock(net);
+	for(size_t i = 0; i < REQS_MAX; i++){
+		if(net->reqs[i].used && !strcmp(net->reqs[i].req_id, req_id)){
+			if(room) snprintf(room, room_len, "%s", net->reqs[i].room);
+			net->reqs[i].used = 0;
+			found = 1;
+			break;
+		}
+	}
+	unlock(net);
+	return found;
+}
+
+/* ---- Paho callbacks ---- */
+
+static void sink_emit(void *ctx, const struct chat_event *ev)
+{
+	chat_net_emit(ctx, ev);
+}
+
+static int sink_match(void *ctx, const char *req_id, char *room, size_t room_len)
+{
+	return req_take(ctx, req_id, room, room_len);
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	struct chat_net *net = context;
+	struct chat_proto_sink sink = { .emit = sink_emit, .match = sink_match, .ctx = net, .self = net->user };
+	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+
+	/* topic_len is 0 unless the topic holds a NUL byte: never a chat topic. */
+	if(topic_len == 0 || (size_t)topic_len == strlen(topic)){
+		chat_proto_incoming(&sink, topic, msg->payload, len);
+	}else{
+		struct chat_event ev = { .kind = CHAT_EV_BAD_PAYLOAD, .topic = topic, .text = "topic with a NUL byte" };
+		chat_net_emit(net, &ev);
+	}
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_pub_success(void *context, MQTTAsync_successData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+
+	(void)resp;
+	lock(net);
+	op_unlink(net, op);
+	unlock(net);
+	op_free(op);
+	emit_kind(net, CHAT_EV_SENT, NULL);
+}
+
+static void on_pub_failure(void *context, MQTTAsync_failureData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+	int code = resp ? resp->code : MQTTASYNC_FAILURE;
+	int stopping;
+
+	lock(net);
+	stopping = net->stopping;
+	if(!stopping && code == MQTTASYNC_OPERATION_INCOMPLETE && op->attempts < SEND_ATTEMPTS){
+		op->waiting = 1; /* the connection dropped: send it again on reconnect */
+		unlock(net);
+		return;
+	}
+	op_unlink(net, op);
+	unlock(net);
+	if(!stopping){
+		if(op->room[0]) chat_net_error(net, "not_sent", "a message to room %s was not sent: %s", op->room, mqtt_strerror(code));
+		else chat_net_error(net, "not_sent", "a request was not sent: %s", mqtt_strerror(code));
+	}
+	op_free(op);
+	emit_kind(net, CHAT_EV_SENT, NULL);
+}
+
+static int send_op(struct chat_net *net, struct op *op)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	msg.payload = op->payload;
+	msg.payloadlen = op->payload_len;
+	msg.qos = 1;
+	msg.retained = 0;
+	ro.onSuccess = on_pub_success;
+	ro.onFailure = on_pub_failure;
+	ro.context = op;
+	return MQTTAsync_sendMessage(net->client, op->topic, &msg, &ro);
+}
+
+/* Sends again, in order, the publishes a lost connection dropped. */
+static void resend_waiting(struct chat_net *net)
+{
+	for(;;){
+		struct op *op = NULL;
+		struct op *oldest = NULL;
+		int r;
+
+		lock(net);
+		/* The list is newest first: the last waiting one is the oldest. */
+		for(op = net->ops; op; op = op->next){
+			if(op->kind == OP_PUBLISH && op->waiting) oldest = op;
+		}
+		if(oldest){
+			oldest->waiting = 0;
+			oldest->attempts++;
+		}
+		unlock(net);
+		if(!oldest) break;
+		r = send_op(net, oldest);
+		if(r != MQTTASYNC_SUCCESS){
+			lock(net);
+			op_unlink(net, oldest);
+			unlock(net);
+			chat_net_error(net, "not_sent", "a message was not sent again after reconnecting: %s", mqtt_strerror(r));
+			op_free(oldest);
+			emit_kind(net, CHAT_EV_SENT, NULL);
+		}
+	}
+}
+
+static void on_suball_success(void *context, MQTTAsync_successData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+	size_t count = op->nrooms + 2;
+	int stopping;
+
+	for(size_t i = 0; resp && i < count; i++){
+		int qos;
+
+		if(count == 1) qos = resp->alt.qos;
+		else if(resp->alt.qosList) qos = resp->alt.qosList[i];
+		else break;
+		if(qos != MQTT_BAD_SUBSCRIBE) continue;
+		if(i < op->nrooms){
+			chat_net_error(net, "not_member", "cannot read room %s: no such room, or you are not a member of it",
+					op->rooms[i]);
+		}else if(i == op->nrooms){
+			chat_net_error(net, "subscribe_refused", "the broker refused the subscription to your inbox: "
+					"receipts and replies will not arrive");
+		}else{
+			chat_net_error(net, "subscribe_refused", "the broker refused the subscription to presence");
+		}
+	}
+	lock(net);
+	op_unlink(net, op);
+	stopping = net->stopping;
+	unlock(net);
+	op_free(op);
+	if(!stopping) emit_kind(net, CHAT_EV_CONNECTED, NULL);
+}
+
+static void on_suball_failure(void *context, MQTTAsync_failureData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+	int code = resp ? resp->code : MQTTASYNC_FAILURE;
+	int stopping;
+
+	lock(net);
+	op_unlink(net, op);
+	stopping = net->stopping;
+	unlock(net);
+	op_free(op);
+	/* Interrupted: the connection is gone and connectionLost says so. */
+	if(stopping || code == MQTTASYNC_OPERATION_INCOMPLETE) return;
+	chat_net_error(net, "subscribe_failed", "subscribing failed: %s", mqtt_strerror(code));
+	emit_kind(net, CHAT_EV_CONNECTED, NULL);
+}
+
+static void on_connected(void *context, char *cause)
+{
+	struct chat_net *net = context;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	char topics[CHAT_ROOMS_MAX + 2][TOPIC_MAX + 1];
+	char *names[CHAT_ROOMS_MAX + 2];
+	int qos[CHAT_ROOMS_MAX + 2];
+	struct op *op = NULL;
+	size_t n = 0;
+	int r;
+
+	(void)cause;
+	op = op_new(net, OP_SUBSCRIBE_ALL);
+	lock(net);
+	if(net->stopping){
+		unlock(net);
+		goto out;
+	}
+	net->state = NET_UP;
+	if(op) op->rooms = calloc(net->nrooms, sizeof(*op->rooms));
+	if(!op || !op->rooms){
+		unlock(net);
+		chat_net_error(net, "nomem", "out of memory: not subscribed");
+		emit_kind(net, CHAT_EV_CONNECTED, NULL);
+		goto out;
+	}
+	op->nrooms = net->nrooms;
+	memcpy(op->rooms, net->rooms, net->nrooms * sizeof(*op->rooms));
+	op_link(net, op);
+	unlock(net);
+
+	for(size_t i = 0; i < op->nrooms; i++){
+		topic_room_msg_filter(topics[n], sizeof(topics[n]), op->rooms[i]);
+		n++;
+	}
+	topic_user_inbox(topics[n++], sizeof(topics[0]), net->user);
+	snprintf(topics[n++], sizeof(topics[0]), "%s", TOPIC_PREFIX "/presence/+");
+	for(size_t i = 0; i < n; i++){
+		names[i] = topics[i];
+		qos[i] = 1;
+	}
+	ro.onSuccess = on_suball_success;
+	ro.onFailure = on_suball_failure;
+	ro.context = op;
+	r = MQTTAsync_subscribeMany(net->client, (int)n, names, qos, &ro);
+	if(r != MQTTASYNC_SUCCESS){
+		lock(net);
+		op_unlink(net, op);
+		unlock(net);
+		if(r != MQTTASYNC_DISCONNECTED){
+			chat_net_error(net, "subscribe_failed", "subscribing failed: %s", mqtt_strerror(r));
+			emit_kind(net, CHAT_EV_CONNECTED, NULL);
+		}
+		goto out;
+	}
+	op = NULL; /* Paho's until a callback */
+	resend_waiting(net);
+out:
+	op_free(op);
+}
+
+static void on_connection_lost(void *context, char *cause)
+{
+	struct chat_net *net = context;
+	int report;
+
+	lock(net);
+	report = !net->stopping;
+	if(report) net->state = NET_DOWN;
+	unlock(net);
+	if(!report) return;
+	emit_kind(net, CHAT_EV_DISCONNECTED, cause && *cause ? cause : "connection lost");
+	emit_kind(net, CHAT_EV_RECONNECTING, NULL);
+}
+
+static void on_connect_success(void *context, MQTTAsync_successData *resp)
+{
+	/* on_connected does the work, on every connect. */
+	(void)context;
+	(void)resp;
+}
+
+static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
+{
+	struct chat_net *net = context;
+	int code = resp ? resp->code : MQTTASYNC_FAILURE;
+	const char *message = resp && resp->message ? resp->message : mqtt_strerror(code);
+	char text[TEXT_MAX];
+	int report;
+
+	/* MQTT 3.1.1 CONNACK return codes 1-5. */
+	if(code == 5){
+		fatal_error(net, 2, "auth", "the broker refused the login: not authorised "
+				"(wrong user name or password, or the account is disabled; CONNACK 5)");
+		return;
+	}
+	if(code == 4){
+		fatal_error(net, 2, "auth", "the broker refused the login: bad user name or password (CONNACK 4)");
+		return;
+	}
+	if(code == 1 || code == 2){
+		fatal_error(net, 1, "refused", "the broker refused the connection: %s (CONNACK %d)",
+				code == 1 ? "unacceptable protocol version" : "client identifier rejected", code);
+		return;
+	}
+	lock(net);
+	report = !net->stopping && net->state != NET_DOWN;
+	if(report) net->state = NET_DOWN;
+	unlock(net);
+	if(!report) return;
+	if(code == 3) snprintf(text, sizeof(text), "server unavailable (CONNACK 3)");
+	else snprintf(text, sizeof(text), "cannot connect to %s: %s", net->uri, message);
+	emit_kind(net, CHAT_EV_DISCONNECTED, text);
+	emit_kind(net, CHAT_EV_RECONNECTING, NULL);
+}
+
+static void on_disconnect_success(void *context, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	emit_kind(context, CHAT_EV_CLOSED, NULL);
+}
+
+static void on_disconnect_failure(void *context, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	emit_kind(context, CHAT_EV_CLOSED, NULL);
+}
+
+static void on_join_success(void *context, MQTTAsync_successData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+
+	(void)resp;
+	lock(net);
+	op_unlink(net, op);
+	unlock(net);
+	op_free(op);
+}
+
+static void on_join_failure(void *context, MQTTAsync_failureData *resp)
+{
+	struct op *op = context;
+	struct chat_net *net = op->net;
+	int code = resp ? resp->code : MQTTASYNC_FAILURE;
+	int stopping;
+
+	lock(net);
+	op_unlink(net, op);
+	stopping = net->stopping;
+	if(code == MQTT_BAD_SUBSCRIBE && !stopping){
+		/* Refused: leave the room again, back to the room current before. */
+		int prev_joined = 0;
+
+		for(size_t i = 0; i < net->nrooms; i++){
+			if(!strcmp(net->rooms[i], op->room) && net->nrooms > 1){
+				memmove(&net->rooms[i], &net->rooms[i + 1], (net->nrooms - i - 1) * sizeof(net->rooms[0]));
+				net->nrooms--;
+				break;
+			}
+		}
+		for(size_t i = 0; i < net->nrooms; i++){
+			if(!strcmp(net->rooms[i], op->prev_room)) prev_joined = 1;
+		}
+		if(!strcmp(net->current, op->room)){
+			snprintf(net->current, sizeof(net->current), "%s", prev_joined ? op->prev_room : net->rooms[0]);
+		}
+	}
+	unlock(net);
+	if(!stopping && code == MQTT_BAD_SUBSCRIBE){
+		chat_net_error(net, "not_member", "cannot join room %s: no such room, or you are not a member of it",
+				op->room);
+	}else if(!stopping && code != MQTTASYNC_OPERATION_INCOMPLETE){
+		/* It stays joined: the next connect subscribes again. */
+		chat_net_error(net, "subscribe_failed", "subscribing to room %s failed: %s", op->room, mqtt_strerror(code));
+	}
+	op_free(op);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+	char text[TEXT_MAX];
+
+	while(len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r')) len--;
+	snprintf(text, sizeof(text), "TLS: %.*s", (int)(len < sizeof(text) ? len : sizeof(text)), str);
+	emit_kind(u, CHAT_EV_NOTE, text);
+	return 0;
+}
+
+/* ---- API ---- */
+
+/* Creates the session and its Paho client for opts (not connected yet);
+ * returns it, freed by the caller with chat_net_free, or NULL after a
+ * message on stderr. opts->password must outlive the session. */
+struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emit, void *ctx)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	struct chat_net *net = NULL;
+	struct chat_net *ret = NULL;
+	char rnd[9];
+	int r;
+
+	if(!name_user_valid(opts->user) || !name_room_valid(opts->room)){
+		fprintf(stderr, "chat: invalid user or room name\n");
+		goto out;
+	}
+	net = calloc(1, sizeof(*net));
+	if(!net){
+		fprintf(stderr, "chat: out of memory\n");
+		goto out;
+	}
+	if(pthread_mutex_init(&net->lock, NULL)){
+		fprintf(stderr, "chat: cannot create a mutex\n");
+		goto out;
+	}
+	net->have_lock = 1;
+	net->emit = emit;
+	net->ctx = ctx;
+	net->password = opts->password;
+	net->cafile = opts->cafile;
+	net->state = NET_CONNECTING;
+	snprintf(net->user, sizeof(net->user), "%s", opts->user);
+	snprintf(net->rooms[0], sizeof(net->rooms[0]), "%s", opts->room);
+	net->nrooms = 1;
+	snprintf(net->current, sizeof(net->current), "%s", opts->room);
+
+	/* An IPv6 address goes in brackets in a URI. */
+	r = snprintf(net->uri, sizeof(net->uri), strchr(opts->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+			opts->cafile ? "ssl" : "tcp", opts->host, opts->port);
+	if(r < 0 || (size_t)r >= sizeof(net->uri)){
+		fprintf(stderr, "chat: host name too long\n");
+		goto out;
+	}
+	if(random_hex(rnd, sizeof(rnd), 4)){
+		fprintf(stderr, "chat: no random numbers\n");
+		goto out;
+	}
+	snprintf(net->client_id, sizeof(net->client_id), "chat-%s-%s", net->user, rnd);
+
+	co.sendWhileDisconnected = 1;
+	co.maxBufferedMessages = MAX_BUFFERED;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	r = MQTTAsync_createWithOptions(&net->client, net->uri, net->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if(r != MQTTASYNC_SUCCESS){
+		fprintf(stderr, "chat: cannot create the MQTT client for %s: %s\n", net->uri, mqtt_strerror(r));
+		goto out;
+	}
+	net->have_client = 1;
+	r = MQTTAsync_setCallbacks(net->client, net, on_connection_lost, on_message, NULL);
+	if(r == MQTTASYNC_SUCCESS) r = MQTTAsync_setConnected(net->client, net, on_connected);
+	if(r != MQTTASYNC_SUCCESS){
+		fprintf(stderr, "chat: cannot set the MQTT callbacks: %s\n", mqtt_strerror(r));
+		goto out;
+	}
+	ret = net;
+	net = NULL;
+out:
+	chat_net_free(net);
+	return ret;
+}
+
+/* Starts connecting (MQTT 3.1.1, clean session, automatic reconnect);
+ * returns 0, or -1 after a message on stderr. */
+int chat_net_start(struct chat_net *net)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	int rc = -1;
+	int r;
+
+	co.keepAliveInterval = KEEPALIVE_S;
+	co.cleansession = 1;
+	co.username = net->user;
+	co.password = net->password;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.automaticReconnect = 1;
+	co.minRetryInterval = RETRY_MIN_S;
+	co.maxRetryInterval = RETRY_MAX_S;
+	co.onSuccess = on_connect_success;
+	co.onFailure = on_connect_failure;
+	co.context = net;
+	if(net->cafile){
+		net->ssl = ssl;
+		net->ssl.trustStore = net->cafile;
+		net->ssl.enableServerCertAuth = 1;
+		net->ssl.verify = 1;
+		net->ssl.ssl_error_cb = on_ssl_error;
+		net->ssl.ssl_error_context = net;
+		co.ssl = &net->ssl;
+	}
+	r = MQTTAsync_connect(net->client, &co);
+	if(r != MQTTASYNC_SUCCESS){
+		fprintf(stderr, "chat: cannot connect to %s: %s\n", net->uri, mqtt_strerror(r));
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
+/* Publishes payload (taken over: freed here) with QoS 1 to topic; room is
+ * the room of a message, or "" for a request. */
+static int publish(struct chat_net *net, const char *topic, char *payload, const char *room)
+{
+	struct op *op = NULL;
+	int rc = -1;
+	int r;
+
+	op = op_new(net, OP_PUBLISH);
+	if(!op){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	snprintf(op->topic, sizeof(op->topic), "%s", topic);
+	snprintf(op->room, sizeof(op->room), "%s", room);
+	op->payload = payload;
+	payload = NULL;
+	op->payload_len = (int)strlen(op->payload);
+	op->attempts = 1;
+	lock(net);
+	if(net->stopping){
+		unlock(net);
+		chat_net_error(net, "not_connected", "the session is closing: not sent");
+		goto out;
+	}
+	op_link(net, op);
+	unlock(net);
+	r = send_op(net, op);
+	if(r != MQTTASYNC_SUCCESS){
+		lock(net);
+		op_unlink(net, op);
+		unlock(net);
+		if(r == MQTTASYNC_MAX_BUFFERED_MESSAGES){
+			chat_net_error(net, "not_connected", "not connected and %d messages are already waiting: not sent",
+					MAX_BUFFERED);
+		}else if(r == MQTTASYNC_DISCONNECTED){
+			chat_net_error(net, "not_connected", "not connected: not sent");
+		}else{
+			chat_net_error(net, "send_failed", "not sent: %s", mqtt_strerror(r));
+		}
+		goto out;
+	}
+	op = NULL; /* Paho's until a callback */
+	rc = 0;
+out:
+	op_free(op);
+	cJSON_free(payload);
+	return rc;
+}
+
+static void current_room(struct chat_net *net, char *room, size_t len)
+{
+	lock(net);
+	snprintf(room, len, "%s", net->current);
+	unlock(net);
+}
+
+/* Sends body (len bytes) to the current room; returns 0, or -1 after an
+ * error event. body stays the caller's. */
+int chat_net_send(struct chat_net *net, const char *body, size_t len)
+{
+	char text[CHAT_BODY_MAX + 1];
+	char room[NAME_ROOM_MAX + 1];
+	char topic[TOPIC_MAX + 1];
+	char id[2 * CHAT_MSGID_BYTES + 1];
+	char *payload = NULL;
+	int rc = -1;
+
+	if(len == 0){
+		chat_net_error(net, "usage", "empty message: not sent");
+		goto out;
+	}
+	if(len > CHAT_BODY_MAX){
+		chat_net_error(net, "too_long", "the message is %zu bytes, more than %d: not sent", len, CHAT_BODY_MAX);
+		goto out;
+	}
+	if(!utf8_valid(body, len)){
+		chat_net_error(net, "bad_utf8", "the message is not valid UTF-8: not sent");
+		goto out;
+	}
+	memcpy(text, body, len);
+	text[len] = '\0';
+	current_room(net, room, sizeof(room));
+	if(topic_room_msg(topic, sizeof(topic), room, net->user) || random_hex(id, sizeof(id), CHAT_MSGID_BYTES)){
+		chat_net_error(net, "send_failed", "cannot build the message: not sent");
+		goto out;
+	}
+	payload = chat_proto_msg(id, text);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = publish(net, topic, payload, room);
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Sends a request built by chat_proto (payload taken over) and remembers
+ * its req_id so that only its reply is shown. */
+static int request(struct chat_net *net, const char *req_id, char *payload, const char *room)
+{
+	char topic[TOPIC_MAX + 1];
+	int rc = -1;
+
+	if(topic_user_req(topic, sizeof(topic), net->user, "history")){
+		chat_net_error(net, "send_failed", "cannot build the request topic");
+		goto out;
+	}
+	req_add(net, req_id, room);
+	rc = publish(net, topic, payload, "");
+	payload = NULL;
+	if(rc) req_take(net, req_id, NULL, 0);
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Sends a history request for the current room; returns 0, or -1 after
+ * an error event. */
+int chat_net_history(struct chat_net *net, long limit, long before)
+{
+	char room[NAME_ROOM_MAX + 1];
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char *payload = NULL;
+	int rc = -1;
+
+	if(limit < 1 || limit > CHAT_HISTORY_MAX || before < 0){
+		chat_net_error(net, "usage", "history: N must be 1-%d and SEQ positive", CHAT_HISTORY_MAX);
+		goto out;
+	}
+	current_room(net, room, sizeof(room));
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)){
+		chat_net_error(net, "send_failed", "no random numbers: not sent");
+		goto out;
+	}
+	payload = chat_proto_history(req_id, room, limit, before);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = request(net, req_id, payload, room);
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Sends a rooms request; returns 0, or -1 after an error event. */
+int chat_net_rooms(struct chat_net *net)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char *payload = NULL;
+	int rc = -1;
+
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)){
+		chat_net_error(net, "send_failed", "no random numbers: not sent");
+		goto out;
+	}
+	payload = chat_proto_rooms(req_id);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = request(net, req_id, payload, "");
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Joins room and makes it current, subscribing now when connected;
+ * returns 0, or -1 after an error event. */
+int chat_net_join(struct chat_net *net, const char *room)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	char topic[TOPIC_MAX + 1];
+	struct op *op = NULL;
+	int subscribe_now = 0;
+	int rc = -1;
+	int r;
+
+	if(!name_room_valid(room)){
+		chat_net_error(net, "usage", "\"%s\" is not a room name: 1-%d of a-z 0-9 _ - starting with a letter or digit",
+				room, NAME_ROOM_MAX);
+		goto out;
+	}
+	topic_room_msg_filter(topic, sizeof(topic), room);
+	op = op_new(net, OP_JOIN);
+	if(!op){
+		chat_net_error(net, "nomem", "out of memory");
+		goto out;
+	}
+	snprintf(op->room, sizeof(op->room), "%s", room);
+	lock(net);
+	for(size_t i = 0; i < net->nrooms; i++){
+		if(!strcmp(net->rooms[i], room)){
+			snprintf(net->current, sizeof(net->current), "%s", room);
+			unlock(net);
+			rc = 0;
+			goto out;
+		}
+	}
+	if(net->nrooms == CHAT_ROOMS_MAX){
+		unlock(net);
+		chat_net_error(net, "usage", "cannot join more than %d rooms", CHAT_ROOMS_MAX);
+		goto out;
+	}
+	snprintf(net->rooms[net->nrooms++], sizeof(net->rooms[0]), "%s", room);
+	snprintf(op->prev_room, sizeof(op->prev_room), "%s", net->current);
+	snprintf(net->current, sizeof(net->current), "%s", room);
+	/* When not up, the next connect subscribes to every joined room. */
+	subscribe_now = net->state == NET_UP && !net->stopping;
+	if(subscribe_now) op_link(net, op);
+	unlock(net);
+	rc = 0;
+	if(!subscribe_now) goto out;
+	ro.onSuccess = on_join_success;
+	ro.onFailure = on_join_failure;
+	ro.context = op;
+	r = MQTTAsync_subscribe(net->client, topic, 1, &ro);
+	if(r != MQTTASYNC_SUCCESS){
+		lock(net);
+		op_unlink(net, op);
+		unlock(net);
+		if(r != MQTTASYNC_DISCONNECTED){
+			chat_net_error(net, "subscribe_failed", "subscribing to room %s failed: %s", room, mqtt_strerror(r));
+		}
+		goto out;
+	}
+	op = NULL; /* Paho's until a callback */
+out:
+	op_free(op);
+	return rc;
+}
+
+/* Makes the joined room current; returns 0, or -1 after an error event. */
+int chat_net_switch(struct chat_net *net, const char *room)
+{
+	int rc = -1;
+
+	if(!name_room_valid(room)){
+		chat_net_error(net, "usage", "\"%s\" is not a room name", room);
+		goto out;
+	}
+	lock(net);
+	for(size_t i = 0; i < net->nrooms; i++){
+		if(!strcmp(net->rooms[i], room)){
+			snprintf(net->current, sizeof(net->current), "%s", room);
+			rc = 0;
+			break;
+		}
+	}
+	unlock(net);
+	if(rc) chat_net_error(net, "not_joined", "you have not joined room %s: use /join %s", room, room);
+out:
+	return rc;
+}
+
+/* Copies the current room into buf and the joined rooms into joined. */
+void chat_net_rooms_joined(struct chat_net *net, char *buf, size_t len, char *joined, size_t joined_len)
+{
+	size_t used = 0;
+
+	lock(net);
+	snprintf(buf, len, "%s", net->current);
+	if(joined && joined_len > 0){
+		joined[0] = '\0';
+		for(size_t i = 0; i < net->nrooms; i++){
+			int n = snprintf(joined + used, joined_len - used, "%s%s", i ? " " : "", net->rooms[i]);
+
+			if(n < 0 || (size_t)n >= joined_len - used) break;
+			used += (size_t)n;
+		}
+	}
+	unlock(net);
+}
+
+/* Returns the number of publishes not yet acknowledged nor given up. */
+size_t chat_net_pending(struct chat_net *net)
+{
+	size_t n;
+
+	lock(net);
+	n = net->npublish;
+	unlock(net);
+	return n;
+}
+
+/* Stops reconnecting and disconnects, allowing timeout_ms for in-flight
+ * publishes; CHAT_EV_CLOSED follows. */
+void chat_net_stop(struct chat_net *net, int timeout_ms)
+{
+	MQTTAsync_disconnectOptions dis = MQTTAsync_disconnectOptions_initializer;
+	int r;
+
+	lock(net);
+	net->stopping = 1;
+	unlock(net);
+	dis.timeout = timeout_ms;
+	dis.onSuccess = on_disconnect_success;
+	dis.onFailure = on_disconnect_failure;
+	dis.context = net;
+	r = MQTTAsync_disconnect(net->client, &dis);
+	if(r != MQTTASYNC_SUCCESS) emit_kind(net, CHAT_EV_CLOSED, NULL); /* not connected */
+}
+
+/* Destroys the Paho client and frees the session and what it still holds;
+ * NULL is fine. */
+void chat_net_free(struct chat_net *net)
+{
+	struct op *op = NULL;
+
+	if(!net) return;
+	if(net->have_lock){
+		lock(net);
+		net->stopping = 1;
+		unlock(net);
+	}
+	/* Fails what Paho still holds (our callbacks free those ops). */
+	if(net->have_client) MQTTAsync_destroy(&net->client);
+	/* No callbacks from here on: free what is left (publishes waiting to be
+	 * sent again, anything Paho did not call back for). */
+	while((op = net->ops) != NULL){
+		net->ops = op->next;
+		op_free(op);
+	}
+	if(net->have_lock) pthread_mutex_destroy(&net->lock);
+	free(net);
+}

@@ -1,0 +1,333 @@
+/* chat_proto.c: building and parsing chat/v1 payloads for the chat client;
+ * see chat_proto.h. */
+#include "chat_proto.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "json_util.h"
+#include "names.h"
+#include "topics.h"
+
+#define TEXT_MAX 65536 /* longest free text taken from a payload */
+
+static void emit(const struct chat_proto_sink *sink, const struct chat_event *ev)
+{
+	sink->emit(sink->ctx, ev);
+}
+
+static void bad_payload(const struct chat_proto_sink *sink, const char *topic, const char *why)
+{
+	struct chat_event ev = { .kind = CHAT_EV_BAD_PAYLOAD, .topic = topic, .text = why };
+
+	emit(sink, &ev);
+}
+
+/* True when s is 1-max bytes of printable ASCII without spaces. */
+int chat_proto_token_ok(const char *s, size_t max)
+{
+	size_t len;
+
+	if(!s) return 0;
+	len = strlen(s);
+	if(len == 0 || len > max) return 0;
+	for(size_t i = 0; i < len; i++){
+		if(s[i] <= ' ' || s[i] > '~') return 0;
+	}
+	return 1;
+}
+
+/* Builds a room message payload; returns text the caller frees with
+ * cJSON_free, or NULL. */
+char *chat_proto_msg(const char *id, const char *body)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "id", id)) goto out;
+	if(!cJSON_AddStringToObject(obj, "body", body)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Builds a history request; returns text the caller frees with cJSON_free,
+ * or NULL. */
+char *chat_proto_history(const char *req_id, const char *room, long limit, long before)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "op", "history")) goto out;
+	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
+	if(!cJSON_AddStringToObject(obj, "room", room)) goto out;
+	if(!cJSON_AddNumberToObject(obj, "limit", (double)limit)) goto out;
+	if(before > 0 && !cJSON_AddNumberToObject(obj, "before", (double)before)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Builds a rooms request; returns text the caller frees with cJSON_free,
+ * or NULL. */
+char *chat_proto_rooms(const char *req_id)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "op", "rooms")) goto out;
+	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* chat/v1/rooms/{room}/msg/{sender}: {"id":..., "body":...}. */
+static void room_msg(const struct chat_proto_sink *sink, const char *topic, const struct topic_parts *parts,
+		const void *payload, size_t len)
+{
+	struct chat_event ev = { .kind = CHAT_EV_MSG };
+	cJSON *obj = NULL;
+
+	obj = json_parse_object(payload, len);
+	if(!obj){
+		bad_payload(sink, topic, "not a JSON object");
+		goto out;
+	}
+	ev.id = json_get_str(obj, "id", SIZE_MAX);
+	ev.body = json_get_str(obj, "body", SIZE_MAX);
+	if(!ev.id || !ev.body){
+		bad_payload(sink, topic, "\"id\" and \"body\" must be strings");
+		goto out;
+	}
+	ev.room = parts->room;
+	ev.user = parts->user; /* the broker checked this one, not the payload */
+	emit(sink, &ev);
+out:
+	cJSON_Delete(obj);
+}
+
+/* chat/v1/presence/{user}: {"user":..., "state":"online"|"offline", ...}. */
+static void presence(const struct chat_proto_sink *sink, const char *topic, const struct topic_parts *parts,
+		const void *payload, size_t len)
+{
+	struct chat_event ev = { .kind = CHAT_EV_PRESENCE };
+	cJSON *obj = NULL;
+
+	if(len == 0) goto out; /* a retained message being cleared */
+	obj = json_parse_object(payload, len);
+	if(!obj){
+		bad_payload(sink, topic, "not a JSON object");
+		goto out;
+	}
+	ev.state = json_get_str(obj, "state", CHAT_TOKEN_MAX);
+	if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)){
+		bad_payload(sink, topic, "\"state\" is missing or not a word");
+		goto out;
+	}
+	ev.user = parts->user;
+	emit(sink, &ev);
+out:
+	cJSON_Delete(obj);
+}
+
+/* {"type":"receipt","room":R,"id":ID,"seq":N,"ts":TS} */
+static void receipt(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj)
+{
+	struct chat_event ev = { .kind = CHAT_EV_RECEIPT };
+	long seq = 0;
+
+	ev.room = json_get_str(obj, "room", NAME_ROOM_MAX);
+	ev.id = json_get_str(obj, "id", NAME_MSGID_MAX);
+	if(!name_room_valid(ev.room) || !name_msgid_valid(ev.id)
+			|| json_get_long(obj, "seq", 0, 1, LONG_MAX, &seq) || seq < 1){
+		bad_payload(sink, topic, "receipt without a valid \"room\", \"id\" or \"seq\"");
+		return;
+	}
+	ev.seq = seq;
+	ev.ts = json_get_str(obj, "ts", CHAT_TOKEN_MAX);
+	if(!chat_proto_token_ok(ev.ts, CHAT_TOKEN_MAX)) ev.ts = NULL;
+	emit(sink, &ev);
+}
+
+/* {"type":"error","code":C,"message":M,"room":R,"id":ID} */
+static void inbox_error(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj)
+{
+	struct chat_event ev = { .kind = CHAT_EV_ERROR };
+
+	ev.code = json_get_str(obj, "code", CHAT_TOKEN_MAX);
+	if(!chat_proto_token_ok(ev.code, CHAT_TOKEN_MAX)){
+		bad_payload(sink, topic, "error without a valid \"code\"");
+		return;
+	}
+	ev.text = json_get_str(obj, "message", TEXT_MAX);
+	if(!ev.text) ev.text = "";
+	ev.room = json_get_str(obj, "room", NAME_ROOM_MAX);
+	if(!name_room_valid(ev.room)) ev.room = NULL;
+	ev.id = json_get_str(obj, "id", NAME_MSGID_MAX);
+	if(!name_msgid_valid(ev.id)) ev.id = NULL;
+	emit(sink, &ev);
+}
+
+static void history_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
+		const char *asked_room)
+{
+	struct chat_event end = { .kind = CHAT_EV_HISTORY_END };
+	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(obj, "messages");
+	const cJSON *item = NULL;
+	const char *room = json_get_str(obj, "room", NAME_ROOM_MAX);
+	long count = 0;
+
+	if(!name_room_valid(room)) room = asked_room;
+	if(!name_room_valid(room) || !cJSON_IsArray(messages)){
+		bad_payload(sink, topic, "history reply without a valid \"room\" or \"messages\" array");
+		return;
+	}
+	cJSON_ArrayForEach(item, messages){
+		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room };
+		long seq = 0;
+
+		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
+		ev.body = json_get_str(item, "body", SIZE_MAX);
+		ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
+		ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
+		if(!cJSON_IsObject(item) || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
+				|| !name_user_valid(ev.user) || !ev.body || !chat_proto_token_ok(ev.ts, CHAT_TOKEN_MAX)){
+			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
+			continue;
+		}
+		ev.seq = seq;
+		emit(sink, &ev);
+		count++;
+	}
+	end.room = room;
+	end.count = count;
+	emit(sink, &end);
+}
+
+static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj)
+{
+	struct chat_event end = { .kind = CHAT_EV_ROOMS_END };
+	const cJSON *rooms = cJSON_GetObjectItemCaseSensitive(obj, "rooms");
+	const cJSON *item = NULL;
+	long count = 0;
+
+	if(!cJSON_IsArray(rooms)){
+		bad_payload(sink, topic, "rooms reply without a \"rooms\" array");
+		return;
+	}
+	cJSON_ArrayForEach(item, rooms){
+		struct chat_event ev = { .kind = CHAT_EV_ROOM };
+		long last = 0;
+
+		ev.room = json_get_str(item, "name", NAME_ROOM_MAX);
+		if(!cJSON_IsObject(item) || !name_room_valid(ev.room)
+				|| json_get_long(item, "last_seq", 0, 0, LONG_MAX, &last)){
+			bad_payload(sink, topic, "room without a valid \"name\" or \"last_seq\"; skipped");
+			continue;
+		}
+		ev.seq = last;
+		emit(sink, &ev);
+		count++;
+	}
+	end.count = count;
+	emit(sink, &end);
+}
+
+/* {"type":"reply","req_id":R,"op":OP,"ok":true|false,...} */
+static void reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj)
+{
+	char asked_room[NAME_ROOM_MAX + 1] = "";
+	char note[160];
+	const char *req_id = json_get_str(obj, "req_id", NAME_MSGID_MAX);
+	const char *op = json_get_str(obj, "op", CHAT_TOKEN_MAX);
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(obj, "ok");
+
+	if(!name_msgid_valid(req_id) || !chat_proto_token_ok(op, CHAT_TOKEN_MAX) || !cJSON_IsBool(ok)){
+		bad_payload(sink, topic, "reply without a valid \"req_id\", \"op\" or \"ok\"");
+		return;
+	}
+	if(!sink->match(sink->ctx, req_id, asked_room, sizeof(asked_room))){
+		struct chat_event ev = { .kind = CHAT_EV_NOTE, .text = note };
+
+		/* Another device of the same user shares the inbox. */
+		snprintf(note, sizeof(note), "ignoring the reply to request %s, which this client did not send", req_id);
+		emit(sink, &ev);
+		return;
+	}
+	if(cJSON_IsFalse(ok)){
+		struct chat_event ev = { .kind = CHAT_EV_ERROR };
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(obj, "error");
+
+		ev.code = json_get_str(err, "code", CHAT_TOKEN_MAX);
+		if(!chat_proto_token_ok(ev.code, CHAT_TOKEN_MAX)) ev.code = "unknown";
+		ev.text = json_get_str(err, "message", TEXT_MAX);
+		if(!ev.text) ev.text = "";
+		ev.room = asked_room[0] ? asked_room : NULL;
+		emit(sink, &ev);
+		return;
+	}
+	if(!strcmp(op, "history")) history_reply(sink, topic, obj, asked_room);
+	else if(!strcmp(op, "rooms")) rooms_reply(sink, topic, obj);
+	/* other ops: a later protocol version; ignored */
+}
+
+static void inbox(const struct chat_proto_sink *sink, const char *topic, const void *payload, size_t len)
+{
+	cJSON *obj = NULL;
+	const char *type = NULL;
+
+	obj = json_parse_object(payload, len);
+	if(!obj){
+		bad_payload(sink, topic, "not a JSON object");
+		goto out;
+	}
+	type = json_get_str(obj, "type", CHAT_TOKEN_MAX);
+	if(!type){
+		bad_payload(sink, topic, "no \"type\"");
+		goto out;
+	}
+	if(!strcmp(type, "receipt")) receipt(sink, topic, obj);
+	else if(!strcmp(type, "error")) inbox_error(sink, topic, obj);
+	else if(!strcmp(type, "reply")) reply(sink, topic, obj);
+	/* other types: a later protocol version; ignored */
+out:
+	cJSON_Delete(obj);
+}
+
+/* Turns one incoming publish into events sent to sink; the payload stays
+ * the caller's, nothing to free. */
+void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
+		const void *payload, size_t len)
+{
+	struct topic_parts parts;
+
+	switch(topic_parse(topic, &parts)){
+	case TOPIC_ROOM_MSG:
+		room_msg(sink, topic, &parts, payload, len);
+		break;
+	case TOPIC_USER_INBOX:
+		if(strcmp(parts.user, sink->self)) bad_payload(sink, topic, "not our inbox");
+		else inbox(sink, topic, payload, len);
+		break;
+	case TOPIC_PRESENCE:
+		presence(sink, topic, &parts, payload, len);
+		break;
+	default:
+		bad_payload(sink, topic, "a topic this client does not read");
+		break;
+	}
+}

@@ -1,0 +1,97 @@
+/* chat_proto.h: the chat/v1 payloads of the chat client (docs/PROTOCOL.md),
+ * built and parsed with cJSON, and the events the client reports to its
+ * front end. No network and no threads here: chat_net.c moves the bytes,
+ * a front end (chat_plain.c) shows the events. */
+#ifndef CHAT_PROTO_H
+#define CHAT_PROTO_H
+
+#include <stddef.h>
+
+#define CHAT_BODY_MAX 4000          /* bytes of a message body */
+#define CHAT_LINE_MAX 4096          /* bytes of an input line */
+#define CHAT_HISTORY_DEFAULT 50
+#define CHAT_HISTORY_MAX 250
+#define CHAT_MSGID_BYTES 16         /* random bytes of a message id (32 hex) */
+#define CHAT_REQID_BYTES 8          /* random bytes of a request id (16 hex) */
+#define CHAT_TOKEN_MAX 64           /* ts, state, error codes, op */
+
+enum chat_event_kind {
+	CHAT_EV_CONNECTED,      /* connected and subscribed */
+	CHAT_EV_DISCONNECTED,   /* text: the reason */
+	CHAT_EV_RECONNECTING,   /* automatic reconnection is under way */
+	CHAT_EV_MSG,            /* room, user (the sender, from the topic), id, body */
+	CHAT_EV_RECEIPT,        /* room, seq, id, ts (may be NULL) */
+	CHAT_EV_HISTORY,        /* room, seq, ts, user (sender), id (may be NULL), body */
+	CHAT_EV_HISTORY_END,    /* room, count */
+	CHAT_EV_ROOM,           /* room, seq (its last_seq) */
+	CHAT_EV_ROOMS_END,      /* count */
+	CHAT_EV_PRESENCE,       /* user, state */
+	CHAT_EV_ERROR,          /* code, text; fatal != 0: the session is over */
+	CHAT_EV_BAD_PAYLOAD,    /* topic, text: a malformed incoming payload (diagnostic) */
+	CHAT_EV_NOTE,           /* text: a diagnostic that is not an error of the chat */
+	CHAT_EV_HELP,           /* text: one line answering /help */
+	CHAT_EV_SENT,           /* a publish finished (acknowledged or given up) */
+	CHAT_EV_CLOSED,         /* the disconnect asked for with chat_net_stop is done */
+};
+
+/* One event. The strings belong to the code that emits the event and are
+ * valid only during the call of the emit function; fields a kind does not
+ * use are NULL or 0. Free text (body, text) may hold any bytes but NUL;
+ * the other strings are names or tokens without spaces. */
+struct chat_event {
+	enum chat_event_kind kind;
+	const char *room;
+	const char *user;
+	const char *id;
+	const char *body;
+	const char *ts;
+	const char *state;
+	const char *code;
+	const char *text;
+	const char *topic;
+	long seq;
+	long count;
+	int fatal;              /* CHAT_EV_ERROR: exit status to end with, or 0 */
+};
+
+/* Receives events. May be called from any thread (the MQTT library's
+ * callback threads included), so it must lock what it shares. */
+typedef void (*chat_emit_fn)(void *ctx, const struct chat_event *ev);
+
+/* Looks up the request req_id among those this client sent and still
+ * waits for; when found, forgets it, copies the room it was about (or "")
+ * into room (room_len bytes) and returns 1; returns 0 for a request this
+ * client did not send. */
+typedef int (*chat_req_match_fn)(void *ctx, const char *req_id, char *room, size_t room_len);
+
+/* Where chat_proto_incoming sends what it finds. */
+struct chat_proto_sink {
+	chat_emit_fn emit;
+	chat_req_match_fn match;
+	void *ctx;
+	const char *self;       /* our user name: only our inbox is read */
+};
+
+/* Builders. Each returns the compact JSON text of one payload, which the
+ * caller frees with cJSON_free, or NULL when out of memory.
+ *   chat_proto_msg:     {"id":ID,"body":BODY}
+ *   chat_proto_history: {"op":"history","req_id":REQ,"room":ROOM,"limit":N}
+ *                       plus "before":SEQ when before > 0
+ *   chat_proto_rooms:   {"op":"rooms","req_id":REQ} */
+char *chat_proto_msg(const char *id, const char *body);
+char *chat_proto_history(const char *req_id, const char *room, long limit, long before);
+char *chat_proto_rooms(const char *req_id);
+
+/* True when s is 1-max bytes of printable ASCII other than space. */
+int chat_proto_token_ok(const char *s, size_t max);
+
+/* Turns one incoming publish (topic, and payload of len bytes) into events
+ * sent to sink: room messages, inbox receipts, errors and replies (only
+ * replies to our own requests, per sink->match), presence. Malformed
+ * payloads become CHAT_EV_BAD_PAYLOAD; unknown inbox types and reply ops
+ * are ignored, as the protocol asks. Never trusts a sender name in a
+ * payload: the sender of a room message is the last topic level. */
+void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
+		const void *payload, size_t len);
+
+#endif

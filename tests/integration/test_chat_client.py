@@ -1,0 +1,139 @@
+"""The terminal client `chat` in plain mode, driven through pipes against the
+real stack: two people chat across the bridge, history, rooms, refusals."""
+import os
+import queue
+import subprocess
+import threading
+import time
+import uuid
+
+from conftest import BUILD
+
+
+class Chat:
+    """A running `chat --plain` whose stdout lines are collected."""
+
+    def __init__(self, stack, user, node, password=None, extra=(), env_password=True):
+        env = dict(os.environ)
+        if env_password:
+            env["CHAT_PASSWORD"] = stack.password(user) if password is None else password
+        self.proc = subprocess.Popen([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
+                                      "--user", user, *extra],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def expect(self, prefix, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+        raise AssertionError(f"no line starting {prefix!r}; saw {self.seen[-15:]}; stderr: {self.stderr_tail()}")
+
+    def stderr_tail(self):
+        if self.proc.poll() is None:
+            return "(running)"
+        return self.proc.stderr.read()[-2000:]
+
+    def quit(self):
+        self.send("/quit")
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+def test_two_terminal_clients_chat_across_the_bridge(stack):
+    alice = Chat(stack, "alice", "leaf")
+    bob = Chat(stack, "bob", "hub")
+    try:
+        alice.expect("status connected")
+        bob.expect("status connected")
+        word = uuid.uuid4().hex[:8]
+        alice.send(f"hello bob {word} ✓")
+        assert bob.expect(f"msg lobby alice hello bob {word}") == f"msg lobby alice hello bob {word} ✓"
+        receipt = alice.expect("receipt lobby ")
+        seq = int(receipt.split()[2])
+        bob.send(f"hi alice {word}")
+        alice.expect(f"msg lobby bob hi alice {word}")
+        bob.expect("receipt lobby ")
+        # History shows both, oldest first, with the sequence numbers.
+        bob.send("/history 2")
+        first = bob.expect("history lobby ")
+        second = bob.expect("history lobby ")
+        assert first.split()[2] == str(seq) and first.split()[4] == "alice"
+        assert second.split()[4] == "bob"
+        bob.expect("history-end lobby 2")
+        alice.send("/rooms")
+        assert alice.expect("room lobby ").startswith("room lobby ")
+        alice.expect("rooms-end ")
+        # A mistyped command gets a one-line explanation.
+        bob.send("/nosuchcommand")
+        assert bob.expect("error usage")
+    finally:
+        assert alice.quit() == 0
+        assert bob.quit() == 0
+
+
+def test_presence_and_refused_join_are_shown(stack):
+    stack.add_user("kate", "kate-pw-1", rooms=["lobby"])
+    bob = Chat(stack, "bob", "hub")
+    try:
+        bob.expect("status connected")
+        kate = Chat(stack, "kate", "leaf")
+        kate.expect("status connected")
+        bob.expect("presence kate online")
+        kate.send("/join secret-room-nobody-has")
+        kate.expect("error not_member")
+        assert kate.quit() == 0
+        bob.expect("presence kate offline")
+    finally:
+        bob.quit()
+
+
+def test_wrong_password_and_loose_password_file_are_refused(stack, tmp_path):
+    bad = Chat(stack, "alice", "leaf", password="not-it")
+    assert bad.proc.wait(timeout=15) == 2
+    assert bad.expect("error auth")
+    loose = tmp_path / "pw"
+    loose.write_text(stack.password("alice") + "\n")
+    os.chmod(loose, 0o644)
+    r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
+                        "--password-file", str(loose)], input="", capture_output=True, text=True, timeout=15,
+                       env={k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"})
+    assert r.returncode != 0 and "0644" in (r.stderr + r.stdout)
+    os.chmod(loose, 0o600)
+    ok = Chat(stack, "alice", "leaf", extra=("--password-file", str(loose)), env_password=False)
+    ok.expect("status connected")
+    assert ok.quit() == 0
+
+
+def test_piped_lines_are_all_sent_before_exit(stack):
+    room_msgs = [f"piped {i} {uuid.uuid4().hex[:6]}" for i in range(20)]
+    watcher = stack.client("bob", "hub")
+    watcher.subscribe("chat/v1/rooms/lobby/msg/alice")
+    env = dict(os.environ, CHAT_PASSWORD=stack.password("alice"))
+    r = subprocess.run([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
+                       input="\n".join(room_msgs) + "\n", capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    got = [watcher.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d, b=b: d["body"] == b)["body"] for b in room_msgs]
+    assert got == room_msgs
