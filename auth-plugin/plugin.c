@@ -229,6 +229,11 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(answer == ACL_DEFER && state.acl_file){
 		answer = acl_file_decide(state.acl_file, username, mosquitto_client_id(ed->client), ed->access, ed->topic);
 	}
+	/* Typing indicators: well-formed and rate-limited (conn_events.h). */
+	if(answer == ACL_ALLOW && ed->access == MOSQ_ACL_WRITE
+			&& !conn_events_publish_allowed(state.events, ed->client, ed->topic, ed->payload, ed->payloadlen)){
+		answer = ACL_DENY;
+	}
 	if(answer == ACL_ALLOW) return MOSQ_ERR_SUCCESS;
 	if(answer == ACL_DENY) return MOSQ_ERR_ACL_DENIED;
 	return MOSQ_ERR_PLUGIN_DEFER;
@@ -245,6 +250,19 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Sees every accepted message, also those arriving over a bridge: presence
+ * sync requests. Never changes or refuses a message (2.0.11 leaks modified
+ * ones and disconnects clients on a refusal here). */
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+
+	(void)event;
+	(void)userdata;
+	conn_events_message(state.events, ed->topic, ed->payload, ed->payloadlen);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	long now = now_s();
@@ -253,6 +271,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	(void)userdata;
 	refresh();
+	conn_events_tick(state.events);
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
 		flood_expire(state.flood, now);
@@ -300,6 +319,7 @@ static void release(void)
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_TICK, on_tick, NULL);
 		mosquitto_callback_unregister(state.id, MOSQ_EVT_RELOAD, on_reload, NULL);
+		mosquitto_callback_unregister(state.id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	}
 	for(int i = 0; i < state.opts.backend_count; i++){
 		if(state.backends[i] && state.backends[i]->cleanup) state.backends[i]->cleanup(state.backend_states[i]);
@@ -373,7 +393,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			|| mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL)
 			|| mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL)
 			|| mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL, NULL)
-			|| mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, NULL)){
+			|| mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, NULL, NULL)
+			|| mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, on_message, NULL, NULL)){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: could not register callbacks");
 		goto out;
 	}

@@ -1,149 +1,792 @@
-/* presence.c: online/offline state from connection events; see presence.h. */
+/* presence.c: the presence state machine (nodes, connections, users,
+ * coalescing, startup hold, typing expiry); see presence.h. */
 #include "presence.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
 #include "timefmt.h"
+#include "topics.h"
+
+#define CONN_ID_MAX 63
+#define CLIENT_ID_MAX 128
+#define STATUS_TEXT_MAX 100
+#define SYNC_RETRY_MS 3000
+
+enum pstate { ST_OFFLINE = 0, ST_ONLINE, ST_AWAY, ST_DND };
+static const char *const state_names[] = { "offline", "online", "away", "dnd" };
+
+struct node_entry;
 
 struct conn_entry {
-	char conn_id[64];
+	char conn_id[CONN_ID_MAX + 1];
 	char user[NAME_USER_MAX + 1];
+	char client[CLIENT_ID_MAX + 1];
+	struct node_entry *node;
+	uint64_t id_hash;
+	long long since_ms;
+	UT_hash_handle hh;
+};
+
+/* A connection listed in a snapshot that is still coming in. */
+struct staged_conn {
+	char conn_id[CONN_ID_MAX + 1];
+	char user[NAME_USER_MAX + 1];
+	char client[CLIENT_ID_MAX + 1];
+	long long since_ms;
+	UT_hash_handle hh;
+};
+
+struct node_entry {
+	char name[NAME_NODE_MAX + 1];
+	unsigned long long boot;    /* the plugin's boot time: a larger one is a restart */
+	long long last_heard;       /* monotonic ms */
+	long long last_heard_wall;
+	bool lost;                  /* timed out; its connections were dropped */
+	bool synced;                /* our view matched the node since its last reset */
+	int mismatches;             /* heartbeats in a row that disagreed with us */
+	bool sync_pending;
+	long long sync_sent;
+	unsigned int conns;
+	uint64_t digest;
+	struct staged_conn *staging;
+	int staging_next;           /* the part expected next; 0: none in progress */
 	UT_hash_handle hh;
 };
 
 struct user_entry {
 	char user[NAME_USER_MAX + 1];
 	unsigned int devices;
-	char since[TIMEFMT_LEN];
+	enum pstate status;         /* chosen while connected: online, away, dnd */
+	char text[STATUS_TEXT_MAX + 1];
+	long long since_ms;         /* wall: when the current state began */
+	long long last_seen_ms;     /* wall: when the user last went offline */
+	/* What was last published (or read back retained). */
+	bool pub_valid;
+	enum pstate pub_state;
+	unsigned int pub_devices;
+	char pub_text[STATUS_TEXT_MAX + 1];
+	long long pub_since_ms;
+	long long pub_last_seen_ms;
+	long long last_pub;         /* monotonic */
+	bool dirty;
+	long long due;              /* monotonic: when to look at it again */
+	struct user_entry *prev, *next; /* the dirty list */
+	UT_hash_handle hh;
+};
+
+struct typing_entry {
+	char key[NAME_ROOM_MAX + NAME_USER_MAX + 2]; /* "room/user" */
+	char room[NAME_ROOM_MAX + 1];
+	char user[NAME_USER_MAX + 1];
+	long long expires;          /* monotonic */
 	UT_hash_handle hh;
 };
 
 struct presence {
+	struct presence_opts opts;
+	struct presence_sink sink;
+	struct node_entry *nodes;
 	struct conn_entry *conns;
 	struct user_entry *users;
-	presence_publish_fn publish;
-	presence_offline_fn offline;
-	void *ud;
+	struct user_entry *dirty;
+	struct typing_entry *typing;
+	bool holding;
+	long long started;          /* monotonic */
+	bool connected;
+	long long connected_since;  /* monotonic */
+	unsigned long long next_sync_id;
+	struct presence_stats stats;
 };
 
-struct presence *presence_new(presence_publish_fn publish, presence_offline_fn offline, void *ud)
+static long long clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+}
+
+static long long mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+static long long wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+unsigned long long presence_id_hash(const char *conn_id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for(const unsigned char *c = (const unsigned char *)conn_id; *c; c++){
+		h ^= *c;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Parses "2026-11-28T02:00:00.123Z" into ms since the epoch; 0 when it is
+ * not in that form. */
+static long long parse_iso_ms(const char *iso)
+{
+	struct tm tm;
+	int ms = 0, used = 0;
+
+	if(!iso) return 0;
+	memset(&tm, 0, sizeof(tm));
+	if(sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+				&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 || used == 0 || iso[used]){
+		return 0;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000LL + ms;
+}
+
+static enum pstate state_parse(const char *name)
+{
+	for(int i = 0; i < 4; i++){
+		if(name && !strcmp(name, state_names[i])) return (enum pstate)i;
+	}
+	return (enum pstate)-1;
+}
+
+void presence_opts_default(struct presence_opts *opts)
+{
+	opts->coalesce_ms = 500;
+	opts->min_interval_ms = 2000;
+	opts->node_timeout_ms = 8000;
+	opts->startup_hold_ms = 4000;
+	opts->typing_ttl_ms = 6000;
+}
+
+struct presence *presence_new(const struct presence_opts *opts, const struct presence_sink *sink)
 {
 	struct presence *p = calloc(1, sizeof(*p));
 
 	if(!p) return NULL;
-	p->publish = publish;
-	p->offline = offline;
-	p->ud = ud;
+	p->opts = *opts;
+	p->sink = *sink;
+	p->holding = opts->startup_hold_ms > 0;
+	p->started = mono_ms();
 	return p;
 }
 
-static void announce(struct presence *p, const char *user, const char *state,
-		unsigned int devices, const char *since, const char *last_seen)
+/* ---- users ------------------------------------------------------------ */
+
+static enum pstate effective(const struct user_entry *u)
 {
-	cJSON *obj = cJSON_CreateObject();
+	return u->devices == 0 ? ST_OFFLINE : u->status;
+}
+
+static struct user_entry *user_get(struct presence *p, const char *name)
+{
+	struct user_entry *u = NULL;
+
+	HASH_FIND_STR(p->users, name, u);
+	if(u) return u;
+	u = calloc(1, sizeof(*u));
+	if(!u) return NULL;
+	snprintf(u->user, sizeof(u->user), "%s", name);
+	u->status = ST_ONLINE;
+	HASH_ADD_STR(p->users, user, u);
+	return u;
+}
+
+static void mark_dirty(struct presence *p, struct user_entry *u)
+{
+	long long now = mono_ms();
+	long long due = now + p->opts.coalesce_ms;
+
+	if(u->dirty) return;
+	if(u->last_pub && u->last_pub + p->opts.min_interval_ms > due) due = u->last_pub + p->opts.min_interval_ms;
+	u->dirty = true;
+	u->due = due;
+	DL_APPEND(p->dirty, u);
+}
+
+/* After devices or status of u changed from state old (at wall time when):
+ * updates since and last seen, and schedules a publication. */
+static void user_changed(struct presence *p, struct user_entry *u, enum pstate old, long long when)
+{
+	enum pstate now_state = effective(u);
+
+	if(now_state != old){
+		u->since_ms = when;
+		if(now_state == ST_OFFLINE){
+			u->last_seen_ms = when;
+			/* A chosen status lasts while connected. */
+			u->status = ST_ONLINE;
+			u->text[0] = '\0';
+		}
+	}
+	mark_dirty(p, u);
+}
+
+static void publish_user(struct presence *p, struct user_entry *u)
+{
+	enum pstate state = effective(u);
+	bool went_offline = state == ST_OFFLINE && (!u->pub_valid || u->pub_state != ST_OFFLINE);
+	char topic[TOPIC_MAX], since[TIMEFMT_LEN], seen[TIMEFMT_LEN];
+	cJSON *obj = NULL;
 	char *text = NULL;
 
+	if(u->pub_valid && u->pub_state == state && u->pub_devices == u->devices && !strcmp(u->pub_text, u->text)){
+		p->stats.suppressed++;
+		goto out;
+	}
+	if(topic_presence(topic, sizeof(topic), u->user)) goto out;
+	if(!u->since_ms) u->since_ms = wall_ms();
+	if(state == ST_OFFLINE && !u->last_seen_ms) u->last_seen_ms = u->since_ms;
+	timefmt_iso(u->since_ms, since);
+	obj = cJSON_CreateObject();
 	if(!obj) goto out;
-	cJSON_AddStringToObject(obj, "user", user);
-	cJSON_AddStringToObject(obj, "state", state);
-	cJSON_AddNumberToObject(obj, "devices", devices);
+	cJSON_AddStringToObject(obj, "user", u->user);
+	cJSON_AddStringToObject(obj, "state", state_names[state]);
+	cJSON_AddNumberToObject(obj, "devices", u->devices);
 	cJSON_AddStringToObject(obj, "since", since);
-	if(last_seen) cJSON_AddStringToObject(obj, "last_seen", last_seen);
-	else cJSON_AddNullToObject(obj, "last_seen");
+	if(state == ST_OFFLINE){
+		timefmt_iso(u->last_seen_ms, seen);
+		cJSON_AddStringToObject(obj, "last_seen", seen);
+	}else{
+		cJSON_AddNullToObject(obj, "last_seen");
+	}
+	if(u->text[0]) cJSON_AddStringToObject(obj, "text", u->text);
+	else cJSON_AddNullToObject(obj, "text");
 	text = json_print(obj);
-	if(text) p->publish(p->ud, user, text);
+	if(!text) goto out;
+	p->sink.publish(p->sink.ud, topic, text, 1, true);
+	p->stats.published++;
+	if(!u->pub_valid || u->pub_state != state) log_info("%s is %s (%u devices)", u->user, state_names[state], u->devices);
+	u->pub_valid = true;
+	u->pub_state = state;
+	u->pub_devices = u->devices;
+	snprintf(u->pub_text, sizeof(u->pub_text), "%s", u->text);
+	u->pub_since_ms = u->since_ms;
+	u->pub_last_seen_ms = u->last_seen_ms;
+	u->last_pub = mono_ms();
+	if(went_offline) p->sink.last_seen(p->sink.ud, u->user, u->last_seen_ms);
 out:
 	cJSON_free(text);
 	cJSON_Delete(obj);
 }
 
-static void connected(struct presence *p, const char *conn_id, const char *user)
-{
-	struct conn_entry *conn = NULL;
-	struct user_entry *entry = NULL;
+/* ---- connections ------------------------------------------------------ */
 
-	HASH_FIND_STR(p->conns, conn_id, conn);
-	if(conn) return; /* a repeated event (QoS 1 redelivery) */
-	conn = calloc(1, sizeof(*conn));
-	if(!conn) return;
-	snprintf(conn->conn_id, sizeof(conn->conn_id), "%s", conn_id);
-	snprintf(conn->user, sizeof(conn->user), "%s", user);
-	HASH_ADD_STR(p->conns, conn_id, conn);
-	HASH_FIND_STR(p->users, user, entry);
-	if(!entry){
-		entry = calloc(1, sizeof(*entry));
-		if(!entry) return;
-		snprintf(entry->user, sizeof(entry->user), "%s", user);
-		HASH_ADD_STR(p->users, user, entry);
+static void conn_add(struct presence *p, struct node_entry *node, const char *conn_id, const char *user,
+		const char *client, long long since)
+{
+	struct conn_entry *c = NULL;
+	struct user_entry *u;
+	enum pstate old;
+
+	HASH_FIND_STR(p->conns, conn_id, c);
+	if(c) return; /* a repeated event (QoS 1 redelivery) or already in a snapshot */
+	u = user_get(p, user);
+	c = calloc(1, sizeof(*c));
+	if(!u || !c){
+		free(c);
+		log_error("out of memory adding a connection of %s", user);
+		return;
 	}
-	entry->devices++;
-	if(entry->devices == 1){
-		timefmt_now(entry->since, NULL);
-		log_info("%s is online", user);
-	}
-	announce(p, user, "online", entry->devices, entry->since, NULL);
+	snprintf(c->conn_id, sizeof(c->conn_id), "%s", conn_id);
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	snprintf(c->client, sizeof(c->client), "%s", client ? client : "");
+	c->node = node;
+	c->id_hash = presence_id_hash(conn_id);
+	c->since_ms = since ? since : wall_ms();
+	HASH_ADD_STR(p->conns, conn_id, c);
+	node->conns++;
+	node->digest ^= c->id_hash;
+	old = effective(u);
+	u->devices++;
+	user_changed(p, u, old, wall_ms());
 }
 
-static void disconnected(struct presence *p, const char *conn_id)
+/* Forgets connection c, which ended at wall time when. */
+static void conn_remove(struct presence *p, struct conn_entry *c, long long when)
 {
-	struct conn_entry *conn = NULL;
-	struct user_entry *entry = NULL;
-	char iso[TIMEFMT_LEN], sql[TIMEFMT_LEN];
+	struct user_entry *u = NULL;
+	enum pstate old;
 
-	HASH_FIND_STR(p->conns, conn_id, conn);
-	if(!conn) return; /* never seen, or already gone */
-	HASH_FIND_STR(p->users, conn->user, entry);
-	if(entry && entry->devices > 0) entry->devices--;
-	if(entry && entry->devices == 0){
-		timefmt_now(iso, sql);
-		log_info("%s is offline", entry->user);
-		announce(p, entry->user, "offline", 0, iso, iso);
-		p->offline(p->ud, entry->user, sql);
-		HASH_DEL(p->users, entry);
-		free(entry);
-	}else if(entry){
-		announce(p, entry->user, "online", entry->devices, entry->since, NULL);
+	HASH_FIND_STR(p->users, c->user, u);
+	if(u && u->devices > 0){
+		old = effective(u);
+		u->devices--;
+		user_changed(p, u, old, when);
 	}
-	HASH_DEL(p->conns, conn);
-	free(conn);
+	c->node->conns--;
+	c->node->digest ^= c->id_hash;
+	HASH_DEL(p->conns, c);
+	free(c);
 }
 
-int presence_apply_event(struct presence *p, const char *node, const void *payload, size_t len)
+/* Drops every connection of node, which ended at wall time when. */
+static void node_drop_conns(struct presence *p, struct node_entry *node, long long when)
+{
+	struct conn_entry *c, *tmp;
+
+	HASH_ITER(hh, p->conns, c, tmp){
+		if(c->node == node) conn_remove(p, c, when);
+	}
+}
+
+static void staging_clear(struct node_entry *node)
+{
+	struct staged_conn *s, *tmp;
+
+	HASH_ITER(hh, node->staging, s, tmp){
+		HASH_DEL(node->staging, s);
+		free(s);
+	}
+	node->staging_next = 0;
+}
+
+/* ---- nodes ------------------------------------------------------------ */
+
+static void request_sync(struct presence *p, struct node_entry *node)
+{
+	char topic[TOPIC_MAX], payload[64];
+	long long now = mono_ms();
+
+	if(node->sync_pending && now - node->sync_sent < SYNC_RETRY_MS) return;
+	if(topic_sys_sync(topic, sizeof(topic), node->name)) return;
+	snprintf(payload, sizeof(payload), "{\"sync\":\"s%llu\"}", ++p->next_sync_id);
+	node->sync_pending = true;
+	node->sync_sent = now;
+	p->stats.syncs_requested++;
+	log_debug("asking node %s for a snapshot", node->name);
+	p->sink.publish(p->sink.ud, topic, payload, 1, false);
+}
+
+/* Finds or creates the node named name and checks boot (hex). Returns the
+ * node, or NULL when the message comes from an older boot than the one we
+ * know (a stale message: ignore it). A newer boot means the node restarted:
+ * every connection we had on it is gone. */
+static struct node_entry *node_heard(struct presence *p, const char *name, const char *boot_hex)
+{
+	struct node_entry *node = NULL;
+	unsigned long long boot;
+	char *end = NULL;
+
+	if(!boot_hex || !*boot_hex || strlen(boot_hex) > 16) return NULL;
+	boot = strtoull(boot_hex, &end, 16);
+	if(!end || *end || boot == 0) return NULL;
+	HASH_FIND_STR(p->nodes, name, node);
+	if(!node){
+		node = calloc(1, sizeof(*node));
+		if(!node) return NULL;
+		snprintf(node->name, sizeof(node->name), "%s", name);
+		node->boot = boot;
+		HASH_ADD_STR(p->nodes, name, node);
+		log_info("node %s first heard", name);
+	}else if(boot < node->boot){
+		return NULL;
+	}else if(boot > node->boot){
+		log_info("node %s restarted; dropping its %u connections", name, node->conns);
+		node_drop_conns(p, node, wall_ms());
+		staging_clear(node);
+		node->boot = boot;
+		node->synced = false;
+		node->sync_pending = false;
+		node->lost = false;
+	}
+	node->last_heard = mono_ms();
+	node->last_heard_wall = wall_ms();
+	if(node->lost){
+		log_info("node %s is back; asking for its connections", name);
+		node->lost = false;
+		node->synced = false;
+		node->sync_pending = false;
+		request_sync(p, node);
+	}
+	return node;
+}
+
+static void node_lose(struct presence *p, struct node_entry *node)
+{
+	log_warn("node %s silent for %ld ms: its %u connections count as closed", node->name,
+			(long)(mono_ms() - node->last_heard), node->conns);
+	node_drop_conns(p, node, node->last_heard_wall);
+	staging_clear(node);
+	node->lost = true;
+	node->synced = false;
+	node->sync_pending = false;
+	p->stats.nodes_lost++;
+}
+
+static void on_heartbeat(struct presence *p, struct node_entry *node, const cJSON *event)
+{
+	long conns;
+	const char *digest_hex = json_get_str(event, "digest", 16);
+	unsigned long long digest;
+	char *end = NULL;
+
+	p->stats.heartbeats++;
+	if(json_get_long(event, "conns", -1, 0, 100000000L, &conns) || conns < 0 || !digest_hex) return;
+	digest = strtoull(digest_hex, &end, 16);
+	if(!end || *end) return;
+	if((unsigned long)conns == node->conns && digest == node->digest){
+		node->synced = true;
+		node->mismatches = 0;
+		return;
+	}
+	/* A heartbeat (QoS 0) may overtake events (QoS 1) in flight: only a
+	 * second disagreement in a row asks for a snapshot, unless we never
+	 * agreed with this node since it was (re)found. */
+	node->mismatches++;
+	if(!node->synced || node->mismatches >= 2) request_sync(p, node);
+}
+
+/* Replaces our connections of node with the staged snapshot. */
+static void reconcile(struct presence *p, struct node_entry *node)
+{
+	struct conn_entry *c, *ctmp;
+	struct staged_conn *s, *stmp, *found;
+	long long now = wall_ms();
+	unsigned int before = node->conns;
+
+	HASH_ITER(hh, p->conns, c, ctmp){
+		if(c->node != node) continue;
+		found = NULL;
+		HASH_FIND_STR(node->staging, c->conn_id, found);
+		if(!found) conn_remove(p, c, now);
+	}
+	HASH_ITER(hh, node->staging, s, stmp){
+		conn_add(p, node, s->conn_id, s->user, s->client, s->since_ms);
+	}
+	log_info("node %s synced: %u connections (had %u)", node->name, node->conns, before);
+	staging_clear(node);
+	node->synced = true;
+	node->sync_pending = false;
+	node->mismatches = 0;
+}
+
+static int on_snapshot(struct presence *p, struct node_entry *node, const cJSON *event)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(event, "conns");
+	const cJSON *item;
+	long part, parts;
+
+	p->stats.snapshot_parts++;
+	if(json_get_long(event, "part", 0, 1, 1000000, &part) || json_get_long(event, "parts", 0, 1, 1000000, &parts)
+			|| part > parts || !cJSON_IsArray(list)){
+		return -1;
+	}
+	if(part == 1){
+		staging_clear(node);
+		node->staging_next = 1;
+	}
+	if(part != node->staging_next){
+		/* A part is missing: drop this snapshot; the next heartbeat asks again. */
+		staging_clear(node);
+		node->sync_pending = false;
+		return -1;
+	}
+	cJSON_ArrayForEach(item, list){
+		const char *conn_id = json_get_str(item, "conn", CONN_ID_MAX);
+		const char *user = json_get_str(item, "user", NAME_USER_MAX);
+		const char *client = json_get_str(item, "client", CLIENT_ID_MAX);
+		long since = 0;
+		struct staged_conn *s = NULL;
+
+		if(!conn_id || !*conn_id || !user || !name_user_valid(user)) continue;
+		json_get_long(item, "since", 0, 0, 9007199254740991L, &since);
+		HASH_FIND_STR(node->staging, conn_id, s);
+		if(s) continue;
+		s = calloc(1, sizeof(*s));
+		if(!s) continue;
+		snprintf(s->conn_id, sizeof(s->conn_id), "%s", conn_id);
+		snprintf(s->user, sizeof(s->user), "%s", user);
+		snprintf(s->client, sizeof(s->client), "%s", client ? client : "");
+		s->since_ms = since;
+		HASH_ADD_STR(node->staging, conn_id, s);
+	}
+	node->staging_next++;
+	if(part == parts) reconcile(p, node);
+	return 0;
+}
+
+int presence_conn_message(struct presence *p, const char *node_name, const void *payload, size_t len)
 {
 	cJSON *event = NULL;
-	const char *kind, *conn_id, *user, *event_node;
+	const char *kind, *event_node, *conn_id, *user, *client;
+	struct node_entry *node;
+	struct conn_entry *c = NULL;
 	int rc = -1;
 
 	event = json_parse_object(payload, len);
 	if(!event) goto out;
 	kind = json_get_str(event, "event", 16);
-	conn_id = json_get_str(event, "conn", 63);
-	user = json_get_str(event, "user", NAME_USER_MAX);
 	event_node = json_get_str(event, "node", NAME_NODE_MAX);
-	if(!kind || !conn_id || !*conn_id || !user || !name_user_valid(user)
-			|| !event_node || strcmp(event_node, node)){
+	if(!kind || !event_node || strcmp(event_node, node_name)) goto out;
+	node = node_heard(p, node_name, json_get_str(event, "boot", 16));
+	if(!node){
+		/* Stale (an older boot) or no valid boot: nothing to apply. */
+		rc = json_get_str(event, "boot", 16) ? 0 : -1;
 		goto out;
 	}
-	if(!strcmp(kind, "connect")) connected(p, conn_id, user);
-	else if(!strcmp(kind, "disconnect")) disconnected(p, conn_id);
-	else goto out;
+	if(!strcmp(kind, "heartbeat")){
+		on_heartbeat(p, node, event);
+		rc = 0;
+		goto out;
+	}
+	if(!strcmp(kind, "snapshot")){
+		rc = on_snapshot(p, node, event);
+		goto out;
+	}
+	p->stats.events++;
+	conn_id = json_get_str(event, "conn", CONN_ID_MAX);
+	user = json_get_str(event, "user", NAME_USER_MAX);
+	client = json_get_str(event, "client", CLIENT_ID_MAX);
+	if(!conn_id || !*conn_id || !user || !name_user_valid(user)) goto out;
+	if(!strcmp(kind, "connect")){
+		conn_add(p, node, conn_id, user, client, 0);
+	}else if(!strcmp(kind, "disconnect")){
+		HASH_FIND_STR(p->conns, conn_id, c);
+		if(c) conn_remove(p, c, wall_ms());
+	}else{
+		goto out;
+	}
 	rc = 0;
 out:
+	if(rc) p->stats.bad_input++;
 	cJSON_Delete(event);
 	return rc;
 }
 
+/* ---- the startup hold ------------------------------------------------- */
+
+int presence_retained(struct presence *p, const char *user, const void *payload, size_t len)
+{
+	cJSON *obj = NULL;
+	struct user_entry *u;
+	const char *text;
+	long devices = 0;
+	enum pstate state;
+	int rc = -1;
+
+	if(!p->holding) return 0; /* our own publications coming back */
+	obj = json_parse_object(payload, len);
+	if(!obj) goto out;
+	state = state_parse(json_get_str(obj, "state", 16));
+	if((int)state < 0 || json_get_long(obj, "devices", 0, 0, 100000000L, &devices)) goto out;
+	u = user_get(p, user);
+	if(!u) goto out;
+	text = json_get_str(obj, "text", STATUS_TEXT_MAX);
+	u->pub_valid = true;
+	u->pub_state = state;
+	u->pub_devices = (unsigned int)devices;
+	snprintf(u->pub_text, sizeof(u->pub_text), "%s", text ? text : "");
+	u->pub_since_ms = parse_iso_ms(json_get_str(obj, "since", TIMEFMT_LEN));
+	u->pub_last_seen_ms = parse_iso_ms(json_get_str(obj, "last_seen", TIMEFMT_LEN));
+	rc = 0;
+out:
+	if(rc) p->stats.bad_input++;
+	cJSON_Delete(obj);
+	return rc;
+}
+
+/* The hold is over: carry over what the retained states said where it
+ * still holds (since, chosen status, last seen), then look at every user
+ * once; only differences get published. */
+static void end_hold(struct presence *p)
+{
+	struct user_entry *u, *tmp;
+	unsigned int users = 0;
+
+	p->holding = false;
+	HASH_ITER(hh, p->users, u, tmp){
+		users++;
+		if(u->pub_valid){
+			if(u->devices > 0 && u->status == ST_ONLINE && (u->pub_state == ST_AWAY || u->pub_state == ST_DND)){
+				u->status = u->pub_state;
+				snprintf(u->text, sizeof(u->text), "%s", u->pub_text);
+			}
+			if(effective(u) == u->pub_state && u->pub_since_ms) u->since_ms = u->pub_since_ms;
+			if(!u->last_seen_ms || (effective(u) == ST_OFFLINE && u->pub_state == ST_OFFLINE)){
+				if(u->pub_last_seen_ms) u->last_seen_ms = u->pub_last_seen_ms;
+			}
+		}
+		if(!u->dirty){
+			u->dirty = true;
+			DL_APPEND(p->dirty, u);
+		}
+		u->due = 0;
+	}
+	log_info("startup hold over after %lld ms: %u users known, %zu connections on %u nodes",
+			mono_ms() - p->started, users, presence_connections(p), HASH_COUNT(p->nodes));
+}
+
+static bool hold_may_end(const struct presence *p, long long now)
+{
+	const struct node_entry *node, *tmp;
+
+	if(now - p->started < p->opts.startup_hold_ms) return false;
+	/* Give pending snapshots a little longer, but not forever. */
+	if(now - p->started >= 3 * p->opts.startup_hold_ms) return true;
+	HASH_ITER(hh, p->nodes, node, tmp){
+		if(node->sync_pending) return false;
+	}
+	return true;
+}
+
+/* ---- typing ----------------------------------------------------------- */
+
+int presence_typing(struct presence *p, const char *room, const char *user, const void *payload, size_t len)
+{
+	cJSON *obj = json_parse_object(payload, len);
+	const cJSON *typing = cJSON_GetObjectItemCaseSensitive(obj, "typing");
+	struct typing_entry *t = NULL;
+	char key[sizeof(t->key)];
+	int rc = -1;
+
+	if(!cJSON_IsBool(typing)) goto out;
+	rc = 0;
+	/* Our own "expired" notice coming back: nothing to do. */
+	if(cJSON_GetObjectItemCaseSensitive(obj, "expired")) goto out;
+	snprintf(key, sizeof(key), "%s/%s", room, user);
+	HASH_FIND_STR(p->typing, key, t);
+	if(cJSON_IsFalse(typing)){
+		if(t){
+			HASH_DEL(p->typing, t);
+			free(t);
+		}
+		goto out;
+	}
+	if(!t){
+		t = calloc(1, sizeof(*t));
+		if(!t) goto out;
+		snprintf(t->key, sizeof(t->key), "%s", key);
+		snprintf(t->room, sizeof(t->room), "%s", room);
+		snprintf(t->user, sizeof(t->user), "%s", user);
+		HASH_ADD_STR(p->typing, key, t);
+	}
+	t->expires = mono_ms() + p->opts.typing_ttl_ms;
+out:
+	if(rc) p->stats.bad_input++;
+	cJSON_Delete(obj);
+	return rc;
+}
+
+static void expire_typing(struct presence *p, long long now)
+{
+	struct typing_entry *t, *tmp;
+	char topic[TOPIC_MAX];
+
+	HASH_ITER(hh, p->typing, t, tmp){
+		if(t->expires > now) continue;
+		if(!topic_room_typing(topic, sizeof(topic), t->room, t->user)){
+			p->sink.publish(p->sink.ud, topic, "{\"typing\":false,\"expired\":true}", 0, false);
+			p->stats.typing_expired++;
+		}
+		HASH_DEL(p->typing, t);
+		free(t);
+	}
+}
+
+/* ---- status, queries, timers ------------------------------------------ */
+
+int presence_set_status(struct presence *p, const char *user, const char *state, const char *text)
+{
+	struct user_entry *u = NULL;
+	enum pstate wanted = state_parse(state);
+	enum pstate old;
+
+	HASH_FIND_STR(p->users, user, u);
+	if(!u || u->devices == 0 || wanted == ST_OFFLINE || (int)wanted < 0) return -1;
+	old = effective(u);
+	u->status = wanted;
+	snprintf(u->text, sizeof(u->text), "%s", text ? text : "");
+	user_changed(p, u, old, wall_ms());
+	return 0;
+}
+
+bool presence_get(const struct presence *p, const char *user, struct presence_view *view)
+{
+	struct user_entry *u = NULL;
+
+	HASH_FIND_STR(p->users, user, u);
+	memset(view, 0, sizeof(*view));
+	view->state = state_names[ST_OFFLINE];
+	view->text = "";
+	if(!u) return false;
+	view->state = state_names[effective(u)];
+	view->devices = u->devices;
+	view->text = u->text;
+	view->since_ms = u->since_ms;
+	view->last_seen_ms = u->last_seen_ms;
+	return true;
+}
+
+size_t presence_devices(const struct presence *p, const char *user, size_t max,
+		int (*fn)(void *ud, const char *client, const char *node, long long since_ms), void *ud)
+{
+	const struct conn_entry *c, *tmp;
+	size_t calls = 0;
+
+	HASH_ITER(hh, p->conns, c, tmp){
+		if(calls >= max) break;
+		if(strcmp(c->user, user)) continue;
+		calls++;
+		if(fn(ud, c->client, c->node->name, c->since_ms)) break;
+	}
+	return calls;
+}
+
+void presence_tick(struct presence *p, bool connected)
+{
+	long long now = mono_ms();
+	struct node_entry *node, *ntmp;
+	struct user_entry *u, *utmp;
+
+	if(connected && !p->connected) p->connected_since = now;
+	p->connected = connected;
+	if(p->holding && hold_may_end(p, now)) end_hold(p);
+	if(connected && now - p->connected_since >= p->opts.node_timeout_ms){
+		HASH_ITER(hh, p->nodes, node, ntmp){
+			long long heard = node->last_heard > p->connected_since ? node->last_heard : p->connected_since;
+			if(!node->lost && now - heard > p->opts.node_timeout_ms) node_lose(p, node);
+		}
+	}
+	expire_typing(p, now);
+	if(p->holding || !connected) return;
+	DL_FOREACH_SAFE(p->dirty, u, utmp){
+		if(u->due > now) continue;
+		DL_DELETE(p->dirty, u);
+		u->dirty = false;
+		u->prev = u->next = NULL;
+		publish_user(p, u);
+	}
+}
+
+void presence_get_stats(const struct presence *p, struct presence_stats *stats)
+{
+	*stats = p->stats;
+}
+
 size_t presence_users_online(const struct presence *p)
 {
-	return HASH_COUNT(p->users);
+	const struct user_entry *u, *tmp;
+	size_t n = 0;
+
+	HASH_ITER(hh, p->users, u, tmp){
+		if(u->devices > 0) n++;
+	}
+	return n;
 }
 
 size_t presence_connections(const struct presence *p)
@@ -153,17 +796,28 @@ size_t presence_connections(const struct presence *p)
 
 void presence_free(struct presence *p)
 {
-	struct conn_entry *conn, *conn_tmp;
-	struct user_entry *entry, *entry_tmp;
+	struct conn_entry *c, *ctmp;
+	struct user_entry *u, *utmp;
+	struct node_entry *n, *ntmp;
+	struct typing_entry *t, *ttmp;
 
 	if(!p) return;
-	HASH_ITER(hh, p->conns, conn, conn_tmp){
-		HASH_DEL(p->conns, conn);
-		free(conn);
+	HASH_ITER(hh, p->conns, c, ctmp){
+		HASH_DEL(p->conns, c);
+		free(c);
 	}
-	HASH_ITER(hh, p->users, entry, entry_tmp){
-		HASH_DEL(p->users, entry);
-		free(entry);
+	HASH_ITER(hh, p->users, u, utmp){
+		HASH_DEL(p->users, u);
+		free(u);
+	}
+	HASH_ITER(hh, p->nodes, n, ntmp){
+		staging_clear(n);
+		HASH_DEL(p->nodes, n);
+		free(n);
+	}
+	HASH_ITER(hh, p->typing, t, ttmp){
+		HASH_DEL(p->typing, t);
+		free(t);
 	}
 	free(p);
 }

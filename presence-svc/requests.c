@@ -1,0 +1,265 @@
+/* requests.c: presence-svc's status, roster and devices requests; see
+ * requests.h and docs/PROTOCOL.md. Replies have the shape of every other
+ * service's: {"type":"reply","req_id","op","ok", data... or "error"}. */
+#include "requests.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "db.h"
+#include "json_util.h"
+#include "log.h"
+#include "names.h"
+#include "presence.h"
+#include "timefmt.h"
+
+static cJSON *reply_new(const char *op, const char *req_id, bool ok)
+{
+	cJSON *reply = cJSON_CreateObject();
+
+	if(!reply) return NULL;
+	cJSON_AddStringToObject(reply, "type", "reply");
+	if(req_id) cJSON_AddStringToObject(reply, "req_id", req_id);
+	else cJSON_AddNullToObject(reply, "req_id");
+	if(op) cJSON_AddStringToObject(reply, "op", op);
+	else cJSON_AddNullToObject(reply, "op");
+	cJSON_AddBoolToObject(reply, "ok", ok);
+	return reply;
+}
+
+static void send_reply(const struct presence_requests_env *env, const char *user, const cJSON *reply)
+{
+	char *text = reply ? json_print(reply) : NULL;
+
+	if(text) env->reply(env->ud, user, text);
+	cJSON_free(text);
+}
+
+static void refuse(const struct presence_requests_env *env, const char *user, const char *op,
+		const char *req_id, const char *code, const char *message)
+{
+	cJSON *reply = reply_new(op, req_id, false);
+	cJSON *error = reply ? cJSON_AddObjectToObject(reply, "error") : NULL;
+
+	log_info("presence request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
+	if(error){
+		cJSON_AddStringToObject(error, "code", code);
+		cJSON_AddStringToObject(error, "message", message);
+	}
+	send_reply(env, user, reply);
+	cJSON_Delete(reply);
+}
+
+/* A status text: valid UTF-8 without control characters. */
+static bool text_clean(const char *text)
+{
+	if(!utf8_valid(text, strlen(text))) return false;
+	for(const unsigned char *c = (const unsigned char *)text; *c; c++){
+		if(*c < 0x20 || *c == 0x7f) return false;
+	}
+	return true;
+}
+
+static void do_status(const struct presence_requests_env *env, const char *user, const cJSON *req,
+		const char *op, const char *req_id)
+{
+	const char *state = json_get_str(req, "state", 16);
+	const cJSON *text_item = cJSON_GetObjectItemCaseSensitive(req, "text");
+	const char *text = "";
+	cJSON *reply = NULL;
+
+	if(!state || (strcmp(state, "online") && strcmp(state, "away") && strcmp(state, "dnd"))){
+		refuse(env, user, op, req_id, "bad_request", "\"state\" must be \"online\", \"away\" or \"dnd\"");
+		goto out;
+	}
+	if(text_item && !cJSON_IsNull(text_item)){
+		if(!cJSON_IsString(text_item) || !text_item->valuestring){
+			refuse(env, user, op, req_id, "bad_request", "\"text\" must be a string or null");
+			goto out;
+		}
+		text = text_item->valuestring;
+		if(strlen(text) > PRESENCE_TEXT_MAX){
+			refuse(env, user, op, req_id, "too_large", "\"text\" is over 100 bytes");
+			goto out;
+		}
+		if(!text_clean(text)){
+			refuse(env, user, op, req_id, "bad_request", "\"text\" is not valid UTF-8 without control characters");
+			goto out;
+		}
+	}
+	if(presence_set_status(env->presence, user, state, text)){
+		refuse(env, user, op, req_id, "not_online", "a status needs at least one open connection of yours");
+		goto out;
+	}
+	reply = reply_new(op, req_id, true);
+	if(!reply) goto out;
+	cJSON_AddStringToObject(reply, "state", state);
+	if(*text) cJSON_AddStringToObject(reply, "text", text);
+	else cJSON_AddNullToObject(reply, "text");
+	send_reply(env, user, reply);
+out:
+	cJSON_Delete(reply);
+}
+
+/* Adds the presence of user to obj: state, devices, text, since, last_seen
+ * (db_last_seen, already in protocol form, when we know nothing newer). */
+static void add_presence(const struct presence *presence, cJSON *obj, const char *user, const char *db_last_seen)
+{
+	struct presence_view view;
+	char iso[TIMEFMT_LEN];
+
+	presence_get(presence, user, &view);
+	cJSON_AddStringToObject(obj, "state", view.state);
+	cJSON_AddNumberToObject(obj, "devices", view.devices);
+	if(view.text[0]) cJSON_AddStringToObject(obj, "text", view.text);
+	else cJSON_AddNullToObject(obj, "text");
+	if(view.last_seen_ms){
+		timefmt_iso(view.last_seen_ms, iso);
+		cJSON_AddStringToObject(obj, "last_seen", iso);
+	}else if(db_last_seen){
+		cJSON_AddStringToObject(obj, "last_seen", db_last_seen);
+	}else{
+		cJSON_AddNullToObject(obj, "last_seen");
+	}
+}
+
+struct roster {
+	const struct presence *presence;
+	cJSON *members;
+	int rows;
+};
+
+static int roster_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	struct roster *roster = ud;
+	cJSON *item;
+
+	(void)lens;
+	if(ncols != 2 || !cols[0]) return 0;
+	if(++roster->rows > PRESENCE_ROSTER_MAX) return 1;
+	item = cJSON_CreateObject();
+	if(!item) return 1;
+	cJSON_AddItemToArray(roster->members, item);
+	cJSON_AddStringToObject(item, "user", cols[0]);
+	add_presence(roster->presence, item, cols[0], cols[1]);
+	return 0;
+}
+
+static void do_roster(const struct presence_requests_env *env, const char *user, const cJSON *req,
+		const char *op, const char *req_id)
+{
+	const char *room = json_get_str(req, "room", NAME_ROOM_MAX);
+	struct roster roster = { .presence = env->presence };
+	struct db_param params[2];
+	struct db *db;
+	cJSON *reply = NULL;
+
+	if(!room || !name_room_valid(room)){
+		refuse(env, user, op, req_id, "bad_request", "\"room\" must be a room name");
+		goto out;
+	}
+	reply = reply_new(op, req_id, true);
+	if(!reply) goto out;
+	cJSON_AddStringToObject(reply, "room", room);
+	roster.members = cJSON_AddArrayToObject(reply, "members");
+	db = env->db_get(env->ud);
+	if(!roster.members || !db){
+		refuse(env, user, op, req_id, "unavailable", "the member list cannot be read now; retry later");
+		goto out;
+	}
+	params[0] = DB_STR(room);
+	params[1] = DB_STR(user);
+	/* The EXISTS keeps the member list of a room from anyone outside it. */
+	if(db_exec(db, "SELECT u.username, " TIMEFMT_SQL("s.seen_at")
+				" FROM rooms r JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+				" LEFT JOIN last_seen s ON s.user_id = u.id"
+				" WHERE r.name = ? AND EXISTS (SELECT 1 FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
+				"   WHERE m2.room_id = r.id AND u2.username = ?)"
+				" ORDER BY u.username LIMIT 501",
+				params, 2, roster_row, &roster, NULL, NULL) != DB_OK){
+		log_warn("roster of %s: %s", room, db_error(db));
+		env->db_failed(env->ud);
+		refuse(env, user, op, req_id, "unavailable", "the member list cannot be read now; retry later");
+		goto out;
+	}
+	if(roster.rows == 0){
+		refuse(env, user, op, req_id, "not_member", "no such room, or you are not a member of it");
+		goto out;
+	}
+	cJSON_AddBoolToObject(reply, "truncated", roster.rows > PRESENCE_ROSTER_MAX);
+	send_reply(env, user, reply);
+out:
+	cJSON_Delete(reply);
+}
+
+static int device_item(void *ud, const char *client, const char *node, long long since_ms)
+{
+	cJSON *list = ud;
+	cJSON *item = cJSON_CreateObject();
+	char iso[TIMEFMT_LEN];
+
+	if(!item) return 1;
+	cJSON_AddItemToArray(list, item);
+	timefmt_iso(since_ms, iso);
+	cJSON_AddStringToObject(item, "client", client);
+	cJSON_AddStringToObject(item, "node", node);
+	cJSON_AddStringToObject(item, "since", iso);
+	return 0;
+}
+
+static void do_devices(const struct presence_requests_env *env, const char *user, const char *op, const char *req_id)
+{
+	cJSON *reply = reply_new(op, req_id, true);
+	cJSON *list;
+
+	if(!reply) goto out;
+	add_presence(env->presence, reply, user, NULL);
+	list = cJSON_AddArrayToObject(reply, "devices_detail");
+	if(!list) goto out;
+	presence_devices(env->presence, user, PRESENCE_DEVICES_MAX, device_item, list);
+	send_reply(env, user, reply);
+out:
+	cJSON_Delete(reply);
+}
+
+void presence_request(const struct presence_requests_env *env, const char *user, const void *payload, size_t len)
+{
+	cJSON *req = NULL;
+	const char *op = NULL, *req_id = NULL, *claimed;
+	const cJSON *id_item;
+
+	if(len > PRESENCE_REQUEST_MAX_BYTES){
+		refuse(env, user, NULL, NULL, "too_large", "request over 4096 bytes");
+		goto out;
+	}
+	req = json_parse_object(payload, len);
+	if(!req){
+		refuse(env, user, NULL, NULL, "bad_json", "the request is not a JSON object");
+		goto out;
+	}
+	op = json_get_str(req, "op", 32);
+	id_item = cJSON_GetObjectItemCaseSensitive(req, "req_id");
+	if(id_item){
+		req_id = json_get_str(req, "req_id", NAME_MSGID_MAX);
+		if(!req_id || !name_msgid_valid(req_id)){
+			req_id = NULL;
+			refuse(env, user, op, NULL, "bad_request", "\"req_id\" must be 1-64 of A-Z a-z 0-9 _ -");
+			goto out;
+		}
+	}
+	/* The sender is the user in the topic; a payload claiming to be someone
+	 * else is refused rather than silently corrected. */
+	claimed = json_get_str(req, "user", NAME_USER_MAX);
+	if(cJSON_GetObjectItemCaseSensitive(req, "user") && (!claimed || strcmp(claimed, user))){
+		refuse(env, user, op, req_id, "forbidden", "you can only act as yourself");
+		goto out;
+	}
+	if(op && !strcmp(op, "status")) do_status(env, user, req, op, req_id);
+	else if(op && !strcmp(op, "roster")) do_roster(env, user, req, op, req_id);
+	else if(op && !strcmp(op, "devices")) do_devices(env, user, op, req_id);
+	else refuse(env, user, op, req_id, "unknown_op", "op must be status, roster or devices");
+out:
+	cJSON_Delete(req);
+}
