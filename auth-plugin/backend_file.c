@@ -82,10 +82,11 @@ static int read_file(const char *path, struct file_user **out, char *err, size_t
 				snprintf(err, errlen, "out of memory reading %s", path);
 				goto out;
 			}
-			snprintf(user->name, sizeof(user->name), "%s", line);
+			/* Both lengths were checked above (name_user_valid, PWHASH_MAX_LEN). */
+			memcpy(user->name, line, strlen(line) + 1);
 			HASH_ADD_STR(users, name, user);
 		}
-		snprintf(user->hash, sizeof(user->hash), "%s", hash);
+		memcpy(user->hash, hash, strlen(hash) + 1);
 	}
 	memset(line, 0, sizeof(line));
 	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: password file %s: %u users, %d lines skipped",
