@@ -41,17 +41,18 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Builds a snapshot with memberships entries: users of ROOMS_PER_USER rooms
- * each (a single user with fewer rooms below that), rooms shared by about 100
- * members. Returns it (caller frees) or NULL. */
-static struct snapshot *build_snapshot(long memberships, long *users_out, long *rooms_out)
+ * each (of one room each below 100 memberships, so that the small snapshot
+ * still has non-members and other senders to deny), rooms shared by about
+ * 100 members, at least 10 rooms. Returns it (caller frees) or NULL. */
+static struct snapshot *build_snapshot(long memberships, long *users_out, long *rooms_out, long *per_user_out)
 {
 	struct snapshot *snap = snapshot_new(1);
-	long per_user = memberships < ROOMS_PER_USER ? memberships : ROOMS_PER_USER;
+	long per_user = memberships < 100 ? 1 : ROOMS_PER_USER;
 	long users = memberships / per_user;
 	long rooms = users * per_user / 100;
 	char name[NAME_USER_MAX + 1], room[NAME_ROOM_MAX + 1];
-	if (rooms < per_user)
-		rooms = per_user;
+	if (rooms < 10)
+		rooms = 10;
 	if (!snap)
 		goto fail;
 	for (long u = 0; u < users; u++) {
@@ -66,6 +67,7 @@ static struct snapshot *build_snapshot(long memberships, long *users_out, long *
 	}
 	*users_out = users;
 	*rooms_out = rooms;
+	*per_user_out = per_user;
 	return snap;
 fail:
 	snapshot_free(snap);
@@ -74,9 +76,8 @@ fail:
 
 /* Fills queries: a quarter each of READ as member, READ as non-member, WRITE
  * as member on one's own topic, WRITE impersonating someone else. */
-static void make_queries(struct query *q, long users, long rooms)
+static void make_queries(struct query *q, long users, long rooms, long per_user)
 {
-	long per_user = rooms < ROOMS_PER_USER ? rooms : ROOMS_PER_USER;
 	for (long i = 0; i < QUERIES; i++) {
 		long u = random() % users;
 		long member_room = (u + (random() % per_user) * (rooms / per_user)) % rooms;
@@ -154,14 +155,14 @@ int main(int argc, char **argv)
 	}
 	srandom(42);
 	for (int s = 0; s < n_sizes; s++) {
-		long users = 0, rooms = 0, allowed = 0;
+		long users = 0, rooms = 0, per_user = 0, allowed = 0;
 		double t0 = now_s();
 		fprintf(stderr, "aclbench: building a snapshot of %ld memberships\n", sizes[s]);
-		snap = build_snapshot(sizes[s], &users, &rooms);
+		snap = build_snapshot(sizes[s], &users, &rooms, &per_user);
 		if (!snap)
 			goto out;
 		double build_s = now_s() - t0;
-		make_queries(queries, users, rooms);
+		make_queries(queries, users, rooms, per_user);
 		for (int r = 0; r < rounds; r++) {
 			results[r] = time_round(snap, queries, seconds, &allowed);
 			fprintf(stderr, "aclbench: %ld memberships, round %d: %.1f ns/decision\n", sizes[s], r + 1, results[r]);

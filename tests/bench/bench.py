@@ -342,7 +342,7 @@ INSERT INTO room_members (room_id, user_id)
                 for phase in ("cold", "warm"):
                     log(f"(4) connect storm run {run + 1}/{p['runs']} {v} {phase}: {n} clients")
                     r = self.load(f"s4-{v}-{phase}", "--mode", "connect", "--port", port, "--users", n,
-                                  "--max-pending", 100, "--connect-timeout", 120, "--threads", 2)
+                                  "--max-pending", 20, "--connect-timeout", 120, "--threads", 2)
                     res[v][phase].append(r)
                 self.stop_broker(f"s4-{v}")
         self.results["4"] = res
