@@ -101,6 +101,8 @@ struct mqtt_svc *mqtt_svc_new(const struct mqtt_svc_opts *opts, mqtt_svc_message
 		return NULL;
 	}
 	mosquitto_int_option(svc->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	/* Small request/response packets: do not let Nagle hold them back. */
+	mosquitto_int_option(svc->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_username_pw_set(svc->mosq, opts->username, opts->password);
 	/* Enough in flight for throughput, bounded so memory stays bounded. */
 	mosquitto_max_inflight_messages_set(svc->mosq, 100);
