@@ -1,5 +1,5 @@
 /* requests.h: presence-svc's requests on chat/v1/users/{user}/req/presence
- * (docs/PROTOCOL.md section 4.4): "status" sets the sender's own state and
+ * (docs/PROTOCOL.md section 4.5): "status" sets the sender's own state and
  * text, "roster" lists a room's members with their presence, "devices"
  * lists the sender's own open connections. The user is the one in the topic,
  * which the broker checked; replies go to that user's inbox. */
