@@ -80,7 +80,7 @@ deps:
 
 up: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/stack.sh up
+	@CHAT_NODES=$(NODES) scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down

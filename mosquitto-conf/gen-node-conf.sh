@@ -3,6 +3,15 @@
 # usage: gen-node-conf.sh OUT_FILE  with these variables set:
 #   NODE PORT BIND STATE_DIR PLUGIN DB_PORT DB_USER DB_PASSWORD DB_NAME
 #   and for a leaf: HUB_HOST HUB_PORT BRIDGE_USER BRIDGE_PASSWORD
+# Optional (cluster, docs/ADMIN.md "Cluster"):
+#   TLS_PORT CAFILE CERTFILE KEYFILE   a TLS listener (listener-tls.conf.in)
+#   WS_PORT                            a WebSockets listener (listener-ws.conf.in)
+#   BRIDGE_CAFILE                      the bridge runs over TLS (bridge-tls.conf.in);
+#                                      HUB_PORT is then the hub's TLS port
+#   STANDBY_HUB                        host:port of a standby hub: the bridge's
+#                                      second address (failover)
+#   ACL_FILE                           plugin_opt_acl_file
+#   PLUGIN_OPTS                        more plugin options, "name value;name value"
 # The output holds passwords: it is written with mode 0600.
 set -eu
 out=$1
@@ -26,14 +35,42 @@ subst() {
 		-e "s|@DB_PASSWORD@|$DB_PASSWORD|g" -e "s|@DB_NAME@|$DB_NAME|g" \
 		-e "s|@USER_LINE@|$USER_LINE|g" \
 		-e "s|@HUB_HOST@|${HUB_HOST:-}|g" -e "s|@HUB_PORT@|${HUB_PORT:-}|g" \
-		-e "s|@BRIDGE_USER@|${BRIDGE_USER:-}|g" -e "s|@BRIDGE_PASSWORD@|${BRIDGE_PASSWORD:-}|g" "$1"
+		-e "s|@BRIDGE_USER@|${BRIDGE_USER:-}|g" -e "s|@BRIDGE_PASSWORD@|${BRIDGE_PASSWORD:-}|g" \
+		-e "s|@TLS_PORT@|${TLS_PORT:-}|g" -e "s|@CAFILE@|${CAFILE:-}|g" \
+		-e "s|@CERTFILE@|${CERTFILE:-}|g" -e "s|@KEYFILE@|${KEYFILE:-}|g" \
+		-e "s|@WS_PORT@|${WS_PORT:-}|g" -e "s|@BRIDGE_CAFILE@|${BRIDGE_CAFILE:-}|g" "$1"
 }
+
+if [ -n "${TLS_PORT:-}" ]; then
+	for var in CAFILE CERTFILE KEYFILE; do
+		eval "val=\${$var:-}"
+		[ -n "$val" ] || { echo "gen-node-conf: TLS_PORT needs $var" >&2; exit 2; }
+	done
+fi
 
 umask 077
 tmp="$out.tmp"
 subst "$here/node.conf.in" > "$tmp"
+if [ -n "${ACL_FILE:-}" ]; then
+	printf 'plugin_opt_acl_file %s\n' "$ACL_FILE" >> "$tmp"
+fi
+if [ -n "${PLUGIN_OPTS:-}" ]; then
+	printf '%s\n' "$PLUGIN_OPTS" | tr ';' '\n' | sed -e 's/^ *//' -e '/^$/d' -e 's/^/plugin_opt_/' >> "$tmp"
+fi
+# Listeners come after the plugin lines: with per_listener_settings false
+# the plugin and its options are global either way.
+[ -z "${TLS_PORT:-}" ] || subst "$here/listener-tls.conf.in" >> "$tmp"
+[ -z "${WS_PORT:-}" ] || subst "$here/listener-ws.conf.in" >> "$tmp"
 if [ -n "${HUB_PORT:-}" ]; then
 	printf '\n' >> "$tmp"
-	subst "$here/bridge.conf.in" >> "$tmp"
+	subst "$here/bridge.conf.in" > "$tmp.bridge"
+	if [ -n "${STANDBY_HUB:-}" ]; then
+		# One address line may name several hubs: the bridge uses the first
+		# and fails over to the next when it cannot connect.
+		sed -i "s|^address .*|& $STANDBY_HUB|" "$tmp.bridge"
+	fi
+	cat "$tmp.bridge" >> "$tmp"
+	rm -f "$tmp.bridge"
+	[ -z "${BRIDGE_CAFILE:-}" ] || subst "$here/bridge-tls.conf.in" >> "$tmp"
 fi
 mv "$tmp" "$out"

@@ -7,6 +7,13 @@
 # exactly the processes whose pid files `up` wrote, nothing else.
 # Ports (loopback only) and their variables:
 #   CHAT_DB_PORT (13306)  CHAT_HUB_PORT (11883)  CHAT_LEAF_PORT (11884)
+# With CHAT_NODES=N (`make up NODES=N`) it runs a cluster instead: the hub,
+# leaves leaf1..leafN on CHAT_LEAF_PORT, +1, ..., HAProxy in front of the
+# leaves, and TLS (a private CA in $CHAT_VAR/tls, TLS listeners on every
+# node, the bridges over TLS) and WebSockets listeners:
+#   CHAT_LB_PORT (11890)       HAProxy, MQTT      CHAT_LB_TLS_PORT (18890)  HAProxy, MQTT over TLS
+#   CHAT_HUB_TLS_PORT (18883)  CHAT_LEAF_TLS_PORT (18884, +1, ...)
+#   CHAT_HUB_WS_PORT (19883)   CHAT_LEAF_WS_PORT (19884, +1, ...)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +26,21 @@ BIND=127.0.0.1
 DB_NAME=chat
 DB_USER=chat
 PARTS="mariadb hub leaf history-svc presence-svc"
+NODES=${CHAT_NODES:-}
+LB_PORT=${CHAT_LB_PORT:-11890}
+LB_TLS_PORT=${CHAT_LB_TLS_PORT:-18890}
+HUB_TLS_PORT=${CHAT_HUB_TLS_PORT:-18883}
+LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
+HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
+LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
+if [ -n "$NODES" ]; then
+	case $NODES in
+		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
+	esac
+	[ "$NODES" -ge 1 ] && [ "$NODES" -le 20 ] || { echo "stack: error: NODES must be 1-20" >&2; exit 1; }
+fi
+# Per-node TLS and WebSockets settings for node_conf; empty: none.
+NODE_TLS_PORT="" NODE_WS_PORT="" NODE_HUB_PORT=""
 
 log() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -158,9 +180,23 @@ node_conf() { # node port [hub]
 			run_as=root
 		fi
 	fi
+	local tls_env=()
+	if [ -n "$NODE_TLS_PORT" ]; then
+		[ "$run_as" = root ] || [ "$(id -u)" -ne 0 ] || chown mosquitto: "$VAR/tls/$node.key"
+		tls_env=(TLS_PORT="$NODE_TLS_PORT" CAFILE="$VAR/tls/ca.crt" CERTFILE="$VAR/tls/$node.crt"
+			KEYFILE="$VAR/tls/$node.key")
+		# Behind HAProxy every client comes from its address (Mosquitto
+		# 2.0 has no PROXY protocol): the per-address flood limit would
+		# lock out everyone at once, so it is raised on leaves; the
+		# per-user limit still holds (docs/ADMIN.md, "Cluster").
+		[ -z "${3:-}" ] || tls_env+=(PLUGIN_OPTS="flood_address_threshold 100000")
+		# The bridge checks the hub's certificate (localhost is in its SAN).
+		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
+	fi
+	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
-	HUB_HOST=${3:+$BIND} HUB_PORT=${3:+$HUB_PORT} BRIDGE_USER=${3:+bridge-$node} \
+	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
 	BRIDGE_PASSWORD=${3:+$(secret user-bridge-$node)} \
 		"$ROOT/mosquitto-conf/gen-node-conf.sh" "$dir/mosquitto.conf"
 }
@@ -170,6 +206,8 @@ start_broker() { # node port [hub]
 	if alive_pid "$node" >/dev/null; then log "$node already up"; return; fi
 	var=CHAT_$(echo "$node" | tr a-z A-Z)_PORT
 	check_port "$port" "$var"
+	[ -z "$NODE_TLS_PORT" ] || check_port "$NODE_TLS_PORT" "${var%_PORT}_TLS_PORT"
+	[ -z "$NODE_WS_PORT" ] || check_port "$NODE_WS_PORT" "${var%_PORT}_WS_PORT"
 	node_conf "$@"
 	local preload=()
 	if [ -n "${CHAT_SANITIZED:-}" ]; then
@@ -213,12 +251,56 @@ CONF
 	log "$name up"
 }
 
-wait_bridge() {
-	if ! wait_for 20 bridge grep -q "as leaf-bridge" "$VAR/hub/mosquitto.log"; then
-		tail -20 "$VAR/leaf/mosquitto.log" >&2
-		die "the leaf's bridge did not connect to the hub within 20 s"
+wait_bridge() { # [leaf]
+	local leaf=${1:-leaf}
+	if ! wait_for 20 bridge grep -q "as $leaf-bridge" "$VAR/hub/mosquitto.log"; then
+		tail -20 "$VAR/$leaf/mosquitto.log" >&2
+		die "the $leaf's bridge did not connect to the hub within 20 s"
 	fi
-	log "bridge leaf -> hub connected"
+	log "bridge $leaf -> hub connected"
+}
+
+start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
+	if alive_pid haproxy >/dev/null; then log "haproxy already up"; return; fi
+	check_port "$LB_PORT" CHAT_LB_PORT
+	check_port "$LB_TLS_PORT" CHAT_LB_TLS_PORT
+	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" \
+		"$ROOT/mosquitto-conf/gen-haproxy-conf.sh" "$VAR/conf/haproxy.cfg"
+	haproxy -c -q -f "$VAR/conf/haproxy.cfg" || die "haproxy rejects $VAR/conf/haproxy.cfg"
+	haproxy -db -f "$VAR/conf/haproxy.cfg" </dev/null >>"$VAR/log/haproxy.log" 2>&1 &
+	echo $! > "$(pidfile haproxy)"
+	if ! wait_for 10 haproxy bash -c "exec 3<>/dev/tcp/$BIND/$LB_PORT"; then
+		tail -20 "$VAR/log/haproxy.log" >&2
+		die "haproxy did not listen on $BIND:$LB_PORT within 10 s"
+	fi
+	log "haproxy up on $BIND:$LB_PORT (TLS $LB_TLS_PORT) in front of the leaves"
+}
+
+# The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
+cluster_up() {
+	local i leaf mqtt="" tls="" parts="mariadb hub"
+	mkdir -p "$VAR/tls"
+	chmod 755 "$VAR/tls"
+	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
+	for i in $(seq 1 "$NODES"); do
+		"$ROOT/scripts/certs.sh" "$VAR/tls" "leaf$i" >/dev/null
+		ensure_user "bridge-leaf$i" bridge
+	done
+	NODE_TLS_PORT=$HUB_TLS_PORT NODE_WS_PORT=$HUB_WS_PORT
+	start_broker hub "$HUB_PORT"
+	for i in $(seq 1 "$NODES"); do
+		leaf=leaf$i
+		NODE_TLS_PORT=$(( LEAF_TLS_PORT + i - 1 )) NODE_WS_PORT=$(( LEAF_WS_PORT + i - 1 ))
+		NODE_HUB_HOST=localhost NODE_HUB_PORT=$HUB_TLS_PORT
+		start_broker "$leaf" $(( LEAF_PORT + i - 1 )) hub
+		mqtt="$mqtt $leaf=$BIND:$(( LEAF_PORT + i - 1 ))"
+		tls="$tls $leaf=$BIND:$NODE_TLS_PORT"
+		parts="$parts $leaf"
+	done
+	NODE_HUB_HOST="" NODE_HUB_PORT=""
+	for i in $(seq 1 "$NODES"); do wait_bridge "leaf$i"; done
+	start_haproxy "$mqtt" "$tls"
+	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
 }
 
 cmd_up() {
@@ -229,9 +311,17 @@ cmd_up() {
 	setup_database
 	ensure_user history service
 	ensure_user presence service
-	ensure_user bridge-leaf bridge
 	ensure_user alice user lobby
 	ensure_user bob user lobby
+	if [ -n "$NODES" ]; then
+		cluster_up
+		start_service history-svc
+		start_service presence-svc
+		cluster_info
+		return
+	fi
+	rm -f "$VAR/run/parts"
+	ensure_user bridge-leaf bridge
 	start_broker hub "$HUB_PORT"
 	start_broker leaf "$LEAF_PORT" hub
 	wait_bridge
@@ -254,6 +344,22 @@ Stop with:  make down
 INFO
 }
 
+cluster_info() {
+	cat <<INFO
+
+The chat cluster is up (state, logs, secrets and TLS files in $VAR).
+  hub: $BIND:$HUB_PORT (TLS $HUB_TLS_PORT, WebSockets $HUB_WS_PORT)
+  $NODES leaves: $BIND:$LEAF_PORT.. (TLS $LEAF_TLS_PORT.., WebSockets $LEAF_WS_PORT..), bridged to the hub over TLS
+  HAProxy in front of the leaves: $BIND:$LB_PORT (MQTT), $BIND:$LB_TLS_PORT (MQTT over TLS)
+  demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
+Through HAProxy, over TLS:
+  mosquitto_sub -h localhost -p $LB_TLS_PORT --cafile $VAR/tls/ca.crt -u bob -P \$(cat $VAR/secrets/user-bob) -t 'chat/v1/rooms/lobby/msg/+' -v
+  mosquitto_pub -h localhost -p $LB_PORT -u alice -P \$(cat $VAR/secrets/user-alice) -q 1 \\
+      -t chat/v1/rooms/lobby/msg/alice -m '{"id":"m1","body":"hello"}'
+Stop with:  make down
+INFO
+}
+
 stop_part() {
 	local part=$1 pid
 	pid=$(alive_pid "$part") || { rm -f "$(pidfile "$part")"; return 0; }
@@ -272,14 +378,25 @@ stop_part() {
 
 cmd_down() {
 	local part
-	for part in presence-svc history-svc leaf hub mariadb; do
+	local f
+	for part in presence-svc history-svc haproxy; do
+		stop_part "$part"
+	done
+	# The cluster's leaves (leaf1..leafN), whatever NODES `up` had.
+	for f in "$VAR"/run/leaf[0-9]*.pid; do
+		[ -e "$f" ] || continue
+		part=$(basename "$f" .pid)
+		stop_part "$part"
+	done
+	for part in leaf hub mariadb; do
 		stop_part "$part"
 	done
 }
 
 cmd_status() {
-	local part pid rc=0
-	for part in $PARTS; do
+	local part pid rc=0 parts=$PARTS
+	[ ! -s "$VAR/run/parts" ] || parts=$(cat "$VAR/run/parts")
+	for part in $parts; do
 		if pid=$(alive_pid "$part"); then
 			printf '%-13s up (pid %s)\n' "$part" "$pid"
 		else
