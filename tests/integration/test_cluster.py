@@ -1,0 +1,240 @@
+"""The cluster of `make up NODES=3` on loopback: hub + 3 leaves bridged over
+TLS, HAProxy in front of the leaves, TLS and WebSockets listeners.
+
+Started with the same scripts/stack.sh (CHAT_NODES=3) in its own state
+directory and on free ports; stopped by `stack.sh down` (pid files)."""
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from conftest import BUILD, ROOT, free_port
+
+NODES = 3
+
+
+def free_ports(n):
+    """n consecutive free ports (the leaves' ports are base, base+1, ...)."""
+    for _ in range(50):
+        base = free_port()
+        if base + n >= 65535:
+            continue
+        import socket
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+class Cluster:
+    def __init__(self):
+        self.var = tempfile.mkdtemp(prefix="chat-cluster-")
+        os.chmod(self.var, 0o755)
+        self.ports = {"db": free_port(), "hub": free_port(), "leaf": free_ports(NODES), "lb": free_port(),
+                      "lb_tls": free_port(), "hub_tls": free_port(), "leaf_tls": free_ports(NODES),
+                      "hub_ws": free_port(), "leaf_ws": free_ports(NODES)}
+        p = self.ports
+        self.env = dict(os.environ, CHAT_VAR=self.var, CHAT_BUILD=BUILD, CHAT_NODES=str(NODES),
+                        CHAT_DB_PORT=str(p["db"]), CHAT_HUB_PORT=str(p["hub"]), CHAT_LEAF_PORT=str(p["leaf"]),
+                        CHAT_LB_PORT=str(p["lb"]), CHAT_LB_TLS_PORT=str(p["lb_tls"]),
+                        CHAT_HUB_TLS_PORT=str(p["hub_tls"]), CHAT_LEAF_TLS_PORT=str(p["leaf_tls"]),
+                        CHAT_HUB_WS_PORT=str(p["hub_ws"]), CHAT_LEAF_WS_PORT=str(p["leaf_ws"]),
+                        CHAT_LOG_LEVEL="debug")
+        self.clients = []
+
+    def script(self, *args):
+        return subprocess.run([os.path.join(ROOT, "scripts/stack.sh"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=180)
+
+    def password(self, user):
+        return open(os.path.join(self.var, "secrets", f"user-{user}")).read().strip()
+
+    def leaf_port(self, i, kind="leaf"):
+        return self.ports[kind] + i - 1
+
+    def log(self, part):
+        path = os.path.join(self.var, part, "mosquitto.log") if not part.endswith(".log") else os.path.join(self.var, part)
+        return open(path, errors="replace").read() if os.path.exists(path) else ""
+
+    def pid(self, part):
+        return int(open(os.path.join(self.var, "run", f"{part}.pid")).read())
+
+    def logs(self):
+        out = []
+        for part in ["hub"] + [f"leaf{i}" for i in range(1, NODES + 1)] + ["log/haproxy.log", "log/history-svc.log"]:
+            out.append(f"===== {part} =====\n" + "".join(self.log(part).splitlines(True)[-40:]))
+        return "\n".join(out)
+
+    def client(self, user, port, **kw):
+        c = Client(user, self.password(user), port, **kw)
+        self.clients.append(c)
+        return c
+
+
+class Client:
+    def __init__(self, user, password, port, host="127.0.0.1", tls_ca=None, transport="tcp", client_id=None):
+        self.user = user
+        self.client_id = client_id or f"cl-{user}-{uuid.uuid4().hex[:8]}"
+        self.messages = queue.Queue()
+        self.connected = queue.Queue()
+        self.client = mqtt.Client(client_id=self.client_id, clean_session=True, transport=transport)
+        self.client.username_pw_set(user, password)
+        if tls_ca:
+            self.client.tls_set(ca_certs=tls_ca, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.on_connect = lambda c, u, f, rc: self.connected.put(rc)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        self.rc = self.connected.get(timeout=10)
+
+    def subscribe(self, *topics):
+        for t in topics:
+            assert self.client.subscribe(t, qos=1)[0] == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.3)
+
+    def publish(self, topic, payload):
+        info = self.client.publish(topic, json.dumps(payload), qos=1)
+        info.wait_for_publish(timeout=10)
+        assert info.is_published()
+
+    def expect_json(self, topic, pred=lambda d: True, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                t, p = self.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            if t == topic:
+                d = json.loads(p)
+                if pred(d):
+                    return d
+        raise AssertionError(f"{self.user}: nothing matching on {topic} within {timeout}s")
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if shutil.which("haproxy") is None or shutil.which("openssl") is None:
+        pytest.skip("haproxy and openssl are needed (make deps installs them)")
+    cl = Cluster()
+    up = cl.script("up")
+    if up.returncode != 0:
+        logs = cl.logs()
+        cl.script("down")
+        pytest.fail(f"stack.sh up (CHAT_NODES={NODES}) failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    yield cl
+    for c in cl.clients:
+        try:
+            c.close()
+        except Exception:
+            pass
+    down = cl.script("down")
+    assert "leaf3 stopped" in down.stdout and "haproxy stopped" in down.stdout, down.stdout
+    if not os.environ.get("CHAT_KEEP_VAR"):
+        shutil.rmtree(cl.var, ignore_errors=True)
+
+
+def which_leaf(cl, client_id):
+    for i in range(1, NODES + 1):
+        if f" as {client_id} " in cl.log(f"leaf{i}"):
+            return i
+    return None
+
+
+def test_status_lists_every_part(cluster):
+    st = cluster.script("status")
+    assert st.returncode == 0, st.stdout
+    for part in ["mariadb", "hub", "leaf1", "leaf2", "leaf3", "haproxy", "history-svc", "presence-svc"]:
+        assert re.search(rf"^{part} +up", st.stdout, re.M), st.stdout
+
+
+def test_bridges_run_over_tls_with_checked_credentials(cluster):
+    hub = cluster.log("hub")
+    for i in range(1, NODES + 1):
+        m = re.search(rf"New connection from [0-9.]+:(\d+) on port (\d+)\.\n[^\n]*New bridge connected from [0-9.]+:\1 as leaf{i}-bridge", hub)
+        assert m and int(m.group(2)) == cluster.ports["hub_tls"], f"leaf{i}'s bridge is not on the hub's TLS port"
+        conf = open(os.path.join(cluster.var, f"leaf{i}", "mosquitto.conf")).read()
+        assert "bridge_cafile" in conf and "bridge_insecure false" in conf and "cleansession false" in conf
+    # The plugin checks a bridge account's password like any other.
+    c = Client("bridge-leaf1", "wrong-password", cluster.ports["hub_tls"], host="localhost",
+               tls_ca=os.path.join(cluster.var, "tls/ca.crt"))
+    assert c.rc == 5
+    c.close()
+
+
+def test_tls_through_haproxy_reaches_every_leaf_and_history(cluster):
+    ca = os.path.join(cluster.var, "tls/ca.crt")
+    bob = cluster.client("bob", cluster.leaf_port(2), tls_ca=None)  # plain, directly on leaf2
+    assert bob.rc == 0
+    bob.subscribe("chat/v1/rooms/lobby/msg/+")
+    alice = cluster.client("alice", cluster.ports["lb_tls"], host="localhost", tls_ca=ca)
+    assert alice.rc == 0
+    alice.subscribe("chat/v1/users/alice/inbox")
+    mid = uuid.uuid4().hex
+    alice.publish("chat/v1/rooms/lobby/msg/alice", {"id": mid, "body": "over tls"})
+    assert bob.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d: d["id"] == mid)["body"] == "over tls"
+    receipt = alice.expect_json("chat/v1/users/alice/inbox", lambda d: d.get("type") == "receipt" and d["id"] == mid)
+    assert receipt["seq"] >= 1
+    # A client that does not trust the cluster CA is refused by TLS itself.
+    with pytest.raises(ssl.SSLError):
+        Client("alice", cluster.password("alice"), cluster.ports["lb_tls"], host="localhost",
+               tls_ca="/etc/ssl/certs/ca-certificates.crt")
+
+
+def test_websockets_listener(cluster):
+    ws = cluster.client("bob", cluster.leaf_port(3, "leaf_ws"), transport="websockets")
+    assert ws.rc == 0
+    ws.subscribe("chat/v1/rooms/lobby/msg/+")
+    alice = cluster.client("alice", cluster.ports["hub"])
+    mid = uuid.uuid4().hex
+    alice.publish("chat/v1/rooms/lobby/msg/alice", {"id": mid, "body": "to ws"})
+    ws.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d: d["id"] == mid)
+
+
+def test_haproxy_spreads_clients_and_skips_a_dead_leaf(cluster):
+    lb = cluster.ports["lb"]
+    spread = [cluster.client("bob", lb) for _ in range(6)]
+    assert all(c.rc == 0 for c in spread)
+    used = {which_leaf(cluster, c.client_id) for c in spread}
+    assert used == {1, 2, 3}, f"leastconn should use every leaf, used {used}"
+    os.kill(cluster.pid("leaf3"), signal.SIGKILL)
+    # Two failed checks 1 s apart mark it down; until then a new client may
+    # still be sent there, and HAProxy redispatches a refused connect.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        c = Client("bob", cluster.password("bob"), lb)
+        c.close()
+        if c.rc == 0 and "leaf3 is DOWN" in cluster.log("log/haproxy.log"):
+            break
+        time.sleep(0.5)
+    assert "leaf3 is DOWN" in cluster.log("log/haproxy.log"), cluster.log("log/haproxy.log")
+    after = [cluster.client("bob", lb) for _ in range(4)]
+    assert all(c.rc == 0 for c in after)
+    assert all(which_leaf(cluster, c.client_id) in (1, 2) for c in after)
+    # stack.sh up restarts the dead leaf; HAProxy takes it back.
+    up = cluster.script("up")
+    assert up.returncode == 0, up.stderr
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and "leaf3 is UP" not in cluster.log("log/haproxy.log"):
+        time.sleep(0.5)
+    assert "leaf3 is UP" in cluster.log("log/haproxy.log")
