@@ -1,5 +1,6 @@
 /* chat_cmd.c: the meaning of an input line (message or command); see
- * chat_cmd.h. */
+ * chat_cmd.h. Commands are a table: name, usage, argument counts, and the
+ * function that acts; a wrong count prints the usage as one error line. */
 #include "chat_cmd.h"
 
 #include <errno.h>
@@ -11,15 +12,21 @@
 #include "names.h"
 
 #define ARGS_MAX 4
+#define TEXT_ARG -1 /* max_args: the rest of the line is free text */
 
-static const char *const help_lines[] = {
-	"TEXT                 send TEXT to the current room (//TEXT sends /TEXT)",
-	"/join ROOM           join ROOM and make it the current room",
-	"/room ROOM           make ROOM (already joined) the current room",
-	"/history [N [SEQ]]   the last N messages of the current room (default 50, at most 250), older than SEQ if given",
-	"/rooms               list your rooms",
-	"/help                this list",
-	"/quit                leave, once the broker has acknowledged what was sent (at most 10 s)",
+struct cmd_call {
+	struct chat_net *net;
+	int argc;
+	char **argv;        /* argv[0] is the command */
+	const char *rest;   /* free text after the fixed arguments, or "" */
+};
+
+struct chat_cmd {
+	const char *name;
+	const char *usage;  /* arguments and what it does, for /help and errors */
+	int min_args;
+	int max_args;       /* or TEXT_ARG: min_args words, then free text */
+	enum chat_cmd_result (*run)(const struct cmd_call *call);
 };
 
 /* Parses s as a decimal number in [min, max]; returns 0, or -1. */
@@ -36,35 +43,176 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-static void help(struct chat_net *net)
+static enum chat_cmd_result cmd_quit(const struct cmd_call *call)
 {
-	char current[NAME_ROOM_MAX + 1];
-	char joined[CHAT_ROOMS_MAX * (NAME_ROOM_MAX + 1) + 1];
-	char text[sizeof(joined) + sizeof(current) + 32];
-	struct chat_event ev = { .kind = CHAT_EV_HELP };
-
-	for(size_t i = 0; i < sizeof(help_lines) / sizeof(help_lines[0]); i++){
-		ev.text = help_lines[i];
-		chat_net_emit(net, &ev);
-	}
-	chat_net_rooms_joined(net, current, sizeof(current), joined, sizeof(joined));
-	snprintf(text, sizeof(text), "current room: %s; joined: %s", current, joined);
-	ev.text = text;
-	chat_net_emit(net, &ev);
+	(void)call;
+	return CHAT_CMD_QUIT;
 }
 
-static void history(struct chat_net *net, int argc, char **argv)
+static enum chat_cmd_result cmd_help(const struct cmd_call *call);
+
+static enum chat_cmd_result cmd_join(const struct cmd_call *call)
+{
+	chat_net_join(call->net, call->argv[1]);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_room(const struct cmd_call *call)
+{
+	chat_net_switch(call->net, call->argv[1]);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_leave(const struct cmd_call *call)
+{
+	chat_net_leave(call->net, call->argc > 1 ? call->argv[1] : NULL);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_create(const struct cmd_call *call)
+{
+	int is_private = 0;
+
+	if(call->argc > 2){
+		if(!strcmp(call->argv[2], "private")){
+			is_private = 1;
+		}else if(strcmp(call->argv[2], "public")){
+			chat_net_error(call->net, "usage", "/create ROOM [public|private]: \"%s\" is neither", call->argv[2]);
+			return CHAT_CMD_OK;
+		}
+	}
+	chat_net_create(call->net, call->argv[1], is_private);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_invite(const struct cmd_call *call)
+{
+	chat_net_member_op(call->net, "invite", call->argc > 2 ? call->argv[2] : NULL, call->argv[1]);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_kick(const struct cmd_call *call)
+{
+	chat_net_member_op(call->net, "kick", call->argc > 2 ? call->argv[2] : NULL, call->argv[1]);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_msg(const struct cmd_call *call)
+{
+	chat_net_dm(call->net, call->argv[1], call->rest);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_rooms(const struct cmd_call *call)
+{
+	chat_net_rooms(call->net);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_public(const struct cmd_call *call)
+{
+	chat_net_public_rooms(call->net);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_who(const struct cmd_call *call)
+{
+	chat_net_roster(call->net, call->argc > 1 ? call->argv[1] : NULL);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_away(const struct cmd_call *call)
+{
+	chat_net_status(call->net, "away", call->rest);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_dnd(const struct cmd_call *call)
+{
+	chat_net_status(call->net, "dnd", call->rest);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_back(const struct cmd_call *call)
+{
+	chat_net_status(call->net, "online", call->rest);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_me(const struct cmd_call *call)
+{
+	char body[CHAT_BODY_MAX + 1];
+	int n = snprintf(body, sizeof(body), "%s%s", CHAT_CMD_EMOTE, call->rest);
+
+	if(n < 0 || (size_t)n >= sizeof(body)){
+		chat_net_error(call->net, "too_long", "the message is more than %d bytes: not sent", CHAT_BODY_MAX);
+		return CHAT_CMD_OK;
+	}
+	chat_net_send(call->net, body, (size_t)n);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_history(const struct cmd_call *call)
 {
 	long limit = CHAT_HISTORY_DEFAULT;
 	long before = 0;
 
-	if(argc > 3 || (argc > 1 && parse_long(argv[1], 1, CHAT_HISTORY_MAX, &limit))
-			|| (argc > 2 && parse_long(argv[2], 1, LONG_MAX, &before))){
-		chat_net_error(net, "usage", "/history [N [SEQ]]: N is 1-%d (default %d), SEQ a message number",
+	if((call->argc > 1 && parse_long(call->argv[1], 1, CHAT_HISTORY_MAX, &limit))
+			|| (call->argc > 2 && parse_long(call->argv[2], 1, LONG_MAX, &before))){
+		chat_net_error(call->net, "usage", "/history [N [SEQ]]: N is 1-%d (default %d), SEQ a message number",
 				CHAT_HISTORY_MAX, CHAT_HISTORY_DEFAULT);
-		return;
+		return CHAT_CMD_OK;
 	}
-	chat_net_history(net, limit, before);
+	chat_net_history(call->net, NULL, limit, before);
+	return CHAT_CMD_OK;
+}
+
+static const struct chat_cmd commands[] = {
+	{ "/join", "ROOM: join a public room (or follow a private one you belong to) and make it current", 1, 1, cmd_join },
+	{ "/room", "ROOM: make a followed ROOM the current room", 1, 1, cmd_room },
+	{ "/leave", "[ROOM]: leave ROOM (default: the current room) for good", 0, 1, cmd_leave },
+	{ "/create", "ROOM [public|private]: create a room (public by default); you become its admin", 1, 2, cmd_create },
+	{ "/invite", "USER [ROOM]: add USER to ROOM (default: current); room admins only", 1, 2, cmd_invite },
+	{ "/kick", "USER [ROOM]: remove USER from ROOM (default: current); room admins only", 1, 2, cmd_kick },
+	{ "/msg", "USER [TEXT]: open the direct-message room with USER (and send TEXT there)", 1, TEXT_ARG, cmd_msg },
+	{ "/rooms", ": list your rooms with their unread counts", 0, 0, cmd_rooms },
+	{ "/public", ": list the public rooms", 0, 0, cmd_public },
+	{ "/who", "[ROOM]: the members of ROOM (default: current) and their presence", 0, 1, cmd_who },
+	{ "/away", "[TEXT]: show yourself away, with TEXT", 0, TEXT_ARG, cmd_away },
+	{ "/dnd", "[TEXT]: show yourself as do-not-disturb, with TEXT", 0, TEXT_ARG, cmd_dnd },
+	{ "/back", "[TEXT]: show yourself online again", 0, TEXT_ARG, cmd_back },
+	{ "/me", "TEXT: an action (\"* you TEXT\")", 0, TEXT_ARG, cmd_me },
+	{ "/history", "[N [SEQ]]: the last N messages of the current room (default 50, at most 250), older than SEQ if given", 0, 2, cmd_history },
+	{ "/help", ": this list", 0, 0, cmd_help },
+	{ "/quit", ": leave, once the broker has acknowledged what was sent (at most 10 s)", 0, 0, cmd_quit },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static enum chat_cmd_result cmd_help(const struct cmd_call *call)
+{
+	char current[NAME_ROOM_MAX + 1];
+	char joined[CHAT_ROOMS_MAX * (NAME_ROOM_MAX + 1) + 1];
+	char text[sizeof(joined) + sizeof(current) + 256];
+	struct chat_event ev = { .kind = CHAT_EV_HELP, .text = text };
+
+	snprintf(text, sizeof(text), "TEXT: send TEXT to the current room (//TEXT sends /TEXT)");
+	chat_net_emit(call->net, &ev);
+	for(size_t i = 0; i < NCOMMANDS; i++){
+		snprintf(text, sizeof(text), "%s %s", commands[i].name, commands[i].usage);
+		chat_net_emit(call->net, &ev);
+	}
+	chat_net_rooms_joined(call->net, current, sizeof(current), joined, sizeof(joined));
+	snprintf(text, sizeof(text), "current room: %s; joined: %s", current, joined);
+	chat_net_emit(call->net, &ev);
+	return CHAT_CMD_OK;
+}
+
+/* Returns the command name at index i (for completion), or NULL past the
+ * end. The string is static. */
+const char *chat_cmd_name(size_t i)
+{
+	return i < NCOMMANDS ? commands[i].name : NULL;
 }
 
 /* Acts on one input line (len bytes, no line end): a message or a command.
@@ -73,10 +221,11 @@ static void history(struct chat_net *net, int argc, char **argv)
 enum chat_cmd_result chat_cmd_line(struct chat_net *net, const char *line, size_t len)
 {
 	char buf[CHAT_LINE_MAX + 1];
-	char *argv[ARGS_MAX];
-	char *save = NULL;
-	char *word = NULL;
-	int argc = 0;
+	char *argv[ARGS_MAX + 1];
+	const struct chat_cmd *cmd = NULL;
+	struct cmd_call call = { .net = net, .argv = argv, .rest = "" };
+	size_t pos = 0;
+	int want = 0;
 
 	if(len == 0) return CHAT_CMD_OK;
 	if(len > CHAT_LINE_MAX){
@@ -98,31 +247,32 @@ enum chat_cmd_result chat_cmd_line(struct chat_net *net, const char *line, size_
 
 	memcpy(buf, line, len);
 	buf[len] = '\0';
-	for(word = strtok_r(buf, " \t", &save); word; word = strtok_r(NULL, " \t", &save)){
-		if(argc == ARGS_MAX){
-			chat_net_error(net, "usage", "too many arguments to %s: /help lists the commands", argv[0]);
-			return CHAT_CMD_OK;
+	/* The command word decides how many words follow before free text. */
+	while(pos < len && buf[pos] != ' ' && buf[pos] != '\t') pos++;
+	for(size_t i = 0; i < NCOMMANDS; i++){
+		if(strlen(commands[i].name) == pos && !strncmp(commands[i].name, buf, pos)) cmd = &commands[i];
+	}
+	if(!cmd){
+		chat_net_error(net, "usage", "unknown command %.*s: /help lists the commands (//TEXT sends /TEXT)",
+				(int)(pos > 40 ? 40 : pos), buf);
+		return CHAT_CMD_OK;
+	}
+	want = cmd->max_args == TEXT_ARG ? cmd->min_args : ARGS_MAX;
+	argv[call.argc++] = buf;
+	for(;;){
+		while(pos < len && (buf[pos] == ' ' || buf[pos] == '\t')) buf[pos++] = '\0';
+		if(pos >= len) break;
+		if(call.argc == want + 1){
+			call.rest = buf + pos; /* free text: the rest, as typed */
+			break;
 		}
-		argv[argc++] = word;
+		argv[call.argc++] = buf + pos;
+		while(pos < len && buf[pos] != ' ' && buf[pos] != '\t') pos++;
 	}
-
-	if(!strcmp(argv[0], "/quit")){
-		return CHAT_CMD_QUIT;
-	}else if(!strcmp(argv[0], "/help")){
-		help(net);
-	}else if(!strcmp(argv[0], "/join")){
-		if(argc != 2) chat_net_error(net, "usage", "/join ROOM: joins ROOM and makes it the current room");
-		else chat_net_join(net, argv[1]);
-	}else if(!strcmp(argv[0], "/room")){
-		if(argc != 2) chat_net_error(net, "usage", "/room ROOM: makes a joined ROOM the current room");
-		else chat_net_switch(net, argv[1]);
-	}else if(!strcmp(argv[0], "/history")){
-		history(net, argc, argv);
-	}else if(!strcmp(argv[0], "/rooms")){
-		if(argc != 1) chat_net_error(net, "usage", "/rooms takes no arguments");
-		else chat_net_rooms(net);
-	}else{
-		chat_net_error(net, "usage", "unknown command %s: /help lists the commands (//TEXT sends /TEXT)", argv[0]);
+	if(call.argc - 1 < cmd->min_args || (cmd->max_args != TEXT_ARG && call.argc - 1 > cmd->max_args)
+			|| (cmd->max_args == TEXT_ARG && !strcmp(cmd->name, "/me") && !call.rest[0])){
+		chat_net_error(net, "usage", "%s %s", cmd->name, cmd->usage);
+		return CHAT_CMD_OK;
 	}
-	return CHAT_CMD_OK;
+	return cmd->run(&call);
 }

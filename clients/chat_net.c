@@ -12,11 +12,19 @@
  * so that anything left over when the client is destroyed is freed too.
  * A publish dropped because the connection was lost (Paho fails in-flight
  * QoS 1 messages of a clean session) is sent again, with the same message
- * id, on the next connect: history-svc stores a message once per id. */
+ * id, on the next connect: history-svc stores a message once per id.
+ *
+ * Exactly once, in order: each followed room remembers the largest seq it
+ * has shown (from receipts and history) and the last SEEN_MAX (sender, id)
+ * pairs. After every reconnect, rooms with a known seq catch up with
+ * "history after seq" page by page; live messages arriving meanwhile are
+ * held and shown after the catch-up, and anything already seen is dropped
+ * (live messages carry no seq, so they are matched by sender and id). */
 #include "chat_net.h"
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +45,11 @@
 #define URI_MAX 300
 #define CLIENT_ID_MAX 64
 #define TEXT_MAX 512
+#define SEEN_MAX 2048           /* (sender, id) pairs remembered per room */
+#define LIVE_MAX 20000          /* live messages held per room during a catch-up */
+#define CATCHUP_PAGE CHAT_HISTORY_MAX
 
-enum op_kind { OP_PUBLISH, OP_SUBSCRIBE_ALL, OP_JOIN };
+enum op_kind { OP_PUBLISH, OP_SUBSCRIBE_ALL, OP_JOIN, OP_UNSUBSCRIBE };
 
 struct op {
 	struct op *prev, *next;
@@ -58,8 +69,32 @@ struct op {
 struct pending_req {
 	int used;
 	unsigned long order;
+	long tag;
 	char req_id[2 * CHAT_REQID_BYTES + 1];
 	char room[NAME_ROOM_MAX + 1];
+};
+
+/* A live message held while its room catches up. */
+struct live_msg {
+	struct live_msg *next;
+	uint64_t hash;
+	char *user, *id, *body;     /* point into text[] */
+	char text[];
+};
+
+/* A followed room. */
+struct net_room {
+	char name[NAME_ROOM_MAX + 1];
+	long last_seq;              /* largest seq shown, when known */
+	long read_seq;              /* last read marker sent */
+	int known;
+	int catching_up;
+	long catchup_gen;           /* the catch-up under way; older replies are ignored */
+	long page_count, page_max;  /* the catch-up page being received */
+	struct live_msg *live_head, *live_tail;
+	size_t nlive;
+	uint64_t seen[SEEN_MAX];
+	size_t seen_next, seen_count;
 };
 
 enum net_state { NET_CONNECTING, NET_UP, NET_DOWN };
@@ -79,8 +114,9 @@ struct chat_net {
 	MQTTAsync_SSLOptions ssl;
 
 	/* Under lock: */
-	char rooms[CHAT_ROOMS_MAX][NAME_ROOM_MAX + 1];
+	struct net_room *rooms[CHAT_ROOMS_MAX];
 	size_t nrooms;
+	long catchup_gen;
 	char current[NAME_ROOM_MAX + 1];
 	struct op *ops;
 	size_t npublish;
@@ -88,6 +124,8 @@ struct chat_net {
 	unsigned long req_order;
 	enum net_state state;
 	int stopping;
+	char dm_user[NAME_USER_MAX + 1];    /* a /msg USER TEXT waiting for its room */
+	char dm_text[CHAT_BODY_MAX + 1];
 };
 
 static void lock(struct chat_net *net)
@@ -180,6 +218,83 @@ static void op_unlink(struct chat_net *net, struct op *op)
 	if(op->kind == OP_PUBLISH) net->npublish--;
 }
 
+/* ---- followed rooms (lock held) ---- */
+
+static struct net_room *room_find(struct chat_net *net, const char *name)
+{
+	for(size_t i = 0; name && i < net->nrooms; i++){
+		if(!strcmp(net->rooms[i]->name, name)) return net->rooms[i];
+	}
+	return NULL;
+}
+
+static void live_free_all(struct net_room *r)
+{
+	struct live_msg *m = NULL;
+
+	while((m = r->live_head) != NULL){
+		r->live_head = m->next;
+		free(m);
+	}
+	r->live_tail = NULL;
+	r->nlive = 0;
+}
+
+/* Adds room name (or finds it); NULL when full or out of memory. */
+static struct net_room *room_add(struct chat_net *net, const char *name)
+{
+	struct net_room *r = room_find(net, name);
+
+	if(r) return r;
+	if(net->nrooms == CHAT_ROOMS_MAX) return NULL;
+	r = calloc(1, sizeof(*r));
+	if(!r) return NULL;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	net->rooms[net->nrooms++] = r;
+	return r;
+}
+
+static void room_remove(struct chat_net *net, const char *name)
+{
+	for(size_t i = 0; i < net->nrooms; i++){
+		if(strcmp(net->rooms[i]->name, name)) continue;
+		live_free_all(net->rooms[i]);
+		free(net->rooms[i]);
+		memmove(&net->rooms[i], &net->rooms[i + 1], (net->nrooms - i - 1) * sizeof(net->rooms[0]));
+		net->nrooms--;
+		break;
+	}
+	if(!strcmp(net->current, name)){
+		snprintf(net->current, sizeof(net->current), "%s", net->nrooms ? net->rooms[0]->name : "");
+	}
+}
+
+/* FNV-1a of sender, a separator and id: who sent which message. */
+static uint64_t msg_hash(const char *user, const char *id)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for(const char *s = user; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h = (h ^ '/') * 1099511628211ULL;
+	for(const char *s = id; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int seen_has(const struct net_room *r, uint64_t h)
+{
+	for(size_t i = 0; i < r->seen_count; i++){
+		if(r->seen[i] == h) return 1;
+	}
+	return 0;
+}
+
+static void seen_add(struct net_room *r, uint64_t h)
+{
+	r->seen[r->seen_next] = h;
+	r->seen_next = (r->seen_next + 1) % SEEN_MAX;
+	if(r->seen_count < SEEN_MAX) r->seen_count++;
+}
+
 static struct op *op_new(struct chat_net *net, enum op_kind kind)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -193,7 +308,7 @@ static struct op *op_new(struct chat_net *net, enum op_kind kind)
 
 /* ---- requests waiting for replies ---- */
 
-static void req_add(struct chat_net *net, const char *req_id, const char *room)
+static void req_add(struct chat_net *net, const char *req_id, const char *room, long tag)
 {
 	struct pending_req *slot = &net->reqs[0];
 
@@ -208,12 +323,13 @@ static void req_add(struct chat_net *net, const char *req_id, const char *room)
 	}
 	slot->used = 1;
 	slot->order = ++net->req_order;
+	slot->tag = tag;
 	snprintf(slot->req_id, sizeof(slot->req_id), "%s", req_id);
 	snprintf(slot->room, sizeof(slot->room), "%s", room);
 	unlock(net);
 }
 
-static int req_take(struct chat_net *net, const char *req_id, char *room, size_t room_len)
+static int req_take(struct chat_net *net, const char *req_id, char *room, size_t room_len, long *tag)
 {
 	int found = 0;
 
@@ -221,6 +337,7 @@ static int req_take(struct chat_net *net, const char *req_id, char *room, size_t
 	for(size_t i = 0; i < REQS_MAX; i++){
 		if(net->reqs[i].used && !strcmp(net->reqs[i].req_id, req_id)){
 			if(room) snprintf(room, room_len, "%s", net->reqs[i].room);
+			if(tag) *tag = net->reqs[i].tag;
 			net->reqs[i].used = 0;
 			found = 1;
 			break;
@@ -232,15 +349,12 @@ static int req_take(struct chat_net *net, const char *req_id, char *room, size_t
 
 /* ---- Paho callbacks ---- */
 
-static void sink_emit(void *ctx, const struct chat_event *ev)
+static int sink_match(void *ctx, const char *req_id, char *room, size_t room_len, long *tag)
 {
-	chat_net_emit(ctx, ev);
+	return req_take(ctx, req_id, room, room_len, tag);
 }
 
-static int sink_match(void *ctx, const char *req_id, char *room, size_t room_len)
-{
-	return req_take(ctx, req_id, room, room_len);
-}
+static void sink_emit(void *ctx, const struct chat_event *ev);
 
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
@@ -343,6 +457,298 @@ static void resend_waiting(struct chat_net *net)
 	}
 }
 
+/* The subscription of a room: its messages and typing indicators. */
+static void room_filter(char *buf, size_t len, const char *room)
+{
+	snprintf(buf, len, "%s/rooms/%s/#", TOPIC_PREFIX, room);
+}
+
+static int request(struct chat_net *net, const char *req_id, char *payload, const char *room, long tag,
+		const char *service);
+
+/* Sends the catch-up page of room after seq for catch-up generation gen;
+ * returns 0 or -1 (no error event: the caller ends the catch-up). */
+static int send_catchup(struct chat_net *net, const char *room, long after, long gen)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char *payload = NULL;
+
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)) return -1;
+	payload = chat_proto_history(req_id, room, CATCHUP_PAGE, 0, after);
+	if(!payload) return -1;
+	return request(net, req_id, payload, room, CHAT_TAG_CATCHUP + gen, "history");
+}
+
+/* Ends the catch-up of room (if gen is still its catch-up): shows the live
+ * messages held meanwhile that the catch-up did not show. Runs on Paho's
+ * message thread, as does everything that adds to the held list. */
+static void finish_catchup(struct chat_net *net, const char *room, long gen)
+{
+	struct live_msg *list = NULL;
+	struct net_room *r = NULL;
+
+	lock(net);
+	r = room_find(net, room);
+	if(r && r->catching_up && r->catchup_gen == gen){
+		r->catching_up = 0;
+		list = r->live_head;
+		r->live_head = r->live_tail = NULL;
+		r->nlive = 0;
+	}
+	unlock(net);
+	while(list){
+		struct live_msg *m = list;
+		struct chat_event ev = { .kind = CHAT_EV_MSG, .room = room, .user = m->user, .id = m->id, .body = m->body };
+		int dup = 1;
+
+		list = m->next;
+		lock(net);
+		r = room_find(net, room);
+		if(r && !seen_has(r, m->hash)){
+			seen_add(r, m->hash);
+			dup = 0;
+		}
+		unlock(net);
+		if(!dup) chat_net_emit(net, &ev);
+		free(m);
+	}
+}
+
+/* After a connect: a catch-up for each room whose last seq is known, and
+ * one rooms request to learn the seq of the others. */
+static void start_catchups(struct chat_net *net)
+{
+	char names[CHAT_ROOMS_MAX][NAME_ROOM_MAX + 1];
+	long after[CHAT_ROOMS_MAX];
+	long gen[CHAT_ROOMS_MAX];
+	size_t n = 0;
+	int unknown = 0;
+
+	lock(net);
+	for(size_t i = 0; i < net->nrooms; i++){
+		struct net_room *r = net->rooms[i];
+
+		if(!r->known){
+			unknown = 1;
+			continue;
+		}
+		if(!r->catching_up) continue;
+		r->page_count = r->page_max = 0;
+		snprintf(names[n], sizeof(names[n]), "%s", r->name);
+		after[n] = r->last_seq;
+		gen[n] = r->catchup_gen;
+		n++;
+	}
+	unlock(net);
+	for(size_t i = 0; i < n; i++){
+		if(send_catchup(net, names[i], after[i], gen[i])) finish_catchup(net, names[i], gen[i]);
+	}
+	if(unknown){
+		char req_id[2 * CHAT_REQID_BYTES + 1];
+		char *payload = NULL;
+
+		if(!random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES) && (payload = chat_proto_rooms(req_id)) != NULL){
+			request(net, req_id, payload, "", CHAT_TAG_LEARN, "history");
+		}
+	}
+}
+
+/* A live room message: shown unless seen, held while its room catches up. */
+static void live_message(struct chat_net *net, const struct chat_event *ev)
+{
+	struct net_room *r = NULL;
+	uint64_t h = msg_hash(ev->user, ev->id);
+	int show = 0;
+
+	lock(net);
+	r = room_find(net, ev->room);
+	if(!r){
+		show = 1; /* a room being left: harmless */
+	}else if(seen_has(r, h)){
+		show = 0;
+	}else if(r->catching_up){
+		struct live_msg *m = NULL;
+		size_t ul = strlen(ev->user) + 1, il = strlen(ev->id) + 1, bl = strlen(ev->body) + 1;
+		int held = 0;
+
+		for(m = r->live_head; m; m = m->next){
+			if(m->hash == h) held = 1;
+		}
+		if(!held && r->nlive < LIVE_MAX && (m = malloc(sizeof(*m) + ul + il + bl)) != NULL){
+			m->next = NULL;
+			m->hash = h;
+			m->user = m->text;
+			m->id = m->user + ul;
+			m->body = m->id + il;
+			memcpy(m->user, ev->user, ul);
+			memcpy(m->id, ev->id, il);
+			memcpy(m->body, ev->body, bl);
+			if(r->live_tail) r->live_tail->next = m;
+			else r->live_head = m;
+			r->live_tail = m;
+			r->nlive++;
+		}
+	}else{
+		seen_add(r, h);
+		show = 1;
+	}
+	unlock(net);
+	if(show) chat_net_emit(net, ev);
+}
+
+/* A message of a catch-up page: shown as a room message unless seen. */
+static void catchup_message(struct chat_net *net, const struct chat_event *ev)
+{
+	struct chat_event msg = *ev;
+	struct net_room *r = NULL;
+	int show = 0;
+
+	lock(net);
+	r = room_find(net, ev->room);
+	if(r && r->catching_up && ev->tag - CHAT_TAG_CATCHUP == r->catchup_gen){
+		uint64_t h = msg_hash(ev->user, ev->id ? ev->id : "");
+
+		r->page_count++;
+		if(ev->seq > r->page_max) r->page_max = ev->seq;
+		if(ev->seq > r->last_seq) r->last_seq = ev->seq;
+		show = !ev->id || !seen_has(r, h);
+		if(show && ev->id) seen_add(r, h);
+	}
+	unlock(net);
+	msg.kind = CHAT_EV_MSG;
+	msg.tag = 0;
+	if(show) chat_net_emit(net, &msg);
+}
+
+/* The end of a catch-up page: the next page, or the end. */
+static void catchup_end(struct chat_net *net, const struct chat_event *ev)
+{
+	struct net_room *r = NULL;
+	long gen = ev->tag - CHAT_TAG_CATCHUP;
+	long after = 0;
+	int more = 0;
+	int mine = 0;
+
+	lock(net);
+	r = room_find(net, ev->room);
+	if(r && r->catching_up && r->catchup_gen == gen){
+		mine = 1;
+		more = r->page_count >= CATCHUP_PAGE;
+		after = r->page_max;
+		r->page_count = r->page_max = 0;
+	}
+	unlock(net);
+	if(!mine) return;
+	if(!more || send_catchup(net, ev->room, after, gen)) finish_catchup(net, ev->room, gen);
+}
+
+static int track(struct chat_net *net, const char *room, int make_current, int quiet);
+static void untrack(struct chat_net *net, const char *room);
+
+/* Sends the text of a /msg USER TEXT once the direct room with user is
+ * current. */
+static void dm_send(struct chat_net *net, const char *user)
+{
+	char text[CHAT_BODY_MAX + 1] = "";
+
+	lock(net);
+	if(net->dm_user[0] && !strcmp(net->dm_user, user)){
+		snprintf(text, sizeof(text), "%s", net->dm_text);
+		net->dm_user[0] = '\0';
+	}
+	unlock(net);
+	if(text[0]) chat_net_send(net, text, strlen(text));
+}
+
+/* Everything chat_proto finds in incoming publishes passes here first:
+ * dedupe and catch-up, the session's own requests, then the front end. */
+static void sink_emit(void *ctx, const struct chat_event *ev)
+{
+	struct chat_net *net = ctx;
+	struct net_room *r = NULL;
+
+	switch(ev->kind){
+	case CHAT_EV_MSG:
+		live_message(net, ev);
+		return;
+	case CHAT_EV_HISTORY:
+		if(ev->tag >= CHAT_TAG_CATCHUP){
+			catchup_message(net, ev);
+			return;
+		}
+		lock(net);
+		r = room_find(net, ev->room);
+		if(r && ev->id){
+			uint64_t h = msg_hash(ev->user, ev->id);
+
+			if(!seen_has(r, h)) seen_add(r, h);
+		}
+		if(r && ev->tag == CHAT_TAG_NEWEST && ev->seq > r->last_seq) r->last_seq = ev->seq;
+		unlock(net);
+		break;
+	case CHAT_EV_HISTORY_END:
+		if(ev->tag >= CHAT_TAG_CATCHUP){
+			catchup_end(net, ev);
+			return;
+		}
+		lock(net);
+		r = room_find(net, ev->room);
+		if(r && ev->tag == CHAT_TAG_NEWEST){
+			if(ev->seq > r->last_seq) r->last_seq = ev->seq;
+			r->known = 1;
+		}
+		unlock(net);
+		break;
+	case CHAT_EV_RECEIPT:
+		lock(net);
+		r = room_find(net, ev->room);
+		if(r){
+			uint64_t h = msg_hash(net->user, ev->id);
+
+			if(!seen_has(r, h)) seen_add(r, h);
+			if(r->known && ev->seq > r->last_seq) r->last_seq = ev->seq;
+		}
+		unlock(net);
+		break;
+	case CHAT_EV_ROOM:
+		lock(net);
+		r = room_find(net, ev->room);
+		if(r && !r->known){
+			r->known = 1;
+			r->last_seq = ev->seq;
+		}
+		unlock(net);
+		if(ev->tag == CHAT_TAG_LEARN) return;
+		break;
+	case CHAT_EV_ROOMS_END:
+		if(ev->tag == CHAT_TAG_LEARN) return;
+		break;
+	case CHAT_EV_REPLY:
+		if(ev->tag == CHAT_TAG_JOIN && ev->room) track(net, ev->room, 1, 0);
+		if(ev->tag == CHAT_TAG_LEAVE && ev->room) untrack(net, ev->room);
+		chat_net_emit(net, ev);
+		if(ev->op && !strcmp(ev->op, "dm") && ev->room && ev->user) dm_send(net, ev->user);
+		return;
+	case CHAT_EV_ERROR:
+		if(ev->tag >= CHAT_TAG_CATCHUP){
+			if(ev->room) finish_catchup(net, ev->room, ev->tag - CHAT_TAG_CATCHUP);
+			if(ev->code && !strcmp(ev->code, "not_member")) return; /* left meanwhile */
+		}
+		if(ev->tag == CHAT_TAG_LEARN) return;
+		if(ev->tag == CHAT_TAG_JOIN && ev->op && !strcmp(ev->op, "join") && ev->room
+				&& ev->code && !strcmp(ev->code, "not_found")){
+			/* Not a public room: perhaps a private one we belong to. The
+			 * broker says no (not_member) if not. */
+			track(net, ev->room, 1, 0);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	chat_net_emit(net, ev);
+}
+
 static void on_suball_success(void *context, MQTTAsync_successData *resp)
 {
 	struct op *op = context;
@@ -372,7 +778,10 @@ static void on_suball_success(void *context, MQTTAsync_successData *resp)
 	stopping = net->stopping;
 	unlock(net);
 	op_free(op);
-	if(!stopping) emit_kind(net, CHAT_EV_CONNECTED, NULL);
+	if(!stopping){
+		emit_kind(net, CHAT_EV_CONNECTED, NULL);
+		start_catchups(net);
+	}
 }
 
 static void on_suball_failure(void *context, MQTTAsync_failureData *resp)
@@ -391,6 +800,7 @@ static void on_suball_failure(void *context, MQTTAsync_failureData *resp)
 	if(stopping || code == MQTTASYNC_OPERATION_INCOMPLETE) return;
 	chat_net_error(net, "subscribe_failed", "subscribing failed: %s", mqtt_strerror(code));
 	emit_kind(net, CHAT_EV_CONNECTED, NULL);
+	start_catchups(net);
 }
 
 static void on_connected(void *context, char *cause)
@@ -412,7 +822,7 @@ static void on_connected(void *context, char *cause)
 		goto out;
 	}
 	net->state = NET_UP;
-	if(op) op->rooms = calloc(net->nrooms, sizeof(*op->rooms));
+	if(op) op->rooms = calloc(net->nrooms + 1, sizeof(*op->rooms));
 	if(!op || !op->rooms){
 		unlock(net);
 		chat_net_error(net, "nomem", "out of memory: not subscribed");
@@ -420,12 +830,21 @@ static void on_connected(void *context, char *cause)
 		goto out;
 	}
 	op->nrooms = net->nrooms;
-	memcpy(op->rooms, net->rooms, net->nrooms * sizeof(*op->rooms));
+	for(size_t i = 0; i < net->nrooms; i++){
+		struct net_room *r = net->rooms[i];
+
+		snprintf(op->rooms[i], sizeof(op->rooms[i]), "%s", r->name);
+		/* Live messages are held from now until the catch-up is done. */
+		if(r->known){
+			r->catching_up = 1;
+			r->catchup_gen = ++net->catchup_gen;
+		}
+	}
 	op_link(net, op);
 	unlock(net);
 
 	for(size_t i = 0; i < op->nrooms; i++){
-		topic_room_msg_filter(topics[n], sizeof(topics[n]), op->rooms[i]);
+		room_filter(topics[n], sizeof(topics[n]), op->rooms[i]);
 		n++;
 	}
 	topic_user_inbox(topics[n++], sizeof(topics[0]), net->user);
@@ -545,20 +964,11 @@ static void on_join_failure(void *context, MQTTAsync_failureData *resp)
 	stopping = net->stopping;
 	if(code == MQTT_BAD_SUBSCRIBE && !stopping){
 		/* Refused: leave the room again, back to the room current before. */
-		int prev_joined = 0;
+		int was_current = !strcmp(net->current, op->room);
 
-		for(size_t i = 0; i < net->nrooms; i++){
-			if(!strcmp(net->rooms[i], op->room) && net->nrooms > 1){
-				memmove(&net->rooms[i], &net->rooms[i + 1], (net->nrooms - i - 1) * sizeof(net->rooms[0]));
-				net->nrooms--;
-				break;
-			}
-		}
-		for(size_t i = 0; i < net->nrooms; i++){
-			if(!strcmp(net->rooms[i], op->prev_room)) prev_joined = 1;
-		}
-		if(!strcmp(net->current, op->room)){
-			snprintf(net->current, sizeof(net->current), "%s", prev_joined ? op->prev_room : net->rooms[0]);
+		room_remove(net, op->room);
+		if(was_current && room_find(net, op->prev_room)){
+			snprintf(net->current, sizeof(net->current), "%s", op->prev_room);
 		}
 	}
 	unlock(net);
@@ -615,8 +1025,10 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
 	net->cafile = opts->cafile;
 	net->state = NET_CONNECTING;
 	snprintf(net->user, sizeof(net->user), "%s", opts->user);
-	snprintf(net->rooms[0], sizeof(net->rooms[0]), "%s", opts->room);
-	net->nrooms = 1;
+	if(!room_add(net, opts->room)){
+		fprintf(stderr, "chat: out of memory\n");
+		goto out;
+	}
 	snprintf(net->current, sizeof(net->current), "%s", opts->room);
 
 	/* An IPv6 address goes in brackets in a URI. */
@@ -776,6 +1188,10 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 	memcpy(text, body, len);
 	text[len] = '\0';
 	current_room(net, room, sizeof(room));
+	if(!room[0]){
+		chat_net_error(net, "no_room", "you are in no room: /join ROOM first; not sent");
+		goto out;
+	}
 	if(topic_room_msg(topic, sizeof(topic), room, net->user) || random_hex(id, sizeof(id), CHAT_MSGID_BYTES)){
 		chat_net_error(net, "send_failed", "cannot build the message: not sent");
 		goto out;
@@ -792,29 +1208,77 @@ out:
 	return rc;
 }
 
-/* Sends a request built by chat_proto (payload taken over) and remembers
- * its req_id so that only its reply is shown. */
-static int request(struct chat_net *net, const char *req_id, char *payload, const char *room)
+/* Sends a request built by chat_proto (payload taken over) to service
+ * and remembers its req_id (with room and tag) so that only its reply is
+ * shown. */
+static int request(struct chat_net *net, const char *req_id, char *payload, const char *room, long tag,
+		const char *service)
 {
 	char topic[TOPIC_MAX + 1];
 	int rc = -1;
 
-	if(topic_user_req(topic, sizeof(topic), net->user, "history")){
+	if(topic_user_req(topic, sizeof(topic), net->user, service)){
 		chat_net_error(net, "send_failed", "cannot build the request topic");
 		goto out;
 	}
-	req_add(net, req_id, room);
+	req_add(net, req_id, room, tag);
 	rc = publish(net, topic, payload, "");
 	payload = NULL;
-	if(rc) req_take(net, req_id, NULL, 0);
+	if(rc) req_take(net, req_id, NULL, 0, NULL);
 out:
 	cJSON_free(payload);
 	return rc;
 }
 
-/* Sends a history request for the current room; returns 0, or -1 after
- * an error event. */
-int chat_net_history(struct chat_net *net, long limit, long before)
+/* Builds and sends a request of op with the optional fields to service;
+ * returns 0, or -1 after an error event. */
+static int simple_request(struct chat_net *net, const char *service, const char *op, const char *room,
+		const char *user, const char *visibility, long tag)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char *payload = NULL;
+	int rc = -1;
+
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)){
+		chat_net_error(net, "send_failed", "no random numbers: not sent");
+		goto out;
+	}
+	payload = chat_proto_request(op, req_id, room, user, visibility);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = request(net, req_id, payload, room ? room : "", tag, service);
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Copies room, or the current room when room is NULL, into buf; returns 0,
+ * or -1 after an error event when there is none or it is not a name. */
+static int room_arg(struct chat_net *net, const char *room, char *buf, size_t len)
+{
+	if(room){
+		if(!name_room_valid(room)){
+			chat_net_error(net, "usage", "\"%s\" is not a room name: 1-%d of a-z 0-9 _ - starting with a letter or digit",
+					room, NAME_ROOM_MAX);
+			return -1;
+		}
+		snprintf(buf, len, "%s", room);
+		return 0;
+	}
+	current_room(net, buf, len);
+	if(!buf[0]){
+		chat_net_error(net, "no_room", "you are in no room: /join ROOM first");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends a history request for room (NULL: current); returns 0, or -1
+ * after an error event. */
+int chat_net_history(struct chat_net *net, const char *room_name, long limit, long before)
 {
 	char room[NAME_ROOM_MAX + 1];
 	char req_id[2 * CHAT_REQID_BYTES + 1];
@@ -825,17 +1289,17 @@ int chat_net_history(struct chat_net *net, long limit, long before)
 		chat_net_error(net, "usage", "history: N must be 1-%d and SEQ positive", CHAT_HISTORY_MAX);
 		goto out;
 	}
-	current_room(net, room, sizeof(room));
+	if(room_arg(net, room_name, room, sizeof(room))) goto out;
 	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)){
 		chat_net_error(net, "send_failed", "no random numbers: not sent");
 		goto out;
 	}
-	payload = chat_proto_history(req_id, room, limit, before);
+	payload = chat_proto_history(req_id, room, limit, before, -1);
 	if(!payload){
 		chat_net_error(net, "nomem", "out of memory: not sent");
 		goto out;
 	}
-	rc = request(net, req_id, payload, room);
+	rc = request(net, req_id, payload, room, before > 0 ? CHAT_TAG_OLDER : CHAT_TAG_NEWEST, "history");
 	payload = NULL;
 out:
 	cJSON_free(payload);
@@ -858,16 +1322,16 @@ int chat_net_rooms(struct chat_net *net)
 		chat_net_error(net, "nomem", "out of memory: not sent");
 		goto out;
 	}
-	rc = request(net, req_id, payload, "");
+	rc = request(net, req_id, payload, "", CHAT_TAG_NONE, "history");
 	payload = NULL;
 out:
 	cJSON_free(payload);
 	return rc;
 }
 
-/* Joins room and makes it current, subscribing now when connected;
- * returns 0, or -1 after an error event. */
-int chat_net_join(struct chat_net *net, const char *room)
+/* Follows room (subscribing now when connected), current if make_current;
+ * quiet: no error event for a bad name. Returns 0, or -1. */
+static int track(struct chat_net *net, const char *room, int make_current, int quiet)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	char topic[TOPIC_MAX + 1];
@@ -877,11 +1341,13 @@ int chat_net_join(struct chat_net *net, const char *room)
 	int r;
 
 	if(!name_room_valid(room)){
-		chat_net_error(net, "usage", "\"%s\" is not a room name: 1-%d of a-z 0-9 _ - starting with a letter or digit",
-				room, NAME_ROOM_MAX);
+		if(!quiet){
+			chat_net_error(net, "usage", "\"%s\" is not a room name: 1-%d of a-z 0-9 _ - starting with a letter or digit",
+					room, NAME_ROOM_MAX);
+		}
 		goto out;
 	}
-	topic_room_msg_filter(topic, sizeof(topic), room);
+	room_filter(topic, sizeof(topic), room);
 	op = op_new(net, OP_JOIN);
 	if(!op){
 		chat_net_error(net, "nomem", "out of memory");
@@ -889,22 +1355,19 @@ int chat_net_join(struct chat_net *net, const char *room)
 	}
 	snprintf(op->room, sizeof(op->room), "%s", room);
 	lock(net);
-	for(size_t i = 0; i < net->nrooms; i++){
-		if(!strcmp(net->rooms[i], room)){
-			snprintf(net->current, sizeof(net->current), "%s", room);
-			unlock(net);
-			rc = 0;
-			goto out;
-		}
-	}
-	if(net->nrooms == CHAT_ROOMS_MAX){
+	if(room_find(net, room)){
+		if(make_current) snprintf(net->current, sizeof(net->current), "%s", room);
 		unlock(net);
-		chat_net_error(net, "usage", "cannot join more than %d rooms", CHAT_ROOMS_MAX);
+		rc = 0;
 		goto out;
 	}
-	snprintf(net->rooms[net->nrooms++], sizeof(net->rooms[0]), "%s", room);
+	if(!room_add(net, room)){
+		unlock(net);
+		chat_net_error(net, "usage", "cannot follow more than %d rooms", CHAT_ROOMS_MAX);
+		goto out;
+	}
 	snprintf(op->prev_room, sizeof(op->prev_room), "%s", net->current);
-	snprintf(net->current, sizeof(net->current), "%s", room);
+	if(make_current || !net->current[0]) snprintf(net->current, sizeof(net->current), "%s", room);
 	/* When not up, the next connect subscribes to every joined room. */
 	subscribe_now = net->state == NET_UP && !net->stopping;
 	if(subscribe_now) op_link(net, op);
@@ -930,6 +1393,212 @@ out:
 	return rc;
 }
 
+/* Stops following room (after a leave): unsubscribes, forgets it. */
+static void untrack(struct chat_net *net, const char *room)
+{
+	char topic[TOPIC_MAX + 1];
+	int up;
+
+	lock(net);
+	room_remove(net, room);
+	up = net->state == NET_UP && !net->stopping;
+	unlock(net);
+	room_filter(topic, sizeof(topic), room);
+	/* Without callbacks: the broker stops delivery anyway after a leave. */
+	if(up) MQTTAsync_unsubscribe(net->client, topic, NULL);
+}
+
+/* Follows room without a join request; returns 0, or -1 after an error
+ * event. */
+int chat_net_track(struct chat_net *net, const char *room, int make_current)
+{
+	return track(net, room, make_current, 0);
+}
+
+/* Joins room: a join request, or just makes it current when followed
+ * already; returns 0, or -1 after an error event. */
+int chat_net_join(struct chat_net *net, const char *room)
+{
+	int followed;
+
+	if(!name_room_valid(room)){
+		chat_net_error(net, "usage", "\"%s\" is not a room name: 1-%d of a-z 0-9 _ - starting with a letter or digit",
+				room, NAME_ROOM_MAX);
+		return -1;
+	}
+	lock(net);
+	followed = room_find(net, room) != NULL;
+	if(followed) snprintf(net->current, sizeof(net->current), "%s", room);
+	unlock(net);
+	if(followed) return 0;
+	return simple_request(net, "history", "join", room, NULL, NULL, CHAT_TAG_JOIN);
+}
+
+/* Sends a leave request for room (NULL: current); returns 0, or -1 after
+ * an error event. */
+int chat_net_leave(struct chat_net *net, const char *room)
+{
+	char name[NAME_ROOM_MAX + 1];
+
+	if(room_arg(net, room, name, sizeof(name))) return -1;
+	return simple_request(net, "history", "leave", name, NULL, NULL, CHAT_TAG_LEAVE);
+}
+
+/* Sends a create request; returns 0, or -1 after an error event. */
+int chat_net_create(struct chat_net *net, const char *room, int is_private)
+{
+	char name[NAME_ROOM_MAX + 1];
+
+	if(room_arg(net, room, name, sizeof(name))) return -1;
+	return simple_request(net, "history", "create", name, NULL, is_private ? "private" : "public", CHAT_TAG_JOIN);
+}
+
+/* Sends an invite or kick; returns 0, or -1 after an error event. */
+int chat_net_member_op(struct chat_net *net, const char *op, const char *room, const char *user)
+{
+	char name[NAME_ROOM_MAX + 1];
+
+	if(room_arg(net, room, name, sizeof(name))) return -1;
+	if(!name_user_valid(user)){
+		chat_net_error(net, "usage", "\"%s\" is not a user name", user);
+		return -1;
+	}
+	return simple_request(net, "history", op, name, user, NULL, CHAT_TAG_NONE);
+}
+
+/* Sends a dm request, remembering text to send when the room is known;
+ * returns 0, or -1 after an error event. */
+int chat_net_dm(struct chat_net *net, const char *user, const char *text)
+{
+	if(!name_user_valid(user)){
+		chat_net_error(net, "usage", "\"%s\" is not a user name", user);
+		return -1;
+	}
+	if(!strcmp(user, net->user)){
+		chat_net_error(net, "usage", "a direct message needs another user than yourself");
+		return -1;
+	}
+	if(text && strlen(text) > CHAT_BODY_MAX){
+		chat_net_error(net, "too_long", "the message is more than %d bytes: not sent", CHAT_BODY_MAX);
+		return -1;
+	}
+	lock(net);
+	snprintf(net->dm_user, sizeof(net->dm_user), "%s", text && *text ? user : "");
+	snprintf(net->dm_text, sizeof(net->dm_text), "%s", text && *text ? text : "");
+	unlock(net);
+	return simple_request(net, "history", "dm", NULL, user, NULL, CHAT_TAG_JOIN);
+}
+
+/* Sends a public_rooms request; returns 0, or -1 after an error event. */
+int chat_net_public_rooms(struct chat_net *net)
+{
+	return simple_request(net, "history", "public_rooms", NULL, NULL, NULL, CHAT_TAG_NONE);
+}
+
+/* Sends a roster request to presence-svc; returns 0, or -1 after an
+ * error event. */
+int chat_net_roster(struct chat_net *net, const char *room)
+{
+	char name[NAME_ROOM_MAX + 1];
+
+	if(room_arg(net, room, name, sizeof(name))) return -1;
+	return simple_request(net, "presence", "roster", name, NULL, NULL, CHAT_TAG_NONE);
+}
+
+/* Sends a status request to presence-svc; returns 0, or -1 after an error
+ * event. */
+int chat_net_status(struct chat_net *net, const char *state, const char *text)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char *payload = NULL;
+	int rc = -1;
+
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)){
+		chat_net_error(net, "send_failed", "no random numbers: not sent");
+		goto out;
+	}
+	payload = chat_proto_status(req_id, state, text);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = request(net, req_id, payload, "", CHAT_TAG_NONE, "presence");
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Sends a read marker for room at its largest seen seq, when it moved;
+ * returns 0, or -1 after an error event. */
+int chat_net_mark_read(struct chat_net *net, const char *room)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	struct net_room *r = NULL;
+	char *payload = NULL;
+	long seq = 0;
+	int rc = 0;
+
+	lock(net);
+	r = room_find(net, room);
+	if(r && r->known && r->last_seq > r->read_seq){
+		seq = r->last_seq;
+		r->read_seq = seq;
+	}
+	unlock(net);
+	if(seq == 0) goto out;
+	rc = -1;
+	if(random_hex(req_id, sizeof(req_id), CHAT_REQID_BYTES)) goto out;
+	payload = chat_proto_read(req_id, room, seq);
+	if(!payload) goto out;
+	rc = request(net, req_id, payload, room, CHAT_TAG_NONE, "history");
+	payload = NULL;
+out:
+	cJSON_free(payload);
+	return rc;
+}
+
+/* Publishes {"typing":true} to the current room, QoS 0, when connected. */
+void chat_net_typing(struct chat_net *net)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	char room[NAME_ROOM_MAX + 1];
+	char topic[TOPIC_MAX + 1];
+	char *payload = NULL;
+	int up;
+
+	lock(net);
+	up = net->state == NET_UP && !net->stopping;
+	snprintf(room, sizeof(room), "%s", net->current);
+	unlock(net);
+	if(!up || !room[0] || topic_room_typing(topic, sizeof(topic), room, net->user)) goto out;
+	payload = chat_proto_typing(1);
+	if(!payload) goto out;
+	msg.payload = payload;
+	msg.payloadlen = (int)strlen(payload);
+	msg.qos = 0;
+	MQTTAsync_sendMessage(net->client, topic, &msg, NULL);
+out:
+	cJSON_free(payload);
+}
+
+/* Returns 1 when connected, else 0. */
+int chat_net_connected(struct chat_net *net)
+{
+	int up;
+
+	lock(net);
+	up = net->state == NET_UP;
+	unlock(net);
+	return up;
+}
+
+/* Returns our user name, owned by the session. */
+const char *chat_net_user(struct chat_net *net)
+{
+	return net->user;
+}
+
 /* Makes the joined room current; returns 0, or -1 after an error event. */
 int chat_net_switch(struct chat_net *net, const char *room)
 {
@@ -940,12 +1609,9 @@ int chat_net_switch(struct chat_net *net, const char *room)
 		goto out;
 	}
 	lock(net);
-	for(size_t i = 0; i < net->nrooms; i++){
-		if(!strcmp(net->rooms[i], room)){
-			snprintf(net->current, sizeof(net->current), "%s", room);
-			rc = 0;
-			break;
-		}
+	if(room_find(net, room)){
+		snprintf(net->current, sizeof(net->current), "%s", room);
+		rc = 0;
 	}
 	unlock(net);
 	if(rc) chat_net_error(net, "not_joined", "you have not joined room %s: use /join %s", room, room);
@@ -963,7 +1629,7 @@ void chat_net_rooms_joined(struct chat_net *net, char *buf, size_t len, char *jo
 	if(joined && joined_len > 0){
 		joined[0] = '\0';
 		for(size_t i = 0; i < net->nrooms; i++){
-			int n = snprintf(joined + used, joined_len - used, "%s%s", i ? " " : "", net->rooms[i]);
+			int n = snprintf(joined + used, joined_len - used, "%s%s", i ? " " : "", net->rooms[i]->name);
 
 			if(n < 0 || (size_t)n >= joined_len - used) break;
 			used += (size_t)n;
@@ -1020,6 +1686,10 @@ void chat_net_free(struct chat_net *net)
 	while((op = net->ops) != NULL){
 		net->ops = op->next;
 		op_free(op);
+	}
+	for(size_t i = 0; i < net->nrooms; i++){
+		live_free_all(net->rooms[i]);
+		free(net->rooms[i]);
 	}
 	if(net->have_lock) pthread_mutex_destroy(&net->lock);
 	free(net);

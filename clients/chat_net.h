@@ -14,6 +14,19 @@
 
 struct chat_net;
 
+/* Tags of the requests a session sends, seen in the events of their
+ * replies (chat_event.tag). Catch-up pages never reach the front end as
+ * history: they become CHAT_EV_MSG events with a seq. */
+enum chat_req_tag {
+	CHAT_TAG_NONE = 0,
+	CHAT_TAG_NEWEST,    /* history: the newest page of a room */
+	CHAT_TAG_OLDER,     /* history: a page before a seq (paging back) */
+	CHAT_TAG_JOIN,      /* join, create, dm: subscribe and make current on success */
+	CHAT_TAG_LEAVE,     /* leave: unsubscribe on success */
+	CHAT_TAG_LEARN,     /* rooms, sent by the session itself: not shown */
+	CHAT_TAG_CATCHUP = 1000, /* history after a seq, plus the catch-up's generation */
+};
+
 struct chat_net_opts {
 	const char *host;
 	int port;
@@ -31,7 +44,10 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
 
 /* Starts connecting. Every successful connect (the first and each automatic
  * reconnect) subscribes to the joined rooms, the inbox and presence, then
- * emits CHAT_EV_CONNECTED; a failed first attempt emits
+ * emits CHAT_EV_CONNECTED and catches up: for every room whose last seq is
+ * known, what was stored after it comes from history-svc as CHAT_EV_MSG
+ * events with a seq, in order, before any message that arrived live
+ * meanwhile; each message (sender and id) is reported once; a failed first attempt emits
  * CHAT_EV_DISCONNECTED and CHAT_EV_RECONNECTING, or, when the broker
  * refused the login, a fatal CHAT_EV_ERROR ("auth", exit status 2).
  * Returns 0, or -1 after printing why on stderr. */
@@ -43,19 +59,71 @@ int chat_net_start(struct chat_net *net);
  * not_connected, ...). */
 int chat_net_send(struct chat_net *net, const char *body, size_t len);
 
-/* Joins room (subscribing now when connected) and makes it current.
- * Returns 0, or -1 after emitting an error event. A refusal by the broker
- * arrives later as an error event ("not_member"), and the room is left. */
+/* Joins room: asks history-svc to join it (public rooms), and when the
+ * reply arrives subscribes and makes it current. A room already followed
+ * just becomes current. When history-svc answers not_found (a private
+ * room you may belong to), it subscribes anyway and a refusal by the
+ * broker arrives as an error event ("not_member"). Returns 0, or -1 after
+ * emitting an error event. */
 int chat_net_join(struct chat_net *net, const char *room);
+
+/* Follows room without asking history-svc (a room you are a member of):
+ * subscribes now when connected, else on the next connect; makes it
+ * current when make_current. Returns 0, or -1 after an error event. */
+int chat_net_track(struct chat_net *net, const char *room, int make_current);
+
+/* Leaves room (NULL: the current room) for good: a leave request, then
+ * unsubscribing when the reply arrives. Returns 0, or -1 after an error
+ * event. */
+int chat_net_leave(struct chat_net *net, const char *room);
+
+/* Creates room, public or private (is_private); on success it is followed
+ * and current. Returns 0, or -1 after an error event. */
+int chat_net_create(struct chat_net *net, const char *room, int is_private);
+
+/* Sends an invite or kick (op "invite" or "kick") of user in room (NULL:
+ * the current room). Returns 0, or -1 after an error event. */
+int chat_net_member_op(struct chat_net *net, const char *op, const char *room, const char *user);
+
+/* Opens the direct-message room with user; on success it is followed and
+ * current, and text (when not NULL or "") is sent there. Returns 0, or -1
+ * after an error event. */
+int chat_net_dm(struct chat_net *net, const char *user, const char *text);
+
+/* Asks for the public rooms. Returns 0, or -1 after an error event. */
+int chat_net_public_rooms(struct chat_net *net);
+
+/* Asks presence-svc for the members of room (NULL: current) with their
+ * presence. Returns 0, or -1 after an error event. */
+int chat_net_roster(struct chat_net *net, const char *room);
+
+/* Sets our presence: state "online", "away" or "dnd", with text (NULL or
+ * "" for none). Returns 0, or -1 after an error event. */
+int chat_net_status(struct chat_net *net, const char *state, const char *text);
+
+/* Moves our read marker in room to the largest seq seen there, when known
+ * and moved since the last call. Returns 0 (also when there was nothing to
+ * send), or -1 after an error event. */
+int chat_net_mark_read(struct chat_net *net, const char *room);
+
+/* Tells the current room we are typing (QoS 0; nothing when offline). */
+void chat_net_typing(struct chat_net *net);
+
+/* Whether the session is connected now. */
+int chat_net_connected(struct chat_net *net);
+
+/* Our user name (valid as long as the session). */
+const char *chat_net_user(struct chat_net *net);
 
 /* Makes an already joined room current. Returns 0, or -1 after emitting an
  * error event. */
 int chat_net_switch(struct chat_net *net, const char *room);
 
-/* Asks history-svc for the last limit (1-CHAT_HISTORY_MAX) messages of the
- * current room, older than seq before when before > 0. The reply arrives as
- * events. Returns 0, or -1 after emitting an error event. */
-int chat_net_history(struct chat_net *net, long limit, long before);
+/* Asks history-svc for the last limit (1-CHAT_HISTORY_MAX) messages of
+ * room (NULL: the current room), older than seq before when before > 0.
+ * The reply arrives as events tagged CHAT_TAG_NEWEST or CHAT_TAG_OLDER.
+ * Returns 0, or -1 after emitting an error event. */
+int chat_net_history(struct chat_net *net, const char *room, long limit, long before);
 
 /* Asks for the rooms the user belongs to. Returns 0, or -1 after emitting
  * an error event. */

@@ -144,7 +144,32 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		out(p, stdout, NULL, "rooms-end %ld", ev->count);
 		break;
 	case CHAT_EV_PRESENCE:
-		out(p, stdout, NULL, "presence %s %s", ev->user, ev->state);
+		out(p, stdout, ev->text, "presence %s %s", ev->user, ev->state);
+		break;
+	case CHAT_EV_REPLY:
+		if(ev->op && !strcmp(ev->op, "status")){
+			out(p, stdout, ev->text, "ok status %s", ev->state ? ev->state : "-");
+		}else if(ev->op && !strcmp(ev->op, "read")){
+			out(p, stdout, NULL, "ok read %s %ld", ev->room ? ev->room : "-", ev->seq);
+		}else{
+			out(p, stdout, NULL, "ok %s%s%s%s%s", ev->op ? ev->op : "-", ev->room ? " " : "", ev->room ? ev->room : "",
+					ev->user ? " " : "", ev->user ? ev->user : "");
+		}
+		break;
+	case CHAT_EV_PUBLIC_ROOM:
+		out(p, stdout, NULL, "public-room %s %ld %ld", ev->room, ev->count, ev->seq);
+		break;
+	case CHAT_EV_PUBLIC_ROOMS_END:
+		out(p, stdout, NULL, "public-rooms-end %ld", ev->count);
+		break;
+	case CHAT_EV_MEMBER:
+		out(p, stdout, ev->text, "member %s %s %s", ev->room, ev->user, ev->state);
+		break;
+	case CHAT_EV_MEMBERS_END:
+		out(p, stdout, NULL, "members-end %s %ld", ev->room, ev->count);
+		break;
+	case CHAT_EV_TYPING:
+		out(p, stdout, NULL, "typing %s %s %s", ev->room, ev->user, ev->state);
 		break;
 	case CHAT_EV_ERROR:
 		out(p, stdout, ev->text && *ev->text ? ev->text : "(no details)", "error %s", ev->code);

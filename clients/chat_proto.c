@@ -60,7 +60,7 @@ out:
 
 /* Builds a history request; returns text the caller frees with cJSON_free,
  * or NULL. */
-char *chat_proto_history(const char *req_id, const char *room, long limit, long before)
+char *chat_proto_history(const char *req_id, const char *room, long limit, long before, long after)
 {
 	cJSON *obj = NULL;
 	char *out = NULL;
@@ -71,7 +71,11 @@ char *chat_proto_history(const char *req_id, const char *room, long limit, long 
 	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
 	if(!cJSON_AddStringToObject(obj, "room", room)) goto out;
 	if(!cJSON_AddNumberToObject(obj, "limit", (double)limit)) goto out;
-	if(before > 0 && !cJSON_AddNumberToObject(obj, "before", (double)before)) goto out;
+	if(after >= 0){
+		if(!cJSON_AddNumberToObject(obj, "after", (double)after)) goto out;
+	}else if(before > 0 && !cJSON_AddNumberToObject(obj, "before", (double)before)){
+		goto out;
+	}
 	out = json_print(obj);
 out:
 	cJSON_Delete(obj);
@@ -93,6 +97,107 @@ char *chat_proto_rooms(const char *req_id)
 out:
 	cJSON_Delete(obj);
 	return out;
+}
+
+/* Builds a request with the optional string fields that are not NULL;
+ * returns text the caller frees with cJSON_free, or NULL. */
+char *chat_proto_request(const char *op, const char *req_id, const char *room, const char *user,
+		const char *visibility)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "op", op)) goto out;
+	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
+	if(room && !cJSON_AddStringToObject(obj, "room", room)) goto out;
+	if(user && !cJSON_AddStringToObject(obj, "user", user)) goto out;
+	if(visibility && !cJSON_AddStringToObject(obj, "visibility", visibility)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Builds a read-marker request; returns text the caller frees with
+ * cJSON_free, or NULL. */
+char *chat_proto_read(const char *req_id, const char *room, long seq)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "op", "read")) goto out;
+	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
+	if(!cJSON_AddStringToObject(obj, "room", room)) goto out;
+	if(!cJSON_AddNumberToObject(obj, "seq", (double)seq)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Builds a presence status request (text NULL or "" for none); returns
+ * text the caller frees with cJSON_free, or NULL. */
+char *chat_proto_status(const char *req_id, const char *state, const char *text)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddStringToObject(obj, "op", "status")) goto out;
+	if(!cJSON_AddStringToObject(obj, "req_id", req_id)) goto out;
+	if(!cJSON_AddStringToObject(obj, "state", state)) goto out;
+	if(text && *text){
+		if(!cJSON_AddStringToObject(obj, "text", text)) goto out;
+	}else if(!cJSON_AddNullToObject(obj, "text")){
+		goto out;
+	}
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Builds a typing indicator; returns text the caller frees with
+ * cJSON_free, or NULL. */
+char *chat_proto_typing(int on)
+{
+	cJSON *obj = NULL;
+	char *out = NULL;
+
+	obj = cJSON_CreateObject();
+	if(!obj) goto out;
+	if(!cJSON_AddBoolToObject(obj, "typing", on)) goto out;
+	out = json_print(obj);
+out:
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* chat/v1/rooms/{room}/typing/{user}: {"typing": true|false}. */
+static void typing(const struct chat_proto_sink *sink, const char *topic, const struct topic_parts *parts,
+		const void *payload, size_t len)
+{
+	struct chat_event ev = { .kind = CHAT_EV_TYPING };
+	const cJSON *flag = NULL;
+	cJSON *obj = NULL;
+
+	obj = json_parse_object(payload, len);
+	flag = obj ? cJSON_GetObjectItemCaseSensitive(obj, "typing") : NULL;
+	if(!cJSON_IsBool(flag)){
+		bad_payload(sink, topic, "typing indicator without a boolean \"typing\"");
+		goto out;
+	}
+	ev.room = parts->room;
+	ev.user = parts->user;
+	ev.state = cJSON_IsTrue(flag) ? "on" : "off";
+	emit(sink, &ev);
+out:
+	cJSON_Delete(obj);
 }
 
 /* chat/v1/rooms/{room}/msg/{sender}: {"id":..., "body":...}. */
@@ -138,6 +243,8 @@ static void presence(const struct chat_proto_sink *sink, const char *topic, cons
 		bad_payload(sink, topic, "\"state\" is missing or not a word");
 		goto out;
 	}
+	ev.text = json_get_str(obj, "text", TEXT_MAX);
+	if(ev.text && !*ev.text) ev.text = NULL;
 	ev.user = parts->user;
 	emit(sink, &ev);
 out:
@@ -183,21 +290,23 @@ static void inbox_error(const struct chat_proto_sink *sink, const char *topic, c
 }
 
 static void history_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
-		const char *asked_room)
+		const char *asked_room, long tag)
 {
 	struct chat_event end = { .kind = CHAT_EV_HISTORY_END };
 	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(obj, "messages");
 	const cJSON *item = NULL;
 	const char *room = json_get_str(obj, "room", NAME_ROOM_MAX);
 	long count = 0;
+	long last_seq = 0;
 
 	if(!name_room_valid(room)) room = asked_room;
+	if(json_get_long(obj, "last_seq", 0, 0, LONG_MAX, &last_seq)) last_seq = 0;
 	if(!name_room_valid(room) || !cJSON_IsArray(messages)){
 		bad_payload(sink, topic, "history reply without a valid \"room\" or \"messages\" array");
 		return;
 	}
 	cJSON_ArrayForEach(item, messages){
-		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room };
+		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
 		long seq = 0;
 
 		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
@@ -215,12 +324,14 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 	}
 	end.room = room;
 	end.count = count;
+	end.seq = last_seq;
+	end.tag = tag;
 	emit(sink, &end);
 }
 
-static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj)
+static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj, long tag)
 {
-	struct chat_event end = { .kind = CHAT_EV_ROOMS_END };
+	struct chat_event end = { .kind = CHAT_EV_ROOMS_END, .tag = tag };
 	const cJSON *rooms = cJSON_GetObjectItemCaseSensitive(obj, "rooms");
 	const cJSON *item = NULL;
 	long count = 0;
@@ -230,8 +341,9 @@ static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, c
 		return;
 	}
 	cJSON_ArrayForEach(item, rooms){
-		struct chat_event ev = { .kind = CHAT_EV_ROOM };
+		struct chat_event ev = { .kind = CHAT_EV_ROOM, .tag = tag };
 		long last = 0;
+		long unread = 0;
 
 		ev.room = json_get_str(item, "name", NAME_ROOM_MAX);
 		if(!cJSON_IsObject(item) || !name_room_valid(ev.room)
@@ -239,11 +351,80 @@ static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, c
 			bad_payload(sink, topic, "room without a valid \"name\" or \"last_seq\"; skipped");
 			continue;
 		}
+		if(json_get_long(item, "unread", 0, 0, LONG_MAX, &unread)) unread = 0;
 		ev.seq = last;
+		ev.unread = unread;
+		ev.visibility = json_get_str(item, "visibility", CHAT_TOKEN_MAX);
+		if(!chat_proto_token_ok(ev.visibility, CHAT_TOKEN_MAX)) ev.visibility = "public";
+		ev.state = json_get_str(item, "role", CHAT_TOKEN_MAX);
+		if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "member";
+		ev.user = json_get_str(item, "with", NAME_USER_MAX);
+		if(!name_user_valid(ev.user)) ev.user = NULL;
 		emit(sink, &ev);
 		count++;
 	}
 	end.count = count;
+	emit(sink, &end);
+}
+
+static void public_rooms_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj, long tag)
+{
+	struct chat_event end = { .kind = CHAT_EV_PUBLIC_ROOMS_END, .tag = tag };
+	const cJSON *rooms = cJSON_GetObjectItemCaseSensitive(obj, "rooms");
+	const cJSON *item = NULL;
+
+	if(!cJSON_IsArray(rooms)){
+		bad_payload(sink, topic, "public_rooms reply without a \"rooms\" array");
+		return;
+	}
+	cJSON_ArrayForEach(item, rooms){
+		struct chat_event ev = { .kind = CHAT_EV_PUBLIC_ROOM, .tag = tag };
+		long members = 0;
+		long last = 0;
+
+		ev.room = json_get_str(item, "name", NAME_ROOM_MAX);
+		if(!cJSON_IsObject(item) || !name_room_valid(ev.room)){
+			bad_payload(sink, topic, "public room without a valid \"name\"; skipped");
+			continue;
+		}
+		if(json_get_long(item, "members", 0, 0, LONG_MAX, &members)) members = 0;
+		if(json_get_long(item, "last_seq", 0, 0, LONG_MAX, &last)) last = 0;
+		ev.count = members;
+		ev.seq = last;
+		emit(sink, &ev);
+		end.count++;
+	}
+	emit(sink, &end);
+}
+
+static void roster_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
+		const char *asked_room, long tag)
+{
+	struct chat_event end = { .kind = CHAT_EV_MEMBERS_END, .tag = tag };
+	const cJSON *members = cJSON_GetObjectItemCaseSensitive(obj, "members");
+	const cJSON *item = NULL;
+	const char *room = json_get_str(obj, "room", NAME_ROOM_MAX);
+
+	if(!name_room_valid(room)) room = asked_room;
+	if(!name_room_valid(room) || !cJSON_IsArray(members)){
+		bad_payload(sink, topic, "roster reply without a valid \"room\" or \"members\" array");
+		return;
+	}
+	cJSON_ArrayForEach(item, members){
+		struct chat_event ev = { .kind = CHAT_EV_MEMBER, .room = room, .tag = tag };
+
+		ev.user = json_get_str(item, "user", NAME_USER_MAX);
+		ev.state = json_get_str(item, "state", CHAT_TOKEN_MAX);
+		if(!cJSON_IsObject(item) || !name_user_valid(ev.user) || !chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)){
+			bad_payload(sink, topic, "roster member without a valid \"user\" or \"state\"; skipped");
+			continue;
+		}
+		ev.text = json_get_str(item, "text", TEXT_MAX);
+		if(ev.text && !*ev.text) ev.text = NULL;
+		emit(sink, &ev);
+		end.count++;
+	}
+	end.room = room;
 	emit(sink, &end);
 }
 
@@ -255,12 +436,13 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 	const char *req_id = json_get_str(obj, "req_id", NAME_MSGID_MAX);
 	const char *op = json_get_str(obj, "op", CHAT_TOKEN_MAX);
 	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(obj, "ok");
+	long tag = 0;
 
 	if(!name_msgid_valid(req_id) || !chat_proto_token_ok(op, CHAT_TOKEN_MAX) || !cJSON_IsBool(ok)){
 		bad_payload(sink, topic, "reply without a valid \"req_id\", \"op\" or \"ok\"");
 		return;
 	}
-	if(!sink->match(sink->ctx, req_id, asked_room, sizeof(asked_room))){
+	if(!sink->match(sink->ctx, req_id, asked_room, sizeof(asked_room), &tag)){
 		struct chat_event ev = { .kind = CHAT_EV_NOTE, .text = note };
 
 		/* Another device of the same user shares the inbox. */
@@ -269,7 +451,7 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		return;
 	}
 	if(cJSON_IsFalse(ok)){
-		struct chat_event ev = { .kind = CHAT_EV_ERROR };
+		struct chat_event ev = { .kind = CHAT_EV_ERROR, .op = op, .tag = tag };
 		const cJSON *err = cJSON_GetObjectItemCaseSensitive(obj, "error");
 
 		ev.code = json_get_str(err, "code", CHAT_TOKEN_MAX);
@@ -280,9 +462,29 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		emit(sink, &ev);
 		return;
 	}
-	if(!strcmp(op, "history")) history_reply(sink, topic, obj, asked_room);
-	else if(!strcmp(op, "rooms")) rooms_reply(sink, topic, obj);
-	/* other ops: a later protocol version; ignored */
+	if(!strcmp(op, "history")){
+		history_reply(sink, topic, obj, asked_room, tag);
+	}else if(!strcmp(op, "rooms")){
+		rooms_reply(sink, topic, obj, tag);
+	}else if(!strcmp(op, "public_rooms")){
+		public_rooms_reply(sink, topic, obj, tag);
+	}else if(!strcmp(op, "roster")){
+		roster_reply(sink, topic, obj, asked_room, tag);
+	}else{
+		/* join, leave, create, invite, kick, dm, read, status, and ops
+		 * of a later version: the front end knows what it asked. */
+		struct chat_event ev = { .kind = CHAT_EV_REPLY, .op = op, .tag = tag };
+
+		ev.room = json_get_str(obj, "room", NAME_ROOM_MAX);
+		if(!name_room_valid(ev.room)) ev.room = asked_room[0] ? asked_room : NULL;
+		ev.user = json_get_str(obj, "user", NAME_USER_MAX);
+		if(!name_user_valid(ev.user)) ev.user = NULL;
+		ev.state = json_get_str(obj, "state", CHAT_TOKEN_MAX);
+		if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = NULL;
+		ev.text = json_get_str(obj, "text", TEXT_MAX);
+		if(json_get_long(obj, "seq", 0, 0, LONG_MAX, &ev.seq)) ev.seq = 0; /* a read reply's */
+		emit(sink, &ev);
+	}
 }
 
 static void inbox(const struct chat_proto_sink *sink, const char *topic, const void *payload, size_t len)
@@ -325,6 +527,9 @@ void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
 		break;
 	case TOPIC_PRESENCE:
 		presence(sink, topic, &parts, payload, len);
+		break;
+	case TOPIC_ROOM_TYPING:
+		typing(sink, topic, &parts, payload, len);
 		break;
 	default:
 		bad_payload(sink, topic, "a topic this client does not read");

@@ -19,19 +19,28 @@ enum chat_event_kind {
 	CHAT_EV_CONNECTED,      /* connected and subscribed */
 	CHAT_EV_DISCONNECTED,   /* text: the reason */
 	CHAT_EV_RECONNECTING,   /* automatic reconnection is under way */
-	CHAT_EV_MSG,            /* room, user (the sender, from the topic), id, body */
+	CHAT_EV_MSG,            /* room, user (the sender, from the topic), id, body; seq and ts
+	                         * when it comes from the archive (catch-up), else 0 and NULL */
 	CHAT_EV_RECEIPT,        /* room, seq, id, ts (may be NULL) */
 	CHAT_EV_HISTORY,        /* room, seq, ts, user (sender), id (may be NULL), body */
-	CHAT_EV_HISTORY_END,    /* room, count */
-	CHAT_EV_ROOM,           /* room, seq (its last_seq) */
+	CHAT_EV_HISTORY_END,    /* room, count, seq (the room's last_seq) */
+	CHAT_EV_ROOM,           /* room, seq (its last_seq), unread, visibility, role (state),
+	                         * user (the other person of a direct room, or NULL) */
 	CHAT_EV_ROOMS_END,      /* count */
-	CHAT_EV_PRESENCE,       /* user, state */
+	CHAT_EV_PRESENCE,       /* user, state, text (the status text, or NULL) */
 	CHAT_EV_ERROR,          /* code, text; fatal != 0: the session is over */
 	CHAT_EV_BAD_PAYLOAD,    /* topic, text: a malformed incoming payload (diagnostic) */
 	CHAT_EV_NOTE,           /* text: a diagnostic that is not an error of the chat */
 	CHAT_EV_HELP,           /* text: one line answering /help */
 	CHAT_EV_SENT,           /* a publish finished (acknowledged or given up) */
 	CHAT_EV_CLOSED,         /* the disconnect asked for with chat_net_stop is done */
+	CHAT_EV_REPLY,          /* op, room, user: a request succeeded (join, leave, create,
+	                         * invite, kick, dm, read, status); state and text for status */
+	CHAT_EV_PUBLIC_ROOM,    /* room, count (members), seq (last_seq) */
+	CHAT_EV_PUBLIC_ROOMS_END, /* count */
+	CHAT_EV_MEMBER,         /* room, user, state, text (may be NULL): one of a roster */
+	CHAT_EV_MEMBERS_END,    /* room, count */
+	CHAT_EV_TYPING,         /* room, user, state ("on" or "off") */
 };
 
 /* One event. The strings belong to the code that emits the event and are
@@ -49,8 +58,12 @@ struct chat_event {
 	const char *code;
 	const char *text;
 	const char *topic;
+	const char *op;         /* CHAT_EV_REPLY, CHAT_EV_ERROR of a request: the request's op */
+	const char *visibility; /* CHAT_EV_ROOM */
 	long seq;
 	long count;
+	long unread;            /* CHAT_EV_ROOM */
+	long tag;               /* what the client tagged the request with (chat_net.c) */
 	int fatal;              /* CHAT_EV_ERROR: exit status to end with, or 0 */
 };
 
@@ -60,9 +73,10 @@ typedef void (*chat_emit_fn)(void *ctx, const struct chat_event *ev);
 
 /* Looks up the request req_id among those this client sent and still
  * waits for; when found, forgets it, copies the room it was about (or "")
- * into room (room_len bytes) and returns 1; returns 0 for a request this
- * client did not send. */
-typedef int (*chat_req_match_fn)(void *ctx, const char *req_id, char *room, size_t room_len);
+ * into room (room_len bytes), stores its tag in *tag (copied into the
+ * events of the reply) and returns 1; returns 0 for a request this client
+ * did not send. */
+typedef int (*chat_req_match_fn)(void *ctx, const char *req_id, char *room, size_t room_len, long *tag);
 
 /* Where chat_proto_incoming sends what it finds. */
 struct chat_proto_sink {
@@ -76,11 +90,23 @@ struct chat_proto_sink {
  * caller frees with cJSON_free, or NULL when out of memory.
  *   chat_proto_msg:     {"id":ID,"body":BODY}
  *   chat_proto_history: {"op":"history","req_id":REQ,"room":ROOM,"limit":N}
- *                       plus "before":SEQ when before > 0
- *   chat_proto_rooms:   {"op":"rooms","req_id":REQ} */
+ *                       plus "before":SEQ when before > 0, or "after":SEQ
+ *                       when after >= 0 (before is then ignored)
+ *   chat_proto_rooms:   {"op":"rooms","req_id":REQ}
+ *   chat_proto_request: {"op":OP,"req_id":REQ} plus "room", "user" and
+ *                       "visibility" for those not NULL (create, join,
+ *                       leave, invite, kick, dm, public_rooms, roster)
+ *   chat_proto_read:    {"op":"read","req_id":REQ,"room":ROOM,"seq":SEQ}
+ *   chat_proto_status:  {"op":"status","req_id":REQ,"state":S,"text":T|null}
+ *   chat_proto_typing:  {"typing":true|false} */
 char *chat_proto_msg(const char *id, const char *body);
-char *chat_proto_history(const char *req_id, const char *room, long limit, long before);
+char *chat_proto_history(const char *req_id, const char *room, long limit, long before, long after);
 char *chat_proto_rooms(const char *req_id);
+char *chat_proto_request(const char *op, const char *req_id, const char *room, const char *user,
+		const char *visibility);
+char *chat_proto_read(const char *req_id, const char *room, long seq);
+char *chat_proto_status(const char *req_id, const char *state, const char *text);
+char *chat_proto_typing(int on);
 
 /* True when s is 1-max bytes of printable ASCII other than space. */
 int chat_proto_token_ok(const char *s, size_t max);
