@@ -32,6 +32,7 @@ struct conn_events {
 	char sync_topic[TOPIC_MAX];
 	char boot[20];             /* boot time in ms, hex: orders boots of a node */
 	unsigned long long next_seq;
+	unsigned long long event_seq; /* connect/disconnect events published this boot */
 	struct tracked_conn *conns;
 	uint64_t digest;
 	long long next_heartbeat_ms;
@@ -87,6 +88,7 @@ static cJSON *event_start(const struct conn_events *events, const char *kind)
 	if(!cJSON_AddStringToObject(event, "event", kind)
 			|| !cJSON_AddStringToObject(event, "node", events->node)
 			|| !cJSON_AddStringToObject(event, "boot", events->boot)
+			|| !cJSON_AddNumberToObject(event, "seq", (double)events->event_seq)
 			|| !cJSON_AddNumberToObject(event, "ts", (double)clock_ms(CLOCK_REALTIME))){
 		cJSON_Delete(event);
 		return NULL;
@@ -105,10 +107,16 @@ static void event_publish(const struct conn_events *events, const cJSON *event, 
 	cJSON_free(text);
 }
 
+/* Every change gets the next "seq"; heartbeats and snapshots carry the seq
+ * of the last change before them, so presence-svc can tell events still in
+ * flight from events lost. */
 static void publish_change(struct conn_events *events, const char *kind,
 		const struct tracked_conn *conn, const char *client_id)
 {
-	cJSON *event = event_start(events, kind);
+	cJSON *event = NULL;
+
+	events->event_seq++;
+	event = event_start(events, kind);
 
 	if(!event) goto out;
 	if(!cJSON_AddStringToObject(event, "conn", conn->conn_id)

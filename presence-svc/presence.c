@@ -55,6 +55,8 @@ struct node_entry {
 	bool lost;                  /* timed out; its connections were dropped */
 	bool synced;                /* our view matched the node since its last reset */
 	int mismatches;             /* heartbeats in a row that disagreed with us */
+	long long applied_seq;      /* seq of the last change (or snapshot) applied */
+	long long seq_at_prev_hb;   /* applied_seq when the previous heartbeat came */
 	bool sync_pending;
 	long long sync_sent;
 	unsigned int conns;
@@ -403,6 +405,8 @@ static struct node_entry *node_heard(struct presence *p, const char *name, const
 		node->synced = false;
 		node->sync_pending = false;
 		node->lost = false;
+		node->applied_seq = 0;
+		node->seq_at_prev_hb = 0;
 	}
 	node->last_heard = mono_ms();
 	node->last_heard_wall = wall_ms();
@@ -430,25 +434,46 @@ static void node_lose(struct presence *p, struct node_entry *node)
 
 static void on_heartbeat(struct presence *p, struct node_entry *node, const cJSON *event)
 {
-	long conns;
+	long conns, seq;
 	const char *digest_hex = json_get_str(event, "digest", 16);
 	unsigned long long digest;
 	char *end = NULL;
+	bool progressed;
 
 	p->stats.heartbeats++;
-	if(json_get_long(event, "conns", -1, 0, 100000000L, &conns) || conns < 0 || !digest_hex) return;
+	if(json_get_long(event, "conns", -1, 0, 100000000L, &conns) || conns < 0 || !digest_hex
+			|| json_get_long(event, "seq", 0, 0, 9007199254740991L, &seq)){
+		return;
+	}
 	digest = strtoull(digest_hex, &end, 16);
 	if(!end || *end) return;
-	if((unsigned long)conns == node->conns && digest == node->digest){
-		node->synced = true;
+	progressed = node->applied_seq != node->seq_at_prev_hb;
+	node->seq_at_prev_hb = node->applied_seq;
+	if(seq == node->applied_seq){
+		/* We have applied every change the node made before this heartbeat:
+		 * our view must agree exactly. */
+		if((unsigned long)conns == node->conns && digest == node->digest){
+			node->synced = true;
+			node->mismatches = 0;
+		}else{
+			node->mismatches = 2;
+			request_sync(p, node);
+		}
+		return;
+	}
+	if(!node->synced){
+		/* First heard, back after being lost, or restarted: ask at once. */
+		request_sync(p, node);
+		return;
+	}
+	/* The heartbeat (QoS 0) overtook changes (QoS 1) still on their way:
+	 * fine while they keep arriving; two heartbeats without progress mean
+	 * some were lost. */
+	if(progressed || seq < node->applied_seq){
 		node->mismatches = 0;
 		return;
 	}
-	/* A heartbeat (QoS 0) may overtake events (QoS 1) in flight: only a
-	 * second disagreement in a row asks for a snapshot, unless we never
-	 * agreed with this node since it was (re)found. */
-	node->mismatches++;
-	if(!node->synced || node->mismatches >= 2) request_sync(p, node);
+	if(++node->mismatches >= 2) request_sync(p, node);
 }
 
 /* Replaces our connections of node with the staged snapshot. */
@@ -516,7 +541,12 @@ static int on_snapshot(struct presence *p, struct node_entry *node, const cJSON 
 		HASH_ADD_STR(node->staging, conn_id, s);
 	}
 	node->staging_next++;
-	if(part == parts) reconcile(p, node);
+	if(part == parts){
+		long seq = 0;
+
+		reconcile(p, node);
+		if(!json_get_long(event, "seq", 0, 0, 9007199254740991L, &seq)) node->applied_seq = seq;
+	}
 	return 0;
 }
 
@@ -526,6 +556,7 @@ int presence_conn_message(struct presence *p, const char *node_name, const void 
 	const char *kind, *event_node, *conn_id, *user, *client;
 	struct node_entry *node;
 	struct conn_entry *c = NULL;
+	long seq = 0;
 	int rc = -1;
 
 	event = json_parse_object(payload, len);
@@ -549,6 +580,15 @@ int presence_conn_message(struct presence *p, const char *node_name, const void 
 		goto out;
 	}
 	p->stats.events++;
+	if(json_get_long(event, "seq", 0, 0, 9007199254740991L, &seq)) goto out;
+	/* A change at or before one already applied (or in an applied
+	 * snapshot) is a redelivered duplicate: applying it again could bring
+	 * back a connection that has ended. */
+	if(seq && seq <= node->applied_seq){
+		rc = 0;
+		goto out;
+	}
+	if(seq) node->applied_seq = seq;
 	conn_id = json_get_str(event, "conn", CONN_ID_MAX);
 	user = json_get_str(event, "user", NAME_USER_MAX);
 	client = json_get_str(event, "client", CLIENT_ID_MAX);

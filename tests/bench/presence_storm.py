@@ -109,23 +109,31 @@ def make_users(stack, prefix, count, password):
     time.sleep(3.0)  # every plugin loads the new users within refresh_ms
 
 
-def run_scenario(stack, counter, name, clients, user_args, password_file, hold, settle):
+PER_PROCESS = 5000  # libmosquitto holds 3 descriptors per client; the hard limit here is 20000
+
+
+def run_scenario(stack, counter, name, clients, user_args_for, password_file, hold, settle):
+    """user_args_for(k, n): chatload's user options for its k-th process of n clients."""
     pids = {part: int(open(os.path.join(stack.var, "run", f"{part}.pid")).read())
             for part in ("presence-svc", "hub", "leaf")}
     time.sleep(2.0)
     counter.take()
     cpu0 = {part: cpu_seconds(pid) for part, pid in pids.items()}
-    out = os.path.join(stack.var, f"storm-{name}.json")
-    cmd = [os.path.join(BUILD, "chatload"), "--mode", "connect", "--port", str(stack.port("leaf")),
-           "--users", str(clients), *user_args, "--password-file", password_file,
-           "--max-pending", "500", "--threads", "2", "--connect-timeout", "120", "--hold", str(hold),
-           "--keepalive", "60", "--label", f"presence-{name}", "--out", out]
+    procs, outs = [], []
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for k in range((clients + PER_PROCESS - 1) // PER_PROCESS):
+        n = min(PER_PROCESS, clients - k * PER_PROCESS)
+        out = os.path.join(stack.var, f"storm-{name}-{k}.json")
+        cmd = [os.path.join(BUILD, "chatload"), "--mode", "connect", "--port", str(stack.port("leaf")),
+               "--users", str(n), *user_args_for(k, n), "--password-file", password_file,
+               "--max-pending", "200", "--threads", "2", "--connect-timeout", "120", "--hold", str(hold),
+               "--keepalive", "60", "--label", f"presence-{name}-{k}", "--out", out]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        outs.append(out)
     # Connect phase: until every connect event went by (or they stop
     # coming for 3 s), plus settle time for presence-svc to publish.
     seen, last_change, deadline = 0, time.monotonic(), time.monotonic() + 150
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
         time.sleep(0.5)
         with counter.lock:
             now_seen = counter.counts.get("sys:connect", 0)
@@ -137,19 +145,26 @@ def run_scenario(stack, counter, name, clients, user_args, password_file, hold, 
     time.sleep(min(settle, max(0.0, hold - connect_s - 1)))
     up_counts = counter.take()
     cpu_up = {part: cpu_seconds(pid) for part, pid in pids.items()}
-    err = proc.communicate(timeout=hold + 240)[1]
-    if proc.returncode != 0:
-        raise RuntimeError(f"chatload failed: {err[-2000:]}")
-    load = json.load(open(out))
+    load = {"ready": 0, "refused": 0, "failed": 0, "connect_s": 0.0}
+    for proc, out in zip(procs, outs):
+        err = proc.communicate(timeout=hold + 240)[1]
+        if proc.returncode != 0:
+            raise RuntimeError(f"chatload failed: {err[-2000:]}")
+        one = json.load(open(out))
+        for key in ("ready", "refused", "failed"):
+            load[key] += int(one.get(key, 0))
+        load["connect_s"] = max(load["connect_s"], round(one.get("connect_s", 0.0), 2))
+        if one.get("failed") or one.get("refused"):
+            print(f"chatload: {one.get('failed')} failed, {one.get('refused')} refused; its log ends:\n{err[-1500:]}",
+                  file=sys.stderr)
+    load["connects_per_s"] = round(load["ready"] / load["connect_s"], 1) if load["connect_s"] else None
     elapsed = time.monotonic() - started
     time.sleep(settle)
     down_counts = counter.take()
     cpu1 = {part: cpu_seconds(pid) for part, pid in pids.items()}
     counts = {"connect_phase": up_counts, "leave_phase": down_counts}
     result = {
-        "scenario": name, "clients": clients, "load": {k: load.get(k) for k in
-                                                      ("ready", "refused", "failed", "connect_s", "connects_per_s")
-                                                      if k in load},
+        "scenario": name, "clients": clients, "load": load,
         "messages": counts,
         "presence_messages": up_counts.get("presence", 0) + down_counts.get("presence", 0),
         "connect_phase_s": round(connect_s, 1),
@@ -158,7 +173,7 @@ def run_scenario(stack, counter, name, clients, user_args, password_file, hold, 
         "presence_svc_rss_mb": round(rss_mb(pids["presence-svc"]), 1),
         "wall_s": round(elapsed + settle, 1),
     }
-    return result, load
+    return result
 
 
 def main():
@@ -173,7 +188,7 @@ def main():
         ap.error("--clients must be 1-15000")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < args.clients + 500:
+    if hard < 3 * PER_PROCESS + 500 or hard < args.clients + 1000:
         ap.error(f"the open-file limit ({hard}) is too low for {args.clients} clients")
     var = tempfile.mkdtemp(prefix="presence-storm-")
     os.chmod(var, 0o755)
@@ -191,15 +206,16 @@ def main():
             f.write(password + "\n")
         counter = Counter(stack)
         if args.scenario in ("users", "both"):
-            make_users(stack, "st", args.clients, password)
-            r, load = run_scenario(stack, counter, "users", args.clients, ["--user-prefix", "st"], pwfile,
-                                   args.hold, args.settle)
+            for k in range((args.clients + PER_PROCESS - 1) // PER_PROCESS):
+                make_users(stack, f"st{k}_", min(PER_PROCESS, args.clients - k * PER_PROCESS), password)
+            r = run_scenario(stack, counter, "users", args.clients, lambda k, n: ["--user-prefix", f"st{k}_"],
+                             pwfile, args.hold, args.settle)
             results.append(r)
             print(json.dumps(r), flush=True)
         if args.scenario in ("devices", "both"):
             make_users(stack, "dv", 1, password)
-            r, load = run_scenario(stack, counter, "devices", args.clients, ["--user-list", "dv0"], pwfile,
-                                   args.hold, args.settle)
+            r = run_scenario(stack, counter, "devices", args.clients, lambda k, n: ["--user-list", "dv0"],
+                             pwfile, args.hold, args.settle)
             results.append(r)
             print(json.dumps(r), flush=True)
         with open(os.path.join(var, "log", "presence-svc.log"), errors="replace") as f:
