@@ -10,8 +10,18 @@ import paho.mqtt.client as mqtt
 
 BURST = int(os.environ.get("CHAT_BURST", "20000"))
 
+# Bursts send tens of thousands of receipts to the sender's inbox; a user of
+# their own keeps that backlog away from other tests' users.
+SENDER = "burster"
+
+
+def ensure_sender(stack):
+    if not os.path.exists(os.path.join(stack.var, "secrets", f"user-{SENDER}")):
+        stack.add_user(SENDER, "burster-pw-1")
+
 
 def fresh_room(stack, *members):
+    ensure_sender(stack)
     room = "dur-" + uuid.uuid4().hex[:8]
     assert stack.chatctl("room", "create", room).returncode == 0
     for m in members:
@@ -21,7 +31,7 @@ def fresh_room(stack, *members):
 
 
 class Burst:
-    """Publishes count QoS 1 messages as alice and records which ones the
+    """Publishes count QoS 1 messages as SENDER and records which ones the
     broker acknowledged (PUBACK)."""
 
     def __init__(self, stack, node, room, count):
@@ -30,7 +40,7 @@ class Burst:
         self.acked = set()
         self.lock = threading.Lock()
         self.client = mqtt.Client(client_id=f"burst-{uuid.uuid4().hex[:8]}", clean_session=True)
-        self.client.username_pw_set("alice", stack.password("alice"))
+        self.client.username_pw_set(SENDER, stack.password(SENDER))
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(0)
         self.client.on_publish = self.on_publish
@@ -45,7 +55,7 @@ class Burst:
                 self.acked.add(self.ids[mid])
 
     def send(self, upto):
-        topic = f"chat/v1/rooms/{self.room}/msg/alice"
+        topic = f"chat/v1/rooms/{self.room}/msg/{SENDER}"
         while self.sent < upto:
             msg_id = f"b{self.sent:06d}"
             info = self.client.publish(topic, f'{{"id":"{msg_id}","body":"burst {self.sent}"}}', qos=1)
@@ -90,7 +100,7 @@ def history_pid(stack):
 
 
 def test_sigkill_of_history_svc_mid_burst_loses_nothing(stack):
-    room = fresh_room(stack, "alice")
+    room = fresh_room(stack, SENDER)
     burst = Burst(stack, "leaf", room, BURST)
     burst.send(BURST // 4)
     os.kill(history_pid(stack), signal.SIGKILL)
@@ -110,7 +120,7 @@ def test_sigkill_of_history_svc_mid_burst_loses_nothing(stack):
 
 
 def test_mariadb_restart_mid_burst_loses_nothing(stack):
-    room = fresh_room(stack, "alice")
+    room = fresh_room(stack, SENDER)
     count = BURST // 4
     burst = Burst(stack, "hub", room, count)
     burst.send(count // 3)
@@ -127,9 +137,11 @@ def test_mariadb_restart_mid_burst_loses_nothing(stack):
 
 
 def test_retention_trims_old_messages_in_the_background(stack):
-    room = fresh_room(stack, "alice")
+    room = fresh_room(stack, SENDER)
     alice = stack.client("alice", "hub")
-    alice.subscribe(f"chat/v1/users/alice/inbox")
+    stack.chatctl("member", "add", room, "alice")
+    time.sleep(1.2)
+    alice.subscribe("chat/v1/users/alice/inbox")
     for i in range(10):
         m = {"id": uuid.uuid4().hex, "body": f"old {i}"}
         alice.publish(f"chat/v1/rooms/{room}/msg/alice", m)
@@ -152,7 +164,7 @@ def test_retention_trims_old_messages_in_the_background(stack):
 def test_two_history_instances_keep_seq_gapless_per_room(stack):
     import subprocess
     from conftest import BUILD
-    rooms = [fresh_room(stack, "alice") for _ in range(10)]
+    rooms = [fresh_room(stack, SENDER) for _ in range(10)]
     # A second instance: same archive, its own client id and persistence.
     conf = open(os.path.join(stack.var, "conf/history-svc.conf")).read()
     conf = conf.replace("mqtt_client_id = history-svc", "mqtt_client_id = history-svc-2")
@@ -166,14 +178,14 @@ def test_two_history_instances_keep_seq_gapless_per_room(stack):
         time.sleep(2)
         total = int(os.environ.get("CHAT_TWO_INSTANCE_MESSAGES", "10000"))
         client = mqtt.Client(client_id=f"two-{uuid.uuid4().hex[:6]}", clean_session=True)
-        client.username_pw_set("alice", stack.password("alice"))
+        client.username_pw_set(SENDER, stack.password(SENDER))
         client.max_inflight_messages_set(200)
         client.connect("127.0.0.1", stack.port("leaf"), keepalive=60)
         client.loop_start()
         last = None
         for i in range(total):
             room = rooms[i % 10]
-            last = client.publish(f"chat/v1/rooms/{room}/msg/alice", f'{{"id":"t{i:06d}","body":"two {i}"}}', qos=1)
+            last = client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", f'{{"id":"t{i:06d}","body":"two {i}"}}', qos=1)
             if i % 500 == 499:
                 last.wait_for_publish(timeout=60)
         last.wait_for_publish(timeout=60)

@@ -163,7 +163,13 @@ def test_presence_online_then_offline_when_connection_is_killed(stack):
         proc.wait()
     offline = bob.expect_json("chat/v1/presence/frank", lambda d: d["state"] == "offline", timeout=10)
     assert offline["user"] == "frank" and offline["last_seen"]
-    rows = stack.sql("SELECT COUNT(*) FROM last_seen s JOIN users u ON u.id = s.user_id WHERE u.username = 'frank'")
+    # Last-seen is written in batches: poll for it.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = stack.sql("SELECT COUNT(*) FROM last_seen s JOIN users u ON u.id = s.user_id WHERE u.username = 'frank'")
+        if rows == [["1"]]:
+            break
+        time.sleep(0.3)
     assert rows == [["1"]]
     # A newcomer learns the state from the retained message.
     late = stack.client("bob", "leaf")

@@ -48,7 +48,7 @@ static void cache_is_bounded_and_can_be_off(void)
 {
 	struct login_cache *cache = login_cache_new(300, 3);
 	struct login_cache *off = login_cache_new(0, 3);
-	char user[16];
+	char user[32];
 
 	if(!CHECK(cache != NULL && off != NULL)) goto out;
 	for(int i = 0; i < 10; i++){
@@ -94,7 +94,7 @@ static void flood_locks_a_name_after_threshold_with_doubling_delay(void)
 static void flood_counts_addresses_and_forgets(void)
 {
 	struct flood *flood = flood_new(&flood_defaults);
-	char user[16];
+	char user[32];
 
 	if(!CHECK(flood != NULL)) return;
 	/* Many names from one address: each name stays under its threshold,
