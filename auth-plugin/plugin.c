@@ -120,6 +120,23 @@ static void admin_forget(struct mosquitto *client)
 	mosquitto_free(entry);
 }
 
+/* A locked user name passes only with a password in the login cache (its
+ * owner reconnecting): that costs one HMAC, never a PBKDF2 run. */
+static int pass_locked_user(const struct login *login, const struct backend_env *env, long locked,
+		enum user_role *role)
+{
+	const struct snapshot_user *user = snapshot_user(env->snap, login->username);
+
+	if(user && !user->disabled && login->password
+			&& login_cache_hit(env->cache, user->name, login->password, user->pw_hash, env->now)){
+		*role = user->role;
+		return BACKEND_ALLOW;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: user %s is locked for %ld s after failed logins; refused",
+			login->username, locked);
+	return BACKEND_DENY;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -160,25 +177,16 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		goto out;
 	}
 	locked = flood_locked_for(state.flood, FLOOD_USER, login.username, env.now);
-	for(int i = 0; i < state.opts.backend_count; i++){
-		enum backend_answer answer;
-
-		if(locked > 0){
-			/* Only a cached success may pass a locked name: look it up in
-			 * the back-end with no cache misses allowed to hash. */
-			const struct snapshot_user *user = snapshot_user(state.snap, login.username);
-			if(!user || user->disabled || !login.password
-					|| !login_cache_hit(state.cache, user->name, login.password, user->pw_hash, env.now)){
-				mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: user %s is locked for %ld s after failed logins; refused",
-						login.username, locked);
-				rc = MOSQ_ERR_AUTH;
-				goto out;
-			}
-			role = user->role;
-			answered = BACKEND_ALLOW;
-			break;
+	if(locked > 0){
+		answered = pass_locked_user(&login, &env, locked, &role);
+		if(answered != BACKEND_ALLOW){
+			rc = MOSQ_ERR_AUTH;
+			goto out;
 		}
-		answer = state.backends[i]->check(state.backend_states[i], &env, &login, &role);
+	}
+	for(int i = 0; answered < 0 && i < state.opts.backend_count; i++){
+		enum backend_answer answer = state.backends[i]->check(state.backend_states[i], &env, &login, &role);
+
 		if(answer == BACKEND_DEFER) continue;
 		if(answer == BACKEND_ERROR){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: back-end %s could not check user %s; refused",
@@ -188,7 +196,6 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		if(answer == BACKEND_ALLOW && strcmp(state.backends[i]->name, "mariadb") && role == ROLE_ADMIN){
 			admin_remember(ed->client);
 		}
-		break;
 	}
 	if(answered == BACKEND_ALLOW){
 		flood_success(state.flood, login.username, env.now);
