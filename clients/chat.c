@@ -8,6 +8,7 @@
  *   chat_proto.c  the chat/v1 payloads, built and parsed with cJSON
  *   chat_cmd.c    what an input line means (message or /command)
  *   chat_plain.c  the plain line front end (stdin lines, one event a line)
+ *   chat_tui.c    the full-screen front end (ncursesw)
  * Exit status: 0 done, 1 failure, 2 usage error or login refused. */
 #include <stdio.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "chat_args.h"
 #include "chat_net.h"
 #include "chat_plain.h"
+#include "chat_tui.h"
 
 /* Takes the command line (see chat --help); returns the exit status. */
 int main(int argc, char **argv)
@@ -41,12 +43,9 @@ int main(int argc, char **argv)
 	net_opts.user = opts.user;
 	net_opts.password = password;
 	net_opts.room = opts.room;
-	/* The full-screen mode, for a terminal without --plain, is still to
-	 * come: until then every session runs in plain mode. */
-	if(!opts.plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)){
-		/* full-screen front end goes here */
-	}
-	rc = chat_plain_run(&net_opts);
+	/* Full-screen on a terminal, unless --plain; plain for pipes. */
+	if(!opts.plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) rc = chat_tui_run(&net_opts);
+	else rc = chat_plain_run(&net_opts);
 out:
 	OPENSSL_cleanse(password, sizeof(password));
 	return rc;

@@ -87,6 +87,7 @@ struct net_room {
 	char name[NAME_ROOM_MAX + 1];
 	long last_seq;              /* largest seq shown, when known */
 	long read_seq;              /* last read marker sent */
+	long stored_seq;            /* largest seq of our own receipts: for read markers only */
 	int known;
 	int catching_up;
 	long catchup_gen;           /* the catch-up under way; older replies are ignored */
@@ -700,14 +701,12 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 		unlock(net);
 		break;
 	case CHAT_EV_RECEIPT:
+		/* Stored is not shown: a message sent before the subscription was
+		 * back must still come with the catch-up. Only the read marker may
+		 * move on. */
 		lock(net);
 		r = room_find(net, ev->room);
-		if(r){
-			uint64_t h = msg_hash(net->user, ev->id);
-
-			if(!seen_has(r, h)) seen_add(r, h);
-			if(r->known && ev->seq > r->last_seq) r->last_seq = ev->seq;
-		}
+		if(r && ev->seq > r->stored_seq) r->stored_seq = ev->seq;
 		unlock(net);
 		break;
 	case CHAT_EV_ROOM:
@@ -1541,9 +1540,10 @@ int chat_net_mark_read(struct chat_net *net, const char *room)
 
 	lock(net);
 	r = room_find(net, room);
-	if(r && r->known && r->last_seq > r->read_seq){
-		seq = r->last_seq;
-		r->read_seq = seq;
+	if(r && r->known){
+		seq = r->last_seq > r->stored_seq ? r->last_seq : r->stored_seq;
+		if(seq > r->read_seq) r->read_seq = seq;
+		else seq = 0;
 	}
 	unlock(net);
 	if(seq == 0) goto out;
