@@ -8,7 +8,7 @@ PACKAGES="build-essential pkg-config iproute2 procps clang libclang-rt-14-dev
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client
 libcurl4-openssl-dev libssl-dev uthash-dev
-python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl"
+python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev"
 
 missing=""
 for pkg in $PACKAGES; do
