@@ -165,25 +165,6 @@ int mqtt_durable_start(struct mqtt_durable *md, char *err, size_t errlen)
 	return 0;
 }
 
-int mqtt_durable_publish(struct mqtt_durable *md, const char *topic, const void *payload, size_t len,
-		int qos, bool retain)
-{
-	MQTTAsync_message msg = MQTTAsync_message_initializer;
-	MQTTAsync_responseOptions ropts = MQTTAsync_responseOptions_initializer;
-	int rc;
-
-	msg.payload = (void *)payload;
-	msg.payloadlen = (int)len;
-	msg.qos = qos;
-	msg.retained = retain ? 1 : 0;
-	rc = MQTTAsync_sendMessage(md->client, topic, &msg, &ropts);
-	if(rc != MQTTASYNC_SUCCESS){
-		log_warn("publish %s failed (%d)", topic, rc);
-		return -1;
-	}
-	return 0;
-}
-
 bool mqtt_durable_connected(struct mqtt_durable *md)
 {
 	return md->connected;

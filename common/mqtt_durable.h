@@ -44,10 +44,6 @@ struct mqtt_durable *mqtt_durable_new(const struct mqtt_durable_opts *opts, mqtt
  * or -1 with a message. */
 int mqtt_durable_start(struct mqtt_durable *md, char *err, size_t errlen);
 
-/* Publishes (thread-safe; queued while disconnected). Returns 0 or -1. */
-int mqtt_durable_publish(struct mqtt_durable *md, const char *topic, const void *payload, size_t len,
-		int qos, bool retain);
-
 /* True while connected. */
 bool mqtt_durable_connected(struct mqtt_durable *md);
 

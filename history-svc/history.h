@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "mqtt_durable.h"
+#include "mqtt_pub.h"
 #include "mqtt_svc.h"
 
 struct history_config {
@@ -39,7 +40,8 @@ struct history_svc {
 	struct history_config cfg;
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
-	struct mqtt_durable *mqtt;
+	struct mqtt_durable *mqtt;   /* intake: room messages and requests */
+	struct mqtt_pub *out;        /* receipts, replies and errors */
 	struct db *retention_db;     /* the main thread's own connection (retention.c) */
 	pthread_mutex_t lock;        /* Paho's thread and the main thread share db and replies */
 	volatile sig_atomic_t *stop;

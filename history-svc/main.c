@@ -42,7 +42,7 @@ void history_send_inbox(struct history_svc *svc, const char *user, const void *o
 
 	if(!text) return;
 	if(topic_user_inbox(topic, sizeof(topic), user) == 0){
-		mqtt_durable_publish(svc->mqtt, topic, text, strlen(text), 1, false);
+		mqtt_pub_send(svc->out, topic, text, strlen(text), 1, false);
 	}
 	cJSON_free(text);
 }
@@ -171,6 +171,16 @@ int main(int argc, char **argv)
 	mopts.persistence_dir = svc.cfg.persistence_dir;
 	mopts.subscriptions = subscriptions;
 	mopts.subscription_count = (int)(sizeof(subscriptions) / sizeof(subscriptions[0]));
+	{
+		char out_id[NAME_MSGID_MAX + 8];
+		snprintf(out_id, sizeof(out_id), "%s-out", svc.cfg.mqtt.client_id);
+		svc.out = mqtt_pub_new(svc.cfg.mqtt.host, svc.cfg.mqtt.port, out_id, svc.cfg.mqtt.username,
+				svc.cfg.mqtt.password, err, sizeof(err));
+		if(!svc.out){
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	svc.mqtt = mqtt_durable_new(&mopts, on_message, &svc, err, sizeof(err));
 	if(!svc.mqtt || mqtt_durable_start(svc.mqtt, err, sizeof(err))){
 		log_error("%s", err);
@@ -198,6 +208,7 @@ int main(int argc, char **argv)
 out:
 	/* Stop Paho first: its thread must not run a handler on a freed db. */
 	mqtt_durable_free(svc.mqtt);
+	mqtt_pub_free(svc.out);
 	reply_queue_clear(&svc);
 	db_close(svc.db);
 	db_close(svc.retention_db);

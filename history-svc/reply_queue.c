@@ -54,7 +54,7 @@ void reply_queue_flush(struct history_svc *svc)
 		struct queued_reply *item = svc->replies;
 
 		svc->replies = item->next;
-		mqtt_durable_publish(svc->mqtt, item->topic, item->payload, strlen(item->payload), 1, false);
+		mqtt_pub_send(svc->out, item->topic, item->payload, strlen(item->payload), 1, false);
 		cJSON_free(item->payload);
 		free(item);
 	}
