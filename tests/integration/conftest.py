@@ -188,7 +188,9 @@ def stack():
             pass
     st.script("down", check=False)
     reports = []
-    solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))]
+    solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))
+            + glob.glob(os.path.join(var, "netns-*", "*", "stderr.log"))
+            + glob.glob(os.path.join(var, "netns-*", "*.log"))]
     for rel in LOGS + solo:
         path = os.path.join(var, rel)
         if os.path.exists(path):

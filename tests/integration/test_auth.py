@@ -201,6 +201,7 @@ def test_disabled_user_is_disconnected_and_refused(stack):
     gina.client.on_disconnect = lambda c, u, rc, *a: gone.set()
     assert stack.chatctl("user", "disable", "gina").returncode == 0
     assert gone.wait(5), "a disabled user's open connection must be closed"
+    time.sleep(1.2)  # every node has the change within its refresh interval
     assert stack.client("gina", "hub").rc == 5
     assert stack.chatctl("user", "enable", "gina").returncode == 0
     time.sleep(1.0)

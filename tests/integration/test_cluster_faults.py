@@ -102,7 +102,14 @@ class Proc:
 
     def start(self):
         self.log = open(self.logpath, "a")
-        self.p = subprocess.Popen(nsx(self.ns, *self.argv), stdout=self.log, stderr=self.log)
+        env = dict(os.environ)
+        if os.environ.get("CHAT_SANITIZED") and self.argv[0] == "mosquitto":
+            # The instrumented plugin needs the sanitizer runtimes loaded first.
+            lib = lambda name: subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True,
+                                              text=True).stdout.strip()
+            env["LD_PRELOAD"] = f"{lib('libasan.so')} {lib('libubsan.so')}"
+            env["ASAN_OPTIONS"] = "detect_leaks=0"
+        self.p = subprocess.Popen(nsx(self.ns, *self.argv), stdout=self.log, stderr=self.log, env=env)
 
     def kill(self, sig=signal.SIGKILL):
         if self.p.poll() is None:
