@@ -219,6 +219,20 @@ static void op_unlink(struct chat_net *net, struct op *op)
 	if(op->kind == OP_PUBLISH) net->npublish--;
 }
 
+/* Takes a finished operation off the list and frees it; returns whether the
+ * session is stopping (read under the lock). */
+static int op_retire(struct chat_net *net, struct op *op)
+{
+	int stopping;
+
+	lock(net);
+	op_unlink(net, op);
+	stopping = net->stopping;
+	unlock(net);
+	op_free(op);
+	return stopping;
+}
+
 /* ---- followed rooms (lock held) ---- */
 
 static struct net_room *room_find(struct chat_net *net, const char *name)
@@ -381,10 +395,7 @@ static void on_pub_success(void *context, MQTTAsync_successData *resp)
 	struct chat_net *net = op->net;
 
 	(void)resp;
-	lock(net);
-	op_unlink(net, op);
-	unlock(net);
-	op_free(op);
+	op_retire(net, op);
 	emit_kind(net, CHAT_EV_SENT, NULL);
 }
 
@@ -772,11 +783,7 @@ static void on_suball_success(void *context, MQTTAsync_successData *resp)
 			chat_net_error(net, "subscribe_refused", "the broker refused the subscription to presence");
 		}
 	}
-	lock(net);
-	op_unlink(net, op);
-	stopping = net->stopping;
-	unlock(net);
-	op_free(op);
+	stopping = op_retire(net, op);
 	if(!stopping){
 		emit_kind(net, CHAT_EV_CONNECTED, NULL);
 		start_catchups(net);
@@ -790,11 +797,7 @@ static void on_suball_failure(void *context, MQTTAsync_failureData *resp)
 	int code = resp ? resp->code : MQTTASYNC_FAILURE;
 	int stopping;
 
-	lock(net);
-	op_unlink(net, op);
-	stopping = net->stopping;
-	unlock(net);
-	op_free(op);
+	stopping = op_retire(net, op);
 	/* Interrupted: the connection is gone and connectionLost says so. */
 	if(stopping || code == MQTTASYNC_OPERATION_INCOMPLETE) return;
 	chat_net_error(net, "subscribe_failed", "subscribing failed: %s", mqtt_strerror(code));
@@ -945,10 +948,7 @@ static void on_join_success(void *context, MQTTAsync_successData *resp)
 	struct chat_net *net = op->net;
 
 	(void)resp;
-	lock(net);
-	op_unlink(net, op);
-	unlock(net);
-	op_free(op);
+	op_retire(net, op);
 }
 
 static void on_join_failure(void *context, MQTTAsync_failureData *resp)

@@ -6,6 +6,7 @@
  * for (connected, fatal error, publish done, closed) also write a byte to
  * the wake pipe. */
 #include "chat_plain.h"
+#include "chat_signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -335,7 +336,6 @@ int chat_plain_run(const struct chat_net_opts *opts)
 	struct plain p;
 	struct chat_net *net = NULL;
 	const char *reason = "end of input";
-	sigset_t sigs;
 	long long deadline;
 	int have_lock = 0;
 	int signalled = 0;
@@ -354,21 +354,8 @@ int chat_plain_run(const struct chat_net_opts *opts)
 		fprintf(stderr, "chat: pipe: %s\n", strerror(errno));
 		goto out;
 	}
-	/* Blocked here before the MQTT threads exist, so that they inherit the
-	 * mask and the signals only ever reach the signalfd. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	if(pthread_sigmask(SIG_BLOCK, &sigs, NULL)){
-		fprintf(stderr, "chat: cannot block signals\n");
-		goto out;
-	}
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if(sfd < 0){
-		fprintf(stderr, "chat: signalfd: %s\n", strerror(errno));
-		goto out;
-	}
-	signal(SIGPIPE, SIG_IGN); /* a closed stdout is seen as a write error */
+	sfd = chat_signalfd_open(0);
+	if(sfd < 0) goto out;
 
 	net = chat_net_new(opts, on_event, &p);
 	if(!net) goto out;

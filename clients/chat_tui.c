@@ -7,6 +7,7 @@
  * The main thread waits in poll() on the terminal, a signalfd (SIGINT,
  * SIGTERM, SIGWINCH) and the wake pipe, with a one-second tick for the
  * clock and for typing indicators that expire. */
+#include "chat_signals.h"
 #include "chat_tui.h"
 
 #define NCURSES_WIDECHAR 1
@@ -1342,7 +1343,6 @@ static void tui_free(struct tui *t)
 int chat_tui_run(const struct chat_net_opts *opts)
 {
 	static struct tui t;
-	sigset_t sigs;
 	long long deadline;
 	int have_lock = 0;
 	int screen = 0;
@@ -1363,22 +1363,8 @@ int chat_tui_run(const struct chat_net_opts *opts)
 		fprintf(stderr, "chat: pipe: %s\n", strerror(errno));
 		goto out;
 	}
-	/* Blocked before the MQTT threads exist, so that they inherit the
-	 * mask: the signals only ever reach the signalfd. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGWINCH);
-	if(pthread_sigmask(SIG_BLOCK, &sigs, NULL)){
-		fprintf(stderr, "chat: cannot block signals\n");
-		goto out;
-	}
-	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if(sfd < 0){
-		fprintf(stderr, "chat: signalfd: %s\n", strerror(errno));
-		goto out;
-	}
-	signal(SIGPIPE, SIG_IGN);
+	sfd = chat_signalfd_open(SIGWINCH);
+	if(sfd < 0) goto out;
 	setlocale(LC_ALL, "");
 
 	t.net = chat_net_new(opts, on_event, &t);

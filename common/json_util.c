@@ -52,3 +52,26 @@ char *json_print(const cJSON *obj)
 {
 	return cJSON_PrintUnformatted(obj);
 }
+
+cJSON *json_reply_new(const char *op, const char *req_id, bool ok)
+{
+	cJSON *reply = cJSON_CreateObject();
+
+	if(!reply) return NULL;
+	cJSON_AddStringToObject(reply, "type", "reply");
+	if(req_id) cJSON_AddStringToObject(reply, "req_id", req_id);
+	else cJSON_AddNullToObject(reply, "req_id");
+	if(op) cJSON_AddStringToObject(reply, "op", op);
+	else cJSON_AddNullToObject(reply, "op");
+	cJSON_AddBoolToObject(reply, "ok", ok);
+	return reply;
+}
+
+int json_reply_set_error(cJSON *reply, const char *code, const char *message)
+{
+	cJSON *error = reply ? cJSON_AddObjectToObject(reply, "error") : NULL;
+
+	if(!error) return -1;
+	if(!cJSON_AddStringToObject(error, "code", code) || !cJSON_AddStringToObject(error, "message", message)) return -1;
+	return 0;
+}

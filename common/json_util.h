@@ -25,4 +25,14 @@ cJSON *json_parse_object(const void *payload, size_t len);
  * or NULL when out of memory. */
 char *json_print(const cJSON *obj);
 
+/* The protocol's reply envelope (docs/PROTOCOL.md, "Requests and replies"):
+ * {"type":"reply","req_id","op","ok"}, with null for a missing req_id or op.
+ * Returns an object the caller fills, prints and frees with cJSON_Delete,
+ * or NULL when out of memory. */
+cJSON *json_reply_new(const char *op, const char *req_id, bool ok);
+
+/* Adds {"code","message"} as "error" to a reply (NULL reply allowed).
+ * Returns 0, or -1 when out of memory. */
+int json_reply_set_error(cJSON *reply, const char *code, const char *message);
+
 #endif

@@ -30,32 +30,18 @@ struct request {
 
 cJSON *reply_new(const char *op, const char *req_id, int ok)
 {
-	cJSON *reply = cJSON_CreateObject();
-
-	if(!reply) return NULL;
-	cJSON_AddStringToObject(reply, "type", "reply");
-	if(req_id) cJSON_AddStringToObject(reply, "req_id", req_id);
-	else cJSON_AddNullToObject(reply, "req_id");
-	if(op) cJSON_AddStringToObject(reply, "op", op);
-	else cJSON_AddNullToObject(reply, "op");
-	cJSON_AddBoolToObject(reply, "ok", ok);
-	return reply;
+	return json_reply_new(op, req_id, ok != 0);
 }
 
 void reply_error(struct history_svc *svc, const char *user, const char *op,
 		const char *req_id, const char *code, const char *message)
 {
-	cJSON *reply = reply_new(op, req_id, 0);
-	cJSON *error;
+	cJSON *reply = json_reply_new(op, req_id, false);
 
 	svc->counters.request_errors++;
 	log_info("request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
 	if(!reply) return;
-	error = cJSON_AddObjectToObject(reply, "error");
-	if(error){
-		cJSON_AddStringToObject(error, "code", code);
-		cJSON_AddStringToObject(error, "message", message);
-	}
+	json_reply_set_error(reply, code, message);
 	history_send_inbox(svc, user, reply);
 	cJSON_Delete(reply);
 }
@@ -211,30 +197,37 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-static int do_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
+int reply_list(struct history_svc *svc, const char *user, const char *op, const char *req_id,
+		const char *key, const char *sql, const struct db_param *params, int nparams, db_row_fn row_fn)
 {
-	struct db_param params[1];
-	cJSON *reply = reply_new("rooms", req_id, 1);
-	cJSON *rooms;
+	cJSON *reply = reply_new(op, req_id, 1);
+	cJSON *items;
 	int rc = -1;
 
-	(void)req;
 	if(!reply) goto out;
-	rooms = cJSON_AddArrayToObject(reply, "rooms");
-	if(!rooms) goto out;
-	params[0] = DB_STR(user);
-	if(db_exec(svc->db, "SELECT r.name, r.visibility, r.last_seq, COALESCE(rm.seq, 0), m.role,"
-				" IF(r.visibility = 'direct', (SELECT u2.username FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
-				"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL)"
-				" FROM rooms r JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
-				" LEFT JOIN read_markers rm ON rm.room_id = r.id AND rm.user_id = u.id"
-				" WHERE u.username = ? ORDER BY r.name",
-				params, 1, rooms_row, rooms, NULL, NULL) != DB_OK) goto out;
+	items = cJSON_AddArrayToObject(reply, key);
+	if(!items) goto out;
+	if(db_exec(svc->db, sql, params, nparams, row_fn, items, NULL, NULL) != DB_OK) goto out;
 	history_send_inbox(svc, user, reply);
 	rc = 0;
 out:
 	cJSON_Delete(reply);
 	return rc;
+}
+
+static int do_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
+{
+	struct db_param params[1] = { DB_STR(user) };
+
+	(void)req;
+	return reply_list(svc, user, "rooms", req_id, "rooms",
+			"SELECT r.name, r.visibility, r.last_seq, COALESCE(rm.seq, 0), m.role,"
+			" IF(r.visibility = 'direct', (SELECT u2.username FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
+			"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL)"
+			" FROM rooms r JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
+			" LEFT JOIN read_markers rm ON rm.room_id = r.id AND rm.user_id = u.id"
+			" WHERE u.username = ? ORDER BY r.name",
+			params, 1, rooms_row);
 }
 
 static const struct request_op ops[] = {

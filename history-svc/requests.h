@@ -24,6 +24,12 @@ cJSON *reply_new(const char *op, const char *req_id, int ok);
 void reply_error(struct history_svc *svc, const char *user, const char *op,
 		const char *req_id, const char *code, const char *message);
 
+/* Replies to op with {key: [one item per row]}: runs sql with params, and
+ * row_fn (given the JSON array as its ud) adds the items. Returns 0 after
+ * replying, -1 on a database failure (nothing sent). */
+int reply_list(struct history_svc *svc, const char *user, const char *op, const char *req_id,
+		const char *key, const char *sql, const struct db_param *params, int nparams, db_row_fn row_fn);
+
 /* Handles one request published by user on chat/v1/users/{user}/req/history
  * and publishes the reply on the user's inbox. */
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len);

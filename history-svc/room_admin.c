@@ -241,22 +241,11 @@ static int public_row(void *ud, int ncols, char **cols, unsigned long *lens)
 
 int room_admin_public_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
-	cJSON *reply = reply_new("public_rooms", req_id, 1);
-	cJSON *rooms;
-	int rc = -1;
-
 	(void)req;
-	if(!reply) goto out;
-	rooms = cJSON_AddArrayToObject(reply, "rooms");
-	if(!rooms) goto out;
-	if(db_exec(svc->db, "SELECT r.name, (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.last_seq"
-				" FROM rooms r WHERE r.visibility = 'public' ORDER BY r.name LIMIT 1000",
-				NULL, 0, public_row, rooms, NULL, NULL) != DB_OK) goto out;
-	history_send_inbox(svc, user, reply);
-	rc = 0;
-out:
-	cJSON_Delete(reply);
-	return rc;
+	return reply_list(svc, user, "public_rooms", req_id, "rooms",
+			"SELECT r.name, (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.last_seq"
+			" FROM rooms r WHERE r.visibility = 'public' ORDER BY r.name LIMIT 1000",
+			NULL, 0, public_row);
 }
 
 struct member_row {

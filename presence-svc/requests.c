@@ -15,20 +15,6 @@
 #include "presence.h"
 #include "timefmt.h"
 
-static cJSON *reply_new(const char *op, const char *req_id, bool ok)
-{
-	cJSON *reply = cJSON_CreateObject();
-
-	if(!reply) return NULL;
-	cJSON_AddStringToObject(reply, "type", "reply");
-	if(req_id) cJSON_AddStringToObject(reply, "req_id", req_id);
-	else cJSON_AddNullToObject(reply, "req_id");
-	if(op) cJSON_AddStringToObject(reply, "op", op);
-	else cJSON_AddNullToObject(reply, "op");
-	cJSON_AddBoolToObject(reply, "ok", ok);
-	return reply;
-}
-
 static void send_reply(const struct presence_requests_env *env, const char *user, const cJSON *reply)
 {
 	char *text = reply ? json_print(reply) : NULL;
@@ -40,14 +26,10 @@ static void send_reply(const struct presence_requests_env *env, const char *user
 static void refuse(const struct presence_requests_env *env, const char *user, const char *op,
 		const char *req_id, const char *code, const char *message)
 {
-	cJSON *reply = reply_new(op, req_id, false);
-	cJSON *error = reply ? cJSON_AddObjectToObject(reply, "error") : NULL;
+	cJSON *reply = json_reply_new(op, req_id, false);
 
 	log_info("presence request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
-	if(error){
-		cJSON_AddStringToObject(error, "code", code);
-		cJSON_AddStringToObject(error, "message", message);
-	}
+	json_reply_set_error(reply, code, message);
 	send_reply(env, user, reply);
 	cJSON_Delete(reply);
 }
@@ -93,7 +75,7 @@ static void do_status(const struct presence_requests_env *env, const char *user,
 		refuse(env, user, op, req_id, "not_online", "a status needs at least one open connection of yours");
 		goto out;
 	}
-	reply = reply_new(op, req_id, true);
+	reply = json_reply_new(op, req_id, true);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "state", state);
 	if(*text) cJSON_AddStringToObject(reply, "text", text);
@@ -160,7 +142,7 @@ static void do_roster(const struct presence_requests_env *env, const char *user,
 		refuse(env, user, op, req_id, "bad_request", "\"room\" must be a room name");
 		goto out;
 	}
-	reply = reply_new(op, req_id, true);
+	reply = json_reply_new(op, req_id, true);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "room", room);
 	roster.members = cJSON_AddArrayToObject(reply, "members");
@@ -211,7 +193,7 @@ static int device_item(void *ud, const char *client, const char *node, long long
 
 static void do_devices(const struct presence_requests_env *env, const char *user, const char *op, const char *req_id)
 {
-	cJSON *reply = reply_new(op, req_id, true);
+	cJSON *reply = json_reply_new(op, req_id, true);
 	cJSON *list;
 
 	if(!reply) goto out;
