@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 	net_opts.user = opts.user;
 	net_opts.password = password;
 	net_opts.room = opts.room;
+	net_opts.trace = opts.trace;
 	/* Full-screen on a terminal, unless --plain; plain for pipes. */
 	if(!opts.plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) rc = chat_tui_run(&net_opts);
 	else rc = chat_plain_run(&net_opts);

@@ -142,6 +142,13 @@ int chat_args_parse(int argc, char **argv, struct chat_opts *opts)
 				goto out;
 			}
 			opts->cafile = value;
+		}else if((r = option_value(argc, argv, &i, "--trace", &value)) != 0){
+			if(r < 0) goto out;
+			if(!*value){
+				fprintf(stderr, "chat: --trace needs a file name\n");
+				goto out;
+			}
+			opts->trace = value;
 		}else if(!strncmp(arg, "--password", 10) || !strcmp(arg, "-P")){
 			fprintf(stderr, "chat: %s: passwords are never taken from the command line "
 					"(use CHAT_PASSWORD, --password-file FILE, or the prompt)\n", arg);
@@ -169,7 +176,8 @@ void chat_args_help(FILE *fp)
 {
 	fprintf(fp,
 		"usage: chat [--host H] [--port P] [--user NAME] [--room ROOM]\n"
-		"            [--password-file FILE] [--cafile FILE] [--plain] [--help]\n"
+		"            [--password-file FILE] [--cafile FILE] [--plain] [--trace FILE]\n"
+		"            [--help]\n"
 		"\n"
 		"Terminal client of the MQTT chat (protocol chat/v1, docs/PROTOCOL.md).\n"
 		"\n"
@@ -183,6 +191,9 @@ void chat_args_help(FILE *fp)
 		"  --cafile FILE         use TLS (ssl://) and trust the CA certificates in FILE\n"
 		"  --plain               plain line mode, for scripts (also used whenever\n"
 		"                        stdin or stdout is not a terminal); else full-screen\n"
+		"  --trace FILE          append a debugging trace to FILE: every publish sent\n"
+		"                        and received (message bodies included, never the\n"
+		"                        password), every event and reconnect, with times\n"
 		"  --help                this text\n"
 		"\n"
 		"The password comes from CHAT_PASSWORD, else --password-file, else a prompt\n"

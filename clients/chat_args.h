@@ -23,6 +23,7 @@ struct chat_opts {
 	char room[NAME_ROOM_MAX + 1];
 	const char *password_file; /* from argv, or NULL */
 	const char *cafile;        /* from argv, or NULL: no TLS */
+	const char *trace;         /* --trace FILE from argv, or NULL */
 	int plain;                 /* --plain was given */
 	int help;                  /* --help was given: print chat_args_help and exit 0 */
 };

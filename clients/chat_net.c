@@ -22,6 +22,7 @@
  * (live messages carry no seq, so they are matched by sender and id). */
 #include "chat_net.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +35,7 @@
 
 #include "names.h"
 #include "random_id.h"
+#include "timefmt.h"
 #include "topics.h"
 
 #define KEEPALIVE_S 30
@@ -113,6 +115,7 @@ struct chat_net {
 	char uri[URI_MAX];
 	char client_id[CLIENT_ID_MAX];
 	MQTTAsync_SSLOptions ssl;
+	FILE *trace;                /* --trace: stdio locks it per line */
 
 	/* Under lock: */
 	struct net_room *rooms[CHAT_ROOMS_MAX];
@@ -146,9 +149,53 @@ static const char *mqtt_strerror(int code)
 	return s ? s : "unknown error";
 }
 
+/* One line of the --trace file: the time, then the formatted text. */
+static void trace(struct chat_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void trace(struct chat_net *net, const char *fmt, ...)
+{
+	char when[TIMEFMT_LEN];
+	va_list ap;
+
+	if(!net->trace) return;
+	timefmt_now(when, NULL);
+	flockfile(net->trace);
+	fprintf(net->trace, "%s ", when);
+	va_start(ap, fmt);
+	vfprintf(net->trace, fmt, ap);
+	va_end(ap);
+	fputc('\n', net->trace);
+	fflush(net->trace);
+	funlockfile(net->trace);
+}
+
+static const char *const event_names[] = {
+	[CHAT_EV_CONNECTED] = "connected", [CHAT_EV_DISCONNECTED] = "disconnected",
+	[CHAT_EV_RECONNECTING] = "reconnecting", [CHAT_EV_MSG] = "msg", [CHAT_EV_RECEIPT] = "receipt",
+	[CHAT_EV_HISTORY] = "history", [CHAT_EV_HISTORY_END] = "history-end", [CHAT_EV_ROOM] = "room",
+	[CHAT_EV_ROOMS_END] = "rooms-end", [CHAT_EV_PRESENCE] = "presence", [CHAT_EV_ERROR] = "error",
+	[CHAT_EV_BAD_PAYLOAD] = "bad-payload", [CHAT_EV_NOTE] = "note", [CHAT_EV_HELP] = "help",
+	[CHAT_EV_SENT] = "sent", [CHAT_EV_CLOSED] = "closed", [CHAT_EV_REPLY] = "reply",
+	[CHAT_EV_PUBLIC_ROOM] = "public-room", [CHAT_EV_PUBLIC_ROOMS_END] = "public-rooms-end",
+	[CHAT_EV_MEMBER] = "member", [CHAT_EV_MEMBERS_END] = "members-end", [CHAT_EV_TYPING] = "typing",
+};
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
 /* Passes ev (owned by the caller) to the front end's emit function. */
 void chat_net_emit(struct chat_net *net, const struct chat_event *ev)
 {
+	if(net->trace){
+		size_t k = (size_t)ev->kind;
+		const char *name = k < sizeof(event_names) / sizeof(event_names[0]) && event_names[k] ? event_names[k] : "?";
+
+		trace(net, "event %s room=%s user=%s id=%s op=%s code=%s state=%s seq=%ld count=%ld tag=%ld%s text=%s",
+				name, or_dash(ev->room), or_dash(ev->user), or_dash(ev->id), or_dash(ev->op), or_dash(ev->code),
+				or_dash(ev->state), ev->seq, ev->count, ev->tag, ev->retained ? " retained" : "", or_dash(ev->text));
+	}
 	net->emit(net->ctx, ev);
 }
 
@@ -374,9 +421,12 @@ static void sink_emit(void *ctx, const struct chat_event *ev);
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct chat_net *net = context;
-	struct chat_proto_sink sink = { .emit = sink_emit, .match = sink_match, .ctx = net, .self = net->user };
+	struct chat_proto_sink sink = { .emit = sink_emit, .match = sink_match, .ctx = net, .self = net->user,
+		.retained = msg->retained };
 	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 
+	trace(net, "in %s%s %.*s", topic, msg->retained ? " (retained)" : "", (int)(len > 1000 ? 1000 : len),
+			(const char *)msg->payload);
 	/* topic_len is 0 unless the topic holds a NUL byte: never a chat topic. */
 	if(topic_len == 0 || (size_t)topic_len == strlen(topic)){
 		chat_proto_incoming(&sink, topic, msg->payload, len);
@@ -435,6 +485,7 @@ static int send_op(struct chat_net *net, struct op *op)
 	ro.onSuccess = on_pub_success;
 	ro.onFailure = on_pub_failure;
 	ro.context = op;
+	trace(net, "out %s %s", op->topic, op->payload);
 	return MQTTAsync_sendMessage(net->client, op->topic, &msg, &ro);
 }
 
@@ -1023,6 +1074,14 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
 	net->password = opts->password;
 	net->cafile = opts->cafile;
 	net->state = NET_CONNECTING;
+	if(opts->trace){
+		net->trace = fopen(opts->trace, "ae");
+		if(!net->trace){
+			fprintf(stderr, "chat: --trace %s: %s\n", opts->trace, strerror(errno));
+			goto out;
+		}
+		trace(net, "start: user %s, room %s", opts->user, opts->room);
+	}
 	snprintf(net->user, sizeof(net->user), "%s", opts->user);
 	if(!room_add(net, opts->room)){
 		fprintf(stderr, "chat: out of memory\n");
@@ -1692,5 +1751,6 @@ void chat_net_free(struct chat_net *net)
 		free(net->rooms[i]);
 	}
 	if(net->have_lock) pthread_mutex_destroy(&net->lock);
+	if(net->trace) fclose(net->trace);
 	free(net);
 }

@@ -34,6 +34,7 @@ struct chat_net_opts {
 	const char *user;
 	const char *password; /* not copied: must outlive the session */
 	const char *room;     /* the first room: joined and current */
+	const char *trace;    /* NULL, or a file to append a debugging trace to */
 };
 
 /* Creates a session (not connected yet) that reports to emit(ctx, ...),

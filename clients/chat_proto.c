@@ -246,6 +246,7 @@ static void presence(const struct chat_proto_sink *sink, const char *topic, cons
 	ev.text = json_get_str(obj, "text", TEXT_MAX);
 	if(ev.text && !*ev.text) ev.text = NULL;
 	ev.user = parts->user;
+	ev.retained = sink->retained;
 	emit(sink, &ev);
 out:
 	cJSON_Delete(obj);

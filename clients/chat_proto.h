@@ -27,7 +27,8 @@ enum chat_event_kind {
 	CHAT_EV_ROOM,           /* room, seq (its last_seq), unread, visibility, role (state),
 	                         * user (the other person of a direct room, or NULL) */
 	CHAT_EV_ROOMS_END,      /* count */
-	CHAT_EV_PRESENCE,       /* user, state, text (the status text, or NULL) */
+	CHAT_EV_PRESENCE,       /* user, state, text (the status text, or NULL); retained: the
+	                         * broker's stored state sent on subscribing, not a change */
 	CHAT_EV_ERROR,          /* code, text; fatal != 0: the session is over */
 	CHAT_EV_BAD_PAYLOAD,    /* topic, text: a malformed incoming payload (diagnostic) */
 	CHAT_EV_NOTE,           /* text: a diagnostic that is not an error of the chat */
@@ -65,6 +66,7 @@ struct chat_event {
 	long unread;            /* CHAT_EV_ROOM */
 	long tag;               /* what the client tagged the request with (chat_net.c) */
 	int fatal;              /* CHAT_EV_ERROR: exit status to end with, or 0 */
+	int retained;           /* CHAT_EV_PRESENCE: the publish had MQTT's retain flag */
 };
 
 /* Receives events. May be called from any thread (the MQTT library's
@@ -84,6 +86,7 @@ struct chat_proto_sink {
 	chat_req_match_fn match;
 	void *ctx;
 	const char *self;       /* our user name: only our inbox is read */
+	int retained;           /* the publish came with MQTT's retain flag (sent on subscribing) */
 };
 
 /* Builders. Each returns the compact JSON text of one payload, which the

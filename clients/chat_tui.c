@@ -124,7 +124,6 @@ struct tui {
 	int comp_index;             /* -1: no completion under way */
 	time_t typing_sent;
 	time_t rooms_polled;
-	time_t connected_at;        /* the first connect: retained presence follows it */
 	int quit;
 };
 
@@ -513,7 +512,6 @@ static void on_connected(struct tui *t)
 	t->status_note[0] = '\0';
 	if(!t->ever_connected){
 		t->ever_connected = 1;
-		t->connected_at = time(NULL);
 		chat_net_rooms(t->net); /* all our rooms, with unread counts */
 		t->rooms_polled = time(NULL);
 		if(r){
@@ -588,8 +586,10 @@ static void apply(struct tui *t, const struct chat_event *ev)
 		u = user_get(t, ev->user, 1);
 		if(!u) break;
 		if(strcmp(u->state, ev->state) || strcmp(u->text, ev->text ? ev->text : "")){
-			/* The retained states sent at connect are not news. */
-			if(t->ever_connected && time(NULL) - t->connected_at > 2 && strcmp(ev->user, me)
+			/* The retained states the broker sends on subscribing are
+			 * not news (the retain flag says which; a clock would
+			 * guess wrong when a change follows the connect). */
+			if(!ev->retained && strcmp(ev->user, me)
 					&& (strcmp(u->state, "offline") || strcmp(ev->state, "offline"))){
 				struct room *c = cur(t);
 				int member = 0;
@@ -623,6 +623,9 @@ static void apply(struct tui *t, const struct chat_event *ev)
 			if(r) snprintf(r->with, sizeof(r->with), "%s", ev->user);
 		}else if(!strcmp(ev->op, "leave") && ev->room){
 			room_remove(t, ev->room);
+			/* The note goes where the reader is now: the room the
+			 * network side made current, not the next in the list. */
+			sync_rooms(t);
 			info(t, LINE_INFO, "you left %s", ev->room);
 		}else if(!strcmp(ev->op, "status")){
 			info(t, LINE_INFO, "you are %s%s%s", ev->state ? ev->state : "?", ev->text ? ": " : "",
