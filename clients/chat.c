@@ -44,6 +44,8 @@ int main(int argc, char **argv)
 	net_opts.password = password;
 	net_opts.room = opts.room;
 	net_opts.trace = opts.trace;
+	net_opts.retry_min_ms = opts.retry_min_ms;
+	net_opts.retry_max_ms = opts.retry_max_ms;
 	/* Full-screen on a terminal, unless --plain; plain for pipes. */
 	if(!opts.plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) rc = chat_tui_run(&net_opts);
 	else rc = chat_plain_run(&net_opts);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat_net.h"
 #include "password_input.h"
 
 static void usage_hint(void)
@@ -62,6 +63,22 @@ static int set_room(struct chat_opts *opts, const char *value, const char *from)
 		return -1;
 	}
 	snprintf(opts->room, sizeof(opts->room), "%s", value);
+	return 0;
+}
+
+static int set_ms(long *out, const char *value, const char *from)
+{
+	char *end = NULL;
+	long ms;
+
+	errno = 0;
+	ms = strtol(value, &end, 10);
+	if(errno || end == value || *end || ms < 10 || ms > CHAT_RETRY_LIMIT_MS || value[0] == '+'){
+		fprintf(stderr, "chat: %s: \"%s\" is not a delay in milliseconds (10-%ld)\n", from, value,
+				CHAT_RETRY_LIMIT_MS);
+		return -1;
+	}
+	*out = ms;
 	return 0;
 }
 
@@ -142,6 +159,10 @@ int chat_args_parse(int argc, char **argv, struct chat_opts *opts)
 				goto out;
 			}
 			opts->cafile = value;
+		}else if((r = option_value(argc, argv, &i, "--reconnect-min", &value)) != 0){
+			if(r < 0 || set_ms(&opts->retry_min_ms, value, "--reconnect-min")) goto out;
+		}else if((r = option_value(argc, argv, &i, "--reconnect-max", &value)) != 0){
+			if(r < 0 || set_ms(&opts->retry_max_ms, value, "--reconnect-max")) goto out;
 		}else if((r = option_value(argc, argv, &i, "--trace", &value)) != 0){
 			if(r < 0) goto out;
 			if(!*value){
@@ -165,6 +186,12 @@ int chat_args_parse(int argc, char **argv, struct chat_opts *opts)
 		fprintf(stderr, "chat: no user name: give --user NAME or set CHAT_USER\n");
 		goto out;
 	}
+	if((opts->retry_min_ms ? opts->retry_min_ms : CHAT_RETRY_MIN_MS)
+			> (opts->retry_max_ms ? opts->retry_max_ms : CHAT_RETRY_MAX_MS)){
+		fprintf(stderr, "chat: --reconnect-min must not be more than --reconnect-max (%ld ms)\n",
+				opts->retry_max_ms ? opts->retry_max_ms : (long)CHAT_RETRY_MAX_MS);
+		goto out;
+	}
 	rc = 0;
 out:
 	if(rc) usage_hint();
@@ -176,8 +203,8 @@ void chat_args_help(FILE *fp)
 {
 	fprintf(fp,
 		"usage: chat [--host H] [--port P] [--user NAME] [--room ROOM]\n"
-		"            [--password-file FILE] [--cafile FILE] [--plain] [--trace FILE]\n"
-		"            [--help]\n"
+		"            [--password-file FILE] [--cafile FILE] [--plain]\n"
+		"            [--reconnect-min MS] [--reconnect-max MS] [--trace FILE] [--help]\n"
 		"\n"
 		"Terminal client of the MQTT chat (protocol chat/v1, docs/PROTOCOL.md).\n"
 		"\n"
@@ -191,6 +218,11 @@ void chat_args_help(FILE *fp)
 		"  --cafile FILE         use TLS (ssl://) and trust the CA certificates in FILE\n"
 		"  --plain               plain line mode, for scripts (also used whenever\n"
 		"                        stdin or stdout is not a terminal); else full-screen\n"
+		"  --reconnect-min MS    after a lost connection, the first attempt comes\n"
+		"                        within MS (default %d), each next one within\n"
+		"                        twice as long as the one before, at a random point\n"
+		"                        of that window, never sooner than MS/2\n"
+		"  --reconnect-max MS    the window stops growing at MS (default %d)\n"
 		"  --trace FILE          append a debugging trace to FILE: every publish sent\n"
 		"                        and received (message bodies included, never the\n"
 		"                        password), every event and reconnect, with times\n"
@@ -218,7 +250,9 @@ void chat_args_help(FILE *fp)
 		"Output, one event per line on stdout; fields are separated by one space, the\n"
 		"free text comes last, with newline, carriage return and backslash written\n"
 		"as \\n, \\r and \\\\:\n"
-		"  status connected | status disconnected REASON | status reconnecting\n"
+		"  status connected | status disconnected REASON\n"
+		"  status reconnecting DELAY_MS ATTEMPT   offline: connect attempt number\n"
+		"                                     ATTEMPT comes in DELAY_MS ms\n"
 		"  msg ROOM SENDER BODY               a room message (including your own)\n"
 		"  receipt ROOM SEQ ID                your message ID was stored as SEQ\n"
 		"  history ROOM SEQ TS SENDER BODY    a message of a /history reply, oldest\n"
@@ -233,7 +267,7 @@ void chat_args_help(FILE *fp)
 		"\n"
 		"Exit status: 0 after /quit, end of input, SIGINT or SIGTERM; 1 on a failure;\n"
 		"2 on a usage error or when the broker refuses the login (\"error auth ...\").\n",
-		CHAT_DEFAULT_PORT);
+		CHAT_DEFAULT_PORT, CHAT_RETRY_MIN_MS, CHAT_RETRY_MAX_MS);
 }
 
 /* Reads the first line of a password file that only its owner may read. */

@@ -15,6 +15,7 @@
 #define CHAT_DEFAULT_HOST "127.0.0.1"
 #define CHAT_DEFAULT_PORT 1883
 #define CHAT_DEFAULT_ROOM "lobby"
+#define CHAT_RETRY_LIMIT_MS 3600000L /* largest --reconnect-min/-max */
 
 struct chat_opts {
 	char host[CHAT_HOST_MAX + 1];
@@ -24,6 +25,8 @@ struct chat_opts {
 	const char *password_file; /* from argv, or NULL */
 	const char *cafile;        /* from argv, or NULL: no TLS */
 	const char *trace;         /* --trace FILE from argv, or NULL */
+	long retry_min_ms;         /* --reconnect-min MS, or 0 for the default */
+	long retry_max_ms;         /* --reconnect-max MS, or 0 for the default */
 	int plain;                 /* --plain was given */
 	int help;                  /* --help was given: print chat_args_help and exit 0 */
 };

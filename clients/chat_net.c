@@ -19,7 +19,17 @@
  * pairs. After every reconnect, rooms with a known seq catch up with
  * "history after seq" page by page; live messages arriving meanwhile are
  * held and shown after the catch-up, and anything already seen is dropped
- * (live messages carry no seq, so they are matched by sender and id). */
+ * (live messages carry no seq, so they are matched by sender and id).
+ *
+ * Reconnecting is ours, not Paho's (whose automatic reconnect doubles its
+ * delay without jitter, so that every client a broker restart dropped
+ * comes back in the same instant, again and again). After a lost
+ * connection or a failed attempt, net->reconnect_at is set to a delay
+ * from chat_net_backoff_ms (exponential, capped, with full jitter) and the
+ * reconnect thread calls MQTTAsync_connect when it is due. The attempt
+ * count starts again only after a connection has stayed up for STABLE_MS,
+ * so a broker that accepts and at once drops us does not get a tight
+ * loop. */
 #include "chat_net.h"
 
 #include <errno.h>
@@ -32,6 +42,7 @@
 
 #include <MQTTAsync.h>
 #include <cJSON.h>
+#include <openssl/rand.h>
 
 #include "names.h"
 #include "random_id.h"
@@ -39,8 +50,8 @@
 #include "topics.h"
 
 #define KEEPALIVE_S 30
-#define RETRY_MIN_S 1
-#define RETRY_MAX_S 30
+#define CONNECT_TIMEOUT_S 10
+#define STABLE_MS 10000         /* up this long: the next loss starts the backoff again */
 #define MAX_BUFFERED 1000       /* messages Paho queues while disconnected */
 #define SEND_ATTEMPTS 5         /* times one publish is handed to Paho */
 #define REQS_MAX 32             /* requests waiting for a reply */
@@ -116,6 +127,11 @@ struct chat_net {
 	char client_id[CLIENT_ID_MAX];
 	MQTTAsync_SSLOptions ssl;
 	FILE *trace;                /* --trace: stdio locks it per line */
+	long retry_min_ms, retry_max_ms;
+	pthread_t reconnector;
+	int have_reconnector;
+	pthread_cond_t wakeup;      /* the reconnect thread waits on it (CLOCK_MONOTONIC) */
+	int have_wakeup;
 
 	/* Under lock: */
 	struct net_room *rooms[CHAT_ROOMS_MAX];
@@ -128,6 +144,9 @@ struct chat_net {
 	unsigned long req_order;
 	enum net_state state;
 	int stopping;
+	long long reconnect_at;     /* monotonic ms of the next connect attempt, or 0 */
+	unsigned attempt;           /* connect attempts since the last stable connection */
+	long long up_since;         /* monotonic ms of the last successful connect, or 0 */
 	char dm_user[NAME_USER_MAX + 1];    /* a /msg USER TEXT waiting for its room */
 	char dm_text[CHAT_BODY_MAX + 1];
 };
@@ -140,6 +159,14 @@ static void lock(struct chat_net *net)
 static void unlock(struct chat_net *net)
 {
 	pthread_mutex_unlock(&net->lock);
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *mqtt_strerror(int code)
@@ -875,6 +902,8 @@ static void on_connected(void *context, char *cause)
 		goto out;
 	}
 	net->state = NET_UP;
+	net->reconnect_at = 0;
+	net->up_since = monotonic_ms();
 	if(op) op->rooms = calloc(net->nrooms + 1, sizeof(*op->rooms));
 	if(!op || !op->rooms){
 		unlock(net);
@@ -926,18 +955,139 @@ out:
 	op_free(op);
 }
 
+/* ---- reconnecting ---- */
+
+/* Returns the delay before connect attempt number attempt (0 for the
+ * first after a loss), given rnd, a uniformly random 32-bit number: "full
+ * jitter" above a floor, uniform in [min_ms / 2, min(max_ms, min_ms *
+ * 2^attempt)]. The ceiling doubles per attempt up to max_ms; the jitter
+ * spreads the clients a broker restart dropped over the whole window
+ * instead of bringing them back in the same instant; the floor keeps a
+ * flapping connection from a tight loop. */
+long chat_net_backoff_ms(unsigned attempt, long min_ms, long max_ms, uint32_t rnd)
+{
+	long ceiling = min_ms;
+	long floor_ms = min_ms / 2;
+
+	for(unsigned i = 0; i < attempt && ceiling < max_ms; i++) ceiling = ceiling > max_ms / 2 ? max_ms : ceiling * 2;
+	if(ceiling > max_ms) ceiling = max_ms;
+	if(ceiling <= floor_ms) return ceiling;
+	return floor_ms + (long)(rnd % (uint32_t)(ceiling - floor_ms + 1));
+}
+
+/* Plans the next connect attempt (lock held); returns its delay in ms and
+ * its number (1 for the first after a loss) in *number. */
+static long schedule_reconnect(struct chat_net *net, unsigned *number)
+{
+	uint32_t rnd = 0;
+	long delay;
+
+	/* Without random bytes: the ceiling, still capped, without jitter. */
+	if(RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) rnd = UINT32_MAX;
+	delay = chat_net_backoff_ms(net->attempt, net->retry_min_ms, net->retry_max_ms, rnd);
+	if(net->attempt < 64) net->attempt++;
+	*number = net->attempt;
+	net->reconnect_at = monotonic_ms() + delay;
+	pthread_cond_signal(&net->wakeup);
+	return delay;
+}
+
+/* The connection is down (lost, or an attempt failed): plans the next
+ * attempt and tells the front end; reason (when not NULL) is reported
+ * first as CHAT_EV_DISCONNECTED. */
+static void reconnect_later(struct chat_net *net, const char *reason)
+{
+	struct chat_event ev = { .kind = CHAT_EV_RECONNECTING };
+	unsigned number = 0;
+	long delay;
+
+	lock(net);
+	if(net->stopping){
+		unlock(net);
+		return;
+	}
+	net->state = NET_DOWN;
+	delay = schedule_reconnect(net, &number);
+	unlock(net);
+	trace(net, "reconnect: attempt %u in %ld ms (between %ld and %ld ms)", number, delay, net->retry_min_ms / 2,
+			net->retry_max_ms);
+	if(reason) emit_kind(net, CHAT_EV_DISCONNECTED, reason);
+	ev.count = delay;
+	ev.seq = number;
+	chat_net_emit(net, &ev);
+}
+
+static void on_connect_success(void *context, MQTTAsync_successData *resp);
+static void on_connect_failure(void *context, MQTTAsync_failureData *resp);
+
+/* Hands Paho one connect attempt (MQTT 3.1.1, clean session, no automatic
+ * reconnect); returns Paho's code. */
+static int connect_now(struct chat_net *net)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+
+	co.keepAliveInterval = KEEPALIVE_S;
+	co.connectTimeout = CONNECT_TIMEOUT_S;
+	co.cleansession = 1;
+	co.username = net->user;
+	co.password = net->password;
+	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.automaticReconnect = 0;
+	co.onSuccess = on_connect_success;
+	co.onFailure = on_connect_failure;
+	co.context = net;
+	if(net->cafile) co.ssl = &net->ssl;
+	trace(net, "connect: %s as %s", net->uri, net->client_id);
+	return MQTTAsync_connect(net->client, &co);
+}
+
+/* The reconnect thread: sleeps until net->reconnect_at, then connects;
+ * ends when the session stops. */
+static void *reconnector_main(void *arg)
+{
+	struct chat_net *net = arg;
+
+	lock(net);
+	while(!net->stopping){
+		long long now = monotonic_ms();
+
+		if(net->reconnect_at == 0){
+			pthread_cond_wait(&net->wakeup, &net->lock);
+		}else if(now < net->reconnect_at){
+			struct timespec until;
+
+			until.tv_sec = (time_t)(net->reconnect_at / 1000);
+			until.tv_nsec = (long)(net->reconnect_at % 1000) * 1000000;
+			pthread_cond_timedwait(&net->wakeup, &net->lock, &until);
+		}else{
+			int r;
+
+			net->reconnect_at = 0;
+			unlock(net);
+			r = connect_now(net);
+			if(r != MQTTASYNC_SUCCESS){
+				char text[TEXT_MAX];
+
+				snprintf(text, sizeof(text), "cannot connect to %s: %s", net->uri, mqtt_strerror(r));
+				reconnect_later(net, text);
+			}
+			lock(net);
+		}
+	}
+	unlock(net);
+	return NULL;
+}
+
 static void on_connection_lost(void *context, char *cause)
 {
 	struct chat_net *net = context;
-	int report;
 
 	lock(net);
-	report = !net->stopping;
-	if(report) net->state = NET_DOWN;
+	/* Up long enough: this is a new outage, not the same one flapping. */
+	if(net->up_since && monotonic_ms() - net->up_since >= STABLE_MS) net->attempt = 0;
+	net->up_since = 0;
 	unlock(net);
-	if(!report) return;
-	emit_kind(net, CHAT_EV_DISCONNECTED, cause && *cause ? cause : "connection lost");
-	emit_kind(net, CHAT_EV_RECONNECTING, NULL);
+	reconnect_later(net, cause && *cause ? cause : "connection lost");
 }
 
 static void on_connect_success(void *context, MQTTAsync_successData *resp)
@@ -953,7 +1103,7 @@ static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
 	int code = resp ? resp->code : MQTTASYNC_FAILURE;
 	const char *message = resp && resp->message ? resp->message : mqtt_strerror(code);
 	char text[TEXT_MAX];
-	int report;
+	int first;
 
 	/* MQTT 3.1.1 CONNACK return codes 1-5. */
 	if(code == 5){
@@ -970,15 +1120,14 @@ static void on_connect_failure(void *context, MQTTAsync_failureData *resp)
 				code == 1 ? "unacceptable protocol version" : "client identifier rejected", code);
 		return;
 	}
-	lock(net);
-	report = !net->stopping && net->state != NET_DOWN;
-	if(report) net->state = NET_DOWN;
-	unlock(net);
-	if(!report) return;
 	if(code == 3) snprintf(text, sizeof(text), "server unavailable (CONNACK 3)");
 	else snprintf(text, sizeof(text), "cannot connect to %s: %s", net->uri, message);
-	emit_kind(net, CHAT_EV_DISCONNECTED, text);
-	emit_kind(net, CHAT_EV_RECONNECTING, NULL);
+	trace(net, "connect failed: %s", text);
+	/* The reason is news only the first time of an outage. */
+	lock(net);
+	first = net->state != NET_DOWN;
+	unlock(net);
+	reconnect_later(net, first ? text : NULL);
 }
 
 static void on_disconnect_success(void *context, MQTTAsync_successData *resp)
@@ -1050,6 +1199,7 @@ static int on_ssl_error(const char *str, size_t len, void *u)
 struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emit, void *ctx)
 {
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	pthread_condattr_t ca;
 	struct chat_net *net = NULL;
 	struct chat_net *ret = NULL;
 	char rnd[9];
@@ -1069,6 +1219,17 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
 		goto out;
 	}
 	net->have_lock = 1;
+	if(pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)
+			|| pthread_cond_init(&net->wakeup, &ca)){
+		pthread_condattr_destroy(&ca);
+		fprintf(stderr, "chat: cannot create a condition variable\n");
+		goto out;
+	}
+	pthread_condattr_destroy(&ca);
+	net->have_wakeup = 1;
+	net->retry_min_ms = opts->retry_min_ms > 0 ? opts->retry_min_ms : CHAT_RETRY_MIN_MS;
+	net->retry_max_ms = opts->retry_max_ms > 0 ? opts->retry_max_ms : CHAT_RETRY_MAX_MS;
+	if(net->retry_max_ms < net->retry_min_ms) net->retry_max_ms = net->retry_min_ms;
 	net->emit = emit;
 	net->ctx = ctx;
 	net->password = opts->password;
@@ -1124,26 +1285,14 @@ out:
 	return ret;
 }
 
-/* Starts connecting (MQTT 3.1.1, clean session, automatic reconnect);
- * returns 0, or -1 after a message on stderr. */
+/* Starts the reconnect thread and the first connect attempt (MQTT 3.1.1,
+ * clean session); returns 0, or -1 after a message on stderr. */
 int chat_net_start(struct chat_net *net)
 {
-	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	int rc = -1;
 	int r;
 
-	co.keepAliveInterval = KEEPALIVE_S;
-	co.cleansession = 1;
-	co.username = net->user;
-	co.password = net->password;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
-	co.automaticReconnect = 1;
-	co.minRetryInterval = RETRY_MIN_S;
-	co.maxRetryInterval = RETRY_MAX_S;
-	co.onSuccess = on_connect_success;
-	co.onFailure = on_connect_failure;
-	co.context = net;
 	if(net->cafile){
 		net->ssl = ssl;
 		net->ssl.trustStore = net->cafile;
@@ -1151,9 +1300,14 @@ int chat_net_start(struct chat_net *net)
 		net->ssl.verify = 1;
 		net->ssl.ssl_error_cb = on_ssl_error;
 		net->ssl.ssl_error_context = net;
-		co.ssl = &net->ssl;
 	}
-	r = MQTTAsync_connect(net->client, &co);
+	r = pthread_create(&net->reconnector, NULL, reconnector_main, net);
+	if(r){
+		fprintf(stderr, "chat: cannot start the reconnect thread: %s\n", strerror(r));
+		goto out;
+	}
+	net->have_reconnector = 1;
+	r = connect_now(net);
 	if(r != MQTTASYNC_SUCCESS){
 		fprintf(stderr, "chat: cannot connect to %s: %s\n", net->uri, mqtt_strerror(r));
 		goto out;
@@ -1717,6 +1871,8 @@ void chat_net_stop(struct chat_net *net, int timeout_ms)
 
 	lock(net);
 	net->stopping = 1;
+	net->reconnect_at = 0;
+	pthread_cond_signal(&net->wakeup);
 	unlock(net);
 	dis.timeout = timeout_ms;
 	dis.onSuccess = on_disconnect_success;
@@ -1736,8 +1892,11 @@ void chat_net_free(struct chat_net *net)
 	if(net->have_lock){
 		lock(net);
 		net->stopping = 1;
+		if(net->have_wakeup) pthread_cond_signal(&net->wakeup);
 		unlock(net);
 	}
+	/* Before Paho goes: the thread may be calling MQTTAsync_connect. */
+	if(net->have_reconnector) pthread_join(net->reconnector, NULL);
 	/* Fails what Paho still holds (our callbacks free those ops). */
 	if(net->have_client) MQTTAsync_destroy(&net->client);
 	/* No callbacks from here on: free what is left (publishes waiting to be
@@ -1750,6 +1909,7 @@ void chat_net_free(struct chat_net *net)
 		live_free_all(net->rooms[i]);
 		free(net->rooms[i]);
 	}
+	if(net->have_wakeup) pthread_cond_destroy(&net->wakeup);
 	if(net->have_lock) pthread_mutex_destroy(&net->lock);
 	if(net->trace) fclose(net->trace);
 	free(net);

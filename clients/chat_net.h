@@ -1,5 +1,5 @@
 /* chat_net.h: the network side of the chat client: one MQTT session (Paho
- * MQTTAsync) with automatic reconnection, the joined rooms and the current
+ * MQTTAsync) that reconnects with capped, jittered backoff, the joined rooms and the current
  * room, sending messages and requests, and turning what arrives into
  * chat_proto events. Front ends (chat_plain.c) drive it and show its
  * events; they never touch MQTT themselves. */
@@ -7,10 +7,13 @@
 #define CHAT_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chat_proto.h"
 
 #define CHAT_ROOMS_MAX 64 /* rooms one session can join */
+#define CHAT_RETRY_MIN_MS 1000   /* reconnect delays: the first ceiling */
+#define CHAT_RETRY_MAX_MS 30000  /* and the cap */
 
 struct chat_net;
 
@@ -35,7 +38,16 @@ struct chat_net_opts {
 	const char *password; /* not copied: must outlive the session */
 	const char *room;     /* the first room: joined and current */
 	const char *trace;    /* NULL, or a file to append a debugging trace to */
+	long retry_min_ms;    /* reconnect backoff: first ceiling, 0 for CHAT_RETRY_MIN_MS */
+	long retry_max_ms;    /* its cap, 0 for CHAT_RETRY_MAX_MS */
 };
+
+/* The delay in ms before reconnect attempt number attempt (0: the first
+ * after a loss), given rnd, a uniformly random 32-bit number: uniform in
+ * [min_ms / 2, min(max_ms, min_ms * 2^attempt)] ("full jitter" above a
+ * floor): exponential, capped at max_ms, and never the same for every
+ * client. Pure; exposed for tests. */
+long chat_net_backoff_ms(unsigned attempt, long min_ms, long max_ms, uint32_t rnd);
 
 /* Creates a session (not connected yet) that reports to emit(ctx, ...),
  * from the MQTT library's threads as well as from the caller's. Returns the
@@ -43,14 +55,17 @@ struct chat_net_opts {
  * printing why on stderr. */
 struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emit, void *ctx);
 
-/* Starts connecting. Every successful connect (the first and each automatic
+/* Starts connecting. Every successful connect (the first and each
  * reconnect) subscribes to the joined rooms, the inbox and presence, then
  * emits CHAT_EV_CONNECTED and catches up: for every room whose last seq is
  * known, what was stored after it comes from history-svc as CHAT_EV_MSG
  * events with a seq, in order, before any message that arrived live
- * meanwhile; each message (sender and id) is reported once; a failed first attempt emits
- * CHAT_EV_DISCONNECTED and CHAT_EV_RECONNECTING, or, when the broker
- * refused the login, a fatal CHAT_EV_ERROR ("auth", exit status 2).
+ * meanwhile; each message (sender and id) is reported once. A lost
+ * connection or a failed attempt emits CHAT_EV_DISCONNECTED (the first
+ * time of an outage) and CHAT_EV_RECONNECTING with the delay planned
+ * (count, ms; see chat_net_backoff_ms) and the attempt's number (seq),
+ * then tries again after the delay; when the broker refuses the login, a
+ * fatal CHAT_EV_ERROR ("auth", exit status 2) instead.
  * Returns 0, or -1 after printing why on stderr. */
 int chat_net_start(struct chat_net *net);
 

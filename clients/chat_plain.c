@@ -124,7 +124,7 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		set_flag(p, &p->ready, 1);
 		break;
 	case CHAT_EV_RECONNECTING:
-		out(p, stdout, NULL, "status reconnecting");
+		out(p, stdout, NULL, "status reconnecting %ld %ld", ev->count, ev->seq);
 		break;
 	case CHAT_EV_MSG:
 		out(p, stdout, ev->body, "msg %s %s", ev->room, ev->user);

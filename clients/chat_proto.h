@@ -18,7 +18,8 @@
 enum chat_event_kind {
 	CHAT_EV_CONNECTED,      /* connected and subscribed */
 	CHAT_EV_DISCONNECTED,   /* text: the reason */
-	CHAT_EV_RECONNECTING,   /* automatic reconnection is under way */
+	CHAT_EV_RECONNECTING,   /* the next connect attempt: count = its delay in ms,
+	                         * seq = its number since the connection was lost */
 	CHAT_EV_MSG,            /* room, user (the sender, from the topic), id, body; seq and ts
 	                         * when it comes from the archive (catch-up), else 0 and NULL */
 	CHAT_EV_RECEIPT,        /* room, seq, id, ts (may be NULL) */

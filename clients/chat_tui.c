@@ -114,6 +114,8 @@ struct tui {
 	int online;
 	int ever_connected;
 	char status_note[128];      /* "reconnecting", the last disconnect reason */
+	time_t retry_at;            /* offline: when the next connect attempt is due */
+	long retry_attempt;         /* its number since the connection was lost, or 0 */
 	wchar_t input[CHAT_LINE_MAX + 1];
 	size_t input_len, cursor;
 	char *history[INPUT_HISTORY];
@@ -509,6 +511,7 @@ static void on_connected(struct tui *t)
 	struct room *r = cur(t);
 
 	t->online = 1;
+	t->retry_attempt = 0;
 	t->status_note[0] = '\0';
 	if(!t->ever_connected){
 		t->ever_connected = 1;
@@ -542,6 +545,8 @@ static void apply(struct tui *t, const struct chat_event *ev)
 		break;
 	case CHAT_EV_RECONNECTING:
 		t->online = 0;
+		t->retry_at = time(NULL) + (ev->count + 999) / 1000;
+		t->retry_attempt = ev->seq;
 		break;
 	case CHAT_EV_MSG:
 		r = room_get(t, ev->room, 1);
@@ -937,7 +942,15 @@ static void draw_status(struct tui *t, int y)
 	move(y, 0);
 	if(!t->online){
 		attron(A_BOLD);
-		put_text(t->ever_connected ? " OFFLINE - reconnecting " : " CONNECTING ", COLS);
+		if(t->retry_attempt > 0 && t->retry_at > now){
+			snprintf(line, sizeof(line), " OFFLINE - reconnecting in %lld s (attempt %ld) ",
+					(long long)(t->retry_at - now), t->retry_attempt);
+		}else if(t->retry_attempt > 0){
+			snprintf(line, sizeof(line), " OFFLINE - reconnecting (attempt %ld) ", t->retry_attempt);
+		}else{
+			snprintf(line, sizeof(line), " %s ", t->ever_connected ? "OFFLINE - reconnecting" : "CONNECTING");
+		}
+		put_text(line, COLS);
 		attroff(A_BOLD);
 	}else{
 		put_text(" online ", COLS);

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 
-from conftest import BUILD
+from conftest import BUILD, free_port
 
 
 class Chat:
@@ -22,11 +22,13 @@ class Chat:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
         self.lines = queue.Queue()
+        self.stamped = []  # (time.monotonic(), line) of every line, as it came
         self.seen = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
+            self.stamped.append((time.monotonic(), line.rstrip("\n")))
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
 
@@ -137,3 +139,37 @@ def test_piped_lines_are_all_sent_before_exit(stack):
     assert r.returncode == 0, r.stderr
     got = [watcher.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d, b=b: d["body"] == b)["body"] for b in room_msgs]
     assert got == room_msgs
+
+
+def test_reconnect_backoff_is_exponential_capped_and_jittered(stack):
+    """Nothing listens on the port: every attempt fails at once, so the
+    plain mode's `status reconnecting DELAY_MS ATTEMPT` lines show the
+    schedule. Each delay must lie in [min/2, min(max, min * 2^(n-1))],
+    be waited out before the next attempt, reach the cap, and differ
+    between attempts and between two clients started together."""
+    lo, hi = 40, 320
+    dead = free_port()
+    chats = [Chat(stack, "alice", "leaf", extra=("--port", str(dead), "--reconnect-min", str(lo),
+                                                   "--reconnect-max", str(hi))) for _ in range(2)]
+    try:
+        time.sleep(5)
+        schedules = []
+        for chat in chats:
+            plan = [(t, int(l.split()[2]), int(l.split()[3])) for t, l in list(chat.stamped)
+                    if l.startswith("status reconnecting ")]
+            assert len(plan) >= 15, chat.stamped[:5]
+            assert [n for _, _, n in plan] == list(range(1, len(plan) + 1))
+            for (t, delay, n), (t_next, _, _) in zip(plan, plan[1:]):
+                assert lo // 2 <= delay <= min(hi, lo * 2 ** (n - 1)), (n, delay)
+                assert t_next - t >= delay / 1000 - 0.01, (n, delay, t_next - t)  # waited out
+            capped = [d for _, d, n in plan if lo * 2 ** (n - 1) >= hi]
+            assert max(capped) > hi // 2, capped  # the window grew to the cap
+            assert len(set(capped)) >= len(capped) // 2, capped  # jittered, not one fixed delay
+            schedules.append([d for _, d, _ in plan])
+            # The connection is reported lost once, not at every attempt.
+            assert sum(1 for _, l in chat.stamped if l.startswith("status disconnected")) == 1
+        n = min(len(s) for s in schedules)
+        assert schedules[0][:n] != schedules[1][:n]
+    finally:
+        for chat in chats:
+            assert chat.quit() == 0

@@ -239,7 +239,8 @@ def test_leaf_killed_and_restarted_every_message_once_in_order(stack, tuis):
     send(10)
     alice.wait("flow 010")
     kill_leaf(stack)
-    alice.wait("OFFLINE")
+    # Offline is plain to see: the status line counts down to the next try.
+    alice.wait(lambda s: re.search(r"OFFLINE - reconnecting (in \d+ s )?\(attempt \d+\)", s))
     send(10)  # while alice's node is down
     # The offline queue: typed while offline, sent once, in order, when back.
     alice.type("queued one")
