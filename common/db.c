@@ -259,7 +259,8 @@ int db_exec(struct db *db, const char *sql, const struct db_param *params, int n
 		db_row_fn row_fn, void *ud, unsigned long long *affected,
 		unsigned long long *insert_id)
 {
-	MYSQL_BIND binds[32];
+	MYSQL_BIND small_binds[32];
+	MYSQL_BIND *binds = small_binds;
 	MYSQL_STMT *stmt;
 	MYSQL_RES *meta = NULL;
 	my_bool update_max = 1;
@@ -269,8 +270,14 @@ int db_exec(struct db *db, const char *sql, const struct db_param *params, int n
 		rc = connect_now(db);
 		if(rc != DB_OK) goto out;
 	}
-	if(nparams < 0 || nparams > 32){
+	if(nparams < 0 || nparams > DB_MAX_PARAMS){
 		set_error(db, "db_exec", "too many parameters");
+		rc = DB_ERROR;
+		goto out;
+	}
+	/* Multi-row INSERTs (history-svc's group commit) bind hundreds. */
+	if(nparams > 32 && !(binds = calloc((size_t)nparams, sizeof(*binds)))){
+		set_error(db, "db_exec", "out of memory");
 		rc = DB_ERROR;
 		goto out;
 	}
@@ -281,7 +288,7 @@ int db_exec(struct db *db, const char *sql, const struct db_param *params, int n
 		rc = DB_ERROR;
 		goto out;
 	}
-	memset(binds, 0, sizeof(binds));
+	memset(binds, 0, sizeof(*binds) * (size_t)(nparams > 32 ? nparams : 32));
 	for(int i = 0; i < nparams; i++){
 		switch(params[i].type){
 		case DB_PARAM_STR:
@@ -318,6 +325,7 @@ int db_exec(struct db *db, const char *sql, const struct db_param *params, int n
 	rc = DB_OK;
 out:
 	if(meta) mysql_free_result(meta);
+	if(binds != small_binds) free(binds);
 	return rc;
 }
 

@@ -56,10 +56,14 @@ void db_close(struct db *db);
  * Returns DB_OK or DB_GONE (message in db_error). */
 int db_ensure(struct db *db);
 
-/* Runs sql with nparams parameters; calls row_fn for each result row when
- * it is not NULL. *affected (when not NULL) gets the affected-row count and
- * *insert_id (when not NULL) the AUTO_INCREMENT id.
- * Returns a db_result. */
+/* Most parameters one statement may bind. */
+#define DB_MAX_PARAMS 512
+
+/* Runs sql with nparams parameters (at most DB_MAX_PARAMS); calls row_fn
+ * for each result row when it is not NULL. *affected (when not NULL) gets
+ * the affected-row count and *insert_id (when not NULL) the AUTO_INCREMENT
+ * id. Returns a db_result. */
+
 int db_exec(struct db *db, const char *sql, const struct db_param *params, int nparams,
 		db_row_fn row_fn, void *ud, unsigned long long *affected,
 		unsigned long long *insert_id);

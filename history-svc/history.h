@@ -24,6 +24,8 @@ struct history_config {
 	long max_payload_bytes; /* largest MQTT payload looked at */
 	long settle_ms;         /* delay before replying to a membership change */
 	long retention_interval_s; /* seconds between retention passes */
+	long batch_max;         /* most messages per storage transaction */
+	long max_pending;       /* most messages waiting for MariaDB before intake pauses */
 };
 
 struct history_counters {
@@ -35,15 +37,17 @@ struct history_counters {
 };
 
 struct queued_reply;
+struct committer;
 
 struct history_svc {
 	struct history_config cfg;
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
 	struct mqtt_durable *mqtt;   /* intake: room messages and requests */
+	struct committer *committer; /* stores room messages in batches (committer.h) */
 	struct mqtt_pub *out;        /* receipts, replies and errors */
 	struct db *retention_db;     /* the main thread's own connection (retention.c) */
-	pthread_mutex_t lock;        /* Paho's thread and the main thread share db and replies */
+	pthread_mutex_t lock;        /* Paho's, the committer's and the main thread share db, replies, counters */
 	volatile sig_atomic_t *stop;
 	struct history_counters counters;
 };

@@ -1,9 +1,11 @@
 /* main.c: history-svc entry point. Usage: history-svc -c FILE
  * FILE holds db_* and mqtt_* settings and mqtt_persistence_dir (see
  * docs/ADMIN.md). Messages are taken from the hub through a durable Paho
- * consumer (mqtt_durable.h): each is committed to MariaDB before the broker
- * gets its PUBACK. Runs until SIGTERM or SIGINT; reconnects to the broker
- * and MariaDB with backoff. */
+ * consumer (mqtt_durable.h): each is checked, written to the intake log
+ * and queued for the group-commit thread (committer.h) before Paho may
+ * acknowledge it. Requests are answered on Paho's thread once every
+ * message taken before them is stored. Runs until SIGTERM or SIGINT;
+ * reconnects to the broker and MariaDB with backoff. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include <cJSON.h>
 
+#include "committer.h"
 #include "config.h"
 #include "history.h"
 #include "json_util.h"
@@ -77,24 +80,35 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 {
 	struct history_svc *svc = ud;
 	struct topic_parts parts;
+	struct checked_msg checked;
 	int handled = 1;
 
-	pthread_mutex_lock(&svc->lock);
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		handled = store_handle_message(svc, parts.room, parts.user, payload, len);
+		pthread_mutex_lock(&svc->lock);
+		if(store_check(svc, parts.room, parts.user, payload, len, &checked) == 0){
+			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
+					checked.body, checked.body_len);
+			store_checked_free(&checked);
+		}
+		pthread_mutex_unlock(&svc->lock);
 		break;
 	case TOPIC_USER_REQ:
-		if(!strcmp(parts.service, "history")) requests_handle(svc, parts.user, payload, len);
+		if(strcmp(parts.service, "history")) break;
+		/* Answer as if messages were stored one by one: a request sent after
+		 * a message sees it (history, unread counts). */
+		if(!committer_wait_stored(svc->committer, 2000)) log_warn("answering a request while messages still wait for MariaDB");
+		pthread_mutex_lock(&svc->lock);
+		requests_handle(svc, parts.user, payload, len);
+		pthread_mutex_unlock(&svc->lock);
 		break;
 	default:
 		log_warn("ignoring a message on unexpected topic %s", topic);
 		break;
 	}
-	pthread_mutex_unlock(&svc->lock);
 	if(!handled){
-		/* Do not spin on a dead database: Paho offers it again right away. */
-		usleep(500 * 1000);
+		/* Paho offers it again right away: let the committer catch up first. */
+		usleep(100 * 1000);
 	}
 	return handled;
 }
@@ -118,6 +132,8 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(config_get_long(*cfg_out, "max_payload_bytes", 16384, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "membership_settle_ms", 1000, 0, 60000, &cfg->settle_ms, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "retention_interval_s", 60, 1, 86400, &cfg->retention_interval_s, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "store_batch_max", 1000, 1, 100000, &cfg->batch_max, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "store_max_pending", 200000, 1, 10000000, &cfg->max_pending, err, sizeof(err))) goto fail;
 	cfg->persistence_dir = config_get(*cfg_out, "mqtt_persistence_dir", NULL);
 	if(!cfg->persistence_dir){
 		snprintf(err, sizeof(err), "mqtt_persistence_dir is required (a directory for messages in flight)");
@@ -181,6 +197,19 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	{
+		struct committer_opts copts = {
+			.dir = svc.cfg.persistence_dir,
+			.batch_max = svc.cfg.batch_max,
+			.max_pending = svc.cfg.max_pending,
+			.rotate_bytes = 16L * 1024 * 1024,
+		};
+		svc.committer = committer_start(&svc, &copts, err, sizeof(err));
+		if(!svc.committer){
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	svc.mqtt = mqtt_durable_new(&mopts, on_message, &svc, err, sizeof(err));
 	if(!svc.mqtt || mqtt_durable_start(svc.mqtt, err, sizeof(err))){
 		log_error("%s", err);
@@ -208,6 +237,8 @@ int main(int argc, char **argv)
 out:
 	/* Stop Paho first: its thread must not run a handler on a freed db. */
 	mqtt_durable_free(svc.mqtt);
+	/* Then the committer: its batch in hand is stored and reported. */
+	committer_stop(svc.committer);
 	mqtt_pub_free(svc.out);
 	reply_queue_clear(&svc);
 	db_close(svc.db);

@@ -43,5 +43,6 @@ bool test_check_str(const char *got, const char *want, const char *expr,
 extern const struct test_suite common_suite;
 extern const struct test_suite acl_suite;
 extern const struct test_suite plugin_parts_suite;
+extern const struct test_suite intake_log_suite;
 
 #endif

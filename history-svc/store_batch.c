@@ -1,0 +1,354 @@
+/* store_batch.c: many room messages in one transaction (group commit); see
+ * store.h. One commit (one log flush) per batch instead of one per message
+ * is what lets history-svc keep up with the broker.
+ *
+ * Seq stays gapless with several history-svc instances because every room
+ * of the batch is locked (SELECT ... FOR UPDATE) before its seq block is
+ * taken, in name order so that two instances cannot deadlock on each
+ * other's rooms. Messages already stored (a redelivery, a bridge
+ * duplicate, the other instance) are found with one query per 64 messages
+ * once the rooms are locked, and copies inside the batch in memory; should
+ * the INSERT still meet the unique key (room, sender, id), the batch is
+ * rolled back and the caller stores it message by message. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "log.h"
+
+#define COLS_PER_ROW 6
+
+/* INSERT statements for these row counts; a batch is cut greedily into
+ * them, so each connection prepares at most four statements. */
+static const int chunk_rows[] = { 64, 16, 4, 1 };
+#define CHUNK_KINDS ((int)(sizeof(chunk_rows) / sizeof(chunk_rows[0])))
+#define CHUNK_MAX 64 /* CHUNK_MAX * COLS_PER_ROW <= DB_MAX_PARAMS */
+
+static char *insert_sql[CHUNK_KINDS];
+static char *lookup_sql[CHUNK_KINDS];
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+
+/* "SELECT ... WHERE (room_id = ? AND sender_id = ? AND msg_id = ?) OR ...":
+ * each term is an equality on the unique key, which the range optimiser
+ * turns into one index lookup per message. */
+static void build_lookup_sql(void)
+{
+	static const char head[] = "SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
+		" FROM messages FORCE INDEX (messages_client_id) WHERE ";
+	static const char term[] = "(room_id = ? AND sender_id = ? AND msg_id = ?)";
+
+	for(int k = 0; k < CHUNK_KINDS; k++){
+		size_t len = sizeof(head) + (size_t)chunk_rows[k] * (sizeof(term) + 4);
+		char *sql = malloc(len);
+		size_t at;
+
+		if(!sql) continue; /* store_batch reports it */
+		at = (size_t)snprintf(sql, len, "%s", head);
+		for(int r = 0; r < chunk_rows[k]; r++){
+			at += (size_t)snprintf(sql + at, len - at, "%s%s", r ? " OR " : "", term);
+		}
+		lookup_sql[k] = sql;
+	}
+}
+
+static void build_sql(void)
+{
+	static const char head[] = "INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) VALUES ";
+	static const char row[] = "(?, ?, ?, ?, ?, ?)";
+
+	for(int k = 0; k < CHUNK_KINDS; k++){
+		size_t len = sizeof(head) + (size_t)chunk_rows[k] * (sizeof(row) + 1);
+		char *sql = malloc(len);
+		size_t at;
+
+		if(!sql) continue; /* store_batch reports it */
+		at = (size_t)snprintf(sql, len, "%s", head);
+		for(int r = 0; r < chunk_rows[k]; r++){
+			at += (size_t)snprintf(sql + at, len - at, "%s%s", r ? "," : "", row);
+		}
+		insert_sql[k] = sql;
+	}
+	build_lookup_sql();
+}
+
+/* A room or a sender met in the batch. */
+struct batch_key {
+	const char *name;
+	unsigned long long id;
+	unsigned long long last_seq; /* rooms only */
+	bool found;
+	UT_hash_handle hh;
+};
+
+static struct batch_key *key_get(struct batch_key **table, const char *name)
+{
+	struct batch_key *key = NULL;
+
+	HASH_FIND_STR(*table, name, key);
+	if(key) return key;
+	key = calloc(1, sizeof(*key));
+	if(!key) return NULL;
+	key->name = name;
+	HASH_ADD_KEYPTR(hh, *table, key->name, strlen(key->name), key);
+	return key;
+}
+
+static void keys_free(struct batch_key **table)
+{
+	struct batch_key *key, *tmp;
+
+	HASH_ITER(hh, *table, key, tmp){
+		HASH_DEL(*table, key);
+		free(key);
+	}
+}
+
+static int by_name(struct batch_key *a, struct batch_key *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+static int first_two_u64(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	struct batch_key *key = ud;
+
+	(void)lens;
+	if(ncols >= 2 && cols[0] && cols[1]){
+		key->id = strtoull(cols[0], NULL, 10);
+		key->last_seq = strtoull(cols[1], NULL, 10);
+		key->found = true;
+	}
+	return 1;
+}
+
+/* A message's place in the unique key (room id, sender id, client id). */
+struct msg_key {
+	char key[128];
+	int index; /* the first message of the batch with this key */
+	UT_hash_handle hh;
+};
+
+struct lookup {
+	struct msg_key *keys;
+	struct store_result *results;
+};
+
+static void msg_key_format(char *key, size_t len, const char *room_id, const char *sender_id, const char *msg_id)
+{
+	snprintf(key, len, "%s/%s/%s", room_id, sender_id, msg_id);
+}
+
+/* A row already stored: its message is a duplicate with that seq. */
+static int found_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	struct lookup *lookup = ud;
+	struct msg_key *found = NULL;
+	char key[128];
+
+	(void)lens;
+	if(ncols != 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
+	msg_key_format(key, sizeof(key), cols[0], cols[1], cols[2]);
+	HASH_FIND_STR(lookup->keys, key, found);
+	if(found){
+		struct store_result *result = &lookup->results[found->index];
+
+		result->status = STORE_DUPLICATE;
+		result->seq = strtoull(cols[3], NULL, 10);
+		snprintf(result->ts, sizeof(result->ts), "%s", cols[4]);
+	}
+	return 0;
+}
+
+/* Marks as STORE_DUPLICATE those of rows[0..count) already in the table. */
+static int lookup_stored(struct db *db, struct intake_msg *const *msgs, const int *rows, int count,
+		const unsigned long long *room_ids, const unsigned long long *sender_ids, struct lookup *lookup)
+{
+	struct db_param params[CHUNK_MAX * 3];
+	int done = 0;
+
+	while(done < count){
+		int k = 0;
+		int rc;
+
+		while(chunk_rows[k] > count - done) k++;
+		if(!lookup_sql[k]) return DB_ERROR;
+		for(int r = 0; r < chunk_rows[k]; r++){
+			int i = rows[done + r];
+
+			params[r * 3] = DB_I64(room_ids[i]);
+			params[r * 3 + 1] = DB_I64(sender_ids[i]);
+			params[r * 3 + 2] = DB_STR(msgs[i]->msg_id);
+		}
+		rc = db_exec(db, lookup_sql[k], params, chunk_rows[k] * 3, found_row, lookup, NULL, NULL);
+		if(rc != DB_OK) return rc;
+		done += chunk_rows[k];
+	}
+	return DB_OK;
+}
+
+static void msg_keys_free(struct msg_key **table)
+{
+	struct msg_key *key, *tmp;
+
+	HASH_ITER(hh, *table, key, tmp){
+		HASH_DEL(*table, key);
+		free(key);
+	}
+}
+
+/* Inserts rows[0..count) (indices into msgs) with as few statements as the
+ * chunk sizes allow. */
+static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int *rows, int count,
+		const unsigned long long *room_ids, const unsigned long long *sender_ids,
+		const struct store_result *results, const char *ts_sql)
+{
+	struct db_param params[CHUNK_MAX * COLS_PER_ROW];
+	int done = 0;
+
+	while(done < count){
+		int k = 0;
+		int rc;
+
+		while(chunk_rows[k] > count - done) k++;
+		if(!insert_sql[k]) return DB_ERROR;
+		for(int r = 0; r < chunk_rows[k]; r++){
+			int i = rows[done + r];
+			struct db_param *p = params + r * COLS_PER_ROW;
+
+			p[0] = DB_I64(room_ids[i]);
+			p[1] = DB_I64(results[i].seq);
+			p[2] = DB_STR(msgs[i]->msg_id);
+			p[3] = DB_I64(sender_ids[i]);
+			p[4] = DB_STRN(msgs[i]->body, msgs[i]->body_len);
+			p[5] = DB_STR(ts_sql);
+		}
+		rc = db_exec(db, insert_sql[k], params, chunk_rows[k] * COLS_PER_ROW, NULL, NULL, NULL, NULL);
+		if(rc != DB_OK) return rc;
+		done += chunk_rows[k];
+	}
+	return DB_OK;
+}
+
+int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct store_result *results)
+{
+	struct batch_key *rooms = NULL, *senders = NULL, *key;
+	unsigned long long *room_ids = calloc((size_t)n + 1, sizeof(*room_ids));
+	unsigned long long *sender_ids = calloc((size_t)n + 1, sizeof(*sender_ids));
+	int *rows = calloc((size_t)n + 1, sizeof(*rows));
+	int *copy_of = calloc((size_t)n + 1, sizeof(*copy_of));
+	struct lookup lookup = { .keys = NULL, .results = results };
+	char key_text[128];
+	int fresh;
+	struct db_param params[2];
+	char ts_iso[TIMEFMT_LEN], ts_sql[TIMEFMT_LEN];
+	int count = 0;
+	int rc = DB_ERROR;
+	bool began = false;
+
+	pthread_once(&sql_once, build_sql);
+	if(!room_ids || !sender_ids || !rows || !copy_of) goto out;
+	for(int i = 0; i < n; i++){
+		if(!key_get(&rooms, msgs[i]->room) || !key_get(&senders, msgs[i]->sender)) goto out;
+	}
+	if((rc = db_begin(db)) != DB_OK) goto out;
+	began = true;
+	/* Name order: two instances lock shared rooms in the same order. */
+	HASH_SORT(rooms, by_name);
+	for(key = rooms; key; key = key->hh.next){
+		params[0] = DB_STR(key->name);
+		rc = db_exec(db, "SELECT id, last_seq FROM rooms WHERE name = ? FOR UPDATE",
+				params, 1, first_two_u64, key, NULL, NULL);
+		if(rc != DB_OK) goto out;
+	}
+	for(key = senders; key; key = key->hh.next){
+		params[0] = DB_STR(key->name);
+		rc = db_exec(db, "SELECT id, 0 FROM users WHERE username = ?", params, 1, first_two_u64, key, NULL, NULL);
+		if(rc != DB_OK) goto out;
+	}
+	timefmt_now(ts_iso, ts_sql);
+	for(int i = 0; i < n; i++){
+		struct batch_key *room = NULL, *sender = NULL;
+		struct msg_key *first = NULL;
+		char room_id[24], sender_id[24];
+
+		HASH_FIND_STR(rooms, msgs[i]->room, room);
+		HASH_FIND_STR(senders, msgs[i]->sender, sender);
+		memset(&results[i], 0, sizeof(results[i]));
+		copy_of[i] = -1;
+		if(!room->found){
+			results[i].status = STORE_UNKNOWN_ROOM;
+			continue;
+		}
+		if(!sender->found){
+			results[i].status = STORE_UNKNOWN_SENDER;
+			continue;
+		}
+		room_ids[i] = room->id;
+		sender_ids[i] = sender->id;
+		snprintf(room_id, sizeof(room_id), "%llu", room->id);
+		snprintf(sender_id, sizeof(sender_id), "%llu", sender->id);
+		msg_key_format(key_text, sizeof(key_text), room_id, sender_id, msgs[i]->msg_id);
+		HASH_FIND_STR(lookup.keys, key_text, first);
+		if(first){
+			/* The same message twice in one batch (a bridge duplicate). */
+			copy_of[i] = first->index;
+			continue;
+		}
+		first = calloc(1, sizeof(*first));
+		if(!first){
+			rc = DB_ERROR;
+			goto out;
+		}
+		snprintf(first->key, sizeof(first->key), "%s", key_text);
+		first->index = i;
+		HASH_ADD_STR(lookup.keys, key, first);
+		results[i].status = STORE_STORED;
+		rows[count++] = i;
+	}
+	rc = lookup_stored(db, msgs, rows, count, room_ids, sender_ids, &lookup);
+	if(rc != DB_OK) goto out;
+	/* Seq in batch order for what is new. */
+	fresh = 0;
+	for(int r = 0; r < count; r++){
+		int i = rows[r];
+		struct batch_key *room = NULL;
+
+		if(results[i].status != STORE_STORED) continue;
+		HASH_FIND_STR(rooms, msgs[i]->room, room);
+		results[i].seq = ++room->last_seq;
+		memcpy(results[i].ts, ts_iso, sizeof(ts_iso));
+		rows[fresh++] = i;
+	}
+	for(int i = 0; i < n; i++){
+		if(copy_of[i] < 0) continue;
+		results[i] = results[copy_of[i]];
+		results[i].status = STORE_DUPLICATE;
+	}
+	count = fresh;
+	rc = insert_rows(db, msgs, rows, count, room_ids, sender_ids, results, ts_sql);
+	if(rc != DB_OK) goto out;
+	for(key = rooms; key; key = key->hh.next){
+		if(!key->found) continue;
+		params[0] = DB_I64(key->last_seq);
+		params[1] = DB_I64(key->id);
+		rc = db_exec(db, "UPDATE rooms SET last_seq = ? WHERE id = ?", params, 2, NULL, NULL, NULL, NULL);
+		if(rc != DB_OK) goto out;
+	}
+	rc = db_commit(db);
+out:
+	if(rc != DB_OK && began) db_rollback(db);
+	keys_free(&rooms);
+	keys_free(&senders);
+	msg_keys_free(&lookup.keys);
+	free(copy_of);
+	free(room_ids);
+	free(sender_ids);
+	free(rows);
+	return rc;
+}
