@@ -41,6 +41,15 @@ struct credential_backend {
 	/* Checks one login. On BACKEND_ALLOW, *role gets the user's role. */
 	enum backend_answer (*check)(void *state, const struct backend_env *env,
 			const struct login *login, enum user_role *role);
+	/* Answers from the login cache alone, with no hashing and no network
+	 * call (one HMAC): BACKEND_ALLOW with *role when this exact login
+	 * succeeded recently, BACKEND_DENY when the back-end knows the user but
+	 * the login is not cached (or the account is disabled), BACKEND_DEFER
+	 * when it does not know the user. The plugin asks this first, so a
+	 * cached login passes even while flood protection holds its name back.
+	 * May be NULL (then DEFER). */
+	enum backend_answer (*cached)(void *state, const struct backend_env *env,
+			const struct login *login, enum user_role *role);
 	/* Re-reads files on SIGHUP (may be NULL). Returns 0, or -1 with a message
 	 * (the old data stays in force). */
 	int (*reload)(void *state, char *err, size_t errlen);

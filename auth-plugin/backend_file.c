@@ -144,6 +144,21 @@ static enum backend_answer file_check(void *state, const struct backend_env *env
 	return answer;
 }
 
+static enum backend_answer file_cached(void *state, const struct backend_env *env,
+		const struct login *login, enum user_role *role)
+{
+	struct file_state *fs = state;
+	struct file_user *user = NULL;
+
+	HASH_FIND_STR(fs->users, login->username, user);
+	if(!user) return BACKEND_DEFER;
+	if(!login->password || !login_cache_hit(env->cache, user->name, login->password, user->hash, env->now)){
+		return BACKEND_DENY;
+	}
+	*role = ROLE_USER;
+	return BACKEND_ALLOW;
+}
+
 static int file_reload(void *state, char *err, size_t errlen)
 {
 	struct file_state *fs = state;
@@ -168,6 +183,7 @@ const struct credential_backend backend_file = {
 	.name = "file",
 	.init = file_init,
 	.check = file_check,
+	.cached = file_cached,
 	.reload = file_reload,
 	.cleanup = file_cleanup,
 };

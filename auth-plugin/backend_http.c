@@ -141,6 +141,25 @@ out:
 	return answer;
 }
 
+/* The endpoint's users are not known in advance: a login it allowed
+ * recently is answered from the cache, anything else is left to the chain. */
+static enum backend_answer http_cached(void *state, const struct backend_env *env,
+		const struct login *login, enum user_role *role)
+{
+	struct http_state *hs = state;
+
+	if(!login->password) return BACKEND_DEFER;
+	if(login_cache_hit(env->cache, login->username, login->password, hs->tag_admin, env->now)){
+		*role = ROLE_ADMIN;
+		return BACKEND_ALLOW;
+	}
+	if(login_cache_hit(env->cache, login->username, login->password, hs->tag_user, env->now)){
+		*role = ROLE_USER;
+		return BACKEND_ALLOW;
+	}
+	return BACKEND_DEFER;
+}
+
 static enum backend_answer http_check(void *state, const struct backend_env *env,
 		const struct login *login, enum user_role *role)
 {
@@ -217,5 +236,6 @@ const struct credential_backend backend_http = {
 	.name = "http",
 	.init = http_init,
 	.check = http_check,
+	.cached = http_cached,
 	.cleanup = http_cleanup,
 };

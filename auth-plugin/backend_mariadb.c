@@ -20,7 +20,24 @@ static enum backend_answer mariadb_check(void *state, const struct backend_env *
 	return answer;
 }
 
+static enum backend_answer mariadb_cached(void *state, const struct backend_env *env,
+		const struct login *login, enum user_role *role)
+{
+	const struct snapshot_user *user;
+
+	(void)state;
+	user = snapshot_user(env->snap, login->username);
+	if(!user) return BACKEND_DEFER;
+	if(user->disabled || !login->password
+			|| !login_cache_hit(env->cache, user->name, login->password, user->pw_hash, env->now)){
+		return BACKEND_DENY;
+	}
+	*role = user->role;
+	return BACKEND_ALLOW;
+}
+
 const struct credential_backend backend_mariadb = {
 	.name = "mariadb",
 	.check = mariadb_check,
+	.cached = mariadb_cached,
 };

@@ -1,10 +1,32 @@
-/* flood.h: protection against floods of bad logins. Failures are counted
- * per user name and per client address. Below a threshold nothing happens;
- * from the threshold on, each further failure locks that name (or address)
- * for a delay that doubles, up to a lockout time. While locked, a login is
- * refused at once, before any password hashing, so an attack costs the
- * broker a hash lookup instead of a PBKDF2 run. Counters are forgotten after
- * a quiet window. Broker thread only; memory bounded by max_entries. */
+/* flood.h: protection against floods of bad logins, in three stages.
+ *
+ * Failures are counted per user name and per client address (a failure is a
+ * wrong password, a login that no back-end knows, or an attempt refused
+ * while slowed, see below), and forgotten after a quiet window.
+ *
+ * 1. Slowed: from slow_after failures on, a name (or address) gets at most
+ *    one password verification per slow_interval_ms; attempts in between are
+ *    refused without hashing and count as failures. An attacker therefore
+ *    costs the broker one PBKDF2 run per name or address per interval, not
+ *    one per attempt.
+ * 2. Locked: from threshold failures on, the name (or address) is refused
+ *    outright for a delay that doubles with each further failure, up to
+ *    lockout_s. Attempts while locked do not count for a name (its owner's
+ *    devices may be retrying), but do for an address.
+ * 3. Node-wide budget: verifications of attempts whose name has failures
+ *    behind it or whose address is slowed, and verifications that fail,
+ *    are charged (in
+ *    measured broker time) to one token bucket refilled at
+ *    verify_budget_ms per second. Such attempts are verified only while the
+ *    bucket holds time; once it owes more than half a second's worth (many
+ *    fresh names from many addresses failing at once), every login that is
+ *    not in the login cache waits for it. So no attack, however spread out,
+ *    takes much more than verify_budget_ms per second of the broker's only
+ *    thread for hashing, while a typo or two holds nobody else up.
+ *
+ * Logins in the login cache are answered before any of this (plugin.c) and
+ * never touch the counters or the budget. Broker thread only; memory bounded
+ * by max_entries per table. Times are monotonic milliseconds. */
 #ifndef AUTH_FLOOD_H
 #define AUTH_FLOOD_H
 
@@ -12,36 +34,79 @@
 #include <stddef.h>
 
 struct flood_opts {
-	long user_threshold;    /* failures of one user name before delays start */
-	long address_threshold; /* failures from one address before delays start */
-	long base_delay_s;      /* first delay; doubles with each further failure */
-	long lockout_s;         /* longest delay */
-	long window_s;          /* failures older than this are forgotten */
-	size_t max_entries;     /* per table */
+	long user_threshold;     /* failures of one user name before it is locked */
+	long address_threshold;  /* failures from one address before it is locked */
+	long user_slow_after;    /* failures of one user name before it is slowed */
+	long address_slow_after; /* failures from one address before it is slowed */
+	long base_delay_s;       /* first lock; doubles with each further failure */
+	long lockout_s;          /* longest lock */
+	long window_s;           /* failures older than this are forgotten */
+	long slow_interval_ms;   /* a slowed key gets one verification per interval (0: no limit) */
+	long verify_budget_ms;   /* node-wide broker time per second for charged verifications */
+	size_t max_entries;      /* per table */
 };
 
 enum flood_key { FLOOD_USER, FLOOD_ADDRESS };
 
+/* What to do with a login that is not in the login cache. */
+enum flood_verdict {
+	FLOOD_VERIFY,         /* check the password */
+	FLOOD_SLOWED,         /* the name or address is slowed and its next verification is not due */
+	FLOOD_BUSY,           /* the node-wide verification budget is spent */
+	FLOOD_USER_LOCKED,    /* the user name is locked */
+	FLOOD_ADDRESS_LOCKED, /* the address is locked */
+};
+
 struct flood;
 
-/* Returns an empty tracker (copying opts) or NULL when out of memory. */
+/* Returns an empty tracker (copying opts) or NULL when out of memory. Free
+ * with flood_free. */
 struct flood *flood_new(const struct flood_opts *opts);
 
-/* Seconds the key is still locked at monotonic time now, 0 when it is not.
- * key may be NULL (then 0). */
-long flood_locked_for(struct flood *flood, enum flood_key kind, const char *key, long now);
+/* Milliseconds the key is still locked at now_ms, 0 when it is not. key may
+ * be NULL (then 0). */
+long long flood_locked_for(struct flood *flood, enum flood_key kind, const char *key, long long now_ms);
 
-/* Records a failed login of user from address (either may be NULL). */
-void flood_failure(struct flood *flood, const char *user, const char *address, long now);
+/* Decides whether a login of user (NULL for an invalid name) from address
+ * (may be NULL) may have its password verified now. On FLOOD_VERIFY it takes
+ * the slowed keys' verification and sets *charged: true when the
+ * verification's time must go to flood_charge whatever its outcome, false
+ * when only a failure is charged. Any other verdict changes nothing: pass it
+ * to flood_refused. */
+enum flood_verdict flood_admit(struct flood *flood, const char *user, const char *address,
+		long long now_ms, bool *charged);
 
-/* Records a successful login: the user name's count starts again. */
-void flood_success(struct flood *flood, const char *user, long now);
+/* Records a login refused with verdict (not FLOOD_VERIFY) without a
+ * verification: FLOOD_SLOWED counts a failure against each slowed key of
+ * the attempt; FLOOD_ADDRESS_LOCKED one against the address (so an address
+ * that keeps trying while locked reaches lockout_s); FLOOD_BUSY one against
+ * the address if it has failed before; FLOOD_USER_LOCKED nothing. */
+void flood_refused(struct flood *flood, enum flood_verdict verdict, const char *user,
+		const char *address, long long now_ms);
+
+/* Records a failed login of user from address after a verification (either
+ * may be NULL: a user name no back-end knows is counted against the address
+ * only, so invented names do not fill the table). */
+void flood_failure(struct flood *flood, const char *user, const char *address, long long now_ms);
+
+/* Records a verified successful login: the user name's count starts again. */
+void flood_success(struct flood *flood, const char *user, long long now_ms);
+
+/* Charges elapsed_us of broker time spent verifying to the node-wide budget. */
+void flood_charge(struct flood *flood, long long elapsed_us, long long now_ms);
+
+/* Broker time (microseconds) left in the node-wide budget at now_ms;
+ * negative when overdrawn. */
+long long flood_budget_us(struct flood *flood, long long now_ms);
 
 /* Drops entries that are neither locked nor within the window. */
-void flood_expire(struct flood *flood, long now);
+void flood_expire(struct flood *flood, long long now_ms);
 
 /* Number of tracked keys of a kind. */
 size_t flood_size(const struct flood *flood, enum flood_key kind);
+
+/* A short name for a verdict, for log lines ("slowed", "locked", ...). */
+const char *flood_verdict_name(enum flood_verdict verdict);
 
 /* Frees the tracker; NULL allowed. */
 void flood_free(struct flood *flood);

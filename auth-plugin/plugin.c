@@ -120,36 +120,107 @@ static void admin_forget(struct mosquitto *client)
 	mosquitto_free(entry);
 }
 
-/* A locked user name passes only with a password in the login cache (its
- * owner reconnecting): that costs one HMAC, never a PBKDF2 run. */
-static int pass_locked_user(const struct login *login, const struct backend_env *env, long locked,
-		enum user_role *role)
+static long long now_us(void)
 {
-	const struct snapshot_user *user = snapshot_user(env->snap, login->username);
+	struct timespec ts;
 
-	if(user && !user->disabled && login->password
-			&& login_cache_hit(env->cache, user->name, login->password, user->pw_hash, env->now)){
-		*role = user->role;
-		return BACKEND_ALLOW;
-	}
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: user %s is locked for %ld s after failed logins; refused",
-			login->username, locked);
-	return BACKEND_DENY;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Asks the back-ends in order, from their login caches only (cached_only)
+ * or fully. Returns the first answer that is not a defer (-1 when all
+ * defer), with the answering back-end's index in *which. */
+static int ask_backends(const struct backend_env *env, const struct login *login, bool cached_only,
+		enum user_role *role, int *which)
+{
+	for(int i = 0; i < state.opts.backend_count; i++){
+		const struct credential_backend *backend = state.backends[i];
+		enum backend_answer answer;
+
+		if(cached_only){
+			answer = backend->cached ? backend->cached(state.backend_states[i], env, login, role) : BACKEND_DEFER;
+		}else{
+			answer = backend->check(state.backend_states[i], env, login, role);
+		}
+		if(answer == BACKEND_DEFER) continue;
+		if(answer == BACKEND_ERROR && !cached_only){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: back-end %s could not check user %s; refused",
+					backend->name, login->username);
+		}
+		*which = i;
+		return (int)answer;
+	}
+	return -1;
+}
+
+/* Logs a login refused by the flood protection, at most ten lines a second
+ * for each kind of refusal, so that an attack does not turn into a flood of
+ * log writes on the broker thread. */
+static void log_flood_refusal(const struct login *login, enum flood_verdict verdict, long long now_ms)
+{
+	static long long second[FLOOD_ADDRESS_LOCKED + 1];
+	static int lines[FLOOD_ADDRESS_LOCKED + 1];
+	static int suppressed[FLOOD_ADDRESS_LOCKED + 1];
+	const char *address = login->address ? login->address : "?";
+
+	if(now_ms / 1000 != second[verdict]){
+		if(suppressed[verdict]){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: %d more logins refused by flood protection (%s)",
+					suppressed[verdict], flood_verdict_name(verdict));
+		}
+		second[verdict] = now_ms / 1000;
+		lines[verdict] = 0;
+		suppressed[verdict] = 0;
+	}
+	if(++lines[verdict] > 10){
+		suppressed[verdict]++;
+		return;
+	}
+	switch(verdict){
+	case FLOOD_USER_LOCKED:
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: user %s is locked for %lld ms after failed logins; refused (from %s)",
+				login->username, flood_locked_for(state.flood, FLOOD_USER, login->username, now_ms), address);
+		break;
+	case FLOOD_ADDRESS_LOCKED:
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: address %s is locked for %lld ms after failed logins; refused (user %s)",
+				address, flood_locked_for(state.flood, FLOOD_ADDRESS, login->address, now_ms), login->username);
+		break;
+	case FLOOD_SLOWED:
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: login of %s from %s is slowed after failed logins; refused without a password check",
+				login->username, address);
+		break;
+	case FLOOD_BUSY:
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: login of %s from %s refused without a password check: the verification budget is spent",
+				login->username, address);
+		break;
+	case FLOOD_VERIFY:
+		break;
+	}
+}
+
+/* Checks a login: the login caches first (one HMAC; a cached login passes
+ * whatever the flood protection says, except from a locked address), then
+ * the flood protection decides whether the password may be verified (PBKDF2
+ * or a network call), then the back-ends verify it. */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct backend_env env;
 	struct login login;
 	enum user_role role = ROLE_USER;
-	long locked;
+	enum flood_verdict verdict;
+	long long now_ms, started_us;
+	bool charged = false;
+	bool verified = false;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
-	int answered = -1;
+	int answered;
+	int which = -1;
 
 	(void)event;
 	(void)userdata;
 	refresh();
+	now_ms = now_us() / 1000;
 	env.snap = state.snap;
 	env.cache = state.cache;
 	env.now = now_s();
@@ -163,53 +234,50 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(!login.username || !name_user_valid(login.username) || !name_clientid_valid(login.client_id)){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a login with an invalid user name or client id from %s",
 				login.address ? login.address : "?");
-		flood_failure(state.flood, NULL, login.address, env.now);
+		flood_failure(state.flood, NULL, login.address, now_ms);
 		rc = MOSQ_ERR_AUTH;
 		goto out;
 	}
-	/* A locked address is refused before any hashing. A locked user name
-	 * too, unless the exact password succeeded recently (a cache hit costs
-	 * one HMAC and tells an attacker nothing), so the real user is not
-	 * locked out by someone guessing at their name. */
-	locked = flood_locked_for(state.flood, FLOOD_ADDRESS, login.address, env.now);
-	if(locked > 0){
+	/* A locked address is refused before anything else. */
+	if(flood_locked_for(state.flood, FLOOD_ADDRESS, login.address, now_ms) > 0){
+		flood_refused(state.flood, FLOOD_ADDRESS_LOCKED, login.username, login.address, now_ms);
+		log_flood_refusal(&login, FLOOD_ADDRESS_LOCKED, now_ms);
 		rc = MOSQ_ERR_AUTH;
 		goto out;
 	}
-	locked = flood_locked_for(state.flood, FLOOD_USER, login.username, env.now);
-	if(locked > 0){
-		answered = pass_locked_user(&login, &env, locked, &role);
-		if(answered != BACKEND_ALLOW){
+	/* A login that succeeded recently costs one HMAC and tells an attacker
+	 * nothing new, so its owner is never kept out by someone guessing at
+	 * their name. */
+	answered = ask_backends(&env, &login, true, &role, &which);
+	if(answered != BACKEND_ALLOW){
+		verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
+		if(verdict != FLOOD_VERIFY){
+			flood_refused(state.flood, verdict, login.username, login.address, now_ms);
+			log_flood_refusal(&login, verdict, now_ms);
 			rc = MOSQ_ERR_AUTH;
 			goto out;
 		}
-	}
-	for(int i = 0; answered < 0 && i < state.opts.backend_count; i++){
-		enum backend_answer answer = state.backends[i]->check(state.backend_states[i], &env, &login, &role);
-
-		if(answer == BACKEND_DEFER) continue;
-		if(answer == BACKEND_ERROR){
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: back-end %s could not check user %s; refused",
-					state.backends[i]->name, login.username);
-		}
-		answered = (int)answer;
-		if(answer == BACKEND_ALLOW && strcmp(state.backends[i]->name, "mariadb") && role == ROLE_ADMIN){
-			admin_remember(ed->client);
-		}
+		started_us = now_us();
+		answered = ask_backends(&env, &login, false, &role, &which);
+		verified = true;
+		/* Verifications of slowed names or addresses, and failed ones, are
+		 * paid from the node-wide budget in the broker time they took. */
+		if(charged || answered != BACKEND_ALLOW) flood_charge(state.flood, now_us() - started_us, now_ms);
 	}
 	if(answered == BACKEND_ALLOW){
-		flood_success(state.flood, login.username, env.now);
+		if(strcmp(state.backends[which]->name, "mariadb") && role == ROLE_ADMIN) admin_remember(ed->client);
+		if(verified) flood_success(state.flood, login.username, now_ms);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
 		rc = MOSQ_ERR_SUCCESS;
 	}else if(answered >= 0){
 		if(answered == BACKEND_DENY){
-			flood_failure(state.flood, login.username, login.address, env.now);
+			flood_failure(state.flood, login.username, login.address, now_ms);
 		}
 		rc = MOSQ_ERR_AUTH;
 	}else{
 		/* Nobody here knows this user: count it against the address only, and
 		 * let other plugins decide (Mosquitto refuses when all defer). */
-		flood_failure(state.flood, NULL, login.address, env.now);
+		flood_failure(state.flood, NULL, login.address, now_ms);
 	}
 out:
 	return rc;
@@ -281,7 +349,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	conn_events_tick(state.events);
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
-		flood_expire(state.flood, now);
+		flood_expire(state.flood, now_us() / 1000);
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -62,7 +62,22 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 			|| read_long(opts, opt_count, "flood_address_threshold", 50, 1, 1000000, &out->flood.address_threshold, err, errlen)
 			|| read_long(opts, opt_count, "flood_delay_s", 1, 1, 3600, &out->flood.base_delay_s, err, errlen)
 			|| read_long(opts, opt_count, "flood_lockout_s", 300, 1, 86400, &out->flood.lockout_s, err, errlen)
-			|| read_long(opts, opt_count, "flood_window_s", 600, 1, 86400, &out->flood.window_s, err, errlen)){
+			|| read_long(opts, opt_count, "flood_window_s", 600, 1, 86400, &out->flood.window_s, err, errlen)
+			|| read_long(opts, opt_count, "flood_slow_interval_ms", 2000, 0, 3600000, &out->flood.slow_interval_ms, err, errlen)
+			|| read_long(opts, opt_count, "flood_verify_budget_ms", 100, 1, 1000, &out->flood.verify_budget_ms, err, errlen)){
+		return -1;
+	}
+	/* Slowing starts before locking, but not at the first failure: a typo
+	 * and the client retrying it once by itself must not slow the name, and
+	 * several people behind one NAT may mistype. The address default
+	 * follows its threshold, so a node whose address limit was switched off
+	 * (behind HAProxy every client has the proxy's address) does not slow
+	 * that address either. */
+	if(read_long(opts, opt_count, "flood_user_slow_after", out->flood.user_threshold < 3 ? out->flood.user_threshold : 3,
+				1, 1000000, &out->flood.user_slow_after, err, errlen)
+			|| read_long(opts, opt_count, "flood_address_slow_after",
+				out->flood.address_threshold / 2 > 1 ? out->flood.address_threshold / 2 : 1,
+				1, 1000000, &out->flood.address_slow_after, err, errlen)){
 		return -1;
 	}
 	out->flood.max_entries = 100000;

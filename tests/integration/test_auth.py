@@ -142,9 +142,10 @@ def test_flood_lockout_spares_other_users_and_cached_logins(stack, solo):
              flood_address_threshold=1000)
     # alice logs in once, so her password is in the login cache.
     assert b.connect("alice", stack.password("alice")).rc == 0
+    # The guesses come from 127.0.0.2, the real users from 127.0.0.1.
     for _ in range(3):
-        assert b.connect("flooded", "guess").rc == 5
-        assert b.connect("alice", "guess").rc == 5
+        assert b.connect("flooded", "guess", bind_address="127.0.0.2").rc == 5
+        assert b.connect("alice", "guess", bind_address="127.0.0.2").rc == 5
     # Locked: even the right password is refused without hashing it...
     assert b.connect("flooded", "flooded-pw").rc == 5
     assert "flooded is locked" in b.log()
@@ -153,6 +154,65 @@ def test_flood_lockout_spares_other_users_and_cached_logins(stack, solo):
     assert b.connect("bob", stack.password("bob")).rc == 0
     time.sleep(3.5)
     assert b.connect("flooded", "flooded-pw").rc == 0
+
+
+def test_flood_slows_a_name_then_locks_it_until_the_lock_expires(stack, solo):
+    """After the first failures a name gets one password check per interval
+    (attempts in between are refused unchecked, whatever the password, and
+    count), then it is locked; a right password is refused, with the reason
+    logged, until both run out. Other users are not affected."""
+    stack.add_user("slowme", "slowme-pw")
+    b = solo("slow", flood_user_threshold=4, flood_user_slow_after=1, flood_slow_interval_ms=4000,
+             flood_delay_s=2, flood_lockout_s=2, flood_address_threshold=1000, flood_verify_budget_ms=1000)
+    assert b.connect("slowme", "guess1", bind_address="127.0.0.2").rc == 5   # checked: 1 failure
+    t_checked = time.monotonic()
+    # Slowed: the right password too, from another address, is not checked.
+    assert b.connect("slowme", "slowme-pw", bind_address="127.0.0.3").rc == 5   # 2
+    assert "login of slowme from 127.0.0.3 is slowed after failed logins; refused without a password check" in b.log()
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.2").rc == 0   # another name: fine
+    assert b.connect("slowme", "guess2", bind_address="127.0.0.4").rc == 5   # 3
+    assert b.connect("slowme", "guess3", bind_address="127.0.0.5").rc == 5   # 4: locked for 2 s
+    t_locked = time.monotonic()
+    assert b.connect("slowme", "slowme-pw").rc == 5
+    assert "user slowme is locked for" in b.log()
+    assert b.connect("alice", stack.password("alice")).rc == 0
+    # The lock is over, but the next check is due only 4 s after the last
+    # one: a right password is still refused unchecked (and counts, which
+    # locks the name again for 2 s).
+    time.sleep(max(0.0, t_locked + 2.1 - time.monotonic()))
+    assert time.monotonic() < t_checked + 4.0
+    assert b.connect("slowme", "slowme-pw").rc == 5
+    assert b.log().count("login of slowme from 127.0.0.1 is slowed") == 1
+    time.sleep(max(2.1, t_checked + 4.1 - time.monotonic()))
+    assert b.connect("slowme", "slowme-pw").rc == 0
+
+
+def test_flood_many_addresses_against_one_name_and_one_address_against_many_names(stack, solo):
+    """Default settings. Guesses at one name spread over many addresses, and
+    guesses from one address spread over many names, are both slowed and
+    locked; the users guessed at log in from elsewhere once the guessing
+    stops, and users nobody guessed at are never affected."""
+    stack.add_user("target", "target-pw")
+    names = [f"victim{i}" for i in range(8)]
+    for n in names:
+        stack.add_user(n, f"{n}-pw")
+    b = solo("spread")
+    for i in range(20):
+        assert b.connect("target", f"guess{i}", bind_address=f"127.0.1.{i + 1}").rc == 5
+    # After two checked failures the name is slowed, then locked (5 failures).
+    assert "user target is locked for" in b.log()
+    assert b.connect("target", "target-pw", bind_address="127.0.1.200").rc == 5
+    for i in range(60):
+        assert b.connect(names[i % len(names)], "guess", bind_address="127.0.2.1").rc == 5
+    assert "address 127.0.2.1 is locked for" in b.log()
+    # Locked: a right password from it is refused without a check.
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.2.1").rc == 5
+    time.sleep(1.0)   # the guessing stops; the node-wide budget recovers
+    # Elsewhere, users nobody guessed at log in; so do the guessed-at names
+    # (at most one check each went against them: not slowed, not locked).
+    assert b.connect("alice", stack.password("alice"), bind_address="127.0.3.1").rc == 0
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.3.1").rc == 0
+    assert b.connect("victim3", "victim3-pw", bind_address="127.0.3.2").rc == 0
 
 
 def test_flood_from_one_address_locks_that_address_only(stack, solo):

@@ -65,9 +65,18 @@ out:
 	login_cache_free(off);
 }
 
+/* Slowing as late as locking and no budget limit: the locks alone. */
 static const struct flood_opts flood_defaults = {
-	.user_threshold = 3, .address_threshold = 10, .base_delay_s = 1,
-	.lockout_s = 8, .window_s = 60, .max_entries = 100,
+	.user_threshold = 3, .address_threshold = 10, .user_slow_after = 3, .address_slow_after = 10,
+	.base_delay_s = 1, .lockout_s = 8, .window_s = 60, .slow_interval_ms = 0,
+	.verify_budget_ms = 1000, .max_entries = 100,
+};
+
+/* The plugin's defaults. */
+static const struct flood_opts flood_plugin_defaults = {
+	.user_threshold = 5, .address_threshold = 50, .user_slow_after = 3, .address_slow_after = 25,
+	.base_delay_s = 1, .lockout_s = 300, .window_s = 600, .slow_interval_ms = 2000,
+	.verify_budget_ms = 100, .max_entries = 100,
 };
 
 static void flood_locks_a_name_after_threshold_with_doubling_delay(void)
@@ -75,19 +84,19 @@ static void flood_locks_a_name_after_threshold_with_doubling_delay(void)
 	struct flood *flood = flood_new(&flood_defaults);
 
 	if(!CHECK(flood != NULL)) return;
-	flood_failure(flood, "alice", "10.0.0.1", 100);
-	flood_failure(flood, "alice", "10.0.0.1", 100);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 100), 0);   /* below threshold */
-	flood_failure(flood, "alice", "10.0.0.1", 100);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 100), 1);   /* 1 s */
-	flood_failure(flood, "alice", "10.0.0.1", 101);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 101), 2);   /* 2 s */
-	flood_failure(flood, "alice", "10.0.0.1", 103);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 103), 4);
-	for(int i = 0; i < 10; i++) flood_failure(flood, "alice", "10.0.0.2", 107);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 107), 8);   /* capped at lockout */
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 115), 0);   /* and it ends */
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "bob", 107), 0);     /* others untouched */
+	flood_failure(flood, "alice", "10.0.0.1", 100000);
+	flood_failure(flood, "alice", "10.0.0.1", 100000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 100000), 0);   /* below threshold */
+	flood_failure(flood, "alice", "10.0.0.1", 100000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 100000), 1000);   /* 1 s */
+	flood_failure(flood, "alice", "10.0.0.1", 101000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 101000), 2000);   /* 2 s */
+	flood_failure(flood, "alice", "10.0.0.1", 103000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 103500), 3500);
+	for(int i = 0; i < 10; i++) flood_failure(flood, "alice", "10.0.0.2", 107000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 107000), 8000);   /* capped at lockout */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 115000), 0);      /* and it ends */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "bob", 107000), 0);        /* others untouched */
 	flood_free(flood);
 }
 
@@ -101,22 +110,22 @@ static void flood_counts_addresses_and_forgets(void)
 	 * the address does not. */
 	for(int i = 0; i < 10; i++){
 		snprintf(user, sizeof(user), "guess%d", i);
-		flood_failure(flood, user, "10.0.0.9", 50);
+		flood_failure(flood, user, "10.0.0.9", 50000);
 	}
-	CHECK(flood_locked_for(flood, FLOOD_ADDRESS, "10.0.0.9", 50) > 0);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_ADDRESS, "10.0.0.8", 50), 0);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "guess1", 50), 0);
+	CHECK(flood_locked_for(flood, FLOOD_ADDRESS, "10.0.0.9", 50000) > 0);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_ADDRESS, "10.0.0.8", 50000), 0);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "guess1", 50000), 0);
 	/* A success resets the name; the window forgets old failures. */
-	flood_failure(flood, "carol", NULL, 50);
-	flood_failure(flood, "carol", NULL, 50);
-	flood_success(flood, "carol", 51);
-	flood_failure(flood, "carol", NULL, 52);
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "carol", 52), 0);
+	flood_failure(flood, "carol", NULL, 50000);
+	flood_failure(flood, "carol", NULL, 50000);
+	flood_success(flood, "carol", 51000);
+	flood_failure(flood, "carol", NULL, 52000);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "carol", 52000), 0);
 	flood_failure(flood, "dave", NULL, 0);
 	flood_failure(flood, "dave", NULL, 0);
-	flood_failure(flood, "dave", NULL, 100);   /* the first two are past the window */
-	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "dave", 100), 0);
-	flood_expire(flood, 1000);
+	flood_failure(flood, "dave", NULL, 100000);   /* the first two are past the window */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "dave", 100000), 0);
+	flood_expire(flood, 1000000);
 	CHECK_EQ(flood_size(flood, FLOOD_USER), 0);
 	CHECK_EQ(flood_size(flood, FLOOD_ADDRESS), 0);
 	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, NULL, 0), 0);
@@ -134,10 +143,177 @@ static void flood_memory_is_bounded(void)
 	if(!CHECK(flood != NULL)) return;
 	for(int i = 0; i < 1000; i++){
 		snprintf(user, sizeof(user), "spray%d", i);
-		flood_failure(flood, user, user, 10);
+		flood_failure(flood, user, user, 10000);
 	}
 	CHECK(flood_size(flood, FLOOD_USER) <= 50);
 	CHECK(flood_size(flood, FLOOD_ADDRESS) <= 50);
+	flood_free(flood);
+}
+
+/* What the plugin does with one login that is not cached: admit, then
+ * verify (the test says whether the password was right and what the check
+ * cost) and charge the budget, or refuse. */
+static enum flood_verdict attempt_costing(struct flood *flood, const char *user, const char *address,
+		long long now_ms, bool password_right, long long cost_us)
+{
+	bool charged = false;
+	enum flood_verdict verdict = flood_admit(flood, user, address, now_ms, &charged);
+
+	if(verdict != FLOOD_VERIFY){
+		flood_refused(flood, verdict, user, address, now_ms);
+		return verdict;
+	}
+	if(charged || !password_right) flood_charge(flood, cost_us, now_ms);
+	if(password_right){
+		flood_success(flood, user, now_ms);
+	}else{
+		flood_failure(flood, user, address, now_ms);
+	}
+	return verdict;
+}
+
+/* The same with a free check (a generous budget makes it irrelevant). */
+static enum flood_verdict attempt(struct flood *flood, const char *user, const char *address,
+		long long now_ms, bool password_right)
+{
+	return attempt_costing(flood, user, address, now_ms, password_right, 0);
+}
+
+static void flood_slows_a_name_after_one_failure_then_locks_it(void)
+{
+	struct flood_opts opts = flood_plugin_defaults;
+	struct flood *flood;
+	bool charged = false;
+
+	opts.user_slow_after = 1;
+	opts.address_slow_after = 50; /* this test is about names */
+	opts.verify_budget_ms = 1000;
+	flood = flood_new(&opts);
+	if(!CHECK(flood != NULL)) return;
+	/* A fresh name is verified; its budget is charged only if it fails. */
+	CHECK_EQ(flood_admit(flood, "alice", "10.0.0.1", 0, &charged), FLOOD_VERIFY);
+	CHECK(!charged);
+	flood_failure(flood, "alice", "10.0.0.1", 0);
+	/* Slowed: from anywhere, even with the right password, no verification
+	 * before the interval is over; other names are not slowed. */
+	CHECK_EQ(flood_admit(flood, "alice", "10.0.0.2", 10, &charged), FLOOD_SLOWED);
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.3", 1999, true), FLOOD_SLOWED);
+	CHECK_EQ(attempt(flood, "bob", "10.0.0.1", 10, true), FLOOD_VERIFY);
+	/* The refusals counted against the name, not against those addresses. */
+	CHECK_EQ(flood_size(flood, FLOOD_ADDRESS), 1);
+	/* Due again: one verification, charged to the budget; the next waits. */
+	CHECK_EQ(flood_admit(flood, "alice", "10.0.0.2", 2000, &charged), FLOOD_VERIFY);
+	CHECK(charged);
+	flood_failure(flood, "alice", "10.0.0.2", 2000);                   /* 3 failures */
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.2", 2001, false), FLOOD_SLOWED); /* 4 */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 2001), 0);
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.2", 2002, false), FLOOD_SLOWED); /* 5: locked */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 2002), 1000);
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.9", 2500, true), FLOOD_USER_LOCKED);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 2500), 502);  /* a locked refusal does not extend it */
+	/* After the lock, still slowed until the interval from the last check. */
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.9", 3002, true), FLOOD_SLOWED); /* 6: locked 2 s */
+	CHECK_EQ(flood_locked_for(flood, FLOOD_USER, "alice", 3002), 2000);
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.9", 5002, true), FLOOD_VERIFY);
+	/* That success (a verified one) gave the name a clean slate. */
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.9", 5003, true), FLOOD_VERIFY);
+	/* A slowed name is forgotten after the window. */
+	CHECK_EQ(attempt(flood, "carol", "10.0.0.5", 6000, false), FLOOD_VERIFY);
+	CHECK_EQ(attempt(flood, "carol", "10.0.0.5", 6001, true), FLOOD_SLOWED);
+	CHECK_EQ(attempt(flood, "carol", "10.0.0.5", 6001 + 600001, true), FLOOD_VERIFY);
+	flood_free(flood);
+}
+
+/* 1,000 attempts per second from one address, each a different real name
+ * (40 ms hashes), with the plugin's defaults. */
+static void flood_one_address_against_many_names_is_bounded_then_locked(void)
+{
+	struct flood *flood = flood_new(&flood_plugin_defaults);
+	char user[32];
+	int verified_first_s = 0, verified = 0;
+
+	if(!CHECK(flood != NULL)) return;
+	for(int i = 0; i < 60000; i++){
+		snprintf(user, sizeof(user), "name%d", i % 500);
+		if(attempt_costing(flood, user, "127.0.0.2", i, false, 40000) == FLOOD_VERIFY){
+			verified++;
+			if(i < 1000) verified_first_s++;
+		}
+	}
+	/* Three checks at once (a second of budget), then one per 400 ms
+	 * (100 ms per second) until the address is slowed, then locked. */
+	CHECK(verified_first_s <= 4);
+	CHECK(verified <= 12);
+	CHECK(flood_locked_for(flood, FLOOD_ADDRESS, "127.0.0.2", 59999) > 0);
+	CHECK_EQ(attempt(flood, "name5", "127.0.0.2", 60000, true), FLOOD_ADDRESS_LOCKED);
+	/* Trying on while locked lengthens the address's lock up to the lockout. */
+	for(int i = 0; i < 20; i++) CHECK_EQ(attempt(flood, "name6", "127.0.0.2", 60001, false), FLOOD_ADDRESS_LOCKED);
+	CHECK_EQ(flood_locked_for(flood, FLOOD_ADDRESS, "127.0.0.2", 60001), 300000);
+	/* Names tried from it but refused unchecked were not held against their
+	 * owners: from another address they are checked. */
+	CHECK_EQ(attempt(flood, "name400", "127.0.0.1", 60001, true), FLOOD_VERIFY);
+	flood_free(flood);
+}
+
+/* 1,000 attempts per second at one name, each from a different address. */
+static void flood_many_addresses_against_one_name_is_bounded_then_locked(void)
+{
+	struct flood *flood = flood_new(&flood_plugin_defaults);
+	char address[32];
+	int verified = 0;
+
+	if(!CHECK(flood != NULL)) return;
+	for(int i = 0; i < 1000; i++){
+		snprintf(address, sizeof(address), "127.0.%d.%d", i / 250, i % 250 + 1);
+		verified += attempt_costing(flood, "alice", address, i, false, 40000) == FLOOD_VERIFY;
+	}
+	CHECK_EQ(verified, 3);   /* then slowed (2 s), then locked */
+	CHECK(flood_locked_for(flood, FLOOD_USER, "alice", 999) > 0);
+	/* Only the addresses whose guesses were checked are counted. */
+	CHECK_EQ(flood_size(flood, FLOOD_ADDRESS), 3);
+	/* Another user from one of those addresses: after the budget recovers. */
+	CHECK_EQ(attempt(flood, "bob", "127.0.1.7", 999, true), FLOOD_VERIFY);
+	flood_free(flood);
+}
+
+static void flood_budget_bounds_verification_time_node_wide(void)
+{
+	struct flood *flood = flood_new(&flood_plugin_defaults);
+	bool charged = false;
+
+	if(!CHECK(flood != NULL)) return;
+	/* 100 ms per second, saved up for at most one second. */
+	CHECK_EQ(flood_budget_us(flood, 0), 100000);
+	CHECK_EQ(flood_budget_us(flood, 60000), 100000);
+	/* Two failed 40 ms checks (a typo and the client's retry): nobody waits. */
+	CHECK_EQ(attempt_costing(flood, "typo", "10.1.1.9", 60000, false, 40000), FLOOD_VERIFY);
+	CHECK_EQ(attempt_costing(flood, "typo", "10.1.1.9", 60000, false, 40000), FLOOD_VERIFY);
+	CHECK_EQ(flood_budget_us(flood, 60000), 20000);
+	CHECK_EQ(flood_admit(flood, "typo", "10.1.1.9", 60000, &charged), FLOOD_VERIFY);
+	CHECK(charged);
+	flood_charge(flood, 10000, 60000);
+	/* Overdrawn: logins with failures behind them wait for a positive
+	 * budget, fresh ones (many names from many addresses) from half a
+	 * second's debt on. */
+	flood_charge(flood, 20000, 60000);
+	CHECK_EQ(attempt(flood, "typo", "10.1.1.8", 60000, true), FLOOD_BUSY);
+	CHECK_EQ(attempt(flood, "fresh", "10.1.1.1", 60000, true), FLOOD_VERIFY);
+	flood_charge(flood, 50000, 60000);
+	CHECK_EQ(flood_budget_us(flood, 60000), -60000);
+	CHECK_EQ(attempt(flood, "fresh2", "10.1.1.2", 60000, true), FLOOD_BUSY);
+	CHECK_EQ(attempt(flood, "fresh2", "10.1.1.2", 60100, true), FLOOD_BUSY);   /* exactly -50 ms */
+	/* Such waits count nowhere, except against an address that failed before. */
+	CHECK_EQ(flood_size(flood, FLOOD_USER), 1);
+	CHECK_EQ(flood_size(flood, FLOOD_ADDRESS), 1);
+	CHECK_EQ(flood_admit(flood, "fresh2", "10.1.1.2", 60101, &charged), FLOOD_VERIFY);
+	CHECK(!charged);
+	CHECK_EQ(attempt(flood, "typo", "10.1.1.8", 60600, true), FLOOD_BUSY);     /* exactly 0 */
+	CHECK_EQ(flood_admit(flood, "typo", "10.1.1.8", 60601, &charged), FLOOD_VERIFY);
+	CHECK(charged);
+	/* It owes at most a second's worth and saves at most a second's. */
+	flood_charge(flood, 10000000, 70000);
+	CHECK_EQ(flood_budget_us(flood, 70000), -100000);
+	CHECK_EQ(flood_budget_us(flood, 200000), 100000);
 	flood_free(flood);
 }
 
@@ -277,6 +453,10 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(flood_locks_a_name_after_threshold_with_doubling_delay),
 	TEST_ENTRY(flood_counts_addresses_and_forgets),
 	TEST_ENTRY(flood_memory_is_bounded),
+	TEST_ENTRY(flood_slows_a_name_after_one_failure_then_locks_it),
+	TEST_ENTRY(flood_one_address_against_many_names_is_bounded_then_locked),
+	TEST_ENTRY(flood_many_addresses_against_one_name_is_bounded_then_locked),
+	TEST_ENTRY(flood_budget_bounds_verification_time_node_wide),
 	TEST_ENTRY(acl_file_user_rules_and_deny_first),
 	TEST_ENTRY(acl_file_patterns_substitute_user_and_client),
 	TEST_ENTRY(acl_file_subscriptions_and_dollar_topics),
