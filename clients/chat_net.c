@@ -39,10 +39,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include <MQTTAsync.h>
 #include <cJSON.h>
-#include <openssl/rand.h>
 
 #include "names.h"
 #include "random_id.h"
@@ -982,8 +983,9 @@ static long schedule_reconnect(struct chat_net *net, unsigned *number)
 	uint32_t rnd = 0;
 	long delay;
 
-	/* Without random bytes: the ceiling, still capped, without jitter. */
-	if(RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) rnd = UINT32_MAX;
+	/* Without random bytes: the ceiling, still capped, without jitter.
+	 * getrandom, not OpenSSL: see common/random_id.c. */
+	if(getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) rnd = UINT32_MAX;
 	delay = chat_net_backoff_ms(net->attempt, net->retry_min_ms, net->retry_max_ms, rnd);
 	if(net->attempt < 64) net->attempt++;
 	*number = net->attempt;

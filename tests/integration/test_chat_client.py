@@ -1,5 +1,9 @@
 """The terminal client `chat` in plain mode, driven through pipes against the
-real stack: two people chat across the bridge, history, rooms, refusals."""
+real stack: two people chat across the bridge, history, rooms, refusals,
+the reconnect schedule. Under `make asan` (CHAT_SANITIZED=1) every chat
+started here and in test_chat_tui.py writes sanitizer reports (leaks
+included) to files that fail the test that produced them."""
+import glob
 import os
 import queue
 import subprocess
@@ -7,14 +11,52 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from conftest import BUILD, free_port
+
+
+def client_env(stack, env):
+    """env for a chat process: with CHAT_SANITIZED, its ASan/LSan/UBSan
+    reports go to files under the stack's directory (a full-screen
+    client's stderr is the terminal, which the tests cannot read back)."""
+    if os.environ.get("CHAT_SANITIZED"):
+        where = os.path.join(stack.var, "chat-sanitizer")
+        os.makedirs(where, exist_ok=True)
+        env["ASAN_OPTIONS"] = f"detect_leaks=1:log_path={where}/asan"
+        env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={where}/ubsan"
+    return env
+
+
+def sanitizer_reports(stack):
+    """The sanitizer reports chat processes wrote since the last call
+    (each file is renamed once read)."""
+    reports = []
+    for path in sorted(glob.glob(os.path.join(stack.var, "chat-sanitizer", "*san.*"))):
+        if path.endswith(".read"):
+            continue
+        with open(path, errors="replace") as f:
+            reports.append(f"{os.path.basename(path)}:\n{f.read()[-6000:]}")
+        os.rename(path, path + ".read")
+    return reports
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(stack):
+    yield
+    # A client killed by its tmux session or a quit has exited by now;
+    # give the last ones a moment to write.
+    time.sleep(0.5 if os.environ.get("CHAT_SANITIZED") else 0)
+    reports = sanitizer_reports(stack)
+    if reports:
+        pytest.fail("sanitizer reports from chat:\n" + "\n".join(reports), pytrace=False)
 
 
 class Chat:
     """A running `chat --plain` whose stdout lines are collected."""
 
     def __init__(self, stack, user, node, password=None, extra=(), env_password=True):
-        env = dict(os.environ)
+        env = client_env(stack, dict(os.environ))
         if env_password:
             env["CHAT_PASSWORD"] = stack.password(user) if password is None else password
         self.proc = subprocess.Popen([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
@@ -121,7 +163,7 @@ def test_wrong_password_and_loose_password_file_are_refused(stack, tmp_path):
     os.chmod(loose, 0o644)
     r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
                         "--password-file", str(loose)], input="", capture_output=True, text=True, timeout=15,
-                       env={k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"})
+                       env=client_env(stack, {k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"}))
     assert r.returncode != 0 and "0644" in (r.stderr + r.stdout)
     os.chmod(loose, 0o600)
     ok = Chat(stack, "alice", "leaf", extra=("--password-file", str(loose)), env_password=False)
@@ -133,7 +175,7 @@ def test_piped_lines_are_all_sent_before_exit(stack):
     room_msgs = [f"piped {i} {uuid.uuid4().hex[:6]}" for i in range(20)]
     watcher = stack.client("bob", "hub")
     watcher.subscribe("chat/v1/rooms/lobby/msg/alice")
-    env = dict(os.environ, CHAT_PASSWORD=stack.password("alice"))
+    env = client_env(stack, dict(os.environ, CHAT_PASSWORD=stack.password("alice")))
     r = subprocess.run([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
                        input="\n".join(room_msgs) + "\n", capture_output=True, text=True, timeout=30, env=env)
     assert r.returncode == 0, r.stderr
@@ -173,3 +215,23 @@ def test_reconnect_backoff_is_exponential_capped_and_jittered(stack):
     finally:
         for chat in chats:
             assert chat.quit() == 0
+
+
+def test_help_and_usage_errors():
+    r = subprocess.run([os.path.join(BUILD, "chat"), "--help"], capture_output=True, text=True, timeout=10,
+                       stdin=subprocess.DEVNULL, env={k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"})
+    assert r.returncode == 0, r.stderr
+    for want in ("usage: chat", "--host H", "--port P", "--user NAME", "--room ROOM", "--password-file FILE",
+                 "--cafile FILE", "--plain", "--reconnect-min MS", "--reconnect-max MS", "--trace FILE",
+                 "/join ROOM", "/leave", "/msg USER", "/history [N [SEQ]]", "/quit",
+                 "status reconnecting DELAY_MS ATTEMPT", "msg ROOM SENDER BODY", "error CODE MESSAGE",
+                 "Exit status"):
+        assert want in r.stdout, want
+    for argv, says in ((["--user", "alice", "--bogus"], "unknown option --bogus"),
+                       (["--user", "alice", "--password", "x"], "never taken from the command line"),
+                       (["--user", "alice", "--reconnect-min", "5000", "--reconnect-max", "1000"], "--reconnect-min"),
+                       (["--user", "alice", "--port", "0"], "not a port number"),
+                       (["--port", "1883"], "no user name")):
+        r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", *argv], capture_output=True, text=True,
+                           timeout=10, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2 and says in r.stderr and "chat --help" in r.stderr, (argv, r.stderr)

@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from conftest import BUILD
+from test_chat_client import client_env, no_sanitizer_reports  # noqa: F401 (an autouse fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -35,10 +36,14 @@ class Tui:
         # traps SIGINT (Ctrl-C reaches the whole foreground group; dash
         # would die of it and take the pane along); chat gets the default
         # disposition back at exec.
-        shell = "trap : INT; " + " ".join(args) + '; echo "[chat exited $?]"; sleep 60'
+        # After chat, the terminal's modes are printed: a clean exit leaves
+        # "icanon echo isig" on, as they were.
+        modes = "stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo|isig)$' | tr '\\n' ' '"
+        shell = ("trap : INT; " + " ".join(args) + '; echo "[chat exited $?]"; echo "[tty $(' + modes + ')]"; sleep 60')
+        env = client_env(stack, {"CHAT_PASSWORD": stack.password(user), "LANG": "C.UTF-8",
+                                 "TERM": "screen-256color"})
         self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                  "-e", f"CHAT_PASSWORD={stack.password(user)}", "-e", "LANG=C.UTF-8", "-e", "TERM=screen-256color",
-                  "sh", "-c", shell)
+                  *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell)
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=20, check=True)
@@ -73,6 +78,12 @@ class Tui:
 
     def keys(self, *keys):
         self.tmux("send-keys", "-t", self.name, *keys)
+
+    def chat_pid(self):
+        """The pid of chat, the child of the pane's shell."""
+        shell = int(self.tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").stdout.strip())
+        with open(f"/proc/{shell}/task/{shell}/children") as f:
+            return int(f.read().split()[0])
 
     def close(self):
         try:
@@ -132,6 +143,15 @@ def test_two_clients_chat_dm_and_presence(stack, tuis):
     alice.wait("unknown command /frobnicate")
     alice.type("/invite")
     alice.wait("/invite USER [ROOM]")
+    # Refusals from the server too: history-svc (alice is no admin of the
+    # lobby) and the broker (a room she is not in), each one line.
+    alice.type("/invite bob lobby")
+    screen = alice.wait("!! forbidden in lobby: ")
+    assert re.search(r"!! forbidden in lobby: \w+( \w+)+", screen), screen
+    alice.type(f"/join nosuch-{word}")
+    screen = alice.wait(f"!! not_member")
+    line = next(l for l in screen.splitlines() if "!! not_member" in l)  # (long ones wrap)
+    assert f"cannot join room nosuch-{word}: no such room" in line, screen
     # /me as an action.
     alice.type(f"/me waves {word}")
     bob.keys("C-p")  # back to the lobby
@@ -201,15 +221,27 @@ def test_presence_change_shown(stack, tuis):
     tina.wait("online")
     bob.wait("tina is online", timeout=20)
     tina.type("/away lunch")
-    try:
-        tina.wait("you are away: lunch", timeout=8)
-        bob.wait("~tina", timeout=15)
-    except AssertionError:
-        # presence-svc without status requests: at least the error is one line.
-        assert re.search(r"!! \w+", tina.screen())
+    tina.wait("you are away: lunch", timeout=8)
+    bob.wait("~tina", timeout=15)
+    bob.wait("tina is away: lunch")
     tina.keys("C-c")
     tina.wait("[chat exited 0]")
     bob.wait("tina is offline", timeout=20)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_leaves_the_terminal_clean(stack, tuis, sig):
+    alice = tuis("alice", "leaf")
+    alice.wait("online")
+    alice.type("half a line", enter=False)
+    os.kill(alice.chat_pid(), sig)
+    screen = alice.wait("[chat exited 0]")
+    # Back on the shell's screen (the full-screen one is gone) with the
+    # terminal's modes as they were.
+    assert "Rooms" not in screen and "half a line" not in screen, screen
+    tty = alice.wait("[tty ")
+    modes = re.search(r"\[tty ([^\]]*)\]", tty).group(1).split()
+    assert sorted(modes) == ["echo", "icanon", "isig"], tty
 
 
 def kill_leaf(stack):
