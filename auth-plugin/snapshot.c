@@ -1,6 +1,10 @@
 /* snapshot.c: in-memory users and memberships for the auth plugin.
  * Built by the loader thread with plain calloc (mosquitto's allocator keeps
  * counters that are not thread-safe in 2.0), read by the broker thread. */
+/* Split uthash buckets early: a lookup then walks about one entry per
+ * bucket instead of up to ten, each a likely cache miss in a large
+ * snapshot. Only this file adds to the snapshot's tables. */
+#define HASH_BKT_CAPACITY_THRESH 2U
 #include "snapshot.h"
 
 #include <stdlib.h>
@@ -52,20 +56,87 @@ int snapshot_add_user(struct snapshot *snap, const char *name, const char *pw_ha
 	return 0;
 }
 
+static unsigned room_hash(const char *room, size_t len)
+{
+	unsigned hashv;
+
+	HASH_VALUE(room, len, hashv);
+	return hashv;
+}
+
+/* The interned copy of room, added if new; NULL when out of memory. */
+static const struct snapshot_room *intern_room(struct snapshot *snap, const char *room)
+{
+	struct snapshot_room *entry = NULL;
+
+	HASH_FIND_STR(snap->rooms, room, entry);
+	if(entry) return entry;
+	entry = calloc(1, sizeof(*entry));
+	if(!entry) return NULL;
+	strcpy(entry->name, room); /* length checked by name_room_valid */
+	HASH_ADD_STR(snap->rooms, name, entry);
+	return entry;
+}
+
+/* Index of the first membership of user whose hash is not below hashv. */
+static unsigned lower_bound(const struct snapshot_user *user, unsigned hashv)
+{
+	unsigned lo = 0, hi = user->room_count;
+
+	while(lo < hi){
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if(user->room_hashes[mid] < hashv) lo = mid + 1;
+		else hi = mid;
+	}
+	return lo;
+}
+
+static bool member_at(const struct snapshot_user *user, unsigned hashv, const char *room, unsigned *pos)
+{
+	unsigned i = lower_bound(user, hashv);
+
+	*pos = i;
+	for(; i < user->room_count && user->room_hashes[i] == hashv; i++){
+		if(!strcmp(user->room_names[i]->name, room)) return true;
+	}
+	return false;
+}
+
+static int grow_rooms(struct snapshot_user *user)
+{
+	unsigned cap = user->room_cap ? user->room_cap * 2 : 4;
+	unsigned *hashes = realloc(user->room_hashes, cap * sizeof(*hashes));
+	const struct snapshot_room **names;
+
+	if(!hashes) return -1;
+	user->room_hashes = hashes;
+	names = realloc(user->room_names, cap * sizeof(*names));
+	if(!names) return -1;
+	user->room_names = names;
+	user->room_cap = cap;
+	return 0;
+}
+
 int snapshot_add_member(struct snapshot *snap, const char *room, const char *user_name)
 {
 	struct snapshot_user *user = NULL;
-	struct member_room *entry = NULL;
+	const struct snapshot_room *interned;
+	unsigned hashv, pos;
 
 	if(!name_room_valid(room)) return -1;
 	HASH_FIND_STR(snap->users, user_name, user);
 	if(!user) return -1;
-	HASH_FIND_STR(user->rooms, room, entry);
-	if(entry) return 0;
-	entry = calloc(1, sizeof(*entry));
-	if(!entry) return -1;
-	strcpy(entry->room, room); /* length checked by name_room_valid */
-	HASH_ADD_STR(user->rooms, room, entry);
+	hashv = room_hash(room, strlen(room));
+	if(member_at(user, hashv, room, &pos)) return 0;
+	interned = intern_room(snap, room);
+	if(!interned) return -1;
+	if(user->room_count == user->room_cap && grow_rooms(user)) return -1;
+	memmove(user->room_hashes + pos + 1, user->room_hashes + pos, (user->room_count - pos) * sizeof(*user->room_hashes));
+	memmove(user->room_names + pos + 1, user->room_names + pos, (user->room_count - pos) * sizeof(*user->room_names));
+	user->room_hashes[pos] = hashv;
+	user->room_names[pos] = interned;
+	user->room_count++;
 	snap->membership_count++;
 	return 0;
 }
@@ -81,11 +152,10 @@ const struct snapshot_user *snapshot_user(const struct snapshot *snap, const cha
 
 bool snapshot_is_member(const struct snapshot_user *user, const char *room)
 {
-	struct member_room *entry = NULL;
+	unsigned pos;
 
-	if(!user) return false;
-	HASH_FIND_STR(user->rooms, room, entry);
-	return entry != NULL;
+	if(!user || !room || user->room_count == 0) return false;
+	return member_at(user, room_hash(room, strlen(room)), room, &pos);
 }
 
 bool role_is_privileged(enum user_role role)
@@ -96,17 +166,19 @@ bool role_is_privileged(enum user_role role)
 void snapshot_free(struct snapshot *snap)
 {
 	struct snapshot_user *user, *user_tmp;
-	struct member_room *room, *room_tmp;
+	struct snapshot_room *room, *room_tmp;
 
 	if(!snap) return;
 	HASH_ITER(hh, snap->users, user, user_tmp){
-		HASH_ITER(hh, user->rooms, room, room_tmp){
-			HASH_DEL(user->rooms, room);
-			free(room);
-		}
 		HASH_DEL(snap->users, user);
+		free(user->room_hashes);
+		free(user->room_names);
 		memset(user->pw_hash, 0, sizeof(user->pw_hash));
 		free(user);
+	}
+	HASH_ITER(hh, snap->rooms, room, room_tmp){
+		HASH_DEL(snap->rooms, room);
+		free(room);
 	}
 	free(snap);
 }

@@ -14,23 +14,32 @@
 
 enum user_role { ROLE_USER = 0, ROLE_SERVICE, ROLE_BRIDGE, ROLE_ADMIN };
 
-struct member_room {
-	char room[NAME_ROOM_MAX + 1];
+/* A room name, stored once per snapshot however many members it has. */
+struct snapshot_room {
+	char name[NAME_ROOM_MAX + 1];
 	UT_hash_handle hh;
 };
 
+/* Laid out for the ACL check, which runs for every delivery: the hash
+ * handle, name and membership arrays come first, the password hash (read
+ * only at login) last. A user's memberships are two arrays sorted together
+ * by the room name's hash: the hashes (ten rooms fit one cache line) and
+ * the interned names, compared only on a hash match. */
 struct snapshot_user {
-	char name[NAME_USER_MAX + 1];
-	char pw_hash[PWHASH_MAX_LEN];
+	UT_hash_handle hh;
+	unsigned *room_hashes;
+	const struct snapshot_room **room_names;
+	unsigned room_count, room_cap;
 	enum user_role role;
 	bool disabled;
-	struct member_room *rooms;   /* uthash set of room names */
-	UT_hash_handle hh;
+	char name[NAME_USER_MAX + 1];
+	char pw_hash[PWHASH_MAX_LEN];
 };
 
 struct snapshot {
 	unsigned long long version;  /* auth_version.version it was read at */
 	struct snapshot_user *users; /* uthash by name */
+	struct snapshot_room *rooms; /* uthash by name: every room with a member */
 	unsigned long user_count;
 	unsigned long membership_count;
 };

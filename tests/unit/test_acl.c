@@ -7,6 +7,7 @@
  *   dis    user, disabled, member of lobby
  *   dsvc   service role, disabled
  * A failed CHECK_EQ prints answers as numbers: 0 ALLOW, 1 DENY, 2 DEFER. */
+#include <stdio.h>
 #include <string.h>
 
 #include "../../auth-plugin/acl.h"
@@ -425,7 +426,43 @@ static void acl_disabled_user_denied_subscribe(void)
 	teardown();
 }
 
+/* Memberships are kept sorted by hash with interned names: many rooms in
+ * any order, duplicates, and rooms of other users all come out right. */
+static void snapshot_many_memberships_any_order(void)
+{
+	struct snapshot *snap = snapshot_new(1);
+	const struct snapshot_user *user;
+	char room[32];
+	int rc = 0;
+
+	if(!CHECK(snap != NULL)) return;
+	rc |= snapshot_add_user(snap, "many", HASH, "user", false);
+	rc |= snapshot_add_user(snap, "other", HASH, "user", false);
+	for(int i = 0; i < 300; i++){
+		snprintf(room, sizeof(room), "r%d", (i * 7919) % 300);
+		rc |= snapshot_add_member(snap, room, "many");
+		rc |= snapshot_add_member(snap, room, "many");   /* again: no effect */
+	}
+	rc |= snapshot_add_member(snap, "elsewhere", "other");
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(snap->membership_count, 301);
+	user = snapshot_user(snap, "many");
+	for(int i = 0; i < 300; i++){
+		snprintf(room, sizeof(room), "r%d", i);
+		if(!CHECK(snapshot_is_member(user, room))) break;
+	}
+	CHECK(!snapshot_is_member(user, "r300"));
+	CHECK(!snapshot_is_member(user, "elsewhere"));
+	CHECK(!snapshot_is_member(user, "r1 "));
+	CHECK(!snapshot_is_member(user, ""));
+	CHECK(snapshot_is_member(snapshot_user(snap, "other"), "elsewhere"));
+	CHECK(!snapshot_is_member(snapshot_user(snap, "other"), "r1"));
+	CHECK(!snapshot_is_member(NULL, "r1"));
+	snapshot_free(snap);
+}
+
 static const struct test_case cases[] = {
+	TEST_ENTRY(snapshot_many_memberships_any_order),
 	TEST_ENTRY(snapshot_lookup_and_membership),
 	TEST_ENTRY(snapshot_add_refuses_bad_input),
 	TEST_ENTRY(snapshot_add_is_idempotent),
