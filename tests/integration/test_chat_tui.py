@@ -187,6 +187,34 @@ def test_join_leave_unread_and_read_marker(stack, tuis):
     bob.wait(lambda s: f"#{room}" not in s.split("|")[0] and f"you left {room}" in s)
 
 
+def test_two_screens_of_one_user_work_side_by_side(stack, tuis):
+    """Two devices of bob at once (one per node): each has its own MQTT
+    client id, so neither takes the other's session over, and each sees
+    only the replies to its own requests on their shared inbox."""
+    room = "two-" + uuid.uuid4().hex[:6]
+    one = tuis("bob", "hub")
+    two = tuis("bob", "leaf")
+    one.wait("online")
+    two.wait("online")
+    one.type(f"/create {room}")
+    one.wait(re.compile(r"\| bob \| #" + room).search)
+    two.type(f"/join {room}")
+    two.wait(re.compile(r"\| bob \| #" + room).search)
+    one.type("from screen one")
+    two.wait("<bob> from screen one")
+    two.type("from screen two")
+    one.wait("<bob> from screen two")
+    assert "created" not in two.screen()  # one's reply to /create was not shown by two
+    ids = set()
+    for node in ("hub", "leaf"):
+        with open(os.path.join(stack.var, node, "mosquitto.log"), errors="replace") as f:
+            log = f.read()
+        ids |= set(re.findall(r"as (chat-bob-\w+) ", log))
+        assert not re.search(r"Client chat-bob-\w+ already connected", log), log[-3000:]
+    assert len(ids) >= 2, ids
+    assert "online" in one.screen() and "online" in two.screen()
+
+
 def test_history_paging_with_page_up(stack, tuis):
     room = "page-" + uuid.uuid4().hex[:6]
     make_room(stack, room, "alice")
