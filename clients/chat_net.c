@@ -102,6 +102,7 @@ struct net_room {
 	long last_seq;              /* largest seq shown, when known */
 	long read_seq;              /* last read marker sent */
 	long stored_seq;            /* largest seq of our own receipts: for read markers only */
+	long live_shown;            /* messages shown live (no seq) since last_seq was set */
 	int known;
 	int catching_up;
 	long catchup_gen;           /* the catch-up under way; older replies are ignored */
@@ -597,6 +598,7 @@ static void finish_catchup(struct chat_net *net, const char *room, long gen)
 		r = room_find(net, room);
 		if(r && !seen_has(r, m->hash)){
 			seen_add(r, m->hash);
+			r->live_shown++;
 			dup = 0;
 		}
 		unlock(net);
@@ -681,6 +683,7 @@ static void live_message(struct chat_net *net, const struct chat_event *ev)
 		}
 	}else{
 		seen_add(r, h);
+		r->live_shown++;
 		show = 1;
 	}
 	unlock(net);
@@ -805,6 +808,14 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 		if(r && !r->known){
 			r->known = 1;
 			r->last_seq = ev->seq;
+			r->live_shown = 0;
+		}else if(r && !r->catching_up && ev->seq > r->last_seq && ev->seq - r->last_seq <= r->live_shown){
+			/* Live messages carry no seq: when as many were shown since
+			 * last_seq as the room has stored since, every one up to the
+			 * room's last seq was shown (while subscribed, each stored
+			 * message also arrives live), so the read marker may move. */
+			r->live_shown = 0;
+			r->last_seq = ev->seq;
 		}
 		unlock(net);
 		if(ev->tag == CHAT_TAG_LEARN) return;
@@ -921,6 +932,7 @@ static void on_connected(void *context, char *cause)
 		if(r->known){
 			r->catching_up = 1;
 			r->catchup_gen = ++net->catchup_gen;
+			r->live_shown = 0; /* the catch-up sets last_seq from here */
 		}
 	}
 	op_link(net, op);

@@ -579,6 +579,7 @@ static void apply(struct tui *t, const struct chat_event *ev)
 		if(!r) break;
 		if(ev->user) snprintf(r->with, sizeof(r->with), "%s", ev->user);
 		if(r != cur(t)) r->unread = ev->unread;
+		else chat_net_mark_read(t->net, r->name); /* its last seq may be known now */
 		chat_net_track(t->net, r->name, 0);
 		if(!r->loaded && !r->loading_older){
 			r->loading_older = 1;

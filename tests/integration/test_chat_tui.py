@@ -215,6 +215,27 @@ def test_two_screens_of_one_user_work_side_by_side(stack, tuis):
     assert "online" in one.screen() and "online" in two.screen()
 
 
+def test_messages_seen_live_move_the_read_marker(stack, tuis):
+    """Live messages carry no seq; the client learns it from the rooms
+    poll and, having shown every message up to it, marks the room read
+    on the server, so another device (or the next start) shows no unread
+    count for what was read here."""
+    room = "seen-" + uuid.uuid4().hex[:6]
+    make_room(stack, room, "alice", "bob")
+    alice = tuis("alice", "leaf", room=room)
+    alice.wait("online")
+    pub = stack.client("bob", "hub")
+    for i in range(3):
+        pub.publish(f"chat/v1/rooms/{room}/msg/bob", {"id": f"s{i}-{room}", "body": f"seen live {i}"})
+    alice.wait("seen live 2")
+    query = ("SELECT m.seq FROM read_markers m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id"
+             f" WHERE r.name = '{room}' AND u.username = 'alice'")
+    deadline = time.monotonic() + 25  # the rooms poll comes every 10 s
+    while time.monotonic() < deadline and stack.sql(query) != [["3"]]:
+        time.sleep(0.5)
+    assert stack.sql(query) == [["3"]], alice.trace_tail()
+
+
 def test_history_paging_with_page_up(stack, tuis):
     room = "page-" + uuid.uuid4().hex[:6]
     make_room(stack, room, "alice")
