@@ -9,7 +9,9 @@
 #   BRIDGE_CAFILE                      the bridge runs over TLS (bridge-tls.conf.in);
 #                                      HUB_PORT is then the hub's TLS port
 #   STANDBY_HUB                        host:port of a standby hub: the bridge's
-#                                      second address (failover)
+#                                      second address (failover; run history-svc
+#                                      and presence-svc on it too; what it does
+#                                      and does not cover: docs/ADMIN.md)
 #   ACL_FILE                           plugin_opt_acl_file
 #   PLUGIN_OPTS                        more plugin options, "name value;name value"
 #   DB_SOCKET                          MariaDB's unix socket instead of 127.0.0.1:DB_PORT
