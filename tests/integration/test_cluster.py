@@ -238,3 +238,38 @@ def test_haproxy_spreads_clients_and_skips_a_dead_leaf(cluster):
     while time.monotonic() < deadline and "leaf3 is UP" not in cluster.log("log/haproxy.log"):
         time.sleep(0.5)
     assert "leaf3 is UP" in cluster.log("log/haproxy.log")
+
+
+def test_bridge_refuses_a_hub_certificate_from_another_ca(cluster):
+    """bridge_insecure false with the cluster CA: a leaf whose CA file does
+    not vouch for the hub's certificate never bridges, although its account
+    and password are right (so only TLS stands in the way)."""
+    d = os.path.join(cluster.var, "rogue")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)  # the broker may drop to user mosquitto
+    other_ca = os.path.join(d, "tls")
+    subprocess.run([os.path.join(ROOT, "scripts/certs.sh"), other_ca, "rogue"], check=True, capture_output=True)
+    os.chmod(other_ca, 0o755)
+    env = dict(os.environ, RUN_AS="root", NODE="rogue", PORT=str(free_port()), BIND="127.0.0.1", STATE_DIR=d,
+               PLUGIN=os.path.join(BUILD, "chat_auth.so"), DB_PORT=str(cluster.ports["db"]), DB_USER="chat",
+               DB_PASSWORD=open(os.path.join(cluster.var, "secrets", "db-password")).read().strip(),
+               DB_NAME="chat", HUB_HOST="localhost", HUB_PORT=str(cluster.ports["hub_tls"]),
+               BRIDGE_USER="bridge-leaf1", BRIDGE_PASSWORD=cluster.password("bridge-leaf1"),
+               BRIDGE_CAFILE=os.path.join(other_ca, "ca.crt"))
+    conf = os.path.join(d, "mosquitto.conf")
+    subprocess.run([os.path.join(ROOT, "mosquitto-conf/gen-node-conf.sh"), conf], env=env, check=True)
+    before = len(cluster.log("hub"))
+    with open(os.path.join(d, "stderr.log"), "w") as err:
+        p = subprocess.Popen(["mosquitto", "-c", conf], stdout=err, stderr=err)
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and "Connecting bridge" not in cluster.log("rogue"):
+            time.sleep(0.2)
+        time.sleep(4)  # at least one full attempt
+        rogue = cluster.log("rogue")
+        assert "Connecting bridge" in rogue, rogue
+        assert "as rogue-bridge" not in cluster.log("hub")[before:], "the hub accepted a bridge that should not trust it"
+        assert re.search(r"certificate verify failed|OpenSSL Error", rogue), rogue[-2000:]
+    finally:
+        p.terminate()
+        p.wait(timeout=15)
