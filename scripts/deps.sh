@@ -4,7 +4,7 @@
 # apt-get; otherwise it prints the exact command to run.
 set -eu
 
-PACKAGES="build-essential pkg-config iproute2 procps clang libclang-rt-14-dev
+PACKAGES="build-essential pkg-config iproute2 iptables procps clang libclang-rt-14-dev
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client
 libcurl4-openssl-dev libssl-dev uthash-dev
