@@ -336,14 +336,15 @@ def test_acl_file_client_id_patterns_and_deny(stack, solo, tmp_path):
 
 
 def test_revocation_stops_already_subscribed_subscribers_on_every_node_within_1s(stack):
-    stack.add_user("erin", "erin-pw-1")
+    erin = "erin" + uuid.uuid4().hex[:6]
+    stack.add_user(erin, "erin-pw-1")
     room = "revoke-" + uuid.uuid4().hex[:8]
     assert stack.chatctl("room", "create", room).returncode == 0
-    for u in ("alice", "erin"):
+    for u in ("alice", erin):
         assert stack.chatctl("member", "add", room, u).returncode == 0
     time.sleep(1.2)
     topic = f"chat/v1/rooms/{room}/msg/alice"
-    erins = {node: stack.client("erin", node) for node in ("hub", "leaf")}
+    erins = {node: stack.client(erin, node) for node in ("hub", "leaf")}
     for e in erins.values():
         e.subscribe(f"chat/v1/rooms/{room}/msg/+")
     alice = stack.client("alice", "leaf")
@@ -351,7 +352,7 @@ def test_revocation_stops_already_subscribed_subscribers_on_every_node_within_1s
     alice.publish(topic, first)
     for e in erins.values():
         e.expect_json(topic, lambda d: d["id"] == first["id"])
-    r = stack.chatctl("member", "remove", room, "erin")
+    r = stack.chatctl("member", "remove", room, erin)
     assert r.returncode == 0, r.stderr
     removed = time.monotonic()
     sent = []
@@ -373,9 +374,9 @@ def test_revocation_stops_already_subscribed_subscribers_on_every_node_within_1s
         # Her subscription stays; she simply stops getting the room.
     # And she can no longer write, on either node.
     for node, e in erins.items():
-        e.publish(f"chat/v1/rooms/{room}/msg/erin", {"id": uuid.uuid4().hex, "body": "still here?"})
+        e.publish(f"chat/v1/rooms/{room}/msg/{erin}", {"id": uuid.uuid4().hex, "body": "still here?"})
     rows = stack.sql(f"SELECT COUNT(*) FROM messages m JOIN rooms r ON r.id = m.room_id "
-                     f"JOIN users u ON u.id = m.sender_id WHERE r.name = '{room}' AND u.username = 'erin'")
+                     f"JOIN users u ON u.id = m.sender_id WHERE r.name = '{room}' AND u.username = '{erin}'")
     assert rows == [["0"]]
 
 
