@@ -271,13 +271,15 @@ class SoloBroker:
             raise AssertionError(f"solo broker did not listen: {self.log()}")
         stack.ports[f"solo-{name}"] = self.port
 
-    def log(self):
+    def log(self, tail=6000):
+        """The broker's log and stderr: the last tail characters (for
+        failure messages), or all of it with tail=None."""
         text = ""
         for f in ("mosquitto.log", "stderr.log"):
             p = os.path.join(self.dir, f)
             if os.path.exists(p):
                 text += open(p, errors="replace").read()
-        return text[-6000:]
+        return text if tail is None else text[-tail:]
 
     def reload(self):
         """SIGHUP, and wait until the plugin has reloaded."""
