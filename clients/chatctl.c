@@ -5,6 +5,7 @@
  * (docs/ADMIN.md). Every change reaches the auth plugin on every broker node
  * within its refresh interval (database triggers bump auth_version).
  * Exit status: 0 done, 1 failed, 2 usage. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,25 @@ static int room_retention(struct db *db, char **args, const struct options *opts
 	return rc;
 }
 
+static int found_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	(void)ncols;
+	(void)cols;
+	(void)lens;
+	*(bool *)ud = true;
+	return 1;
+}
+
+/* Whether sql (one parameter: name) finds a row; -1 on a database error. */
+static int name_exists(struct db *db, const char *sql, const char *name)
+{
+	struct db_param params[1] = { DB_STR(name) };
+	bool found = false;
+
+	if(report(db, db_exec(db, sql, params, 1, found_row, &found, NULL, NULL), name)) return -1;
+	return found;
+}
+
 static int member_add(struct db *db, char **args, const struct options *opts)
 {
 	struct db_param params[3] = { DB_STR(strcmp(opts->role, "admin") ? "member" : "admin"), DB_STR(args[0]), DB_STR(args[1]) };
@@ -326,7 +346,15 @@ static int member_add(struct db *db, char **args, const struct options *opts)
 				params, 3, NULL, NULL, &affected, NULL), args[0]);
 	if(rc) return rc;
 	if(affected == 0){
-		fprintf(stderr, "chatctl: nothing changed: no room %s, no user %s, or already a member\n", args[0], args[1]);
+		int room = name_exists(db, "SELECT 1 FROM rooms WHERE name = ?", args[0]);
+		int user = name_exists(db, "SELECT 1 FROM users WHERE username = ?", args[1]);
+
+		if(room < 0 || user < 0) return 1;
+		if(!room || !user){
+			fprintf(stderr, "chatctl: no %s %s\n", !room ? "room" : "user", !room ? args[0] : args[1]);
+			return 1;
+		}
+		printf("%s is already a member of %s (role unchanged; see member role)\n", args[1], args[0]);
 		return 0;
 	}
 	printf("added %s to %s\n", args[1], args[0]);

@@ -438,8 +438,14 @@ def test_chatctl_users_rooms_and_members_lifecycle(stack):
     rooms = [line.split("\t") for line in stack.chatctl("room", "list").stdout.splitlines()]
     assert [room, "private"] in [row[:2] for row in rooms]
     assert stack.chatctl("member", "add", room, user).returncode == 0
-    # (exit 0: "nothing changed" is not an error for chatctl; the reason is printed)
-    assert "nothing changed" in stack.chatctl("member", "add", room, "nobody-zz").stderr
+    # A mistyped name is a failure that names what is missing; adding a
+    # member twice is not (nothing to do).
+    r = stack.chatctl("member", "add", room, "nobody-zz")
+    assert r.returncode == 1 and "no user nobody-zz" in r.stderr, (r.returncode, r.stderr)
+    r = stack.chatctl("member", "add", "no-room-zz", user)
+    assert r.returncode == 1 and "no room no-room-zz" in r.stderr, (r.returncode, r.stderr)
+    r = stack.chatctl("member", "add", room, user)
+    assert r.returncode == 0 and "already a member" in r.stdout, (r.returncode, r.stdout)
     assert stack.chatctl("member", "role", room, user, "admin").returncode == 0
     out = stack.chatctl("member", "list", room).stdout
     assert any(line.split("\t")[:2] == [user, "admin"] for line in out.splitlines()), out
