@@ -121,9 +121,17 @@ $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-p
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c common/file_util.c -lmosquitto
 
-fuzz: $(BUILD)/fuzz-acl-file
-	@mkdir -p $(BUILD)/fuzz-corpus
+# The chat rules (acl_chat_decide) on a fixed snapshot, with invariants.
+$(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin/snapshot.c common/topics.c common/names.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -DPLUGIN_ALLOC_LIBC \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^
+
+fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat
 	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
+	$(BUILD)/fuzz-chat-acl -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz-corpus-chat tests/fuzz/corpus_chat_acl
 
 clean:
 	rm -rf build build-asan
