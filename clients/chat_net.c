@@ -10,9 +10,20 @@
  * Every operation handed to Paho with callbacks (publish, subscribe) has a
  * struct op as its context, kept on net->ops until its callback frees it,
  * so that anything left over when the client is destroyed is freed too.
- * A publish dropped because the connection was lost (Paho fails in-flight
- * QoS 1 messages of a clean session) is sent again, with the same message
- * id, on the next connect: history-svc stores a message once per id.
+ * A request dropped because the connection was lost (Paho fails in-flight
+ * QoS 1 messages of a clean session) is sent again on the next connect.
+ *
+ * Room messages are kept until their receipt (net->pend_head, oldest
+ * first), not only until their node's PUBACK: a node may ack a message
+ * and die before forwarding it. Each is handed to Paho by flush_pending,
+ * one thread at a time, in order; after every connect all of them are
+ * sent again in their original order, and one without a receipt after
+ * RECEIPT_TIMEOUT_MS (doubling per resend up to RESEND_DELAY_MAX_MS) is
+ * sent again by the reconnect thread, at most RESEND_MAX times before it
+ * is given up with an error. Always with the same id: history-svc stores
+ * a message once per (room, sender, id) and answers a duplicate with the
+ * original receipt. A history-svc error for the id ends it too. Receipts
+ * and errors for ids finished recently (DONE_MAX) are not shown twice.
  *
  * Exactly once, in order: each followed room remembers the largest seq it
  * has shown (from receipts and history) and the last SEEN_MAX (sender, id)
@@ -62,6 +73,12 @@
 #define SEEN_MAX 2048           /* (sender, id) pairs remembered per room */
 #define LIVE_MAX 20000          /* live messages held per room during a catch-up */
 #define CATCHUP_PAGE CHAT_HISTORY_MAX
+#define PENDING_MAX 10000       /* messages kept until their receipt */
+#define RECEIPT_TIMEOUT_MS 10000        /* no receipt this long after sending: send again */
+#define RESEND_DELAY_MAX_MS 60000       /* the doubling timeout's cap */
+#define RESEND_MAX 6            /* resends for lack of a receipt before giving up */
+#define TIMER_TICK_MS 500       /* the reconnect thread checks receipt timeouts this often */
+#define DONE_MAX 1024           /* finished (room, id) pairs whose repeats are not shown */
 
 enum op_kind { OP_PUBLISH, OP_SUBSCRIBE_ALL, OP_JOIN, OP_UNSUBSCRIBE };
 
@@ -78,6 +95,18 @@ struct op {
 	char prev_room[NAME_ROOM_MAX + 1];  /* join: the current room before it */
 	char (*rooms)[NAME_ROOM_MAX + 1];   /* subscribe all: the rooms, first in the topic list */
 	size_t nrooms;
+};
+
+/* A room message kept until its receipt (or an error, or giving up). */
+struct pending_msg {
+	struct pending_msg *next;
+	char room[NAME_ROOM_MAX + 1];
+	char id[2 * CHAT_MSGID_BYTES + 1];
+	char topic[TOPIC_MAX + 1];
+	int need_send;              /* to be handed to Paho by flush_pending */
+	int resends;                /* sent again for lack of a receipt */
+	long long due;              /* monotonic ms: no receipt by then, send again */
+	char body[];
 };
 
 struct pending_req {
@@ -142,6 +171,12 @@ struct chat_net {
 	char current[NAME_ROOM_MAX + 1];
 	struct op *ops;
 	size_t npublish;
+	size_t nmsg_ops;            /* of npublish: room messages (counted in npend instead) */
+	struct pending_msg *pend_head, *pend_tail;
+	size_t npend;
+	int flushing;               /* a thread is in flush_pending */
+	uint64_t done[DONE_MAX];    /* msg_hash(room, id) of finished messages */
+	size_t done_next, done_count;
 	struct pending_req reqs[REQS_MAX];
 	unsigned long req_order;
 	enum net_state state;
@@ -284,6 +319,7 @@ static void op_link(struct chat_net *net, struct op *op)
 	if(net->ops) net->ops->prev = op;
 	net->ops = op;
 	if(op->kind == OP_PUBLISH) net->npublish++;
+	if(op->kind == OP_PUBLISH && op->room[0]) net->nmsg_ops++;
 }
 
 static void op_unlink(struct chat_net *net, struct op *op)
@@ -293,6 +329,7 @@ static void op_unlink(struct chat_net *net, struct op *op)
 	if(op->next) op->next->prev = op->prev;
 	op->prev = op->next = NULL;
 	if(op->kind == OP_PUBLISH) net->npublish--;
+	if(op->kind == OP_PUBLISH && op->room[0]) net->nmsg_ops--;
 }
 
 /* Takes a finished operation off the list and frees it; returns whether the
@@ -386,6 +423,62 @@ static void seen_add(struct net_room *r, uint64_t h)
 	if(r->seen_count < SEEN_MAX) r->seen_count++;
 }
 
+/* ---- messages kept until their receipt (lock held) ---- */
+
+static void done_add(struct chat_net *net, const char *room, const char *id)
+{
+	net->done[net->done_next] = msg_hash(room, id);
+	net->done_next = (net->done_next + 1) % DONE_MAX;
+	if(net->done_count < DONE_MAX) net->done_count++;
+}
+
+static int done_has(const struct chat_net *net, const char *room, const char *id)
+{
+	uint64_t h = msg_hash(room, id);
+
+	for(size_t i = 0; i < net->done_count; i++){
+		if(net->done[i] == h) return 1;
+	}
+	return 0;
+}
+
+static struct pending_msg *pend_find(struct chat_net *net, const char *room, const char *id)
+{
+	struct pending_msg *m = NULL;
+
+	for(m = net->pend_head; m && room && id; m = m->next){
+		if(!strcmp(m->id, id) && !strcmp(m->room, room)) return m;
+	}
+	return NULL;
+}
+
+/* Takes m off the list (not freed) and remembers it as finished. */
+static void pend_unlink(struct chat_net *net, struct pending_msg *m)
+{
+	struct pending_msg **pp = &net->pend_head;
+	struct pending_msg *prev = NULL;
+
+	while(*pp && *pp != m){
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if(!*pp) return;
+	*pp = m->next;
+	if(net->pend_tail == m) net->pend_tail = prev;
+	m->next = NULL;
+	net->npend--;
+	done_add(net, m->room, m->id);
+}
+
+/* The receipt timeout after resends resends: doubling, capped. */
+static long long resend_delay_ms(int resends)
+{
+	long long d = RECEIPT_TIMEOUT_MS;
+
+	for(int i = 0; i < resends && d < RESEND_DELAY_MAX_MS; i++) d *= 2;
+	return d < RESEND_DELAY_MAX_MS ? d : RESEND_DELAY_MAX_MS;
+}
+
 static struct op *op_new(struct chat_net *net, enum op_kind kind)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -474,6 +567,7 @@ static void on_pub_success(void *context, MQTTAsync_successData *resp)
 	struct chat_net *net = op->net;
 
 	(void)resp;
+	trace(net, "acked %s", op->topic);
 	op_retire(net, op);
 	emit_kind(net, CHAT_EV_SENT, NULL);
 }
@@ -487,6 +581,16 @@ static void on_pub_failure(void *context, MQTTAsync_failureData *resp)
 
 	lock(net);
 	stopping = net->stopping;
+	if(op->room[0]){
+		/* A room message stays kept until its receipt: sent again after
+		 * the reconnect, or when its receipt is overdue. */
+		op_unlink(net, op);
+		unlock(net);
+		trace(net, "publish of a message to %s failed (%s): kept for a resend", op->room, mqtt_strerror(code));
+		op_free(op);
+		emit_kind(net, CHAT_EV_SENT, NULL);
+		return;
+	}
 	if(!stopping && code == MQTTASYNC_OPERATION_INCOMPLETE && op->attempts < SEND_ATTEMPTS){
 		op->waiting = 1; /* the connection dropped: send it again on reconnect */
 		unlock(net);
@@ -518,7 +622,67 @@ static int send_op(struct chat_net *net, struct op *op)
 	return MQTTAsync_sendMessage(net->client, op->topic, &msg, &ro);
 }
 
-/* Sends again, in order, the publishes a lost connection dropped. */
+/* Hands Paho, in order, every kept message marked need_send, while
+ * connected. One thread at a time: another thread's call returns at once
+ * and the running one picks up what it marked (it looks again under the
+ * lock before it ends). */
+static void flush_pending(struct chat_net *net)
+{
+	lock(net);
+	if(net->flushing){
+		unlock(net);
+		return;
+	}
+	net->flushing = 1;
+	while(net->state == NET_UP && !net->stopping){
+		struct pending_msg *m = NULL;
+		struct op *op = NULL;
+		int r;
+
+		for(m = net->pend_head; m && !m->need_send; m = m->next){
+		}
+		if(!m) break;
+		m->need_send = 0;
+		m->due = monotonic_ms() + resend_delay_ms(m->resends);
+		op = op_new(net, OP_PUBLISH);
+		if(op){
+			snprintf(op->topic, sizeof(op->topic), "%s", m->topic);
+			snprintf(op->room, sizeof(op->room), "%s", m->room);
+			op->payload = chat_proto_msg(m->id, m->body);
+		}
+		if(!op || !op->payload){
+			op_free(op); /* out of memory: the receipt timeout tries again */
+			continue;
+		}
+		op->payload_len = (int)strlen(op->payload);
+		op->attempts = 1;
+		op_link(net, op);
+		unlock(net);
+		/* m may be gone from here on (a receipt): only op is ours. */
+		r = send_op(net, op);
+		lock(net);
+		if(r != MQTTASYNC_SUCCESS){
+			op_unlink(net, op);
+			trace(net, "message to %s not handed over (%s): kept for a resend", op->room, mqtt_strerror(r));
+			op_free(op);
+			break; /* the next connect, or the receipt timeout, tries again */
+		}
+	}
+	net->flushing = 0;
+	unlock(net);
+}
+
+/* Marks every kept message to be sent again (after a connect) and sends
+ * them, in their original order. */
+static void resend_all_pending(struct chat_net *net)
+{
+	lock(net);
+	for(struct pending_msg *m = net->pend_head; m; m = m->next) m->need_send = 1;
+	unlock(net);
+	flush_pending(net);
+}
+
+/* Sends again, in order, the requests a lost connection dropped. */
 static void resend_waiting(struct chat_net *net)
 {
 	for(;;){
@@ -760,6 +924,8 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 {
 	struct chat_net *net = ctx;
 	struct net_room *r = NULL;
+	struct pending_msg *m = NULL;
+	int dup = 0;
 
 	switch(ev->kind){
 	case CHAT_EV_MSG:
@@ -796,12 +962,25 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 	case CHAT_EV_RECEIPT:
 		/* Stored is not shown: a message sent before the subscription was
 		 * back must still come with the catch-up. Only the read marker may
-		 * move on. */
+		 * move on. The message is no longer kept; the receipt of a resend
+		 * that was stored already is not shown again. */
 		lock(net);
 		r = room_find(net, ev->room);
 		if(r && ev->seq > r->stored_seq) r->stored_seq = ev->seq;
+		m = pend_find(net, ev->room, ev->id);
+		if(m) pend_unlink(net, m);
+		else dup = done_has(net, ev->room, ev->id);
 		unlock(net);
-		break;
+		if(dup){
+			trace(net, "receipt of %s again: not shown", ev->id);
+			return;
+		}
+		chat_net_emit(net, ev);
+		if(m){
+			free(m);
+			emit_kind(net, CHAT_EV_SENT, NULL);
+		}
+		return;
 	case CHAT_EV_ROOM:
 		lock(net);
 		r = room_find(net, ev->room);
@@ -830,6 +1009,29 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 		if(ev->op && !strcmp(ev->op, "dm") && ev->room && ev->user) dm_send(net, ev->user);
 		return;
 	case CHAT_EV_ERROR:
+		if(!ev->op && ev->tag == CHAT_TAG_NONE && ev->room && ev->id){
+			/* history-svc refused one of our messages: it ends the
+			 * message's wait, except "unavailable" (the archive is down:
+			 * the receipt timeout sends it again). Shown once per id. */
+			int retry = ev->code && !strcmp(ev->code, "unavailable");
+
+			lock(net);
+			m = pend_find(net, ev->room, ev->id);
+			if(m && !retry) pend_unlink(net, m);
+			else if(!m) dup = done_has(net, ev->room, ev->id);
+			unlock(net);
+			if(m && retry){
+				trace(net, "archive unavailable for %s: it will be sent again", ev->id);
+				return;
+			}
+			if(dup) return;
+			chat_net_emit(net, ev);
+			if(m){
+				free(m);
+				emit_kind(net, CHAT_EV_SENT, NULL);
+			}
+			return;
+		}
 		if(ev->tag >= CHAT_TAG_CATCHUP){
 			if(ev->room) finish_catchup(net, ev->room, ev->tag - CHAT_TAG_CATCHUP);
 			if(ev->code && !strcmp(ev->code, "not_member")) return; /* left meanwhile */
@@ -916,6 +1118,7 @@ static void on_connected(void *context, char *cause)
 	net->state = NET_UP;
 	net->reconnect_at = 0;
 	net->up_since = monotonic_ms();
+	pthread_cond_signal(&net->wakeup); /* receipt timeouts run while up */
 	if(op) op->rooms = calloc(net->nrooms + 1, sizeof(*op->rooms));
 	if(!op || !op->rooms){
 		unlock(net);
@@ -964,6 +1167,7 @@ static void on_connected(void *context, char *cause)
 	}
 	op = NULL; /* Paho's until a callback */
 	resend_waiting(net);
+	resend_all_pending(net);
 out:
 	op_free(op);
 }
@@ -1055,25 +1259,68 @@ static int connect_now(struct chat_net *net)
 	return MQTTAsync_connect(net->client, &co);
 }
 
+/* While connected: sends again each kept message whose receipt is
+ * overdue, and gives up (an error event) one sent again RESEND_MAX times
+ * already. Called without the lock. */
+static void check_overdue(struct chat_net *net)
+{
+	int marked = 0;
+
+	for(;;){
+		struct pending_msg *gone = NULL;
+		long long now = monotonic_ms();
+
+		lock(net);
+		if(net->state != NET_UP || net->stopping){
+			unlock(net);
+			return;
+		}
+		for(struct pending_msg *m = net->pend_head; m; m = m->next){
+			if(m->need_send || m->due > now) continue;
+			if(m->resends >= RESEND_MAX){
+				gone = m;
+				break;
+			}
+			m->resends++;
+			m->need_send = 1;
+			marked = 1;
+			trace(net, "no receipt for %s in room %s: sending it again (resend %d)", m->id, m->room, m->resends);
+		}
+		if(gone) pend_unlink(net, gone);
+		unlock(net);
+		if(!gone) break;
+		chat_net_error(net, "not_stored", "a message to room %s (id %s) got no receipt from the archive after %d "
+				"resends: given up", gone->room, gone->id, RESEND_MAX);
+		free(gone);
+		emit_kind(net, CHAT_EV_SENT, NULL);
+	}
+	if(marked) flush_pending(net);
+}
+
 /* The reconnect thread: sleeps until net->reconnect_at, then connects;
- * ends when the session stops. */
+ * while connected with messages kept, checks their receipt timeouts every
+ * TIMER_TICK_MS. Ends when the session stops. */
 static void *reconnector_main(void *arg)
 {
 	struct chat_net *net = arg;
+	long long next_check = 0;
 
 	lock(net);
 	while(!net->stopping){
 		long long now = monotonic_ms();
+		long long wake_at = net->reconnect_at;
 
-		if(net->reconnect_at == 0){
-			pthread_cond_wait(&net->wakeup, &net->lock);
-		}else if(now < net->reconnect_at){
-			struct timespec until;
-
-			until.tv_sec = (time_t)(net->reconnect_at / 1000);
-			until.tv_nsec = (long)(net->reconnect_at % 1000) * 1000000;
-			pthread_cond_timedwait(&net->wakeup, &net->lock, &until);
-		}else{
+		if(net->state == NET_UP && net->npend > 0){
+			if(now >= next_check){
+				next_check = now + TIMER_TICK_MS;
+				unlock(net);
+				check_overdue(net);
+				lock(net);
+				continue;
+			}
+			if(wake_at == 0 || next_check < wake_at) wake_at = next_check;
+		}
+		if(net->reconnect_at != 0 && now >= net->reconnect_at){
 			int r;
 
 			net->reconnect_at = 0;
@@ -1086,6 +1333,14 @@ static void *reconnector_main(void *arg)
 				reconnect_later(net, text);
 			}
 			lock(net);
+		}else if(wake_at == 0){
+			pthread_cond_wait(&net->wakeup, &net->lock);
+		}else{
+			struct timespec until;
+
+			until.tv_sec = (time_t)(wake_at / 1000);
+			until.tv_nsec = (long)(wake_at % 1000) * 1000000;
+			pthread_cond_timedwait(&net->wakeup, &net->lock, &until);
 		}
 	}
 	unlock(net);
@@ -1331,8 +1586,8 @@ out:
 	return rc;
 }
 
-/* Publishes payload (taken over: freed here) with QoS 1 to topic; room is
- * the room of a message, or "" for a request. */
+/* Publishes a request's payload (taken over: freed here) with QoS 1 to
+ * topic; room is "" (room messages go through flush_pending). */
 static int publish(struct chat_net *net, const char *topic, char *payload, const char *room)
 {
 	struct op *op = NULL;
@@ -1396,7 +1651,7 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 	char room[NAME_ROOM_MAX + 1];
 	char topic[TOPIC_MAX + 1];
 	char id[2 * CHAT_MSGID_BYTES + 1];
-	char *payload = NULL;
+	struct pending_msg *m = NULL;
 	int rc = -1;
 
 	if(len == 0){
@@ -1422,15 +1677,39 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 		chat_net_error(net, "send_failed", "cannot build the message: not sent");
 		goto out;
 	}
-	payload = chat_proto_msg(id, text);
-	if(!payload){
+	m = calloc(1, sizeof(*m) + len + 1);
+	if(!m){
 		chat_net_error(net, "nomem", "out of memory: not sent");
 		goto out;
 	}
-	rc = publish(net, topic, payload, room);
-	payload = NULL;
+	snprintf(m->room, sizeof(m->room), "%s", room);
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	snprintf(m->topic, sizeof(m->topic), "%s", topic);
+	memcpy(m->body, text, len + 1);
+	m->need_send = 1;
+	lock(net);
+	if(net->stopping || net->npend >= PENDING_MAX){
+		int stopping = net->stopping;
+
+		unlock(net);
+		if(stopping) chat_net_error(net, "not_connected", "the session is closing: not sent");
+		else chat_net_error(net, "queue_full", "%d messages are still waiting for their receipts: not sent",
+				PENDING_MAX);
+		goto out;
+	}
+	if(net->pend_tail) net->pend_tail->next = m;
+	else net->pend_head = m;
+	net->pend_tail = m;
+	net->npend++;
+	pthread_cond_signal(&net->wakeup); /* its receipt timeout */
+	unlock(net);
+	m = NULL; /* the session's until its receipt */
+	trace(net, "kept %s for room %s until its receipt", id, room);
+	emit_kind(net, CHAT_EV_SENT, NULL); /* the count changed */
+	flush_pending(net);
+	rc = 0;
 out:
-	cJSON_free(payload);
+	free(m);
 	return rc;
 }
 
@@ -1865,13 +2144,14 @@ void chat_net_rooms_joined(struct chat_net *net, char *buf, size_t len, char *jo
 	unlock(net);
 }
 
-/* Returns the number of publishes not yet acknowledged nor given up. */
+/* Returns the number of room messages without a receipt, plus the
+ * requests not yet acknowledged by the broker nor given up. */
 size_t chat_net_pending(struct chat_net *net)
 {
 	size_t n;
 
 	lock(net);
-	n = net->npublish;
+	n = net->npublish - net->nmsg_ops + net->npend;
 	unlock(net);
 	return n;
 }
@@ -1900,6 +2180,7 @@ void chat_net_stop(struct chat_net *net, int timeout_ms)
  * NULL is fine. */
 void chat_net_free(struct chat_net *net)
 {
+	struct pending_msg *m = NULL;
 	struct op *op = NULL;
 
 	if(!net) return;
@@ -1918,6 +2199,10 @@ void chat_net_free(struct chat_net *net)
 	while((op = net->ops) != NULL){
 		net->ops = op->next;
 		op_free(op);
+	}
+	while((m = net->pend_head) != NULL){
+		net->pend_head = m->next;
+		free(m);
 	}
 	for(size_t i = 0; i < net->nrooms; i++){
 		live_free_all(net->rooms[i]);

@@ -69,10 +69,15 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
  * Returns 0, or -1 after printing why on stderr. */
 int chat_net_start(struct chat_net *net);
 
-/* Sends body (len bytes, at most CHAT_BODY_MAX of UTF-8) to the current
- * room. While disconnected the message is queued and sent on reconnect.
- * Returns 0, or -1 after emitting an error event (too_long, bad_utf8,
- * not_connected, ...). */
+/* Sends body (len bytes, at most CHAT_BODY_MAX of UTF-8; copied) to the
+ * current room with a new random id, and keeps it until history-svc's
+ * receipt (CHAT_EV_RECEIPT, once per id) or error for that id: it is
+ * sent again with the same id, in the original order, after every
+ * reconnect, and when no receipt came within 10 s (doubling up to 60 s,
+ * at most 6 times; then a "not_stored" error ends it). While
+ * disconnected it waits and is sent on reconnect. At most 10,000 are
+ * kept. Returns 0, or -1 after emitting an error event (too_long,
+ * bad_utf8, queue_full, not_connected, ...). */
 int chat_net_send(struct chat_net *net, const char *body, size_t len);
 
 /* Joins room: asks history-svc to join it (public rooms), and when the
@@ -149,8 +154,9 @@ int chat_net_rooms(struct chat_net *net);
  * separated by spaces, into joined (joined_len bytes; may be NULL). */
 void chat_net_rooms_joined(struct chat_net *net, char *buf, size_t len, char *joined, size_t joined_len);
 
-/* Number of publishes (messages and requests) not yet acknowledged by the
- * broker nor given up. Each change is also signalled by CHAT_EV_SENT. */
+/* Number of room messages without their receipt (or error) plus requests
+ * not yet acknowledged by the broker nor given up. Each change is also
+ * signalled by CHAT_EV_SENT. */
 size_t chat_net_pending(struct chat_net *net);
 
 /* Emits an event through the session's emit function, for front ends and

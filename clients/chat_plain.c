@@ -309,8 +309,9 @@ static int run_input(struct plain *p, struct chat_net *net, int sfd, const char 
 	}
 }
 
-/* Waits until the broker has acknowledged every publish, for at most
- * DRAIN_MS. Returns 1 when signalled, else 0. */
+/* Waits until every message sent has its receipt (or error) and the
+ * broker has acknowledged every request, for at most DRAIN_MS. Returns 1
+ * when signalled, else 0. */
 static int drain(struct plain *p, struct chat_net *net, int sfd)
 {
 	long long deadline = now_ms() + DRAIN_MS;
@@ -321,8 +322,8 @@ static int drain(struct plain *p, struct chat_net *net, int sfd)
 
 		if(pending == 0 || get_flag(p, &p->fatal)) return 0;
 		if(left <= 0){
-			chat_net_error(net, "not_sent", "%zu message(s) or request(s) not acknowledged by the broker after %d s",
-					pending, DRAIN_MS / 1000);
+			chat_net_error(net, "not_sent", "%zu message(s) without a receipt or request(s) not acknowledged "
+					"after %d s", pending, DRAIN_MS / 1000);
 			return 0;
 		}
 		if(wait_for(p, sfd, -1, (int)left) & SIGNALLED) return 1;

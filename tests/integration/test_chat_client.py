@@ -3,9 +3,12 @@ real stack: two people chat across the bridge, history, rooms, refusals,
 the reconnect schedule. Under `make asan` (CHAT_SANITIZED=1) every chat
 started here and in test_chat_tui.py writes sanitizer reports (leaks
 included) to files that fail the test that produced them."""
+import collections
 import glob
+import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -235,3 +238,117 @@ def test_help_and_usage_errors():
         r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", *argv], capture_output=True, text=True,
                            timeout=10, stdin=subprocess.DEVNULL)
         assert r.returncode == 2 and says in r.stderr and "chat --help" in r.stderr, (argv, r.stderr)
+
+
+def pid_of(stack, part):
+    with open(os.path.join(stack.var, "run", f"{part}.pid")) as f:
+        return int(f.read().strip())
+
+
+def traced(path, prefix):
+    """The lines of a --trace file whose text (after the time) starts with prefix."""
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        return [l.split(" ", 1)[1].rstrip("\n") for l in f if " " in l and l.split(" ", 1)[1].startswith(prefix)]
+
+
+def receipts(chat, n, timeout):
+    """Collects n `receipt` lines (each id once); returns {id: seq}."""
+    got = {}
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        line = chat.expect("receipt ", timeout=max(0.1, deadline - time.monotonic()))
+        _, room, seq, mid = line.split()
+        assert mid not in got, f"receipt for {mid} shown twice"
+        got[mid] = int(seq)
+    return got
+
+
+def test_messages_a_leaf_acked_and_lost_are_resent_and_stored_once(stack, tmp_path):
+    """The leaf PUBACKs alice's messages while the hub is frozen (SIGSTOP:
+    the bridge cannot forward them), then dies by SIGKILL before it could
+    forward them. Its PUBACK was not the end-to-end acknowledgement:
+    chat keeps each message until history-svc's receipt and, once the
+    leaf is back, sends the unreceipted ones again with the same ids, in
+    order. Every message is then stored exactly once and confirmed by one
+    `receipt` line."""
+    trace = str(tmp_path / "trace")
+    word = uuid.uuid4().hex[:8]
+    n = 60
+    alice = Chat(stack, "alice", "leaf", extra=("--trace", trace, "--reconnect-min", "200", "--reconnect-max", "1000"))
+    topic = "chat/v1/rooms/lobby/msg/alice"
+    try:
+        alice.expect("status connected")
+        alice.send(f"durable {word} warm-up")
+        receipts(alice, 1, 10)
+        acked_before = len(traced(trace, f"acked {topic}"))
+        hub = pid_of(stack, "hub")
+        os.kill(hub, signal.SIGSTOP)
+        try:
+            for i in range(n):
+                alice.send(f"durable {word} {i:03d}")
+            deadline = time.monotonic() + 10
+            while len(traced(trace, f"acked {topic}")) < acked_before + n and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(traced(trace, f"acked {topic}")) == acked_before + n, "the leaf did not ack every message"
+            os.kill(pid_of(stack, "leaf"), signal.SIGKILL)
+        finally:
+            os.kill(hub, signal.SIGCONT)
+        alice.expect("status disconnected")
+        time.sleep(3)  # whatever reached the hub is stored by now
+        stored = int(stack.sql(f"SELECT COUNT(*) FROM messages WHERE body LIKE 'durable {word} 0%'")[0][0])
+        assert stored < n, "the leaf lost nothing: the fault was not real"
+        up = stack.script("up", check=False)
+        assert up.returncode == 0, up.stdout + up.stderr
+        got = receipts(alice, n, 60)
+        rows = stack.sql(f"SELECT msg_id, COUNT(*), MIN(seq) FROM messages WHERE body LIKE 'durable {word} 0%' "
+                         "GROUP BY msg_id")
+        assert len(rows) == n and all(r[1] == "1" for r in rows), rows
+        assert {r[0]: int(r[2]) for r in rows} == got
+        # The lost ones went out again with their ids, in their original order.
+        sent = [json.loads(l.split(" ", 2)[2])["id"] for l in traced(trace, f"out {topic} ")]
+        original = sent[1:n + 1]
+        resent = list(dict.fromkeys(sent[n + 1:]))
+        assert len(resent) >= n - stored and set(resent) <= set(original), (len(resent), n, stored)
+        assert resent == sorted(resent, key=original.index)
+        print({"messages": n, "stored_before_the_leaf_was_back": stored, "resent": len(resent)})
+        time.sleep(2)
+        alice.send("/rooms")
+        alice.expect("rooms-end ")
+        shown = collections.Counter(l.split()[3] for l in alice.seen if l.startswith("receipt "))
+        assert all(shown[mid] == 1 for mid in got), shown
+    finally:
+        assert alice.quit() == 0
+
+
+def test_a_message_without_a_receipt_is_sent_again_after_the_timeout(stack, tmp_path):
+    """history-svc frozen (SIGSTOP) for 13 s: no receipt within 10 s, so
+    chat sends the message again with the same id; once history-svc runs
+    again it is stored once and shown confirmed once."""
+    trace = str(tmp_path / "trace")
+    body = f"late {uuid.uuid4().hex[:8]}"
+    alice = Chat(stack, "alice", "leaf", extra=("--trace", trace))
+    topic = "chat/v1/rooms/lobby/msg/alice"
+    try:
+        alice.expect("status connected")
+        history = pid_of(stack, "history-svc")
+        os.kill(history, signal.SIGSTOP)
+        try:
+            alice.send(body)
+            time.sleep(13)
+            sent = [json.loads(l.split(" ", 2)[2]) for l in traced(trace, f"out {topic} ")]
+            sent = [d["id"] for d in sent if d["body"] == body]
+            assert len(sent) == 2 and sent[0] == sent[1], sent
+        finally:
+            os.kill(history, signal.SIGCONT)
+        got = receipts(alice, 1, 15)
+        assert list(got) == sent[:1]
+        rows = stack.sql(f"SELECT COUNT(*) FROM messages WHERE body = '{body}'")
+        assert rows == [["1"]]
+        time.sleep(2)
+        alice.send("/rooms")
+        alice.expect("rooms-end ")
+        assert sum(1 for l in alice.seen if l.startswith("receipt ")) == 1, alice.seen
+    finally:
+        assert alice.quit() == 0
