@@ -161,10 +161,10 @@ static void log_stats(struct presence_svc *svc, const char *when)
 	presence_get_stats(svc->presence, &s);
 	log_info("%s: %zu users online on %zu connections; events %llu, heartbeats %llu, snapshot parts %llu,"
 			" syncs asked %llu, published %llu, suppressed %llu, nodes lost %llu, typing expired %llu,"
-			" requests %llu, bad input %llu", when,
+			" corrected %llu, requests %llu, bad input %llu", when,
 			presence_users_online(svc->presence), presence_connections(svc->presence),
 			s.events, s.heartbeats, s.snapshot_parts, s.syncs_requested, s.published, s.suppressed,
-			s.nodes_lost, s.typing_expired, svc->requests_handled, s.bad_input);
+			s.nodes_lost, s.typing_expired, s.corrected, svc->requests_handled, s.bad_input);
 }
 
 static void on_idle(void *ud)

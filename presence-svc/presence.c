@@ -619,7 +619,6 @@ int presence_retained(struct presence *p, const char *user, const void *payload,
 	enum pstate state;
 	int rc = -1;
 
-	if(!p->holding) return 0; /* our own publications coming back */
 	obj = json_parse_object(payload, len);
 	if(!obj) goto out;
 	state = state_parse(json_get_str(obj, "state", 16));
@@ -627,6 +626,19 @@ int presence_retained(struct presence *p, const char *user, const void *payload,
 	u = user_get(p, user);
 	if(!u) goto out;
 	text = json_get_str(obj, "text", STATUS_TEXT_MAX);
+	if(!p->holding){
+		/* Normally our own publication coming back. Anything else is a
+		 * state we did not publish last: a hub restarted from an older
+		 * save hands out stale retained presence. Publish ours again. */
+		if(!u->pub_valid || u->pub_state != state || u->pub_devices != (unsigned int)devices
+				|| strcmp(u->pub_text, text ? text : "")){
+			p->stats.corrected++;
+			u->pub_valid = false;
+			mark_dirty(p, u);
+		}
+		rc = 0;
+		goto out;
+	}
 	u->pub_valid = true;
 	u->pub_state = state;
 	u->pub_devices = (unsigned int)devices;

@@ -216,6 +216,42 @@ def test_two_devices_online_until_both_leave(stack):
     wait_state(obs, user, "offline", 10, devices=0)
 
 
+def test_stale_presence_on_the_hub_is_corrected(stack):
+    """A hub restarted from an older save hands out stale retained presence;
+    presence-svc republishes what it knows. Here a service account (the
+    only kind allowed to write presence) plants a stale "online, 3 devices"
+    for an offline user and a stale "offline" for an online one."""
+    gone, here = uname("stale"), uname("here")
+    stack.add_user(gone, "stale-pw-1")
+    stack.add_user(here, "here-pw-1")
+    obs = observer(stack)
+    obs.subscribe(ptopic(gone), ptopic(here))
+    c = Client(stack, gone, "leaf")
+    wait_state(obs, gone, "online", 10, devices=1)
+    c.close()
+    wait_state(obs, gone, "offline", 10, devices=0)
+    present = Client(stack, here, "leaf")
+    wait_state(obs, here, "online", 10, devices=1)
+    forger = Client(stack, "history", "hub")
+    forger.publish(ptopic(gone), {"user": gone, "state": "online", "devices": 3, "since": None,
+                                  "last_seen": None, "text": None}, retain=True)
+    forger.publish(ptopic(here), {"user": here, "state": "offline", "devices": 0, "since": None,
+                                  "last_seen": None, "text": None}, retain=True)
+    try:
+        wait_state(obs, gone, "online", 5, devices=3)      # the stale one went out...
+        wait_state(obs, gone, "offline", 5, devices=0)     # ...and was corrected
+        wait_state(obs, here, "online", 5, devices=1)
+        # What a newcomer now reads (retained) is the truth.
+        late = observer(stack)
+        late.subscribe(ptopic(gone), ptopic(here))
+        wait_state(late, gone, "offline", 5, devices=0)
+        wait_state(late, here, "online", 5, devices=1)
+    finally:
+        present.close()
+        forger.close()
+    wait_state(obs, here, "offline", 10, devices=0)
+
+
 def test_flapping_user_gives_a_bounded_number_of_messages(stack):
     user = uname("flap")
     stack.add_user(user, "flap-pw-1")
