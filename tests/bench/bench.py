@@ -182,6 +182,51 @@ class Bench:
                     return int(line.split()[1])
         return 0
 
+    @staticmethod
+    def split_count(n):
+        """How many chatload processes n clients need: libmosquitto takes
+        three descriptors per client, and each process has the open-file
+        limit (20,000 on these machines) to itself."""
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        per = max(500, (limit - 1000) // 3)
+        return -(-n // per)
+
+    def load_split(self, label, n, *args, timeout=600):
+        """Runs n clients of chatload in as few processes as the descriptor
+        limit allows, all at once (users PREFIX0..n-1 split by --user-offset),
+        and merges their results: counts added, the storm's time is the
+        slowest process's, CONNACK percentiles are the worst process's."""
+        k = self.split_count(n)
+        if k == 1:
+            return self.load(label, "--users", n, *args, timeout=timeout)
+        procs, outs = [], []
+        for i in range(k):
+            share = n // k + (1 if i < n % k else 0)
+            offset = sum(n // k + (1 if j < n % k else 0) for j in range(i))
+            out = os.path.join(self.var, f"load-result-{i}.json")
+            outs.append(out)
+            cmd = [os.path.join(BUILD, "chatload"), "--label", f"{label}-{i}", "--out", out,
+                   "--password-file", self.password_file, "--users", str(share), "--user-offset", str(offset),
+                   "--client-prefix", f"load{i}", *[str(a) for a in args]]
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        parts = []
+        for proc, out in zip(procs, outs):
+            _, err = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                raise RuntimeError(f"chatload {label} failed: {err[-2000:]}")
+            with open(out) as f:
+                parts.append(json.load(f))
+        merged = dict(parts[0], label=label, users=n, processes=k)
+        for key in ("ready", "refused", "failed"):
+            merged[key] = sum(r[key] for r in parts)
+        merged["connect_s"] = max(r["connect_s"] for r in parts)
+        merged["connects_per_s"] = merged["ready"] / merged["connect_s"] if merged["connect_s"] else 0
+        merged["connack_us"] = {q: max(r["connack_us"][q] for r in parts) for q in parts[0]["connack_us"]}
+        merged["connack_us"]["count"] = sum(r["connack_us"]["count"] for r in parts)
+        self.raw.append(merged)
+        return merged
+
     def load(self, label, *args, timeout=600):
         """Runs chatload; returns its JSON result."""
         out = os.path.join(self.var, "load-result.json")
@@ -341,8 +386,9 @@ INSERT INTO room_members (room_id, user_id)
                 time.sleep(1.0 if v != "bare" else 0.2)     # snapshot loaded
                 for phase in ("cold", "warm"):
                     log(f"(4) connect storm run {run + 1}/{p['runs']} {v} {phase}: {n} clients")
-                    r = self.load(f"s4-{v}-{phase}", "--mode", "connect", "--port", port, "--users", n,
-                                  "--max-pending", 20, "--connect-timeout", 120, "--threads", 2)
+                    r = self.load_split(f"s4-{v}-{phase}", n, "--mode", "connect", "--port", port,
+                                        "--max-pending", 20 // self.split_count(n) or 1, "--connect-timeout", 120,
+                                        "--threads", 2)
                     res[v][phase].append(r)
                 self.stop_broker(f"s4-{v}")
         self.results["4"] = res
@@ -359,18 +405,26 @@ INSERT INTO room_members (room_id, user_id)
                 pid = self.brokers[f"s6-{v}"][0].pid
                 before = self.rss_kb(pid)
                 log(f"(6) idle memory run {run + 1}/{p['runs']} {v}: {n} idle clients")
-                cmd = [os.path.join(BUILD, "chatload"), "--mode", "connect", "--port", str(port), "--users", str(n),
-                       "--hold", "4", "--label", f"s6-{v}", "--password-file", self.password_file,
-                       "--connect-timeout", "120", "--out", os.path.join(self.var, "s6.json")]
-                proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                held = None
-                for line in proc.stderr:
-                    if "holding" in line:
-                        time.sleep(2)
-                        held = int(line.split("holding ")[1].split()[0])
-                        after = self.rss_kb(pid)
-                        break
-                proc.communicate(timeout=60)
+                k = self.split_count(n)
+                procs = []
+                for i in range(k):
+                    share = n // k + (1 if i < n % k else 0)
+                    offset = sum(n // k + (1 if j < n % k else 0) for j in range(i))
+                    cmd = [os.path.join(BUILD, "chatload"), "--mode", "connect", "--port", str(port),
+                           "--users", str(share), "--user-offset", str(offset), "--client-prefix", f"idle{i}",
+                           "--hold", "8", "--label", f"s6-{v}-{i}", "--password-file", self.password_file,
+                           "--connect-timeout", "120", "--out", os.path.join(self.var, f"s6-{i}.json")]
+                    procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+                held = 0
+                for proc in procs:   # every process holds its clients for 8 s once all are in
+                    for line in proc.stderr:
+                        if "holding" in line:
+                            held += int(line.split("holding ")[1].split()[0])
+                            break
+                time.sleep(2)
+                after = self.rss_kb(pid)
+                for proc in procs:
+                    proc.communicate(timeout=60)
                 if held:
                     res[v].append(dict(before_kb=before, after_kb=after, clients=held,
                                        per_conn_b=(after - before) * 1024 / held))
@@ -552,6 +606,21 @@ INSERT INTO room_members (room_id, user_id)
         self.results["5"] = res
 
 
+def raise_fd_limit():
+    """The connect storm and the idle-memory scenario hold 10,000 clients in
+    chatload (three descriptors each with libmosquitto) and as many in the
+    broker: raise the descriptor limit for us and our children (root may
+    raise the hard limit too)."""
+    import resource
+    want = 200_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    log(f"open-file limit {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     g = ap.add_mutually_exclusive_group()
@@ -561,6 +630,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the state directory")
     args = ap.parse_args()
     profile = "full" if args.full else "quick"
+    raise_fd_limit()
     var = tempfile.mkdtemp(prefix="chat-bench-")
     os.chmod(var, 0o755)
     b = Bench(profile, var)

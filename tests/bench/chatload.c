@@ -56,6 +56,7 @@ struct options {
 	const char *bind_address;
 	const char *user_prefix;
 	const char *user_list;    /* comma-separated names used in turn instead of PREFIX<i> */
+	int user_offset;          /* first i of PREFIX<i> (several processes share a storm) */
 	const char *room_prefix;
 	const char *password;
 	const char *client_prefix;
@@ -152,7 +153,7 @@ static void user_name(int i, char *buf, size_t len)
 		buf[n] = '\0';
 		return;
 	}
-	snprintf(buf, len, "%s%d", opt.user_prefix, i);
+	snprintf(buf, len, "%s%d", opt.user_prefix, opt.user_offset + i);
 }
 
 static void send_history_request(struct client *c)
@@ -499,6 +500,7 @@ static void usage(FILE *f)
 		"  --bind ADDR          source address of every socket\n"
 		"  --users N (10) --rooms R (1) --publishers P (N) --user-prefix S (bench)\n"
 		"  --user-list a,b,...  user names used in turn instead of PREFIX<i>\n"
+		"  --user-offset K (0)  names start at PREFIX<K> (a storm shared by processes)\n"
 		"  --room-prefix S (benchroom) --password-file F (or CHATLOAD_PASSWORD)\n"
 		"  --rate MSG/S (0: as fast as --window allows) --size BYTES (100) --qos 0|1|2 (1)\n"
 		"  --window W (10) in-flight QoS>0 messages per publisher\n"
@@ -516,7 +518,7 @@ static int parse_options(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"mode", 1, 0, 'm'}, {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"sub-port", 1, 0, 'P'},
 		{"bind", 1, 0, 'b'}, {"users", 1, 0, 'n'}, {"rooms", 1, 0, 'r'}, {"publishers", 1, 0, 'k'},
-		{"user-prefix", 1, 0, 'u'}, {"user-list", 1, 0, 'U'}, {"room-prefix", 1, 0, 'R'},
+		{"user-prefix", 1, 0, 'u'}, {"user-list", 1, 0, 'U'}, {"user-offset", 1, 0, 'O'}, {"room-prefix", 1, 0, 'R'},
 		{"password-file", 1, 0, 'F'}, {"rate", 1, 0, 'a'}, {"size", 1, 0, 's'}, {"qos", 1, 0, 'q'},
 		{"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"max-msgs", 1, 0, 'M'}, {"drain", 1, 0, 'D'},
 		{"connect-rate", 1, 0, 'c'}, {"max-pending", 1, 0, 'x'}, {"connect-timeout", 1, 0, 'T'},
@@ -552,6 +554,7 @@ static int parse_options(int argc, char **argv)
 		case 'k': opt.publishers = atoi(optarg); break;
 		case 'u': opt.user_prefix = optarg; break;
 		case 'U': opt.user_list = optarg; break;
+		case 'O': opt.user_offset = atoi(optarg); break;
 		case 'R': opt.room_prefix = optarg; break;
 		case 'F': password_file = optarg; break;
 		case 'a': opt.rate = atof(optarg); break;
