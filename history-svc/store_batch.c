@@ -34,47 +34,33 @@ static char *insert_sql[CHUNK_KINDS];
 static char *lookup_sql[CHUNK_KINDS];
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
-/* "SELECT ... WHERE (room_id = ? AND sender_id = ? AND msg_id = ?) OR ...":
- * each term is an equality on the unique key, which the range optimiser
- * turns into one index lookup per message. */
-static void build_lookup_sql(void)
+/* Fills out[k] with head followed by chunk_rows[k] copies of term joined by
+ * sep; a slot left NULL (out of memory) is reported by store_batch. */
+static void build_repeated(const char *head, const char *term, const char *sep, char **out)
 {
-	static const char head[] = "SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
-		" FROM messages FORCE INDEX (messages_client_id) WHERE ";
-	static const char term[] = "(room_id = ? AND sender_id = ? AND msg_id = ?)";
-
 	for(int k = 0; k < CHUNK_KINDS; k++){
-		size_t len = sizeof(head) + (size_t)chunk_rows[k] * (sizeof(term) + 4);
+		size_t len = strlen(head) + 1 + (size_t)chunk_rows[k] * (strlen(term) + strlen(sep));
 		char *sql = malloc(len);
 		size_t at;
 
-		if(!sql) continue; /* store_batch reports it */
+		if(!sql) continue;
 		at = (size_t)snprintf(sql, len, "%s", head);
 		for(int r = 0; r < chunk_rows[k]; r++){
-			at += (size_t)snprintf(sql + at, len - at, "%s%s", r ? " OR " : "", term);
+			at += (size_t)snprintf(sql + at, len - at, "%s%s", r ? sep : "", term);
 		}
-		lookup_sql[k] = sql;
+		out[k] = sql;
 	}
 }
 
 static void build_sql(void)
 {
-	static const char head[] = "INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) VALUES ";
-	static const char row[] = "(?, ?, ?, ?, ?, ?)";
-
-	for(int k = 0; k < CHUNK_KINDS; k++){
-		size_t len = sizeof(head) + (size_t)chunk_rows[k] * (sizeof(row) + 1);
-		char *sql = malloc(len);
-		size_t at;
-
-		if(!sql) continue; /* store_batch reports it */
-		at = (size_t)snprintf(sql, len, "%s", head);
-		for(int r = 0; r < chunk_rows[k]; r++){
-			at += (size_t)snprintf(sql + at, len - at, "%s%s", r ? "," : "", row);
-		}
-		insert_sql[k] = sql;
-	}
-	build_lookup_sql();
+	build_repeated("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) VALUES ",
+			"(?, ?, ?, ?, ?, ?)", ",", insert_sql);
+	/* Each term is an equality on the unique key, which the range optimiser
+	 * turns into one index lookup per message. */
+	build_repeated("SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
+			" FROM messages FORCE INDEX (messages_client_id) WHERE ",
+			"(room_id = ? AND sender_id = ? AND msg_id = ?)", " OR ", lookup_sql);
 }
 
 /* A room or a sender met in the batch. */

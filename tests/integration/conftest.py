@@ -298,3 +298,17 @@ class SoloBroker:
                 self.proc.kill()
                 self.proc.wait()
         self.stderr.close()
+
+
+@pytest.fixture
+def solo(stack):
+    """Starts SoloBrokers (name, plugin options) for one test; stops them after it."""
+    brokers = []
+
+    def start(name, **options):
+        b = SoloBroker(stack, f"{name}-{uuid.uuid4().hex[:6]}", options)
+        brokers.append(b)
+        return b
+    yield start
+    for b in brokers:
+        b.stop()

@@ -39,19 +39,6 @@ def passwd_file(path, *entries):
     os.chmod(path, 0o644)
 
 
-@pytest.fixture
-def solo(stack, request):
-    brokers = []
-
-    def start(name, **options):
-        b = SoloBroker(stack, f"{name}-{uuid.uuid4().hex[:6]}", options)
-        brokers.append(b)
-        return b
-    yield start
-    for b in brokers:
-        b.stop()
-
-
 def test_password_file_backend_reads_mosquitto_passwd_and_reloads_on_sighup(stack, solo, tmp_path):
     pw = str(tmp_path / "passwd")
     passwd_file(pw, ("dev1", "first-pass"), ("dev2", "other-pass"), ("legacy", "old-format", "$6$"))

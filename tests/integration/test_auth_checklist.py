@@ -21,20 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, SoloBroker, free_port
-
-
-@pytest.fixture
-def solo(stack):
-    brokers = []
-
-    def start(name, **options):
-        b = SoloBroker(stack, f"{name}-{uuid.uuid4().hex[:6]}", options)
-        brokers.append(b)
-        return b
-    yield start
-    for b in brokers:
-        b.stop()
+from conftest import BUILD, free_port
 
 
 def start_http(handler):
