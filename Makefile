@@ -18,7 +18,8 @@ BUILD_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -pthread -Ico
 BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
-	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c
+	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
+	common/clock.c common/fnv.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
@@ -33,7 +34,9 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-COMMON_OBJ := $(call obj,$(COMMON_SRC))
+# common/ is built once, as a static library: each program takes from it
+# only the objects it uses.
+COMMON_LIB := $(BUILD)/libchatcommon.a
 
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
 	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
@@ -53,28 +56,30 @@ $(BUILD)/obj-test/%.o: %.c
 
 -include $(shell find $(BUILD)/obj $(BUILD)/obj-test -name '*.d' 2>/dev/null)
 
-# The plugin takes only the common code it needs and leaves libmosquitto's
-# symbols to the broker that loads it.
-PLUGIN_COMMON := $(call obj,common/names.c common/pwhash.c common/topics.c common/db.c common/config.c \
-	common/file_util.c)
-$(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(PLUGIN_COMMON)
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The plugin takes only the common code it needs (the archive gives no
+# more) and leaves libmosquitto's symbols to the broker that loads it.
+$(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(COMMON_LIB)
 	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl)
 
-$(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_OBJ)
+$(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/presence-svc: $(call obj,$(PRESENCE_SRC)) $(COMMON_OBJ)
+$(BUILD)/presence-svc: $(call obj,$(PRESENCE_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_OBJ)
+$(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
-$(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_OBJ)
+$(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_OBJ)
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 deps:
@@ -147,7 +152,7 @@ BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-s
 $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
+$(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 .PHONY: bench bench-quick

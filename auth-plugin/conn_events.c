@@ -13,6 +13,8 @@
 
 #include "names.h"
 #include "topics.h"
+#include "fnv.h"
+#include "clock.h"
 
 struct tracked_conn {
 	struct mosquitto *client; /* key: the broker's context pointer */
@@ -41,23 +43,9 @@ struct conn_events {
 	char sync_id[NAME_MSGID_MAX + 1];
 };
 
-static long long clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
 uint64_t conn_events_id_hash(const char *conn_id)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for(const unsigned char *p = (const unsigned char *)conn_id; *p; p++){
-		h ^= *p;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return fnv1a64_str(conn_id);
 }
 
 struct conn_events *conn_events_new(const char *node)
@@ -73,7 +61,7 @@ struct conn_events *conn_events_new(const char *node)
 		mosquitto_free(events);
 		return NULL;
 	}
-	snprintf(events->boot, sizeof(events->boot), "%llx", (unsigned long long)clock_ms(CLOCK_REALTIME));
+	snprintf(events->boot, sizeof(events->boot), "%llx", (unsigned long long)clock_wall_ms());
 	/* The first heartbeat goes out on the first tick. */
 	events->next_heartbeat_ms = 0;
 	return events;
@@ -89,7 +77,7 @@ static cJSON *event_start(const struct conn_events *events, const char *kind)
 			|| !cJSON_AddStringToObject(event, "node", events->node)
 			|| !cJSON_AddStringToObject(event, "boot", events->boot)
 			|| !cJSON_AddNumberToObject(event, "seq", (double)events->event_seq)
-			|| !cJSON_AddNumberToObject(event, "ts", (double)clock_ms(CLOCK_REALTIME))){
+			|| !cJSON_AddNumberToObject(event, "ts", (double)clock_wall_ms())){
 		cJSON_Delete(event);
 		return NULL;
 	}
@@ -149,7 +137,7 @@ void conn_events_connected(struct conn_events *events, struct mosquitto *client,
 	snprintf(conn->conn_id, sizeof(conn->conn_id), "%s-%s-%llu", events->node, events->boot, ++events->next_seq);
 	snprintf(conn->user, sizeof(conn->user), "%s", username);
 	conn->id_hash = conn_events_id_hash(conn->conn_id);
-	conn->since_ms = clock_ms(CLOCK_REALTIME);
+	conn->since_ms = clock_wall_ms();
 	HASH_ADD_PTR(events->conns, client, conn);
 	events->digest ^= conn->id_hash;
 	publish_change(events, "connect", conn, mosquitto_client_id(client));
@@ -246,7 +234,7 @@ void conn_events_tick(struct conn_events *events)
 	long long now;
 
 	if(!events) return;
-	now = clock_ms(CLOCK_MONOTONIC);
+	now = clock_mono_ms();
 	if(now >= events->next_heartbeat_ms){
 		events->next_heartbeat_ms = now + CONN_EVENTS_HEARTBEAT_MS;
 		publish_heartbeat(events);
@@ -302,7 +290,7 @@ bool conn_events_publish_allowed(struct conn_events *events, struct mosquitto *c
 	if(!events || !topic || strncmp(topic, TOPIC_PREFIX "/rooms/", 14) || !strstr(topic + 14, "/typing/")) return true;
 	HASH_FIND_PTR(events->conns, &client, conn);
 	if(!conn) return true; /* services and bridges are not limited */
-	now = clock_ms(CLOCK_MONOTONIC);
+	now = clock_mono_ms();
 	if(now - conn->typing_window_ms >= CONN_EVENTS_TYPING_WINDOW_MS){
 		conn->typing_window_ms = now;
 		conn->typing_count = 0;

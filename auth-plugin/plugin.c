@@ -31,6 +31,7 @@
 #include "names.h"
 #include "plugin_opts.h"
 #include "snapshot.h"
+#include "clock.h"
 
 /* Clients logged in as admins by a back-end other than mariadb (whose users
  * carry their role in the snapshot). */
@@ -56,14 +57,6 @@ struct plugin_state {
 };
 
 static struct plugin_state state;
-
-static long now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec;
-}
 
 /* Disconnects users the new snapshot disables: a disabled account must not
  * keep a session it opened before. */
@@ -118,14 +111,6 @@ static void admin_forget(struct mosquitto *client)
 	if(!entry) return;
 	HASH_DEL(state.admins, entry);
 	mosquitto_free(entry);
-}
-
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Asks the back-ends in order, from their login caches only (cached_only)
@@ -220,10 +205,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	refresh();
-	now_ms = now_us() / 1000;
+	now_ms = clock_mono_us() / 1000;
 	env.snap = state.snap;
 	env.cache = state.cache;
-	env.now = now_s();
+	env.now = (long)(clock_mono_ms() / 1000);
 	login.username = ed->username;
 	login.password = ed->password;
 	login.client_id = mosquitto_client_id(ed->client);
@@ -257,12 +242,12 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			rc = MOSQ_ERR_AUTH;
 			goto out;
 		}
-		started_us = now_us();
+		started_us = clock_mono_us();
 		answered = ask_backends(&env, &login, false, &role, &which);
 		verified = true;
 		/* Verifications of slowed names or addresses, and failed ones, are
 		 * paid from the node-wide budget in the broker time they took. */
-		if(charged || answered != BACKEND_ALLOW) flood_charge(state.flood, now_us() - started_us, now_ms);
+		if(charged || answered != BACKEND_ALLOW) flood_charge(state.flood, clock_mono_us() - started_us, now_ms);
 	}
 	if(answered == BACKEND_ALLOW){
 		if(strcmp(state.backends[which]->name, "mariadb") && role == ROLE_ADMIN) admin_remember(ed->client);
@@ -340,7 +325,7 @@ static int on_message(int event, void *event_data, void *userdata)
 
 static int on_tick(int event, void *event_data, void *userdata)
 {
-	long now = now_s();
+	long now = (long)(clock_mono_ms() / 1000);
 
 	(void)event;
 	(void)event_data;
@@ -349,7 +334,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	conn_events_tick(state.events);
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
-		flood_expire(state.flood, now_us() / 1000);
+		flood_expire(state.flood, clock_mono_us() / 1000);
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -60,6 +60,7 @@
 #include "random_id.h"
 #include "timefmt.h"
 #include "topics.h"
+#include "fnv.h"
 
 #define KEEPALIVE_S 30
 #define CONNECT_TIMEOUT_S 10
@@ -400,12 +401,10 @@ static void room_remove(struct chat_net *net, const char *name)
 /* FNV-1a of sender, a separator and id: who sent which message. */
 static uint64_t msg_hash(const char *user, const char *id)
 {
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = fnv1a64_update(FNV1A64_OFFSET_BASIS, user, strlen(user));
 
-	for(const char *s = user; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	h = (h ^ '/') * 1099511628211ULL;
-	for(const char *s = id; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	h = fnv1a64_update(h, "/", 1);
+	return fnv1a64_update(h, id, strlen(id));
 }
 
 static int seen_has(const struct net_room *r, uint64_t h)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "chat_cmd.h"
+#include "clock.h"
 
 #define DRAIN_MS 10000          /* wait for acknowledgements at the end */
 #define DISCONNECT_MS 1000      /* in-flight grace given to the DISCONNECT */
@@ -195,14 +196,6 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to timeout_ms (-1: no limit) for the wake pipe, a signal or,
  * when infd >= 0, input. Returns a mask of WAKE_PIPE, SIGNALLED, INPUT
  * (0 on timeout). */
@@ -314,11 +307,11 @@ static int run_input(struct plain *p, struct chat_net *net, int sfd, const char 
  * when signalled, else 0. */
 static int drain(struct plain *p, struct chat_net *net, int sfd)
 {
-	long long deadline = now_ms() + DRAIN_MS;
+	long long deadline = clock_mono_ms() + DRAIN_MS;
 
 	for(;;){
 		size_t pending = chat_net_pending(net);
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 
 		if(pending == 0 || get_flag(p, &p->fatal)) return 0;
 		if(left <= 0){
@@ -379,9 +372,9 @@ int chat_plain_run(const struct chat_net_opts *opts)
 
 	fatal = get_flag(&p, &p.fatal);
 	chat_net_stop(net, signalled || fatal ? 0 : DISCONNECT_MS);
-	deadline = now_ms() + CLOSE_MS;
+	deadline = clock_mono_ms() + CLOSE_MS;
 	while(!get_flag(&p, &p.closed)){
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 
 		if(left <= 0 || (wait_for(&p, sfd, -1, (int)left) & SIGNALLED)) break;
 	}

@@ -32,6 +32,7 @@
 
 #include "chat_cmd.h"
 #include "names.h"
+#include "clock.h"
 
 #define ROOMS_W 20              /* width of the room list */
 #define MEMBERS_W 18            /* width of the member list */
@@ -1279,14 +1280,6 @@ static void read_keys(struct tui *t)
 
 /* ---- the session ---- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int get_flag(struct tui *t, const int *flag)
 {
 	int v;
@@ -1422,8 +1415,8 @@ int chat_tui_run(const struct chat_net_opts *opts)
 	fatal = get_flag(&t, &t.fatal);
 	if(!signalled && !fatal){
 		/* Give what was typed a moment to reach the broker. */
-		deadline = now_ms() + DRAIN_MS;
-		while(chat_net_pending(t.net) > 0 && now_ms() < deadline){
+		deadline = clock_mono_ms() + DRAIN_MS;
+		while(chat_net_pending(t.net) > 0 && clock_mono_ms() < deadline){
 			int input;
 
 			if(wait_for(&t, sfd, 100, &input) == SIGINT) break;
@@ -1432,11 +1425,11 @@ int chat_tui_run(const struct chat_net_opts *opts)
 	endwin();
 	screen = 0;
 	chat_net_stop(t.net, signalled || fatal ? 0 : 1000);
-	deadline = now_ms() + CLOSE_MS;
-	while(!get_flag(&t, &t.closed) && now_ms() < deadline){
+	deadline = clock_mono_ms() + CLOSE_MS;
+	while(!get_flag(&t, &t.closed) && clock_mono_ms() < deadline){
 		int input;
 
-		if(wait_for(&t, sfd, (int)(deadline - now_ms()), &input) == SIGINT) break;
+		if(wait_for(&t, sfd, (int)(deadline - clock_mono_ms()), &input) == SIGINT) break;
 	}
 	if(fatal == 2) fprintf(stderr, "chat: the broker refused the login (wrong user name or password?)\n");
 	else if(fatal) fprintf(stderr, "chat: the broker refused the connection\n");

@@ -1,8 +1,11 @@
 /* timefmt.c: protocol timestamps; see timefmt.h. */
 #include "timefmt.h"
 
+#include "clock.h"
+
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static void format(long long ms, char *out, bool iso)
@@ -18,11 +21,8 @@ static void format(long long ms, char *out, bool iso)
 
 long long timefmt_now(char *iso, char *sql)
 {
-	struct timespec ts;
-	long long ms;
+	long long ms = clock_wall_ms();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
 	if(iso) format(ms, iso, true);
 	if(sql) format(ms, sql, false);
 	return ms;
@@ -31,4 +31,20 @@ long long timefmt_now(char *iso, char *sql)
 void timefmt_iso(long long ms, char *iso)
 {
 	format(ms, iso, true);
+}
+
+long long timefmt_parse_iso(const char *iso)
+{
+	struct tm tm;
+	int ms = 0, used = 0;
+
+	if(!iso) return 0;
+	memset(&tm, 0, sizeof(tm));
+	if(sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+				&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 || used == 0 || iso[used]){
+		return 0;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000LL + ms;
 }

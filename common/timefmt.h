@@ -20,4 +20,8 @@ long long timefmt_now(char *iso, char *sql);
 /* Formats ms since the epoch in the protocol form into iso (TIMEFMT_LEN). */
 void timefmt_iso(long long ms, char *iso);
 
+/* Parses the protocol form ("2026-11-28T02:00:00.123Z", exactly) into ms
+ * since the epoch. Returns 0 for NULL or anything not in that form. */
+long long timefmt_parse_iso(const char *iso);
+
 #endif

@@ -10,6 +10,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "topics.h"
+#include "clock.h"
 
 struct queued_reply {
 	long long due_ms;
@@ -17,14 +18,6 @@ struct queued_reply {
 	char *payload;
 	struct queued_reply *next;
 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
 
 void reply_queue_push(struct history_svc *svc, const char *user, const void *obj, long delay_ms)
 {
@@ -35,7 +28,7 @@ void reply_queue_push(struct history_svc *svc, const char *user, const void *obj
 	if(topic_user_inbox(item->topic, sizeof(item->topic), user)) goto fail;
 	item->payload = json_print(obj);
 	if(!item->payload) goto fail;
-	item->due_ms = monotonic_ms() + delay_ms;
+	item->due_ms = clock_mono_ms() + delay_ms;
 	/* Same delay for everything, so appending keeps the list in due order. */
 	for(tail = &svc->replies; *tail; tail = &(*tail)->next);
 	*tail = item;
@@ -48,7 +41,7 @@ fail:
 
 void reply_queue_flush(struct history_svc *svc)
 {
-	long long now = monotonic_ms();
+	long long now = clock_mono_ms();
 
 	while(svc->replies && svc->replies->due_ms <= now){
 		struct queued_reply *item = svc->replies;

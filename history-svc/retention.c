@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "clock.h"
 
 #define BATCH 1000
 #define MAX_ROOMS 1024
@@ -36,18 +37,10 @@ static int room_fn(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
 long retention_pass(struct history_svc *svc, long budget_ms)
 {
 	struct room_list *list = calloc(1, sizeof(*list));
-	long long deadline = now_ms() + budget_ms;
+	long long deadline = clock_mono_ms() + budget_ms;
 	struct db_param params[2];
 	unsigned long long affected;
 	long removed = 0;
@@ -66,7 +59,7 @@ long retention_pass(struct history_svc *svc, long budget_ms)
 				" WHERE retain_count IS NOT NULL OR retain_days IS NOT NULL", NULL, 0, room_fn, list, NULL, NULL) != DB_OK){
 		goto failed;
 	}
-	for(int i = 0; i < list->n && now_ms() < deadline; i++){
+	for(int i = 0; i < list->n && clock_mono_ms() < deadline; i++){
 		struct limited_room *r = &list->rooms[i];
 
 		if(r->has_count && r->last_seq > r->count){
@@ -76,7 +69,7 @@ long retention_pass(struct history_svc *svc, long budget_ms)
 				if(db_exec(svc->retention_db, "DELETE FROM messages WHERE room_id = ? AND seq <= ? LIMIT 1000",
 							params, 2, NULL, NULL, &affected, NULL) != DB_OK) goto failed;
 				removed += (long)affected;
-			}while(affected == BATCH && now_ms() < deadline);
+			}while(affected == BATCH && clock_mono_ms() < deadline);
 		}
 		if(r->has_days){
 			do{
@@ -86,7 +79,7 @@ long retention_pass(struct history_svc *svc, long budget_ms)
 							" AND created_at < NOW(3) - INTERVAL ? DAY LIMIT 1000",
 							params, 2, NULL, NULL, &affected, NULL) != DB_OK) goto failed;
 				removed += (long)affected;
-			}while(affected == BATCH && now_ms() < deadline);
+			}while(affected == BATCH && clock_mono_ms() < deadline);
 		}
 	}
 	if(removed > 0) log_info("retention: removed %ld old messages", removed);

@@ -21,6 +21,7 @@
 #include "presence.h"
 #include "requests.h"
 #include "topics.h"
+#include "clock.h"
 
 #define LAST_SEEN_QUEUE_MAX 100000
 #define LAST_SEEN_BATCH 1000
@@ -58,14 +59,6 @@ static const char *const subscriptions[] = {
 	TOPIC_PREFIX "/rooms/+/typing/+",
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
 static void publish(void *ud, const char *topic, const char *payload, int qos, bool retain)
 {
 	struct presence_svc *svc = ud;
@@ -88,7 +81,7 @@ static struct db *db_get(void *ud)
 {
 	struct presence_svc *svc = ud;
 	char err[512];
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 
 	if(svc->db) return svc->db;
 	if(now < svc->db_retry_at) return NULL;
@@ -106,7 +99,7 @@ static void db_failed(void *ud)
 
 	db_close(svc->db);
 	svc->db = NULL;
-	svc->db_retry_at = mono_ms() + 1000;
+	svc->db_retry_at = clock_mono_ms() + 1000;
 }
 
 /* Last-seen is best effort: queued here, written by flush_last_seen. */
@@ -170,7 +163,7 @@ static void log_stats(struct presence_svc *svc, const char *when)
 static void on_idle(void *ud)
 {
 	struct presence_svc *svc = ud;
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 
 	presence_tick(svc->presence, mqtt_svc_connected(svc->mqtt));
 	flush_last_seen(svc);

@@ -12,6 +12,8 @@
 #include <uthash.h>
 #include <utlist.h>
 
+#include "clock.h"
+#include "fnv.h"
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
@@ -111,51 +113,9 @@ struct presence {
 	struct presence_stats stats;
 };
 
-static long long clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
-}
-
-static long long mono_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-static long long wall_ms(void)
-{
-	return clock_ms(CLOCK_REALTIME);
-}
-
 unsigned long long presence_id_hash(const char *conn_id)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for(const unsigned char *c = (const unsigned char *)conn_id; *c; c++){
-		h ^= *c;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Parses "2026-11-28T02:00:00.123Z" into ms since the epoch; 0 when it is
- * not in that form. */
-static long long parse_iso_ms(const char *iso)
-{
-	struct tm tm;
-	int ms = 0, used = 0;
-
-	if(!iso) return 0;
-	memset(&tm, 0, sizeof(tm));
-	if(sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-				&tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 || used == 0 || iso[used]){
-		return 0;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (long long)timegm(&tm) * 1000LL + ms;
+	return fnv1a64_str(conn_id);
 }
 
 static enum pstate state_parse(const char *name)
@@ -183,7 +143,7 @@ struct presence *presence_new(const struct presence_opts *opts, const struct pre
 	p->opts = *opts;
 	p->sink = *sink;
 	p->holding = opts->startup_hold_ms > 0;
-	p->started = mono_ms();
+	p->started = clock_mono_ms();
 	return p;
 }
 
@@ -210,7 +170,7 @@ static struct user_entry *user_get(struct presence *p, const char *name)
 
 static void mark_dirty(struct presence *p, struct user_entry *u)
 {
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	long long due = now + p->opts.coalesce_ms;
 
 	if(u->dirty) return;
@@ -251,7 +211,7 @@ static void publish_user(struct presence *p, struct user_entry *u)
 		goto out;
 	}
 	if(topic_presence(topic, sizeof(topic), u->user)) goto out;
-	if(!u->since_ms) u->since_ms = wall_ms();
+	if(!u->since_ms) u->since_ms = clock_wall_ms();
 	if(state == ST_OFFLINE && !u->last_seen_ms) u->last_seen_ms = u->since_ms;
 	timefmt_iso(u->since_ms, since);
 	obj = cJSON_CreateObject();
@@ -279,7 +239,7 @@ static void publish_user(struct presence *p, struct user_entry *u)
 	snprintf(u->pub_text, sizeof(u->pub_text), "%s", u->text);
 	u->pub_since_ms = u->since_ms;
 	u->pub_last_seen_ms = u->last_seen_ms;
-	u->last_pub = mono_ms();
+	u->last_pub = clock_mono_ms();
 	if(went_offline) p->sink.last_seen(p->sink.ud, u->user, u->last_seen_ms);
 out:
 	cJSON_free(text);
@@ -309,13 +269,13 @@ static void conn_add(struct presence *p, struct node_entry *node, const char *co
 	snprintf(c->client, sizeof(c->client), "%s", client ? client : "");
 	c->node = node;
 	c->id_hash = presence_id_hash(conn_id);
-	c->since_ms = since ? since : wall_ms();
+	c->since_ms = since ? since : clock_wall_ms();
 	HASH_ADD_STR(p->conns, conn_id, c);
 	node->conns++;
 	node->digest ^= c->id_hash;
 	old = effective(u);
 	u->devices++;
-	user_changed(p, u, old, wall_ms());
+	user_changed(p, u, old, clock_wall_ms());
 }
 
 /* Forgets connection c, which ended at wall time when. */
@@ -362,7 +322,7 @@ static void staging_clear(struct node_entry *node)
 static void request_sync(struct presence *p, struct node_entry *node)
 {
 	char topic[TOPIC_MAX], payload[64];
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 
 	if(node->sync_pending && now - node->sync_sent < SYNC_RETRY_MS) return;
 	if(topic_sys_sync(topic, sizeof(topic), node->name)) return;
@@ -399,7 +359,7 @@ static struct node_entry *node_heard(struct presence *p, const char *name, const
 		return NULL;
 	}else if(boot > node->boot){
 		log_info("node %s restarted; dropping its %u connections", name, node->conns);
-		node_drop_conns(p, node, wall_ms());
+		node_drop_conns(p, node, clock_wall_ms());
 		staging_clear(node);
 		node->boot = boot;
 		node->synced = false;
@@ -408,8 +368,8 @@ static struct node_entry *node_heard(struct presence *p, const char *name, const
 		node->applied_seq = 0;
 		node->seq_at_prev_hb = 0;
 	}
-	node->last_heard = mono_ms();
-	node->last_heard_wall = wall_ms();
+	node->last_heard = clock_mono_ms();
+	node->last_heard_wall = clock_wall_ms();
 	if(node->lost){
 		log_info("node %s is back; asking for its connections", name);
 		node->lost = false;
@@ -423,7 +383,7 @@ static struct node_entry *node_heard(struct presence *p, const char *name, const
 static void node_lose(struct presence *p, struct node_entry *node)
 {
 	log_warn("node %s silent for %ld ms: its %u connections count as closed", node->name,
-			(long)(mono_ms() - node->last_heard), node->conns);
+			(long)(clock_mono_ms() - node->last_heard), node->conns);
 	node_drop_conns(p, node, node->last_heard_wall);
 	staging_clear(node);
 	node->lost = true;
@@ -481,7 +441,7 @@ static void reconcile(struct presence *p, struct node_entry *node)
 {
 	struct conn_entry *c, *ctmp;
 	struct staged_conn *s, *stmp, *found;
-	long long now = wall_ms();
+	long long now = clock_wall_ms();
 	unsigned int before = node->conns;
 
 	HASH_ITER(hh, p->conns, c, ctmp){
@@ -597,7 +557,7 @@ int presence_conn_message(struct presence *p, const char *node_name, const void 
 		conn_add(p, node, conn_id, user, client, 0);
 	}else if(!strcmp(kind, "disconnect")){
 		HASH_FIND_STR(p->conns, conn_id, c);
-		if(c) conn_remove(p, c, wall_ms());
+		if(c) conn_remove(p, c, clock_wall_ms());
 	}else{
 		goto out;
 	}
@@ -643,8 +603,8 @@ int presence_retained(struct presence *p, const char *user, const void *payload,
 	u->pub_state = state;
 	u->pub_devices = (unsigned int)devices;
 	snprintf(u->pub_text, sizeof(u->pub_text), "%s", text ? text : "");
-	u->pub_since_ms = parse_iso_ms(json_get_str(obj, "since", TIMEFMT_LEN));
-	u->pub_last_seen_ms = parse_iso_ms(json_get_str(obj, "last_seen", TIMEFMT_LEN));
+	u->pub_since_ms = timefmt_parse_iso(json_get_str(obj, "since", TIMEFMT_LEN));
+	u->pub_last_seen_ms = timefmt_parse_iso(json_get_str(obj, "last_seen", TIMEFMT_LEN));
 	rc = 0;
 out:
 	if(rc) p->stats.bad_input++;
@@ -680,7 +640,7 @@ static void end_hold(struct presence *p)
 		u->due = 0;
 	}
 	log_info("startup hold over after %lld ms: %u users known, %zu connections on %u nodes",
-			mono_ms() - p->started, users, presence_connections(p), HASH_COUNT(p->nodes));
+			clock_mono_ms() - p->started, users, presence_connections(p), HASH_COUNT(p->nodes));
 }
 
 static bool hold_may_end(const struct presence *p, long long now)
@@ -727,7 +687,7 @@ int presence_typing(struct presence *p, const char *room, const char *user, cons
 		snprintf(t->user, sizeof(t->user), "%s", user);
 		HASH_ADD_STR(p->typing, key, t);
 	}
-	t->expires = mono_ms() + p->opts.typing_ttl_ms;
+	t->expires = clock_mono_ms() + p->opts.typing_ttl_ms;
 out:
 	if(rc) p->stats.bad_input++;
 	cJSON_Delete(obj);
@@ -763,7 +723,7 @@ int presence_set_status(struct presence *p, const char *user, const char *state,
 	old = effective(u);
 	u->status = wanted;
 	snprintf(u->text, sizeof(u->text), "%s", text ? text : "");
-	user_changed(p, u, old, wall_ms());
+	user_changed(p, u, old, clock_wall_ms());
 	return 0;
 }
 
@@ -801,7 +761,7 @@ size_t presence_devices(const struct presence *p, const char *user, size_t max,
 
 void presence_tick(struct presence *p, bool connected)
 {
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	struct node_entry *node, *ntmp;
 	struct user_entry *u, *utmp;
 

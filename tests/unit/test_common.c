@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "fnv.h"
 #include "json_util.h"
 #include "names.h"
 #include "password_input.h"
@@ -822,6 +824,41 @@ static void password_read_line_refuses_empty_and_long(void)
 	fclose(fp);
 }
 
+/* The published FNV-1a 64-bit test vectors (the FNV authors' test suite):
+ * the wrong offset basis the plugin and presence-svc once shared
+ * (1469598103934665603, a digit short) fails every one of them. */
+static void fnv1a64_published_vectors(void)
+{
+	CHECK_EQ(FNV1A64_OFFSET_BASIS, 14695981039346656037ULL);
+	CHECK(fnv1a64_str("") == 0xcbf29ce484222325ULL);
+	CHECK(fnv1a64_str("a") == 0xaf63dc4c8601ec8cULL);
+	CHECK(fnv1a64_str("foobar") == 0x85944171f73967e8ULL);
+	/* Updating in pieces is hashing the whole. */
+	CHECK(fnv1a64_update(fnv1a64_update(FNV1A64_OFFSET_BASIS, "foo", 3), "bar", 3) == fnv1a64_str("foobar"));
+}
+
+static void timefmt_parse_iso_round_trip_and_refusals(void)
+{
+	char iso[TIMEFMT_LEN];
+
+	timefmt_iso(1764295200123LL, iso);
+	CHECK_EQ(timefmt_parse_iso(iso), 1764295200123LL);
+	CHECK_EQ(timefmt_parse_iso("1970-01-01T00:00:00.000Z"), 0);
+	CHECK_EQ(timefmt_parse_iso(NULL), 0);
+	CHECK_EQ(timefmt_parse_iso("2026-11-28T02:00:00Z"), 0);
+	CHECK_EQ(timefmt_parse_iso("2026-11-28T02:00:00.123Zjunk"), 0);
+}
+
+static void clock_monotonic_moves_forward(void)
+{
+	long long ms = clock_mono_ms(), us = clock_mono_us();
+
+	CHECK(clock_mono_us() >= us);
+	CHECK(clock_mono_ms() >= ms);
+	CHECK(us / 1000 - ms <= 1000);
+	CHECK(clock_wall_ms() > 1700000000000LL);
+}
+
 static const struct test_case cases[] = {
 	TEST_ENTRY(config_parse_trims_and_skips_comments),
 	TEST_ENTRY(config_later_key_replaces_earlier),
@@ -856,6 +893,9 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(random_hex_refuses_small_buffer),
 	TEST_ENTRY(timefmt_iso_known_values),
 	TEST_ENTRY(timefmt_now_iso_and_sql_agree),
+	TEST_ENTRY(timefmt_parse_iso_round_trip_and_refusals),
+	TEST_ENTRY(fnv1a64_published_vectors),
+	TEST_ENTRY(clock_monotonic_moves_forward),
 	TEST_ENTRY(password_read_line_strips_line_end),
 	TEST_ENTRY(password_read_line_refuses_empty_and_long),
 };
