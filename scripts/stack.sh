@@ -165,7 +165,8 @@ ensure_user() { # name role [room]
 			|| die "could not create user $name"
 	fi
 	if [ -n "${3:-}" ]; then
-		"$BUILD/chatctl" -c "$VAR/conf/db.conf" room add "$3" "$name" >/dev/null 2>&1 || true
+		"$BUILD/chatctl" -c "$VAR/conf/db.conf" member add "$3" "$name" >/dev/null \
+			|| die "could not add $name to room $3"
 	fi
 }
 
@@ -339,7 +340,7 @@ Or with Mosquitto's own tools:
   mosquitto_sub -p $HUB_PORT -u bob -P \$(cat $VAR/secrets/user-bob) -t 'chat/v1/rooms/lobby/msg/+' -v
   mosquitto_pub -p $LEAF_PORT -u alice -P \$(cat $VAR/secrets/user-alice) -q 1 \\
       -t chat/v1/rooms/lobby/msg/alice -m '{"id":"m1","body":"hello"}'
-Add users:  $BUILD/chatctl -c $VAR/conf/db.conf user add NAME   (then: room add lobby NAME)
+Add users:  $BUILD/chatctl -c $VAR/conf/db.conf user add NAME   (then: member add lobby NAME)
 Stop with:  make down
 INFO
 }
