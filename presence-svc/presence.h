@@ -31,6 +31,11 @@ struct presence_opts {
 	long node_timeout_ms;
 	long startup_hold_ms;
 	long typing_ttl_ms;
+	/* The clocks, in ms: monotonic for timers and wall (since the epoch)
+	 * for what is published. presence_opts_default sets common/clock.c's;
+	 * the unit tests set their own, so time moves only when they say. */
+	long long (*mono_ms)(void);
+	long long (*wall_ms)(void);
 };
 
 /* Where presence sends what it decides. publish: a message to send (the
@@ -66,8 +71,10 @@ void presence_opts_default(struct presence_opts *opts);
 struct presence *presence_new(const struct presence_opts *opts, const struct presence_sink *sink);
 
 /* Applies one payload from chat/v1/sys/conn/{node}: a connect, disconnect,
- * heartbeat or snapshot event. Returns 0, or -1 when it is malformed or
- * its node does not match (it is then ignored; counted in bad_input). */
+ * heartbeat or snapshot event (read by conn_event_parse). Returns 0 (also
+ * for a stale event of an older boot, which changes nothing), or -1 when it
+ * is malformed or its node does not match (it is then ignored; counted in
+ * bad_input). */
 int presence_conn_message(struct presence *p, const char *node, const void *payload, size_t len);
 
 /* A retained presence message of user read back while holding after a
@@ -107,9 +114,5 @@ size_t presence_connections(const struct presence *p);
 
 /* Frees the table; NULL allowed. */
 void presence_free(struct presence *p);
-
-/* The order-free digest of a connection id, as the plugin computes it
- * (conn_events.c): 64-bit FNV-1a. */
-unsigned long long presence_id_hash(const char *conn_id);
 
 #endif
