@@ -53,7 +53,9 @@ struct presence_view {
 	unsigned int devices;
 	const char *text;      /* status text, "" when none */
 	long long since_ms;    /* wall clock; 0 when unknown */
-	long long last_seen_ms;/* wall clock; 0 when unknown */
+	long long last_seen_ms;/* wall clock; 0 when unknown, and always 0 while
+	                        * the user has a connection: report it through
+	                        * presence_reported_last_seen */
 };
 
 struct presence_stats {
@@ -93,6 +95,13 @@ int presence_set_status(struct presence *p, const char *user, const char *state,
 /* Fills view for user. Returns true when the user is known (connected, or
  * seen since start), false otherwise (view then says offline). */
 bool presence_get(const struct presence *p, const char *user, struct presence_view *view);
+
+/* The one rule for the last_seen every reply and publication carries
+ * (docs/PROTOCOL.md 3.4): 0 (null) while the user of view has an open
+ * connection; otherwise view's last_seen_ms, or, when presence knows no
+ * disconnect of theirs, fallback_ms (the time MariaDB stored, for a reply;
+ * 0 for none). Returns wall-clock ms, or 0 for null. */
+long long presence_reported_last_seen(const struct presence_view *view, long long fallback_ms);
 
 /* Calls fn for each open connection of user (client id, node, since in
  * wall-clock ms) until fn returns non-zero or max calls were made. Returns

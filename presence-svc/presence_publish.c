@@ -28,7 +28,7 @@ static char *presence_payload(const struct presence *p, const struct user_entry 
 	presence_get(p, u->user, &view);
 	/* The state's start doubles as last_seen when no disconnect is known
 	 * (a user offline since before a restart). */
-	last_seen = view.state == presence_state_names[ST_OFFLINE] ? (view.last_seen_ms ? view.last_seen_ms : u->since_ms) : 0;
+	last_seen = presence_reported_last_seen(&view, u->since_ms);
 	timefmt_iso(u->since_ms, since);
 	obj = cJSON_CreateObject();
 	if(!obj) goto out;

@@ -179,8 +179,16 @@ bool presence_get(const struct presence *p, const char *user, struct presence_vi
 	view->devices = u->devices;
 	view->text = u->text;
 	view->since_ms = u->since_ms;
-	view->last_seen_ms = u->last_seen_ms;
+	/* What we remember is the previous disconnect, which does not hold
+	 * while a connection is open. */
+	view->last_seen_ms = u->devices > 0 ? 0 : u->last_seen_ms;
 	return true;
+}
+
+long long presence_reported_last_seen(const struct presence_view *view, long long fallback_ms)
+{
+	if(view->devices > 0) return 0;
+	return view->last_seen_ms ? view->last_seen_ms : fallback_ms;
 }
 
 size_t presence_devices(const struct presence *p, const char *user, size_t max,

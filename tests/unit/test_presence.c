@@ -280,6 +280,53 @@ static void test_disconnect_published_offline_with_last_seen_stored(void)
 	presence_free(p);
 }
 
+/* Issue 12 A3: a connected user's last_seen is null in the replies
+ * (presence_get + presence_reported_last_seen, used by roster and devices)
+ * as in the retained presence, even after an earlier disconnect and
+ * whatever MariaDB stored; once offline, all say the same time. */
+static void test_last_seen_null_while_connected_everywhere(void)
+{
+	struct presence *p = fresh(0);
+	struct presence_view view;
+	long long first_gone, stored = WALL_START - 86400000LL, second_gone;
+	cJSON *got;
+
+	connect_ev(p, "leaf", 1, "leaf-1a2b-1", "alice");
+	advance(p, 3000);
+	first_gone = fake_wall;
+	disconnect_ev(p, "leaf", 2, "leaf-1a2b-1", "alice");
+	advance(p, 3000);
+	CHECK(presence_get(p, "alice", &view));
+	CHECK_EQ(presence_reported_last_seen(&view, stored), first_gone);
+
+	connect_ev(p, "hub", 1, "hub-1a2b-1", "alice");
+	advance(p, 3000);
+	got = last_presence("alice");
+	CHECK_STR(str_of(got, "state"), "online");
+	CHECK(is_null(got, "last_seen"));
+	cJSON_Delete(got);
+	CHECK(presence_get(p, "alice", &view));
+	CHECK_STR(view.state, "online");
+	CHECK_EQ(view.last_seen_ms, 0);
+	CHECK_EQ(presence_reported_last_seen(&view, stored), 0);
+	CHECK_EQ(presence_reported_last_seen(&view, 0), 0);
+
+	second_gone = fake_wall;
+	disconnect_ev(p, "hub", 2, "hub-1a2b-1", "alice");
+	advance(p, 3000);
+	got = last_presence("alice");
+	CHECK(iso_is(str_of(got, "last_seen"), second_gone));
+	cJSON_Delete(got);
+	CHECK(presence_get(p, "alice", &view));
+	CHECK_EQ(presence_reported_last_seen(&view, stored), second_gone);
+	/* Unknown to presence (not seen since start): what MariaDB stored. */
+	CHECK(!presence_get(p, "bob", &view));
+	CHECK_STR(view.state, "offline");
+	CHECK_EQ(presence_reported_last_seen(&view, stored), stored);
+	CHECK_EQ(presence_reported_last_seen(&view, 0), 0);
+	presence_free(p);
+}
+
 /* A client id taken over by a new connection (the broker authenticates the
  * new one, then ends the old): the user never shows offline. */
 static void test_takeover_keeps_user_online(void)
@@ -721,6 +768,7 @@ static void test_event_parser_refuses_bad_input(void)
 static const struct test_case cases[] = {
 	TEST_ENTRY(test_connect_published_online_after_coalescing),
 	TEST_ENTRY(test_disconnect_published_offline_with_last_seen_stored),
+	TEST_ENTRY(test_last_seen_null_while_connected_everywhere),
 	TEST_ENTRY(test_takeover_keeps_user_online),
 	TEST_ENTRY(test_two_devices_then_one_then_none),
 	TEST_ENTRY(test_flapping_is_coalesced),
