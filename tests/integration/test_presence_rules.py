@@ -32,14 +32,14 @@ def inbox(user):
 def connect(stack, user, node, timeout=15):
     """A logged-in client of user on node, retrying while the plugins have
     not loaded the new user yet."""
-    deadline = time.monotonic() + timeout
-    while True:
-        c = Client(stack, user, node)
-        if c.rc == 0:
-            stack.clients.append(c)
-            return c
-        assert time.monotonic() < deadline, f"{user} cannot log in on {node}: rc {c.rc}"
-        time.sleep(0.2)  # poll interval of the wait above, not a wait for an event
+    clients = []
+
+    def logged_in():
+        clients.append(Client(stack, user, node))
+        return clients[-1].rc == 0
+    wait_until(logged_in, f"{user} logging in on {node}", timeout)
+    stack.clients.append(clients[-1])
+    return clients[-1]
 
 
 def wait_state(obs, user, state):
@@ -52,14 +52,24 @@ def ask(client, user, req):
                               timeout=STATE_TIMEOUT_S)
 
 
-def fresh_room(stack, *members):
-    room = "pr" + uuid.uuid4().hex[:10]
+def two_members(stack, prefix_a, prefix_b):
+    """Two new users and a new room holding both: (a, b, room)."""
+    a, b, room = uname(prefix_a), uname(prefix_b), "pr" + uuid.uuid4().hex[:10]
+    stack.add_user(a, f"{prefix_a}-pw-1")
+    stack.add_user(b, f"{prefix_b}-pw-1")
     r = stack.chatctl("room", "create", room)
     assert r.returncode == 0, r.stderr
-    for m in members:
+    for m in (a, b):
         r = stack.chatctl("room", "add", room, m)
         assert r.returncode == 0, r.stderr
-    return room
+    return a, b, room
+
+
+def wait_until(condition, what, timeout=STATE_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.2)  # poll interval
 
 
 def stored_last_seen(stack, user):
@@ -75,10 +85,7 @@ def roster_entry(client, user, room, who, req_id):
 
 
 def test_last_seen_is_null_while_connected_everywhere(stack):
-    user, peer = uname("seen"), uname("peer")
-    stack.add_user(user, "seen-pw-1")
-    stack.add_user(peer, "peer-pw-1")
-    room = fresh_room(stack, user, peer)
+    user, peer, room = two_members(stack, "seen", "peer")
     obs = connect(stack, peer, "hub")
     obs.subscribe(ptopic(user), inbox(peer))
 
@@ -88,10 +95,7 @@ def test_last_seen_is_null_while_connected_everywhere(stack):
     offline = wait_state(obs, user, "offline")
     assert offline["last_seen"] and offline["last_seen"].endswith("Z")
     # The disconnect is recorded in MariaDB too (written in batches).
-    deadline = time.monotonic() + STATE_TIMEOUT_S
-    while not stored_last_seen(stack, user):
-        assert time.monotonic() < deadline, "last_seen never stored"
-        time.sleep(0.2)
+    wait_until(lambda: stored_last_seen(stack, user), "last_seen stored in MariaDB")
 
     again = connect(stack, user, "leaf")
     again.subscribe(inbox(user))
@@ -116,10 +120,7 @@ def test_last_seen_is_null_while_connected_everywhere(stack):
 
 
 def test_roster_shows_a_member_never_seen_as_offline_with_null_last_seen(stack):
-    user, never = uname("seen"), uname("never")
-    stack.add_user(user, "seen-pw-1")
-    stack.add_user(never, "never-pw-1")
-    room = fresh_room(stack, user, never)
+    user, never, room = two_members(stack, "seen", "never")
     me = connect(stack, user, "hub")
     me.subscribe(inbox(user), ptopic(user))
     wait_state(me, user, "online")
