@@ -3,6 +3,8 @@
  * docs/PROTOCOL.md section 3.4.
  *  - A user is online (or away, or dnd: their own choice) while at least
  *    one of their connections, on any node, is open; offline otherwise.
+ *    last_seen is null while they are connected, everywhere it is shown
+ *    (presence_reported_last_seen).
  *  - A node that sends no heartbeat for node_timeout_ms is lost: its
  *    connections are dropped (last seen = its last heartbeat). When it is
  *    heard again, or when its heartbeat's count and digest of connection
@@ -15,7 +17,8 @@
  *    states we published before a restart are read back and the nodes'
  *    snapshots come in; then only real differences go out.
  *  - Typing indicators seen on chat/v1/rooms/{room}/typing/{user} expire
- *    after typing_ttl_ms unless renewed: we then publish {"typing": false}.
+ *    after typing_ttl_ms unless renewed or stopped: we then publish
+ *    {"typing": false, "expired": true}.
  * Single-threaded: call everything from the service loop. */
 #ifndef PRESENCE_H
 #define PRESENCE_H

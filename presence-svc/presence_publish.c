@@ -15,7 +15,7 @@
 #include "timefmt.h"
 #include "topics.h"
 
-/* The payload of docs/PROTOCOL.md 3.4 for u in state: a string the caller
+/* The retained payload of docs/PROTOCOL.md 3.4 for u: a string the caller
  * frees with cJSON_free, or NULL when out of memory. */
 static char *presence_payload(const struct presence *p, const struct user_entry *u)
 {
