@@ -27,11 +27,13 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c
-PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/requests.c
+PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
+	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c clients/chat_tui.c clients/chat_signals.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
-	tests/unit/test_intake_log.c history-svc/intake_log.c
+	tests/unit/test_intake_log.c history-svc/intake_log.c \
+	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -133,10 +135,21 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $^
 
-fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat
+# presence-svc's connection-event parser and the state machine it feeds.
+FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \
+	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c,$(PRESENCE_SRC)) \
+	common/json_util.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c common/topics.c
+$(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_CONN_EVENT_SRC) $(shell pkg-config --libs libcjson)
+
+fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl $(BUILD)/fuzz-conn-event
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat $(BUILD)/fuzz-corpus-conn-event
 	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
 	$(BUILD)/fuzz-chat-acl -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz-corpus-chat tests/fuzz/corpus_chat_acl
+	$(BUILD)/fuzz-conn-event -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus-conn-event tests/fuzz/corpus_conn_event
 
 clean:
 	rm -rf build build-asan

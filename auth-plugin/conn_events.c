@@ -11,6 +11,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "conn_event_fields.h"
 #include "names.h"
 #include "topics.h"
 #include "fnv.h"
@@ -18,7 +19,7 @@
 
 struct tracked_conn {
 	struct mosquitto *client; /* key: the broker's context pointer */
-	char conn_id[64];
+	char conn_id[CONN_EV_ID_MAX + 1];
 	char user[NAME_USER_MAX + 1];
 	uint64_t id_hash;
 	long long since_ms;       /* wall clock, for snapshots */
@@ -73,11 +74,11 @@ static cJSON *event_start(const struct conn_events *events, const char *kind)
 	cJSON *event = cJSON_CreateObject();
 
 	if(!event) return NULL;
-	if(!cJSON_AddStringToObject(event, "event", kind)
-			|| !cJSON_AddStringToObject(event, "node", events->node)
-			|| !cJSON_AddStringToObject(event, "boot", events->boot)
-			|| !cJSON_AddNumberToObject(event, "seq", (double)events->event_seq)
-			|| !cJSON_AddNumberToObject(event, "ts", (double)clock_wall_ms())){
+	if(!cJSON_AddStringToObject(event, CONN_EV_EVENT, kind)
+			|| !cJSON_AddStringToObject(event, CONN_EV_NODE, events->node)
+			|| !cJSON_AddStringToObject(event, CONN_EV_BOOT, events->boot)
+			|| !cJSON_AddNumberToObject(event, CONN_EV_SEQ, (double)events->event_seq)
+			|| !cJSON_AddNumberToObject(event, CONN_EV_TS, (double)clock_wall_ms())){
 		cJSON_Delete(event);
 		return NULL;
 	}
@@ -107,9 +108,9 @@ static void publish_change(struct conn_events *events, const char *kind,
 	event = event_start(events, kind);
 
 	if(!event) goto out;
-	if(!cJSON_AddStringToObject(event, "conn", conn->conn_id)
-			|| !cJSON_AddStringToObject(event, "user", conn->user)
-			|| !cJSON_AddStringToObject(event, "client", client_id ? client_id : "")){
+	if(!cJSON_AddStringToObject(event, CONN_EV_CONN, conn->conn_id)
+			|| !cJSON_AddStringToObject(event, CONN_EV_USER, conn->user)
+			|| !cJSON_AddStringToObject(event, CONN_EV_CLIENT, client_id ? client_id : "")){
 		goto out;
 	}
 	/* QoS 1 so that the bridge and presence-svc get it at least once. */
@@ -140,7 +141,7 @@ void conn_events_connected(struct conn_events *events, struct mosquitto *client,
 	conn->since_ms = clock_wall_ms();
 	HASH_ADD_PTR(events->conns, client, conn);
 	events->digest ^= conn->id_hash;
-	publish_change(events, "connect", conn, mosquitto_client_id(client));
+	publish_change(events, CONN_EV_KIND_CONNECT, conn, mosquitto_client_id(client));
 }
 
 void conn_events_disconnected(struct conn_events *events, struct mosquitto *client)
@@ -150,7 +151,7 @@ void conn_events_disconnected(struct conn_events *events, struct mosquitto *clie
 	if(!events || !client) return;
 	HASH_FIND_PTR(events->conns, &client, conn);
 	if(!conn) return;
-	publish_change(events, "disconnect", conn, mosquitto_client_id(client));
+	publish_change(events, CONN_EV_KIND_DISCONNECT, conn, mosquitto_client_id(client));
 	events->digest ^= conn->id_hash;
 	HASH_DEL(events->conns, conn);
 	mosquitto_free(conn);
@@ -158,14 +159,14 @@ void conn_events_disconnected(struct conn_events *events, struct mosquitto *clie
 
 static void publish_heartbeat(struct conn_events *events)
 {
-	cJSON *event = event_start(events, "heartbeat");
+	cJSON *event = event_start(events, CONN_EV_KIND_HEARTBEAT);
 	char digest[17];
 
 	if(!event) goto out;
 	snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)events->digest);
-	if(!cJSON_AddNumberToObject(event, "conns", (double)HASH_COUNT(events->conns))
-			|| !cJSON_AddStringToObject(event, "digest", digest)
-			|| !cJSON_AddNumberToObject(event, "interval_ms", CONN_EVENTS_HEARTBEAT_MS)){
+	if(!cJSON_AddNumberToObject(event, CONN_EV_CONNS, (double)HASH_COUNT(events->conns))
+			|| !cJSON_AddStringToObject(event, CONN_EV_DIGEST, digest)
+			|| !cJSON_AddNumberToObject(event, CONN_EV_INTERVAL_MS, CONN_EVENTS_HEARTBEAT_MS)){
 		goto out;
 	}
 	/* QoS 0: a heartbeat is only worth something when it is fresh; a bridge
@@ -179,17 +180,17 @@ out:
  * CONN_EVENTS_SNAPSHOT_PART of them; advances *cursor. Returns 0 or -1. */
 static int publish_snapshot_part(struct conn_events *events, struct tracked_conn **cursor, int part, int parts)
 {
-	cJSON *event = event_start(events, "snapshot");
+	cJSON *event = event_start(events, CONN_EV_KIND_SNAPSHOT);
 	cJSON *list = NULL, *item;
 	int rc = -1;
 
 	if(!event) goto out;
-	if((events->sync_id[0] && !cJSON_AddStringToObject(event, "sync", events->sync_id))
-			|| !cJSON_AddNumberToObject(event, "part", part)
-			|| !cJSON_AddNumberToObject(event, "parts", parts)){
+	if((events->sync_id[0] && !cJSON_AddStringToObject(event, CONN_EV_SYNC, events->sync_id))
+			|| !cJSON_AddNumberToObject(event, CONN_EV_PART, part)
+			|| !cJSON_AddNumberToObject(event, CONN_EV_PARTS, parts)){
 		goto out;
 	}
-	list = cJSON_AddArrayToObject(event, "conns");
+	list = cJSON_AddArrayToObject(event, CONN_EV_CONNS);
 	if(!list) goto out;
 	for(int n = 0; *cursor && n < CONN_EVENTS_SNAPSHOT_PART; n++, *cursor = (*cursor)->hh.next){
 		const char *client_id = mosquitto_client_id((*cursor)->client);
@@ -197,10 +198,10 @@ static int publish_snapshot_part(struct conn_events *events, struct tracked_conn
 		item = cJSON_CreateObject();
 		if(!item) goto out;
 		cJSON_AddItemToArray(list, item);
-		if(!cJSON_AddStringToObject(item, "conn", (*cursor)->conn_id)
-				|| !cJSON_AddStringToObject(item, "user", (*cursor)->user)
-				|| !cJSON_AddStringToObject(item, "client", client_id ? client_id : "")
-				|| !cJSON_AddNumberToObject(item, "since", (double)(*cursor)->since_ms)){
+		if(!cJSON_AddStringToObject(item, CONN_EV_CONN, (*cursor)->conn_id)
+				|| !cJSON_AddStringToObject(item, CONN_EV_USER, (*cursor)->user)
+				|| !cJSON_AddStringToObject(item, CONN_EV_CLIENT, client_id ? client_id : "")
+				|| !cJSON_AddNumberToObject(item, CONN_EV_SINCE, (double)(*cursor)->since_ms)){
 			goto out;
 		}
 	}
@@ -257,7 +258,7 @@ void conn_events_message(struct conn_events *events, const char *topic, const vo
 	events->snapshot_wanted = true;
 	events->sync_id[0] = '\0';
 	if(len > 0 && len <= 256) request = cJSON_ParseWithLength(payload, len);
-	id = cJSON_GetObjectItemCaseSensitive(request, "sync");
+	id = cJSON_GetObjectItemCaseSensitive(request, CONN_EV_SYNC);
 	if(cJSON_IsString(id) && name_msgid_valid(id->valuestring)){
 		snprintf(events->sync_id, sizeof(events->sync_id), "%s", id->valuestring);
 	}

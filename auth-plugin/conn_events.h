@@ -61,7 +61,7 @@ bool conn_events_publish_allowed(struct conn_events *events, struct mosquitto *c
 		const void *payload, uint32_t len);
 
 /* The order-free digest of a set of connection ids: the XOR of each id's
- * 64-bit FNV-1a hash. presence-svc computes the same (presence.c). */
+ * 64-bit FNV-1a hash. presence-svc computes the same (presence_table.c). */
 uint64_t conn_events_id_hash(const char *conn_id);
 
 /* Frees the tracker (no events are published). NULL allowed. */

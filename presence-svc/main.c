@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
@@ -116,35 +114,35 @@ static void queue_last_seen(void *ud, const char *user, long long seen_ms)
 	svc->queued++;
 }
 
-/* Writes up to LAST_SEEN_BATCH queued last-seen times in one transaction. */
+/* Writes up to LAST_SEEN_BATCH queued last-seen times in one transaction;
+ * on failure they stay queued for the next try. */
 static void flush_last_seen(struct presence_svc *svc)
 {
 	struct db_param params[2];
 	struct db *db;
 	size_t n = svc->queued < LAST_SEEN_BATCH ? svc->queued : LAST_SEEN_BATCH;
-	size_t i;
+	int rc;
 
 	if(n == 0) return;
 	db = db_get(svc);
 	if(!db) return;
-	if(db_begin(db) != DB_OK) goto failed;
-	for(i = 0; i < n; i++){
+	rc = db_begin(db);
+	for(size_t i = 0; rc == DB_OK && i < n; i++){
 		params[0] = DB_I64(svc->queue[i].seen_ms);
 		params[1] = DB_STR(svc->queue[i].user);
-		if(db_exec(db, "INSERT INTO last_seen (user_id, seen_at) SELECT id, FROM_UNIXTIME(? / 1000) FROM users"
-					" WHERE username = ? ON DUPLICATE KEY UPDATE seen_at = VALUES(seen_at)",
-					params, 2, NULL, NULL, NULL, NULL) != DB_OK){
-			goto failed;
-		}
+		rc = db_exec(db, "INSERT INTO last_seen (user_id, seen_at) SELECT id, FROM_UNIXTIME(? / 1000) FROM users"
+				" WHERE username = ? ON DUPLICATE KEY UPDATE seen_at = VALUES(seen_at)",
+				params, 2, NULL, NULL, NULL, NULL);
 	}
-	if(db_commit(db) != DB_OK) goto failed;
+	if(rc == DB_OK) rc = db_commit(db);
+	if(rc != DB_OK){
+		log_warn("last-seen not stored yet (%zu queued): %s", svc->queued, db_error(db));
+		db_rollback(db);
+		db_failed(svc);
+		return;
+	}
 	memmove(svc->queue, svc->queue + n, (svc->queued - n) * sizeof(*svc->queue));
 	svc->queued -= n;
-	return;
-failed:
-	log_warn("last-seen not stored yet (%zu queued): %s", svc->queued, db_error(db));
-	db_rollback(db);
-	db_failed(svc);
 }
 
 static void log_stats(struct presence_svc *svc, const char *when)

@@ -3,6 +3,8 @@
  * docs/PROTOCOL.md section 3.4.
  *  - A user is online (or away, or dnd: their own choice) while at least
  *    one of their connections, on any node, is open; offline otherwise.
+ *    last_seen is null while they are connected, everywhere it is shown
+ *    (presence_reported_last_seen).
  *  - A node that sends no heartbeat for node_timeout_ms is lost: its
  *    connections are dropped (last seen = its last heartbeat). When it is
  *    heard again, or when its heartbeat's count and digest of connection
@@ -15,7 +17,8 @@
  *    states we published before a restart are read back and the nodes'
  *    snapshots come in; then only real differences go out.
  *  - Typing indicators seen on chat/v1/rooms/{room}/typing/{user} expire
- *    after typing_ttl_ms unless renewed: we then publish {"typing": false}.
+ *    after typing_ttl_ms unless renewed or stopped: we then publish
+ *    {"typing": false, "expired": true}.
  * Single-threaded: call everything from the service loop. */
 #ifndef PRESENCE_H
 #define PRESENCE_H
@@ -31,6 +34,11 @@ struct presence_opts {
 	long node_timeout_ms;
 	long startup_hold_ms;
 	long typing_ttl_ms;
+	/* The clocks, in ms: monotonic for timers and wall (since the epoch)
+	 * for what is published. presence_opts_default sets common/clock.c's;
+	 * the unit tests set their own, so time moves only when they say. */
+	long long (*mono_ms)(void);
+	long long (*wall_ms)(void);
 };
 
 /* Where presence sends what it decides. publish: a message to send (the
@@ -48,7 +56,9 @@ struct presence_view {
 	unsigned int devices;
 	const char *text;      /* status text, "" when none */
 	long long since_ms;    /* wall clock; 0 when unknown */
-	long long last_seen_ms;/* wall clock; 0 when unknown */
+	long long last_seen_ms;/* wall clock; 0 when unknown, and always 0 while
+	                        * the user has a connection: report it through
+	                        * presence_reported_last_seen */
 };
 
 struct presence_stats {
@@ -66,8 +76,10 @@ void presence_opts_default(struct presence_opts *opts);
 struct presence *presence_new(const struct presence_opts *opts, const struct presence_sink *sink);
 
 /* Applies one payload from chat/v1/sys/conn/{node}: a connect, disconnect,
- * heartbeat or snapshot event. Returns 0, or -1 when it is malformed or
- * its node does not match (it is then ignored; counted in bad_input). */
+ * heartbeat or snapshot event (read by conn_event_parse). Returns 0 (also
+ * for a stale event of an older boot, which changes nothing), or -1 when it
+ * is malformed or its node does not match (it is then ignored; counted in
+ * bad_input). */
 int presence_conn_message(struct presence *p, const char *node, const void *payload, size_t len);
 
 /* A retained presence message of user read back while holding after a
@@ -86,6 +98,13 @@ int presence_set_status(struct presence *p, const char *user, const char *state,
 /* Fills view for user. Returns true when the user is known (connected, or
  * seen since start), false otherwise (view then says offline). */
 bool presence_get(const struct presence *p, const char *user, struct presence_view *view);
+
+/* The one rule for the last_seen every reply and publication carries
+ * (docs/PROTOCOL.md 3.4): 0 (null) while the user of view has an open
+ * connection; otherwise view's last_seen_ms, or, when presence knows no
+ * disconnect of theirs, fallback_ms (the time MariaDB stored, for a reply;
+ * 0 for none). Returns wall-clock ms, or 0 for null. */
+long long presence_reported_last_seen(const struct presence_view *view, long long fallback_ms);
 
 /* Calls fn for each open connection of user (client id, node, since in
  * wall-clock ms) until fn returns non-zero or max calls were made. Returns
@@ -107,9 +126,5 @@ size_t presence_connections(const struct presence *p);
 
 /* Frees the table; NULL allowed. */
 void presence_free(struct presence *p);
-
-/* The order-free digest of a connection id, as the plugin computes it
- * (conn_events.c): 64-bit FNV-1a. */
-unsigned long long presence_id_hash(const char *conn_id);
 
 #endif

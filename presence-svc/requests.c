@@ -85,23 +85,24 @@ out:
 	cJSON_Delete(reply);
 }
 
-/* Adds the presence of user to obj: state, devices, text, since, last_seen
- * (db_last_seen, already in protocol form, when we know nothing newer). */
+/* Adds the presence of user to obj: state, devices, text, last_seen (by
+ * presence_reported_last_seen: null while connected, else ours, else
+ * db_last_seen, in protocol form, from MariaDB). */
 static void add_presence(const struct presence *presence, cJSON *obj, const char *user, const char *db_last_seen)
 {
 	struct presence_view view;
 	char iso[TIMEFMT_LEN];
+	long long last_seen;
 
 	presence_get(presence, user, &view);
 	cJSON_AddStringToObject(obj, "state", view.state);
 	cJSON_AddNumberToObject(obj, "devices", view.devices);
 	if(view.text[0]) cJSON_AddStringToObject(obj, "text", view.text);
 	else cJSON_AddNullToObject(obj, "text");
-	if(view.last_seen_ms){
-		timefmt_iso(view.last_seen_ms, iso);
+	last_seen = presence_reported_last_seen(&view, timefmt_parse_iso(db_last_seen));
+	if(last_seen){
+		timefmt_iso(last_seen, iso);
 		cJSON_AddStringToObject(obj, "last_seen", iso);
-	}else if(db_last_seen){
-		cJSON_AddStringToObject(obj, "last_seen", db_last_seen);
 	}else{
 		cJSON_AddNullToObject(obj, "last_seen");
 	}
