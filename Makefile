@@ -28,10 +28,14 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/requests.c
-CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c clients/chat_tui.c clients/chat_signals.c
+CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
+	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
+	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
+	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_signals.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
-	tests/unit/test_intake_log.c history-svc/intake_log.c
+	tests/unit/test_intake_log.c history-svc/intake_log.c \
+	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
