@@ -122,7 +122,7 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
 	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
 
-# libFuzzer target for the ACL-file parser and topic matchers (clang).
+# libFuzzer targets (clang): the ACL-file parser and topic matchers, ...
 FUZZ_SECONDS ?= 60
 $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-plugin/acl_file.h
 	@mkdir -p $(BUILD)
@@ -137,10 +137,19 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $^
 
-fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat
+# The chat client's parser of incoming publishes (chat_proto_incoming),
+# with the invariants its front ends rely on.
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(shell pkg-config --libs libcjson)
+
+fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl $(BUILD)/fuzz-chat-incoming
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat $(BUILD)/fuzz-corpus-incoming
 	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
 	$(BUILD)/fuzz-chat-acl -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz-corpus-chat tests/fuzz/corpus_chat_acl
+	$(BUILD)/fuzz-chat-incoming -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus-incoming tests/fuzz/corpus_chat_incoming
 
 clean:
 	rm -rf build build-asan
