@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 class Screen:
     """One full-screen `chat` in a detached tmux session."""
 
-    def __init__(self, stack, user, node, width=130, height=40):
+    def __init__(self, stack, user, node, width=130, height=40, stdin_line=None):
         self.sock = os.path.join(stack.var, "tmux-docs.sock")
         self.name = f"docs-{user}-{uuid.uuid4().hex[:6]}"
         self.trace = os.path.join(stack.var, self.name + ".trace")
@@ -31,7 +31,10 @@ class Screen:
             os.makedirs(where, exist_ok=True)
             env["ASAN_OPTIONS"] = f"detect_leaks=1:log_path={where}/asan"
             env["UBSAN_OPTIONS"] = f"print_stacktrace=1:log_path={where}/ubsan"
-        shell = "trap : INT; " + " ".join(args) + '; echo "[chat exited $?]"; sleep 60'
+        # stdin_line: chat's stdin is a pipe with that line, its stdout
+        # still the terminal.
+        pipe = f"echo '{stdin_line}' | " if stdin_line else ""
+        shell = "trap : INT; " + pipe + " ".join(args) + '; echo "[chat exited $?]"; sleep 60'
         self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
                   *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell)
 
@@ -143,3 +146,32 @@ def test_a_body_with_line_breaks_shows_as_continuation_lines(stack, screens):
     assert rows[first + 2].strip() == "", screen
     assert rows[first + 3].strip() == f"{mark} last row", screen
     assert "?" not in "".join(rows[first:first + 4]), screen
+
+
+def test_the_readme_chatctl_commands_work(stack):
+    """README's "add a user and put them in a room": each command is one
+    docs/ADMIN.md documents, and run as written (with the stack's db.conf
+    and a fresh user name) carol ends up a member."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    admin = open(os.path.join(ROOT, "docs", "ADMIN.md")).read()
+    lines = [l.split("#")[0].split() for l in readme.splitlines() if l.startswith("build/chatctl ")]
+    assert len(lines) >= 2, "README shows no chatctl commands"
+    user = "carol" + uuid.uuid4().hex[:6]
+    for words in lines:
+        assert words[1:3] == ["-c", "var/conf/db.conf"], words
+        assert f"chatctl -c FILE {words[3]} {words[4]} " in admin, f"{' '.join(words)}: not in docs/ADMIN.md"
+        args = [user if w == "carol" else w for w in words[3:]]
+        r = stack.chatctl(*args, stdin="a password\n")
+        assert r.returncode == 0, f"chatctl {' '.join(args)}: {r.stderr}"
+    r = stack.chatctl("member", "list", "lobby")
+    assert r.returncode == 0 and user in r.stdout.split(), r.stdout + r.stderr
+
+
+def test_plain_mode_when_stdin_is_not_a_terminal(stack, screens):
+    """README and docs/CLIENT.md: plain mode when stdin or stdout is not a
+    terminal; here stdout is the terminal and stdin a pipe."""
+    alice = screens("alice", "leaf", stdin_line="/help")
+    screen = alice.wait("[chat exited 0]")
+    assert "status connected" in screen, screen
+    assert "help /join ROOM" in screen, screen
+    assert "status disconnected end of input" in screen, screen
