@@ -2,35 +2,24 @@
  * chat_tui.h. The parts are listed in chat_tui_int.h.
  *
  * Threads: events come from the MQTT library's threads. on_event copies
- * each into a queue under t->lock and writes a byte to the wake pipe; only
+ * each into a queue under the loop's lock and wakes the main thread; only
  * the main thread touches the screen and the model (rooms, lines, users).
- * The main thread waits in poll() on the terminal, a signalfd (SIGINT,
- * SIGTERM, SIGWINCH) and the wake pipe, with a one-second tick for the
- * clock and for typing indicators that expire. */
-#include "chat_signals.h"
+ * The main thread waits in chat_loop (the terminal, SIGINT, SIGTERM,
+ * SIGWINCH, wake-ups), with a one-second tick for the clock and for typing
+ * indicators that expire. */
+#include "chat_loop.h"
 #include "chat_tui.h"
 #include "chat_tui_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <locale.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #include <ncursesw/curses.h>
-
-#include "clock.h"
 
 #define DRAIN_MS 3000
 #define CLOSE_MS 2000
@@ -59,28 +48,17 @@ static void qev_free(struct qev *q)
 	free(q);
 }
 
-static void wake(struct tui *t)
-{
-	char c = 1;
-	ssize_t r = write(t->wake[1], &c, 1); /* full pipe: a wake-up is pending anyway */
-
-	(void)r;
-}
-
 static void on_event(void *ctx, const struct chat_event *ev)
 {
 	struct tui *t = ctx;
 	struct qev *q = NULL;
 
 	if(ev->kind == CHAT_EV_SENT || ev->kind == CHAT_EV_BAD_PAYLOAD || ev->kind == CHAT_EV_NOTE){
-		wake(t); /* the queued count may have changed; diagnostics are not shown */
+		chat_loop_wake(&t->loop); /* the queued count may have changed; diagnostics are not shown */
 		return;
 	}
 	if(ev->kind == CHAT_EV_CLOSED){
-		pthread_mutex_lock(&t->lock);
-		t->closed = 1;
-		pthread_mutex_unlock(&t->lock);
-		wake(t);
+		chat_loop_set(&t->loop, &t->loop.closed, 1);
 		return;
 	}
 	q = calloc(1, sizeof(*q));
@@ -97,13 +75,13 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	q->ev.topic = NULL;
 	q->ev.op = dup_or_null(ev->op);
 	q->ev.visibility = dup_or_null(ev->visibility);
-	pthread_mutex_lock(&t->lock);
-	if(ev->kind == CHAT_EV_ERROR && ev->fatal) t->fatal = ev->fatal;
+	pthread_mutex_lock(&t->loop.lock);
+	if(ev->kind == CHAT_EV_ERROR && ev->fatal) t->loop.fatal = ev->fatal;
 	if(t->tail) t->tail->next = q;
 	else t->head = q;
 	t->tail = q;
-	pthread_mutex_unlock(&t->lock);
-	wake(t);
+	pthread_mutex_unlock(&t->loop.lock);
+	chat_loop_wake(&t->loop);
 }
 
 static int drain_events(struct tui *t)
@@ -111,10 +89,10 @@ static int drain_events(struct tui *t)
 	struct qev *list = NULL;
 	int any = 0;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&t->loop.lock);
 	list = t->head;
 	t->head = t->tail = NULL;
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->loop.lock);
 	while(list){
 		struct qev *q = list;
 
@@ -129,47 +107,6 @@ static int drain_events(struct tui *t)
 
 
 /* ---- the session ---- */
-
-static int get_flag(struct tui *t, const int *flag)
-{
-	int v;
-
-	pthread_mutex_lock(&t->lock);
-	v = *flag;
-	pthread_mutex_unlock(&t->lock);
-	return v;
-}
-
-/* Waits up to timeout_ms for the wake pipe, a signal or a key. Returns
- * the signal number (SIGINT, SIGTERM, SIGWINCH) or 0; *input is set when
- * the terminal has input. */
-static int wait_for(struct tui *t, int sfd, int timeout_ms, int *input)
-{
-	struct pollfd fds[3] = {
-		{ .fd = t->wake[0], .events = POLLIN },
-		{ .fd = sfd, .events = POLLIN },
-		{ .fd = STDIN_FILENO, .events = POLLIN },
-	};
-	int sig = 0;
-
-	*input = 0;
-	if(poll(fds, 3, timeout_ms) <= 0) return 0;
-	if(fds[0].revents){
-		char buf[64];
-
-		while(read(t->wake[0], buf, sizeof(buf)) > 0){
-		}
-	}
-	if(fds[1].revents){
-		struct signalfd_siginfo si;
-
-		while(read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)){
-			if(sig != SIGINT && sig != SIGTERM) sig = (int)si.ssi_signo;
-		}
-	}
-	if(fds[2].revents) *input = 1;
-	return sig;
-}
 
 static void resize(void)
 {
@@ -200,28 +137,14 @@ static void tui_free(struct tui *t)
 int chat_tui_run(const struct chat_net_opts *opts)
 {
 	static struct tui t;
-	long long deadline;
-	int have_lock = 0;
 	int screen = 0;
 	int signalled = 0;
-	int sfd = -1;
 	int fatal = 0;
 	int rc = 1;
 
 	memset(&t, 0, sizeof(t));
-	t.wake[0] = t.wake[1] = -1;
 	t.comp_index = -1;
-	if(pthread_mutex_init(&t.lock, NULL)){
-		fprintf(stderr, "chat: cannot create a mutex\n");
-		goto out;
-	}
-	have_lock = 1;
-	if(pipe2(t.wake, O_CLOEXEC | O_NONBLOCK)){
-		fprintf(stderr, "chat: pipe: %s\n", strerror(errno));
-		goto out;
-	}
-	sfd = chat_signalfd_open(SIGWINCH);
-	if(sfd < 0) goto out;
+	if(chat_loop_init(&t.loop, SIGWINCH)) goto out;
 	setlocale(LC_ALL, "");
 
 	t.net = chat_net_new(opts, on_event, &t);
@@ -241,43 +164,29 @@ int chat_tui_run(const struct chat_net_opts *opts)
 	if(chat_net_start(t.net)) goto out;
 
 	while(!t.quit){
-		int input = 0;
-		int sig;
+		int got, signo;
 
-		if(get_flag(&t, &t.fatal)) break;
+		if(chat_loop_get(&t.loop, &t.loop.fatal)) break;
 		drain_events(&t);
 		if(t.online && time(NULL) - t.rooms_polled >= ROOMS_POLL_S){
 			t.rooms_polled = time(NULL);
 			chat_net_rooms(t.net, 0);
 		}
 		draw__redraw(&t);
-		sig = wait_for(&t, sfd, 1000, &input);
-		if(sig == SIGINT || sig == SIGTERM){
+		got = chat_loop_wait(&t.loop, STDIN_FILENO, 1000, &signo);
+		if(signo == SIGINT || signo == SIGTERM){
 			signalled = 1;
 			break;
 		}
-		if(sig == SIGWINCH) resize();
-		if(input) input__read_keys(&t);
+		if(signo == SIGWINCH) resize();
+		if(got & CHAT_LOOP_INPUT) input__read_keys(&t);
 	}
-	fatal = get_flag(&t, &t.fatal);
-	if(!signalled && !fatal){
-		/* Give what was typed a moment to reach the broker. */
-		deadline = clock_mono_ms() + DRAIN_MS;
-		while(chat_net_pending(t.net) > 0 && clock_mono_ms() < deadline){
-			int input;
-
-			if(wait_for(&t, sfd, 100, &input) == SIGINT) break;
-		}
-	}
+	fatal = chat_loop_get(&t.loop, &t.loop.fatal);
+	/* Give what was typed a moment to reach the broker. */
+	if(!signalled && !fatal && chat_loop_drain(&t.loop, t.net, DRAIN_MS) > 0) signalled = 1;
 	endwin();
 	screen = 0;
-	chat_net_stop(t.net, signalled || fatal ? 0 : 1000);
-	deadline = clock_mono_ms() + CLOSE_MS;
-	while(!get_flag(&t, &t.closed) && clock_mono_ms() < deadline){
-		int input;
-
-		if(wait_for(&t, sfd, (int)(deadline - clock_mono_ms()), &input) == SIGINT) break;
-	}
+	chat_loop_close(&t.loop, t.net, signalled || fatal ? 0 : 1000, CLOSE_MS);
 	if(fatal == 2) fprintf(stderr, "chat: the broker refused the login (wrong user name or password?)\n");
 	else if(fatal) fprintf(stderr, "chat: the broker refused the connection\n");
 	rc = fatal;
@@ -287,10 +196,6 @@ out:
 	chat_net_free(t.net);
 	t.net = NULL;
 	tui_free(&t);
-	if(sfd >= 0) close(sfd);
-	if(t.wake[0] >= 0) close(t.wake[0]);
-	if(t.wake[1] >= 0) close(t.wake[1]);
-	if(have_lock) pthread_mutex_destroy(&t.lock);
+	chat_loop_free(&t.loop);
 	return rc;
 }
-

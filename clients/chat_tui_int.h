@@ -15,6 +15,7 @@
 #include <time.h>
 #include <wchar.h>
 
+#include "chat_loop.h"
 #include "chat_net.h"
 #include "names.h"
 
@@ -81,11 +82,8 @@ struct qev {
 };
 
 struct tui {
-	pthread_mutex_t lock;       /* the queue and the flags below */
-	int wake[2];
+	struct chat_loop loop;      /* its lock also guards the queue */
 	struct qev *head, *tail;
-	int fatal;
-	int closed;
 
 	/* Main thread only: */
 	struct chat_net *net;
