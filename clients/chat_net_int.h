@@ -203,18 +203,16 @@ void ops__resend_waiting(struct chat_net *net);
 /* ---- chat_net_rooms.c ---- */
 /* The subscription filter of a room: its messages and typing indicators. */
 void rooms__filter(char *buf, size_t len, const char *room);
-/* Finds (NULL: none), adds (NULL when full or out of memory) and removes
- * a followed room (lock held). */
+/* Finds (NULL: none) and adds (NULL when full or out of memory) a
+ * followed room (lock held). */
 struct net_room *rooms__find(struct chat_net *net, const char *name);
 struct net_room *rooms__add(struct chat_net *net, const char *name);
-void rooms__remove(struct chat_net *net, const char *name);
 size_t rooms__count(struct chat_net *net);
 /* The seen set of r (lock held): adds h, or tells whether it is there. */
 void rooms__seen_add(struct net_room *r, uint64_t h);
 int rooms__seen_has(const struct net_room *r, uint64_t h);
 /* Frees every followed room (no lock: the session is being freed). */
 void rooms__free_all(struct chat_net *net);
-void rooms__live_free(struct net_room *r);
 /* Copies the current room into room (len bytes; "" for none). */
 void rooms__current(struct chat_net *net, char *room, size_t len);
 /* Copies room, or the current room when NULL, into buf; returns 0, or -1
@@ -227,8 +225,6 @@ int rooms__track(struct chat_net *net, const char *room, int make_current);
 void rooms__untrack(struct chat_net *net, const char *room);
 
 /* ---- chat_net_outbox.c ---- */
-/* Hands Paho, in order, every kept message marked to be sent, while up. */
-void outbox__flush(struct chat_net *net);
 /* Marks every kept message to be sent again (after a connect) and sends
  * them, in their original order. */
 void outbox__resend_all(struct chat_net *net);

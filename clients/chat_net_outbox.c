@@ -67,10 +67,11 @@ static long long resend_delay_ms(int resends)
 	return d < RESEND_DELAY_MAX_MS ? d : RESEND_DELAY_MAX_MS;
 }
 
-/* One thread at a time: another thread's call returns at once and the
+/* Hands Paho, in order, every kept message marked to be sent, while up.
+ * One thread at a time: another thread's call returns at once and the
  * running one picks up what it marked (it looks again under the lock
  * before it ends). */
-void outbox__flush(struct chat_net *net)
+static void flush(struct chat_net *net)
 {
 	net__lock(net);
 	if(net->flushing){
@@ -121,7 +122,7 @@ void outbox__resend_all(struct chat_net *net)
 	net__lock(net);
 	for(struct pending_msg *m = net->pend_head; m; m = m->next) m->need_send = 1;
 	net__unlock(net);
-	outbox__flush(net);
+	flush(net);
 }
 
 void outbox__check_overdue(struct chat_net *net)
@@ -156,7 +157,7 @@ void outbox__check_overdue(struct chat_net *net)
 		free(gone);
 		net__emit_kind(net, CHAT_EV_SENT, NULL);
 	}
-	if(marked) outbox__flush(net);
+	if(marked) flush(net);
 }
 
 int outbox__settle(struct chat_net *net, const char *room, const char *id, int keep)
@@ -181,11 +182,11 @@ void outbox__free_all(struct chat_net *net)
 {
 	struct pending_msg *m = NULL;
 
+	HASH_CLEAR(hh, net->pend_by_key); /* the table only: before its items go */
 	while((m = net->pend_head) != NULL){
 		net->pend_head = m->next;
 		free(m);
 	}
-	HASH_CLEAR(hh, net->pend_by_key);
 	net->pend_tail = NULL;
 	net__hashset_free(&net->done);
 }
@@ -254,7 +255,7 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 	m = NULL; /* the session's until its receipt */
 	net__trace(net, "kept %s for room %s until its receipt", id, room);
 	net__emit_kind(net, CHAT_EV_SENT, NULL); /* the count changed */
-	outbox__flush(net);
+	flush(net);
 	rc = 0;
 out:
 	free(m);

@@ -20,7 +20,7 @@ struct net_room *rooms__find(struct chat_net *net, const char *name)
 	return r;
 }
 
-void rooms__live_free(struct net_room *r)
+static void live_free(struct net_room *r)
 {
 	struct live_msg *m = NULL;
 
@@ -34,7 +34,7 @@ void rooms__live_free(struct net_room *r)
 
 static void room_free(struct net_room *r)
 {
-	rooms__live_free(r);
+	live_free(r);
 	net__hashset_free(&r->seen);
 	free(r);
 }
@@ -57,7 +57,9 @@ struct net_room *rooms__add(struct chat_net *net, const char *name)
 	return r;
 }
 
-void rooms__remove(struct chat_net *net, const char *name)
+/* Forgets room name (lock held); the current room becomes the first
+ * followed when it was name. */
+static void room_remove(struct chat_net *net, const char *name)
 {
 	struct net_room *r = rooms__find(net, name);
 
@@ -141,7 +143,7 @@ static void on_join_failure(void *context, MQTTAsync_failureData *resp)
 		/* Refused: leave the room again, back to the room current before. */
 		int was_current = !strcmp(net->current, op->room);
 
-		rooms__remove(net, op->room);
+		room_remove(net, op->room);
 		if(was_current && rooms__find(net, op->prev_room)){
 			snprintf(net->current, sizeof(net->current), "%s", op->prev_room);
 		}
@@ -222,7 +224,7 @@ void rooms__untrack(struct chat_net *net, const char *room)
 	int up;
 
 	net__lock(net);
-	rooms__remove(net, room);
+	room_remove(net, room);
 	up = net->state == NET_UP && !net->stopping;
 	net__unlock(net);
 	rooms__filter(topic, sizeof(topic), room);

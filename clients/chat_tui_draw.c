@@ -25,7 +25,7 @@ size_t draw__next_char(const char *s, size_t n, wchar_t *wc)
 	return r;
 }
 
-int draw__char_width(wchar_t wc)
+static int char_width(wchar_t wc)
 {
 	int w = wcwidth(wc);
 
@@ -47,7 +47,7 @@ static int put_text(const char *s, int maxw)
 
 		if(wc == L'\t') wc = L' ';
 		else if(wc < 0x20 || (wc >= 0x7f && wc < 0xa0)) wc = L'?';
-		w = draw__char_width(wc);
+		w = char_width(wc);
 		if(used + w > maxw) break;
 		if(w > 0 || used > 0) addnwstr(&wc, 1);
 		used += w;
@@ -68,7 +68,7 @@ static size_t row_bytes(const char *s, size_t n, int width)
 	while(pos < n){
 		wchar_t wc;
 		size_t k = draw__next_char(s + pos, n - pos, &wc);
-		int w = draw__char_width(wc);
+		int w = char_width(wc);
 
 		if(wc == L'\n') return pos + k;
 		if(used + w > width && pos > 0) return last_space > 0 ? last_space : pos;
@@ -298,7 +298,7 @@ static void draw_input(struct tui *t, int y)
 	for(;;){
 		int w = 0;
 
-		for(size_t i = start; i < t->cursor; i++) w += draw__char_width(t->input[i]);
+		for(size_t i = start; i < t->cursor; i++) w += char_width(t->input[i]);
 		if(w < width || start >= t->cursor) break;
 		start++;
 	}
@@ -306,7 +306,7 @@ static void draw_input(struct tui *t, int y)
 	clrtoeol();
 	addstr(prompt);
 	for(size_t i = start; i < t->input_len; i++){
-		int w = draw__char_width(t->input[i]);
+		int w = char_width(t->input[i]);
 
 		if(used + w > width) break;
 		if(i == t->cursor) cursor_x = 2 + used;

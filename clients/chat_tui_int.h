@@ -121,7 +121,6 @@ struct room *model__cur(struct tui *t);
 /* The room called name (NULL: none); with create, added when new (NULL
  * when full, out of memory or not a room name). */
 struct room *model__room_get(struct tui *t, const char *name, int create);
-void model__room_free(struct room *r);
 /* The display name of a room into buf: "@bob" for a direct room, else "#name". */
 void model__room_label(const struct room *r, char *buf, size_t len);
 /* The user called name (NULL: none); with create, added when new. */
@@ -143,8 +142,6 @@ void model__free(struct tui *t);
 /* Decodes one character of UTF-8 at s (n bytes left) into *wc; returns
  * the bytes used (at least 1: an invalid byte becomes U+FFFD). */
 size_t draw__next_char(const char *s, size_t n, wchar_t *wc);
-/* Columns of wc on the screen (1 for what wcwidth does not know). */
-int draw__char_width(wchar_t wc);
 /* Rows line l takes at width columns; buf (len bytes) is scratch space. */
 int draw__line_rows(const struct line *l, int width, char *buf, size_t len);
 /* Columns of the message pane on this screen. */

@@ -41,7 +41,7 @@ static void line_clear(struct line *l)
 	l->text = NULL;
 }
 
-void model__room_free(struct room *r)
+static void room_free(struct room *r)
 {
 	if(!r) return;
 	for(size_t i = 0; i < r->nlines; i++) line_clear(&r->lines[i]);
@@ -55,7 +55,7 @@ static void room_remove(struct tui *t, const char *name)
 {
 	for(size_t i = 0; i < t->nrooms; i++){
 		if(strcmp(t->rooms[i]->name, name)) continue;
-		model__room_free(t->rooms[i]);
+		room_free(t->rooms[i]);
 		memmove(&t->rooms[i], &t->rooms[i + 1], (t->nrooms - i - 1) * sizeof(t->rooms[0]));
 		t->nrooms--;
 		if(t->current > i || t->current >= t->nrooms) t->current = t->current > 0 ? t->current - 1 : 0;
@@ -581,7 +581,7 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 
 void model__free(struct tui *t)
 {
-	for(size_t i = 0; i < t->nrooms; i++) model__room_free(t->rooms[i]);
+	for(size_t i = 0; i < t->nrooms; i++) room_free(t->rooms[i]);
 	t->nrooms = 0;
 	for(size_t i = 0; i < t->nhistory; i++) free(t->history[i]);
 	t->nhistory = 0;

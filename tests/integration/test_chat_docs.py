@@ -3,6 +3,7 @@ screen (tmux capture-pane) against the real stack: /who, /rooms and
 /history N print their answer in the message pane, and a body with a line
 break shows as continuation lines, not as '?'. Each client runs in its own
 session of a private tmux server (socket in the stack's directory)."""
+import glob
 import os
 import re
 import shutil
@@ -71,6 +72,21 @@ class Screen:
             self.tmux("kill-session", "-t", self.name)
         except subprocess.CalledProcessError:
             pass
+
+
+@pytest.fixture(autouse=True)
+def no_chat_sanitizer_reports(stack):
+    """With CHAT_SANITIZED, the chat processes' ASan/UBSan reports (files
+    under the stack's directory) fail the test."""
+    yield
+    reports = []
+    for path in sorted(glob.glob(os.path.join(stack.var, "chat-sanitizer", "*san.*"))):
+        if not path.endswith(".read"):
+            with open(path, errors="replace") as f:
+                reports.append(f"{os.path.basename(path)}:\n{f.read()[-6000:]}")
+            os.rename(path, path + ".read")
+    if reports:
+        pytest.fail("sanitizer reports from chat:\n" + "\n".join(reports), pytrace=False)
 
 
 @pytest.fixture
