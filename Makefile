@@ -29,11 +29,15 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 	history-svc/committer.c history-svc/intake_log.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
-CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c clients/chat_tui.c clients/chat_signals.c
+CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
+	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
+	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
+	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
-	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC))
+	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
+	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -120,7 +124,7 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
 	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
 
-# libFuzzer target for the ACL-file parser and topic matchers (clang).
+# libFuzzer targets (clang): the ACL-file parser and topic matchers, ...
 FUZZ_SECONDS ?= 60
 $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-plugin/acl_file.h
 	@mkdir -p $(BUILD)
@@ -145,11 +149,24 @@ $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_CONN_EVENT_SRC) $(shell pkg-config --libs libcjson)
 
-fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl $(BUILD)/fuzz-conn-event
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat $(BUILD)/fuzz-corpus-conn-event
-	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
-	$(BUILD)/fuzz-chat-acl -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz-corpus-chat tests/fuzz/corpus_chat_acl
-	$(BUILD)/fuzz-conn-event -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus-conn-event tests/fuzz/corpus_conn_event
+# The chat client's parser of incoming publishes (chat_proto_incoming),
+# with the invariants its front ends rely on.
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(shell pkg-config --libs libcjson)
+
+# Each fuzz target runs FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus_*)
+# plus what earlier runs found (build/fuzz-corpus-*).
+FUZZ_TARGETS := acl-file:acl_file:4096 chat-acl:chat_acl:512 conn-event:conn_event:4096 chat-incoming:chat_incoming:4096
+fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-$(word 1,$(subst :, ,$(t))))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; rest=$${t#*:}; corpus=$${rest%%:*}; len=$${rest#*:}; \
+		mkdir -p $(BUILD)/fuzz-corpus-$$name; \
+		echo "fuzz: $$name"; \
+		$(BUILD)/fuzz-$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len $(BUILD)/fuzz-corpus-$$name tests/fuzz/corpus_$$corpus; \
+	done
 
 clean:
 	rm -rf build build-asan

@@ -1,14 +1,17 @@
 /* chat.c: main() of chat, the terminal client of the MQTT chat: reads the
  * options and the password, then runs a front end. The code is split by
- * concern so that a full-screen front end can be added beside the plain
- * one:
- *   chat_args.c   options, environment defaults, --help, the password
- *   chat_net.c    the MQTT session (Paho MQTTAsync): connect, subscribe,
- *                 publish, reconnect; reports chat_proto events
- *   chat_proto.c  the chat/v1 payloads, built and parsed with cJSON
- *   chat_cmd.c    what an input line means (message or /command)
- *   chat_plain.c  the plain line front end (stdin lines, one event a line)
- *   chat_tui.c    the full-screen front end (ncursesw)
+ * concern:
+ *   chat_args.c      options, environment defaults, --help, the password
+ *   chat_net*.c      the MQTT session (Paho MQTTAsync): connect, subscribe,
+ *                    publish, reconnect, catch up; reports chat_proto
+ *                    events (its parts: chat_net_int.h)
+ *   chat_backoff.c   the reconnect delay
+ *   chat_proto.c     the chat/v1 payloads, built and parsed with cJSON
+ *   chat_cmd.c       what an input line means (message or /command)
+ *   chat_loop.c      the event loop both front ends share
+ *   chat_plain.c     the plain line front end (stdin lines, one event a line)
+ *   chat_tui*.c      the full-screen front end (ncursesw; its parts:
+ *                    chat_tui_int.h)
  * Exit status: 0 done, 1 failure, 2 usage error or login refused. */
 #include <stdio.h>
 #include <unistd.h>

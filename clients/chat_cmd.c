@@ -105,7 +105,7 @@ static enum chat_cmd_result cmd_msg(const struct cmd_call *call)
 
 static enum chat_cmd_result cmd_rooms(const struct cmd_call *call)
 {
-	chat_net_rooms(call->net);
+	chat_net_rooms(call->net, 1);
 	return CHAT_CMD_OK;
 }
 
@@ -117,7 +117,7 @@ static enum chat_cmd_result cmd_public(const struct cmd_call *call)
 
 static enum chat_cmd_result cmd_who(const struct cmd_call *call)
 {
-	chat_net_roster(call->net, call->argc > 1 ? call->argv[1] : NULL);
+	chat_net_roster(call->net, call->argc > 1 ? call->argv[1] : NULL, 1);
 	return CHAT_CMD_OK;
 }
 
@@ -163,7 +163,7 @@ static enum chat_cmd_result cmd_history(const struct cmd_call *call)
 				CHAT_HISTORY_MAX, CHAT_HISTORY_DEFAULT);
 		return CHAT_CMD_OK;
 	}
-	chat_net_history(call->net, NULL, limit, before);
+	chat_net_history(call->net, NULL, limit, before, 1);
 	return CHAT_CMD_OK;
 }
 
@@ -191,10 +191,11 @@ static const struct chat_cmd commands[] = {
 
 static enum chat_cmd_result cmd_help(const struct cmd_call *call)
 {
+	char names[CHAT_ROOMS_MAX][NAME_ROOM_MAX + 1];
 	char current[NAME_ROOM_MAX + 1];
-	char joined[CHAT_ROOMS_MAX * (NAME_ROOM_MAX + 1) + 1];
-	char text[sizeof(joined) + sizeof(current) + 256];
+	char text[CHAT_ROOMS_MAX * (NAME_ROOM_MAX + 1) + NAME_ROOM_MAX + 256];
 	struct chat_event ev = { .kind = CHAT_EV_HELP, .text = text };
+	size_t n, used;
 
 	snprintf(text, sizeof(text), "TEXT: send TEXT to the current room (//TEXT sends /TEXT)");
 	chat_net_emit(call->net, &ev);
@@ -202,8 +203,11 @@ static enum chat_cmd_result cmd_help(const struct cmd_call *call)
 		snprintf(text, sizeof(text), "%s %s", commands[i].name, commands[i].usage);
 		chat_net_emit(call->net, &ev);
 	}
-	chat_net_rooms_joined(call->net, current, sizeof(current), joined, sizeof(joined));
-	snprintf(text, sizeof(text), "current room: %s; joined: %s", current, joined);
+	n = chat_net_rooms_list(call->net, names, CHAT_ROOMS_MAX, current, sizeof(current));
+	used = (size_t)snprintf(text, sizeof(text), "current room: %s; joined:", current);
+	for(size_t i = 0; i < n && used < sizeof(text); i++){
+		used += (size_t)snprintf(text + used, sizeof(text) - used, " %s", names[i]);
+	}
 	chat_net_emit(call->net, &ev);
 	return CHAT_CMD_OK;
 }

@@ -1,8 +1,9 @@
 /* chat_net.h: the network side of the chat client: one MQTT session (Paho
  * MQTTAsync) that reconnects with capped, jittered backoff, the joined rooms and the current
  * room, sending messages and requests, and turning what arrives into
- * chat_proto events. Front ends (chat_plain.c) drive it and show its
- * events; they never touch MQTT themselves. */
+ * chat_proto events. Front ends (chat_plain.c, chat_tui.c) drive it and
+ * show its events; they never touch MQTT themselves. Its parts are listed
+ * in chat_net_int.h. */
 #ifndef CHAT_NET_H
 #define CHAT_NET_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "chat_proto.h"
+#include "names.h"
 
 #define CHAT_ROOMS_MAX 64 /* rooms one session can join */
 #define CHAT_RETRY_MIN_MS 1000   /* reconnect delays: the first ceiling */
@@ -27,6 +29,9 @@ enum chat_req_tag {
 	CHAT_TAG_JOIN,      /* join, create, dm: subscribe and make current on success */
 	CHAT_TAG_LEAVE,     /* leave: unsubscribe on success */
 	CHAT_TAG_LEARN,     /* rooms, sent by the session itself: not shown */
+	CHAT_TAG_QUIET,     /* rooms, roster: a front end's own request, for its side lists */
+	CHAT_TAG_SHOW_NEWEST, /* history asked for by a command: the newest page */
+	CHAT_TAG_SHOW_OLDER,  /* history asked for by a command: older than a seq */
 	CHAT_TAG_CATCHUP = 1000, /* history after a seq, plus the catch-up's generation */
 };
 
@@ -42,13 +47,6 @@ struct chat_net_opts {
 	long retry_max_ms;    /* its cap, 0 for CHAT_RETRY_MAX_MS */
 };
 
-/* The delay in ms before reconnect attempt number attempt (0: the first
- * after a loss), given rnd, a uniformly random 32-bit number: uniform in
- * [min_ms / 2, min(max_ms, min_ms * 2^attempt)] ("full jitter" above a
- * floor): exponential, capped at max_ms, and never the same for every
- * client. Pure; exposed for tests. */
-long chat_net_backoff_ms(unsigned attempt, long min_ms, long max_ms, uint32_t rnd);
-
 /* Creates a session (not connected yet) that reports to emit(ctx, ...),
  * from the MQTT library's threads as well as from the caller's. Returns the
  * session, which the caller frees with chat_net_free, or NULL after
@@ -63,7 +61,7 @@ struct chat_net *chat_net_new(const struct chat_net_opts *opts, chat_emit_fn emi
  * meanwhile; each message (sender and id) is reported once. A lost
  * connection or a failed attempt emits CHAT_EV_DISCONNECTED (the first
  * time of an outage) and CHAT_EV_RECONNECTING with the delay planned
- * (count, ms; see chat_net_backoff_ms) and the attempt's number (seq),
+ * (count, ms; see chat_backoff_ms) and the attempt's number (seq),
  * then tries again after the delay; when the broker refuses the login, a
  * fatal CHAT_EV_ERROR ("auth", exit status 2) instead.
  * Returns 0, or -1 after printing why on stderr. */
@@ -115,8 +113,10 @@ int chat_net_dm(struct chat_net *net, const char *user, const char *text);
 int chat_net_public_rooms(struct chat_net *net);
 
 /* Asks presence-svc for the members of room (NULL: current) with their
- * presence. Returns 0, or -1 after an error event. */
-int chat_net_roster(struct chat_net *net, const char *room);
+ * presence; the reply's events are tagged CHAT_TAG_NONE when show (a
+ * command asked), else CHAT_TAG_QUIET. Returns 0, or -1 after an error
+ * event. */
+int chat_net_roster(struct chat_net *net, const char *room, int show);
 
 /* Sets our presence: state "online", "away" or "dnd", with text (NULL or
  * "" for none). Returns 0, or -1 after an error event. */
@@ -130,9 +130,6 @@ int chat_net_mark_read(struct chat_net *net, const char *room);
 /* Tells the current room we are typing (QoS 0; nothing when offline). */
 void chat_net_typing(struct chat_net *net);
 
-/* Whether the session is connected now. */
-int chat_net_connected(struct chat_net *net);
-
 /* Our user name (valid as long as the session). */
 const char *chat_net_user(struct chat_net *net);
 
@@ -142,17 +139,22 @@ int chat_net_switch(struct chat_net *net, const char *room);
 
 /* Asks history-svc for the last limit (1-CHAT_HISTORY_MAX) messages of
  * room (NULL: the current room), older than seq before when before > 0.
- * The reply arrives as events tagged CHAT_TAG_NEWEST or CHAT_TAG_OLDER.
- * Returns 0, or -1 after emitting an error event. */
-int chat_net_history(struct chat_net *net, const char *room, long limit, long before);
-
-/* Asks for the rooms the user belongs to. Returns 0, or -1 after emitting
+ * The reply arrives as events tagged CHAT_TAG_NEWEST or CHAT_TAG_OLDER,
+ * or CHAT_TAG_SHOW_NEWEST or CHAT_TAG_SHOW_OLDER when show (a command
+ * asked: a front end prints the reply). Returns 0, or -1 after emitting
  * an error event. */
-int chat_net_rooms(struct chat_net *net);
+int chat_net_history(struct chat_net *net, const char *room, long limit, long before, int show);
 
-/* Copies the current room into buf (len bytes) and the joined rooms,
- * separated by spaces, into joined (joined_len bytes; may be NULL). */
-void chat_net_rooms_joined(struct chat_net *net, char *buf, size_t len, char *joined, size_t joined_len);
+/* Asks for the rooms the user belongs to; the reply's events are tagged
+ * CHAT_TAG_NONE when show (a command asked), else CHAT_TAG_QUIET. Returns
+ * 0, or -1 after emitting an error event. */
+int chat_net_rooms(struct chat_net *net, int show);
+
+/* Copies the followed rooms, in the order followed, into names (at most
+ * max of them) and the current room into current (current_len bytes; ""
+ * when none). Returns how many names were copied. */
+size_t chat_net_rooms_list(struct chat_net *net, char (*names)[NAME_ROOM_MAX + 1], size_t max, char *current,
+		size_t current_len);
 
 /* Number of room messages without their receipt (or error) plus requests
  * not yet acknowledged by the broker nor given up. Each change is also

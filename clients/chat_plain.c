@@ -1,40 +1,28 @@
 /* chat_plain.c: the plain line front end of chat; see chat_plain.h.
  *
- * The main thread waits in poll() on stdin, a signalfd (SIGINT, SIGTERM)
- * and a wake pipe. Events come from the MQTT library's threads too: each
- * is printed as one line under p->lock, and those the main thread waits
- * for (connected, fatal error, publish done, closed) also write a byte to
- * the wake pipe. */
+ * The main thread waits in chat_loop (stdin, signals, wake-ups). Events
+ * come from the MQTT library's threads too: each is printed as one line
+ * under the loop's lock, and those the main thread waits for (connected,
+ * fatal error, publish done, closed) also wake it. */
 #include "chat_plain.h"
-#include "chat_signals.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chat_cmd.h"
-#include "clock.h"
+#include "chat_loop.h"
 
 #define DRAIN_MS 10000          /* wait for acknowledgements at the end */
 #define DISCONNECT_MS 1000      /* in-flight grace given to the DISCONNECT */
 #define CLOSE_MS 3000           /* wait for the disconnect to complete */
 
-enum { WAKE_PIPE = 1, SIGNALLED = 2, INPUT = 4 };
-
 struct plain {
-	pthread_mutex_t lock;   /* stdout, stderr and the flags below */
-	int wake[2];
+	struct chat_loop loop;  /* its lock also guards stdout, stderr and the flags below */
 	int ready;              /* the first connect attempt has an outcome */
-	int fatal;              /* exit status asked for by a fatal error, or 0 */
-	int closed;             /* the disconnect asked for is complete */
 	int out_failed;         /* stdout is gone */
 };
 
@@ -43,32 +31,6 @@ struct line_reader {
 	size_t len;
 	int skipping;                /* inside a line that was too long */
 };
-
-static void wake(struct plain *p)
-{
-	char c = 1;
-	ssize_t r = write(p->wake[1], &c, 1); /* full pipe: a wake-up is pending anyway */
-
-	(void)r;
-}
-
-static int get_flag(struct plain *p, const int *flag)
-{
-	int v;
-
-	pthread_mutex_lock(&p->lock);
-	v = *flag;
-	pthread_mutex_unlock(&p->lock);
-	return v;
-}
-
-static void set_flag(struct plain *p, int *flag, int v)
-{
-	pthread_mutex_lock(&p->lock);
-	*flag = v;
-	pthread_mutex_unlock(&p->lock);
-	wake(p);
-}
 
 /* Writes s with backslash, newline and carriage return escaped. */
 static void put_escaped(FILE *fp, const char *s)
@@ -93,7 +55,7 @@ static void out(struct plain *p, FILE *fp, const char *text, const char *fmt, ..
 	va_list ap;
 	int broken = 0;
 
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->loop.lock);
 	va_start(ap, fmt);
 	vfprintf(fp, fmt, ap);
 	va_end(ap);
@@ -106,8 +68,8 @@ static void out(struct plain *p, FILE *fp, const char *text, const char *fmt, ..
 		p->out_failed = 1;
 		broken = 1;
 	}
-	pthread_mutex_unlock(&p->lock);
-	if(broken) wake(p);
+	pthread_mutex_unlock(&p->loop.lock);
+	if(broken) chat_loop_wake(&p->loop);
 }
 
 static void on_event(void *ctx, const struct chat_event *ev)
@@ -118,11 +80,11 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	switch(ev->kind){
 	case CHAT_EV_CONNECTED:
 		out(p, stdout, NULL, "status connected");
-		set_flag(p, &p->ready, 1);
+		chat_loop_set(&p->loop, &p->ready, 1);
 		break;
 	case CHAT_EV_DISCONNECTED:
 		out(p, stdout, ev->text && *ev->text ? ev->text : "unknown", "status disconnected");
-		set_flag(p, &p->ready, 1);
+		chat_loop_set(&p->loop, &p->ready, 1);
 		break;
 	case CHAT_EV_RECONNECTING:
 		out(p, stdout, NULL, "status reconnecting %ld %ld", ev->count, ev->seq);
@@ -175,7 +137,7 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		break;
 	case CHAT_EV_ERROR:
 		out(p, stdout, ev->text && *ev->text ? ev->text : "(no details)", "error %s", ev->code);
-		if(ev->fatal) set_flag(p, &p->fatal, ev->fatal);
+		if(ev->fatal) chat_loop_set(&p->loop, &p->loop.fatal, ev->fatal);
 		break;
 	case CHAT_EV_BAD_PAYLOAD:
 		snprintf(diag, sizeof(diag), "on %s: %s", ev->topic ? ev->topic : "?", ev->text ? ev->text : "");
@@ -188,47 +150,12 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		out(p, stdout, ev->text ? ev->text : "", "help");
 		break;
 	case CHAT_EV_SENT:
-		wake(p);
+		chat_loop_wake(&p->loop);
 		break;
 	case CHAT_EV_CLOSED:
-		set_flag(p, &p->closed, 1);
+		chat_loop_set(&p->loop, &p->loop.closed, 1);
 		break;
 	}
-}
-
-/* Waits up to timeout_ms (-1: no limit) for the wake pipe, a signal or,
- * when infd >= 0, input. Returns a mask of WAKE_PIPE, SIGNALLED, INPUT
- * (0 on timeout). */
-static int wait_for(struct plain *p, int sfd, int infd, int timeout_ms)
-{
-	struct pollfd fds[3];
-	nfds_t n = 2;
-	int got = 0;
-
-	fds[0].fd = p->wake[0];
-	fds[0].events = POLLIN;
-	fds[1].fd = sfd;
-	fds[1].events = POLLIN;
-	if(infd >= 0){
-		fds[2].fd = infd;
-		fds[2].events = POLLIN;
-		n = 3;
-	}
-	if(poll(fds, n, timeout_ms) <= 0) return 0;
-	if(fds[0].revents){
-		char buf[64];
-
-		while(read(p->wake[0], buf, sizeof(buf)) > 0){
-		}
-		got |= WAKE_PIPE;
-	}
-	if(fds[1].revents){
-		struct signalfd_siginfo si;
-
-		while(read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) got |= SIGNALLED;
-	}
-	if(n == 3 && fds[2].revents) got |= INPUT;
-	return got;
 }
 
 /* One complete input line (without its '\n'). */
@@ -266,26 +193,26 @@ static enum chat_cmd_result input_lines(struct chat_net *net, struct line_reader
 /* Reads and acts on stdin until /quit, end of input, a signal, a fatal
  * error or a broken stdout. Returns 1 when signalled, else 0, with *reason
  * saying why it ended. */
-static int run_input(struct plain *p, struct chat_net *net, int sfd, const char **reason)
+static int run_input(struct plain *p, struct chat_net *net, const char **reason)
 {
 	static struct line_reader lr;
 	ssize_t n;
 
 	memset(&lr, 0, sizeof(lr));
 	for(;;){
-		int got;
+		int got, signo;
 
-		if(get_flag(p, &p->fatal)) return 0;
-		if(get_flag(p, &p->out_failed)){
+		if(chat_loop_get(&p->loop, &p->loop.fatal)) return 0;
+		if(chat_loop_get(&p->loop, &p->out_failed)){
 			*reason = "output closed";
 			return 0;
 		}
-		got = wait_for(p, sfd, STDIN_FILENO, -1);
-		if(got & SIGNALLED){
+		got = chat_loop_wait(&p->loop, STDIN_FILENO, -1, &signo);
+		if(signo == SIGINT || signo == SIGTERM){
 			*reason = "signal";
 			return 1;
 		}
-		if(!(got & INPUT)) continue;
+		if(!(got & CHAT_LOOP_INPUT)) continue;
 		n = read(STDIN_FILENO, lr.buf + lr.len, sizeof(lr.buf) - lr.len);
 		if(n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
 		if(n <= 0){
@@ -302,27 +229,6 @@ static int run_input(struct plain *p, struct chat_net *net, int sfd, const char 
 	}
 }
 
-/* Waits until every message sent has its receipt (or error) and the
- * broker has acknowledged every request, for at most DRAIN_MS. Returns 1
- * when signalled, else 0. */
-static int drain(struct plain *p, struct chat_net *net, int sfd)
-{
-	long long deadline = clock_mono_ms() + DRAIN_MS;
-
-	for(;;){
-		size_t pending = chat_net_pending(net);
-		long long left = deadline - clock_mono_ms();
-
-		if(pending == 0 || get_flag(p, &p->fatal)) return 0;
-		if(left <= 0){
-			chat_net_error(net, "not_sent", "%zu message(s) without a receipt or request(s) not acknowledged "
-					"after %d s", pending, DRAIN_MS / 1000);
-			return 0;
-		}
-		if(wait_for(p, sfd, -1, (int)left) & SIGNALLED) return 1;
-	}
-}
-
 /* Runs one plain-mode session with opts; returns the exit status (0 done,
  * 1 failure, 2 login refused). Everything it creates is freed here. */
 int chat_plain_run(const struct chat_net_opts *opts)
@@ -330,62 +236,48 @@ int chat_plain_run(const struct chat_net_opts *opts)
 	struct plain p;
 	struct chat_net *net = NULL;
 	const char *reason = "end of input";
-	long long deadline;
-	int have_lock = 0;
 	int signalled = 0;
-	int sfd = -1;
 	int fatal;
 	int rc = 1;
 
 	memset(&p, 0, sizeof(p));
-	p.wake[0] = p.wake[1] = -1;
-	if(pthread_mutex_init(&p.lock, NULL)){
-		fprintf(stderr, "chat: cannot create a mutex\n");
-		goto out;
-	}
-	have_lock = 1;
-	if(pipe2(p.wake, O_CLOEXEC | O_NONBLOCK)){
-		fprintf(stderr, "chat: pipe: %s\n", strerror(errno));
-		goto out;
-	}
-	sfd = chat_signalfd_open(0);
-	if(sfd < 0) goto out;
-
+	if(chat_loop_init(&p.loop, 0)) goto out;
 	net = chat_net_new(opts, on_event, &p);
 	if(!net) goto out;
 	if(chat_net_start(net)) goto out;
 
 	/* Read no input before the first connect attempt has an outcome, so
 	 * that the first lines find the rooms and the inbox subscribed. */
-	while(!get_flag(&p, &p.ready) && !get_flag(&p, &p.fatal)){
-		if(wait_for(&p, sfd, -1, -1) & SIGNALLED){
+	while(!chat_loop_get(&p.loop, &p.ready) && !chat_loop_get(&p.loop, &p.loop.fatal)){
+		int signo;
+
+		chat_loop_wait(&p.loop, -1, -1, &signo);
+		if(signo == SIGINT || signo == SIGTERM){
 			signalled = 1;
 			reason = "signal";
 			break;
 		}
 	}
-	if(!signalled && !get_flag(&p, &p.fatal)) signalled = run_input(&p, net, sfd, &reason);
-	if(!signalled && !get_flag(&p, &p.fatal)){
-		signalled = drain(&p, net, sfd);
+	if(!signalled && !chat_loop_get(&p.loop, &p.loop.fatal)) signalled = run_input(&p, net, &reason);
+	if(!signalled && !chat_loop_get(&p.loop, &p.loop.fatal)){
+		/* Every message sent has its receipt (or error), every request
+		 * is acknowledged, or the time is up. */
+		int r = chat_loop_drain(&p.loop, net, DRAIN_MS);
+
+		if(r < 0){
+			chat_net_error(net, "not_sent", "%zu message(s) without a receipt or request(s) not acknowledged "
+					"after %d s", chat_net_pending(net), DRAIN_MS / 1000);
+		}
+		signalled = r > 0;
 		if(signalled) reason = "signal";
 	}
-
-	fatal = get_flag(&p, &p.fatal);
-	chat_net_stop(net, signalled || fatal ? 0 : DISCONNECT_MS);
-	deadline = clock_mono_ms() + CLOSE_MS;
-	while(!get_flag(&p, &p.closed)){
-		long long left = deadline - clock_mono_ms();
-
-		if(left <= 0 || (wait_for(&p, sfd, -1, (int)left) & SIGNALLED)) break;
-	}
+	fatal = chat_loop_get(&p.loop, &p.loop.fatal);
+	chat_loop_close(&p.loop, net, signalled || fatal ? 0 : DISCONNECT_MS, CLOSE_MS);
 	if(!fatal) out(&p, stdout, reason, "status disconnected");
 	rc = fatal;
 out:
 	/* Paho may still call back while it is destroyed: p lives until then. */
 	chat_net_free(net);
-	if(sfd >= 0) close(sfd);
-	if(p.wake[0] >= 0) close(p.wake[0]);
-	if(p.wake[1] >= 0) close(p.wake[1]);
-	if(have_lock) pthread_mutex_destroy(&p.lock);
+	chat_loop_free(&p.loop);
 	return rc;
 }

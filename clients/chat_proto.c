@@ -28,7 +28,7 @@ static void bad_payload(const struct chat_proto_sink *sink, const char *topic, c
 }
 
 /* True when s is 1-max bytes of printable ASCII without spaces. */
-int chat_proto_token_ok(const char *s, size_t max)
+static int token_ok(const char *s, size_t max)
 {
 	size_t len;
 
@@ -239,7 +239,7 @@ static void presence(const struct chat_proto_sink *sink, const char *topic, cons
 		goto out;
 	}
 	ev.state = json_get_str(obj, "state", CHAT_TOKEN_MAX);
-	if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)){
+	if(!token_ok(ev.state, CHAT_TOKEN_MAX)){
 		bad_payload(sink, topic, "\"state\" is missing or not a word");
 		goto out;
 	}
@@ -267,7 +267,7 @@ static void receipt(const struct chat_proto_sink *sink, const char *topic, const
 	}
 	ev.seq = seq;
 	ev.ts = json_get_str(obj, "ts", CHAT_TOKEN_MAX);
-	if(!chat_proto_token_ok(ev.ts, CHAT_TOKEN_MAX)) ev.ts = NULL;
+	if(!token_ok(ev.ts, CHAT_TOKEN_MAX)) ev.ts = NULL;
 	emit(sink, &ev);
 }
 
@@ -277,7 +277,7 @@ static void inbox_error(const struct chat_proto_sink *sink, const char *topic, c
 	struct chat_event ev = { .kind = CHAT_EV_ERROR };
 
 	ev.code = json_get_str(obj, "code", CHAT_TOKEN_MAX);
-	if(!chat_proto_token_ok(ev.code, CHAT_TOKEN_MAX)){
+	if(!token_ok(ev.code, CHAT_TOKEN_MAX)){
 		bad_payload(sink, topic, "error without a valid \"code\"");
 		return;
 	}
@@ -315,7 +315,7 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 		ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
 		ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
 		if(!cJSON_IsObject(item) || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
-				|| !name_user_valid(ev.user) || !ev.body || !chat_proto_token_ok(ev.ts, CHAT_TOKEN_MAX)){
+				|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
 			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
 			continue;
 		}
@@ -356,9 +356,9 @@ static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, c
 		ev.seq = last;
 		ev.unread = unread;
 		ev.visibility = json_get_str(item, "visibility", CHAT_TOKEN_MAX);
-		if(!chat_proto_token_ok(ev.visibility, CHAT_TOKEN_MAX)) ev.visibility = "public";
+		if(!token_ok(ev.visibility, CHAT_TOKEN_MAX)) ev.visibility = "public";
 		ev.state = json_get_str(item, "role", CHAT_TOKEN_MAX);
-		if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "member";
+		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "member";
 		ev.user = json_get_str(item, "with", NAME_USER_MAX);
 		if(!name_user_valid(ev.user)) ev.user = NULL;
 		emit(sink, &ev);
@@ -416,7 +416,7 @@ static void roster_reply(const struct chat_proto_sink *sink, const char *topic, 
 
 		ev.user = json_get_str(item, "user", NAME_USER_MAX);
 		ev.state = json_get_str(item, "state", CHAT_TOKEN_MAX);
-		if(!cJSON_IsObject(item) || !name_user_valid(ev.user) || !chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)){
+		if(!cJSON_IsObject(item) || !name_user_valid(ev.user) || !token_ok(ev.state, CHAT_TOKEN_MAX)){
 			bad_payload(sink, topic, "roster member without a valid \"user\" or \"state\"; skipped");
 			continue;
 		}
@@ -439,7 +439,7 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(obj, "ok");
 	long tag = 0;
 
-	if(!name_msgid_valid(req_id) || !chat_proto_token_ok(op, CHAT_TOKEN_MAX) || !cJSON_IsBool(ok)){
+	if(!name_msgid_valid(req_id) || !token_ok(op, CHAT_TOKEN_MAX) || !cJSON_IsBool(ok)){
 		bad_payload(sink, topic, "reply without a valid \"req_id\", \"op\" or \"ok\"");
 		return;
 	}
@@ -456,7 +456,7 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		const cJSON *err = cJSON_GetObjectItemCaseSensitive(obj, "error");
 
 		ev.code = json_get_str(err, "code", CHAT_TOKEN_MAX);
-		if(!chat_proto_token_ok(ev.code, CHAT_TOKEN_MAX)) ev.code = "unknown";
+		if(!token_ok(ev.code, CHAT_TOKEN_MAX)) ev.code = "unknown";
 		ev.text = json_get_str(err, "message", TEXT_MAX);
 		if(!ev.text) ev.text = "";
 		ev.room = asked_room[0] ? asked_room : NULL;
@@ -481,7 +481,7 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		ev.user = json_get_str(obj, "user", NAME_USER_MAX);
 		if(!name_user_valid(ev.user)) ev.user = NULL;
 		ev.state = json_get_str(obj, "state", CHAT_TOKEN_MAX);
-		if(!chat_proto_token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = NULL;
+		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = NULL;
 		ev.text = json_get_str(obj, "text", TEXT_MAX);
 		if(json_get_long(obj, "seq", 0, 0, LONG_MAX, &ev.seq)) ev.seq = 0; /* a read reply's */
 		emit(sink, &ev);

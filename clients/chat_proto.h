@@ -112,9 +112,6 @@ char *chat_proto_read(const char *req_id, const char *room, long seq);
 char *chat_proto_status(const char *req_id, const char *state, const char *text);
 char *chat_proto_typing(int on);
 
-/* True when s is 1-max bytes of printable ASCII other than space. */
-int chat_proto_token_ok(const char *s, size_t max);
-
 /* Turns one incoming publish (topic, and payload of len bytes) into events
  * sent to sink: room messages, inbox receipts, errors and replies (only
  * replies to our own requests, per sink->match), presence. Malformed

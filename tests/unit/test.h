@@ -45,5 +45,6 @@ extern const struct test_suite acl_suite;
 extern const struct test_suite plugin_parts_suite;
 extern const struct test_suite intake_log_suite;
 extern const struct test_suite presence_suite;
+extern const struct test_suite client_suite;
 
 #endif
