@@ -7,6 +7,7 @@
 #ifndef AUTH_BACKEND_H
 #define AUTH_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mosquitto.h>
@@ -34,6 +35,10 @@ struct backend_env {
 
 struct credential_backend {
 	const char *name;
+	/* True when the back-end's users are the snapshot's users, whose role
+	 * the ACL check reads there; for the others the plugin remembers which
+	 * connections logged in as admins. */
+	bool roles_in_snapshot;
 	/* Reads the back-end's plugin_opt_* options and sets *state (NULL is a
 	 * valid state). Returns 0, or -1 with a message naming the missing or
 	 * bad option in err: the broker then refuses to start. */
