@@ -174,6 +174,38 @@ void clientid_owners_disconnected(struct clientid_owners *owners, const void *co
 	if(b) make_idle(owners, b, now_ms);
 }
 
+int clientid_owners_restore(struct clientid_owners *owners, const char *client_id, const char *user,
+		long long idle_since_ms)
+{
+	struct binding *b = NULL;
+	int rc = -1;
+
+	if(!owners || !client_id || !user || !name_clientid_valid(client_id) || !name_user_valid(user)) goto out;
+	HASH_FIND_STR(owners->by_id, client_id, b);
+	if(b){
+		rc = 0;
+		goto out;
+	}
+	/* Bound through a connection that ends at once: the same bookkeeping
+	 * and bounds as any binding going idle. */
+	if(clientid_owners_connected(owners, client_id, user, owners, idle_since_ms)) goto out;
+	clientid_owners_disconnected(owners, owners, idle_since_ms);
+	rc = 0;
+out:
+	return rc;
+}
+
+void clientid_owners_each(const struct clientid_owners *owners,
+		void (*fn)(void *arg, const char *client_id, const char *user, long long idle_since_ms), void *arg)
+{
+	const struct binding *b, *tmp;
+
+	if(!owners) return;
+	HASH_ITER(hh, owners->by_id, b, tmp){
+		fn(arg, b->id, b->user->name, b->conn ? -1 : b->idle_since_ms);
+	}
+}
+
 void clientid_owners_expire(struct clientid_owners *owners, long long now_ms)
 {
 	if(!owners) return;

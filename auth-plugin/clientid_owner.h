@@ -12,8 +12,8 @@
  * longest is forgotten first (for one user: that user's own). Bindings held
  * by live connections are bounded by the broker's connections.
  *
- * Bindings live in memory only: a broker restart forgets them (docs/ADMIN.md
- * says what that means with persistence on). Broker thread only; every call
+ * Bindings live in memory; clientid_store.c saves them to a file and
+ * restores them across a broker restart. Broker thread only; every call
  * is O(1) apart from expiry, which drops the expired idle bindings. Times are
  * monotonic milliseconds. Connections are told apart by the broker's context
  * pointer, which is compared and never dereferenced. */
@@ -43,6 +43,18 @@ int clientid_owners_connected(struct clientid_owners *owners, const char *client
 /* Records that connection conn ended: its id stays bound for hold_ms. An
  * unknown conn is ignored. */
 void clientid_owners_disconnected(struct clientid_owners *owners, const void *conn, long long now_ms);
+
+/* Restores an idle binding of client_id to user, idle since idle_since_ms
+ * (from a saved table; ignored when client_id is already bound). Returns 0,
+ * or -1 for an invalid id or name or when out of memory. */
+int clientid_owners_restore(struct clientid_owners *owners, const char *client_id, const char *user,
+		long long idle_since_ms);
+
+/* Calls fn(arg, client_id, user, idle_since_ms) for every binding;
+ * idle_since_ms is -1 for one a connection holds. fn must not change the
+ * table. */
+void clientid_owners_each(const struct clientid_owners *owners,
+		void (*fn)(void *arg, const char *client_id, const char *user, long long idle_since_ms), void *arg);
 
 /* Drops idle bindings older than hold_ms. */
 void clientid_owners_expire(struct clientid_owners *owners, long long now_ms);

@@ -25,6 +25,7 @@
 #include "acl_file.h"
 #include "backend.h"
 #include "clientid_owner.h"
+#include "clientid_store.h"
 #include "conn_events.h"
 #include "flood.h"
 #include "loader.h"
@@ -66,6 +67,7 @@ struct plugin_state {
 	struct admin_client *admins;
 	struct clientid_owners *owners;
 	long last_expire;
+	long last_owners_save;
 };
 
 static struct plugin_state state;
@@ -349,6 +351,17 @@ static int on_message(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Saves the client id bindings when a file is configured. */
+static void save_owners(void)
+{
+	char err[512];
+
+	if(!state.opts.clientid_file || !state.owners) return;
+	if(clientid_store_save(state.opts.clientid_file, state.owners, clock_mono_ms(), clock_wall_ms(), err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: client ids not saved: %s", err);
+	}
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	long now = (long)(clock_mono_ms() / 1000);
@@ -362,6 +375,10 @@ static int on_tick(int event, void *event_data, void *userdata)
 		state.last_expire = now;
 		flood_expire(state.flood, clock_mono_ms());
 		clientid_owners_expire(state.owners, clock_mono_ms());
+	}
+	if(now - state.last_owners_save >= CLIENTID_STORE_SAVE_S){
+		state.last_owners_save = now;
+		save_owners();
 	}
 	return MOSQ_ERR_SUCCESS;
 }
@@ -470,6 +487,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		rc = MOSQ_ERR_NOMEM;
 		goto out;
 	}
+	if(state.opts.clientid_file){
+		size_t skipped = 0;
+		long restored = clientid_store_load(state.opts.clientid_file, state.owners, clock_mono_ms(), clock_wall_ms(),
+				&skipped, err, sizeof(err));
+
+		if(restored < 0){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
+			goto out;
+		}
+		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: %ld client ids restored from %s%s", restored,
+				state.opts.clientid_file, skipped ? " (some lines skipped)" : "");
+		state.last_owners_save = (long)(clock_mono_ms() / 1000);
+	}
 	if(backend_opt(opts, opt_count, "flood_verify_budget_ms")){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: plugin_opt_flood_verify_budget_ms is no longer used: "
 				"the budget counts checks (plugin_opt_flood_verify_budget, docs/ADMIN.md)");
@@ -506,6 +536,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
 	(void)userdata;
 	(void)opts;
 	(void)opt_count;
+	save_owners();
 	release();
 	return MOSQ_ERR_SUCCESS;
 }

@@ -86,6 +86,7 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 	}
 	out->flood.max_entries = 100000;
 	out->acl_file = backend_opt(opts, opt_count, "acl_file");
+	out->clientid_file = backend_opt(opts, opt_count, "clientid_file");
 
 	backends = backend_opt(opts, opt_count, "backends");
 	snprintf(names_buf, names_len, "%s", backends ? backends : "mariadb");

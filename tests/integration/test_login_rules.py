@@ -157,6 +157,31 @@ def test_client_id_held_by_another_user_is_refused_and_the_owner_keeps_session(s
     mine.close()
 
 
+def test_client_id_owner_survives_a_broker_restart(stack, tmp_path):
+    """With plugin_opt_clientid_file the bindings are saved when the broker
+    stops and restored when it starts, like the sessions they guard."""
+    from conftest import SoloBroker
+    carol = fresh("carol")
+    stack.add_user(carol, f"{carol}-pw")
+    store = tmp_path / "clientids"
+    bob_id = fresh("bobdev-")
+    first = SoloBroker(stack, fresh("idsa-"), {"clientid_file": str(store)})
+    try:
+        bob = Login(first.port, "bob", stack.password("bob"), bob_id, V311, clean=False)
+        assert bob.outcome == ("connack", 0)
+        bob.close()
+    finally:
+        first.stop()
+    assert bob_id in store.read_text()
+    second = SoloBroker(stack, fresh("idsb-"), {"clientid_file": str(store)})
+    try:
+        assert Login(second.port, carol, f"{carol}-pw", bob_id).outcome == ("connack", 5)
+        assert Login(second.port, "bob", stack.password("bob"), bob_id, clean=False).outcome == ("connack", 0)
+        assert "client ids restored" in second.log(tail=None)
+    finally:
+        second.stop()
+
+
 # --- A6: which CONNACK means what ---------------------------------------------
 
 @pytest.mark.parametrize("protocol", [V311, V5])

@@ -9,6 +9,7 @@
 #include "test.h"
 #include "../../auth-plugin/acl_file.h"
 #include "../../auth-plugin/clientid_owner.h"
+#include "../../auth-plugin/clientid_store.h"
 #include "../../auth-plugin/flood.h"
 #include "../../auth-plugin/login_cache.h"
 
@@ -415,6 +416,48 @@ static void clientid_idle_bindings_are_bounded(void)
 	clientid_owners_free(owners);
 }
 
+/* Saved by one broker, restored by the next: held ones as idle from the
+ * save, idle ones keeping their age (wall clock), bad lines skipped. */
+static void clientid_bindings_survive_a_restart_through_the_file(void)
+{
+	struct clientid_owners *before = clientid_owners_new(100000, 100, 10);
+	struct clientid_owners *after = clientid_owners_new(100000, 100, 10);
+	char dir[] = "/tmp/chat-clientids-XXXXXX", path[256], err[256];
+	size_t skipped = 0;
+	FILE *fp;
+
+	if(!CHECK(before && after && mkdtemp(dir))) goto out;
+	snprintf(path, sizeof(path), "%s/ids", dir);
+	CHECK_EQ(clientid_store_load(path, after, 0, 0, &skipped, err, sizeof(err)), 0);   /* none yet */
+	CHECK_EQ(clientid_owners_connected(before, "bob-phone", "bob", &conn_a, 1000), 0);
+	CHECK_EQ(clientid_owners_connected(before, "carol-pc", "carol", &conn_b, 1000), 0);
+	clientid_owners_disconnected(before, &conn_b, 5000);
+	/* Saved at monotonic 9000 ms = wall 1,000,009,000 ms. */
+	CHECK_EQ(clientid_store_save(path, before, 9000, 1000009000LL, err, sizeof(err)), 0);
+	fp = fopen(path, "a");
+	if(CHECK(fp != NULL)){
+		fputs("no tabs here\nbad/id\tbob\t1\nx\tbob\tsoon\n", fp);
+		fclose(fp);
+	}
+	/* The next broker starts at monotonic 500 ms, wall 1,000,010,000 ms. */
+	CHECK_EQ(clientid_store_load(path, after, 500, 1000010000LL, &skipped, err, sizeof(err)), 2);
+	CHECK_EQ(skipped, 3);
+	CHECK_STR(clientid_owners_owner(after, "bob-phone", 600), "bob");
+	CHECK_STR(clientid_owners_owner(after, "carol-pc", 600), "carol");
+	CHECK_EQ(clientid_owners_connected(after, "carol-pc", "bob", &conn_c, 600), -1);
+	/* carol's went idle 4 s before the save, 5 s before the restart
+	 * (monotonic -4500 now); bob's at the save (-500). */
+	CHECK_STR(clientid_owners_owner(after, "carol-pc", 95500), "carol");
+	CHECK(clientid_owners_owner(after, "carol-pc", 95501) == NULL);
+	CHECK_STR(clientid_owners_owner(after, "bob-phone", 99500), "bob");
+	CHECK(clientid_owners_owner(after, "bob-phone", 99501) == NULL);
+	unlink(path);
+	rmdir(dir);
+out:
+	clientid_owners_free(before);
+	clientid_owners_free(after);
+}
+
 static const char acl_text[] =
 	"# IoT devices\n"
 	"topic read public/#\n"
@@ -559,6 +602,7 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(clientid_belongs_to_its_first_user_while_held_and_held_ms_after),
 	TEST_ENTRY(clientid_takeover_by_the_same_user_keeps_the_binding),
 	TEST_ENTRY(clientid_idle_bindings_are_bounded),
+	TEST_ENTRY(clientid_bindings_survive_a_restart_through_the_file),
 	TEST_ENTRY(acl_file_user_rules_and_deny_first),
 	TEST_ENTRY(acl_file_patterns_substitute_user_and_client),
 	TEST_ENTRY(acl_file_subscriptions_and_dollar_topics),
