@@ -391,7 +391,7 @@ static void clientid_idle_bindings_are_bounded(void)
 {
 	struct clientid_owners *owners = clientid_owners_new(1000000, 5, 3);
 	static int conns[20];
-	char id[16];
+	char id[32];
 
 	if(!CHECK(owners != NULL)) return;
 	/* One user cycling through ids keeps at most 3 idle, its oldest go. */
@@ -422,12 +422,12 @@ static void clientid_bindings_survive_a_restart_through_the_file(void)
 {
 	struct clientid_owners *before = clientid_owners_new(100000, 100, 10);
 	struct clientid_owners *after = clientid_owners_new(100000, 100, 10);
-	char dir[] = "/tmp/chat-clientids-XXXXXX", path[256], err[256];
+	char dir[] = "/tmp/chat-clientids-XXXXXX", path[sizeof(dir) + 8], err[256];
 	size_t skipped = 0;
 	FILE *fp;
 
 	if(!CHECK(before && after && mkdtemp(dir))) goto out;
-	snprintf(path, sizeof(path), "%s/ids", dir);
+	if(!CHECK(snprintf(path, sizeof(path), "%s/ids", dir) < (int)sizeof(path))) goto out;
 	CHECK_EQ(clientid_store_load(path, after, 0, 0, &skipped, err, sizeof(err)), 0);   /* none yet */
 	CHECK_EQ(clientid_owners_connected(before, "bob-phone", "bob", &conn_a, 1000), 0);
 	CHECK_EQ(clientid_owners_connected(before, "carol-pc", "carol", &conn_b, 1000), 0);
