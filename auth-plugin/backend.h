@@ -1,7 +1,8 @@
 /* backend.h: credential back-ends of the auth plugin, as a table of function
  * pointers found by name (backends.c). The plugin asks the back-ends named in
  * plugin_opt_backends in order; each answers allow, deny, defer (not a user
- * it manages: ask the next) or error. The plugin turns error into deny, never
+ * it manages: ask the next) or error. The plugin refuses on error (the
+ * client gets no CONNACK: docs/PROTOCOL.md 1), never
  * into allow. Back-ends run on the broker thread: "mariadb" and "file" answer
  * from memory; "http" makes a bounded network call (see backend_http.c). */
 #ifndef AUTH_BACKEND_H

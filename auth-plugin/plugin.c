@@ -260,9 +260,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		}
 		answered = ask_backends(&env, &login, false, &role, &which);
 		verified = true;
-		/* Checks of suspicious attempts, and checks that failed, are paid
+		/* Checks of suspicious attempts, and checks that failed or could
+		 * not be made (an http timeout blocked the thread too), are paid
 		 * from the node-wide budget (a name nobody knows cost no check). */
-		if(charged || answered == BACKEND_DENY) flood_charge(state.flood, now_ms);
+		if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
 	}
 	if(answered == BACKEND_ALLOW){
 		if(verified) flood_success(state.flood, login.username, now_ms);
@@ -281,11 +282,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		if(!state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
 		rc = MOSQ_ERR_SUCCESS;
-	}else if(answered >= 0){
-		if(answered == BACKEND_DENY){
-			flood_failure(state.flood, login.username, login.address, now_ms);
-		}
+	}else if(answered == BACKEND_DENY){
+		flood_failure(state.flood, login.username, login.address, now_ms);
 		rc = REFUSED_NOT_AUTHORISED;
+	}else if(answered == BACKEND_ERROR){
+		/* The password could not be checked (no snapshot loaded yet, the
+		 * http endpoint down): not the client's fault, so no "not
+		 * authorised" that would make it ask for the password again. */
+		rc = REFUSED_TRY_LATER;
 	}else{
 		/* Nobody here knows this user: count it against the address only, and
 		 * let other plugins decide (Mosquitto refuses when all defer). */

@@ -222,6 +222,17 @@ def test_spent_verification_budget_gets_no_connack(stack, solo, protocol):
     assert Login(b.port, "alice", stack.password("alice"), protocol=protocol).outcome == ("connack", 0)
 
 
+@pytest.mark.parametrize("protocol", [V311, V5])
+def test_backend_that_cannot_check_gets_no_connack(stack, solo, protocol):
+    """A back-end error (here the http endpoint is down) never checked the
+    password: no "not authorised", which would make the client ask for it."""
+    from conftest import free_port
+    b = solo("noanswer", backends="http,mariadb", http_url=f"http://127.0.0.1:{free_port()}/auth",
+             http_timeout_ms=300, flood_address_threshold=100000)
+    assert Login(b.port, "bob", stack.password("bob"), protocol=protocol).outcome == ("closed", None)
+    assert "could not check user bob; refused" in b.log(tail=None)
+
+
 # --- A7: one typo, then the right password ------------------------------------
 
 def test_one_typo_then_the_right_password_succeeds_however_slow_the_hash(stack, solo):
