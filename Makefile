@@ -23,7 +23,7 @@ COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
+	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c
@@ -84,7 +84,7 @@ $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c
+	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -1,12 +1,14 @@
 /* backend.h: credential back-ends of the auth plugin, as a table of function
  * pointers found by name (backends.c). The plugin asks the back-ends named in
  * plugin_opt_backends in order; each answers allow, deny, defer (not a user
- * it manages: ask the next) or error. The plugin turns error into deny, never
+ * it manages: ask the next) or error. The plugin refuses on error (the
+ * client gets no CONNACK: docs/PROTOCOL.md 1), never
  * into allow. Back-ends run on the broker thread: "mariadb" and "file" answer
  * from memory; "http" makes a bounded network call (see backend_http.c). */
 #ifndef AUTH_BACKEND_H
 #define AUTH_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mosquitto.h>
@@ -34,6 +36,10 @@ struct backend_env {
 
 struct credential_backend {
 	const char *name;
+	/* True when the back-end's users are the snapshot's users, whose role
+	 * the ACL check reads there; for the others the plugin remembers which
+	 * connections logged in as admins. */
+	bool roles_in_snapshot;
 	/* Reads the back-end's plugin_opt_* options and sets *state (NULL is a
 	 * valid state). Returns 0, or -1 with a message naming the missing or
 	 * bad option in err: the broker then refuses to start. */

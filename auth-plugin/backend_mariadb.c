@@ -38,6 +38,7 @@ static enum backend_answer mariadb_cached(void *state, const struct backend_env 
 
 const struct credential_backend backend_mariadb = {
 	.name = "mariadb",
+	.roles_in_snapshot = true,
 	.check = mariadb_check,
 	.cached = mariadb_cached,
 };

@@ -22,8 +22,8 @@ struct flood_entry {
 struct flood {
 	struct flood_opts opts;
 	struct flood_entry *tables[2];
-	long long budget_us;       /* node-wide verification time left; may be negative */
-	long long budget_at_ms;    /* when budget_us was last brought up to date */
+	double budget;             /* node-wide verifications left; may be negative */
+	long long budget_at_ms;    /* when budget was last brought up to date */
 	bool budget_started;
 };
 
@@ -82,50 +82,49 @@ long long flood_locked_for(struct flood *flood, enum flood_key kind, const char 
 	return entry->locked_until_ms - now_ms;
 }
 
-/* The node-wide bucket holds at most one second's worth of budget (a quiet
- * spell buys two or three 40 ms verifications: people behind one NAT may
- * mistype, and a client may retry a wrong password once by itself) and
- * owes at most one second's worth (it recovers within two seconds of an
- * attack's end). Attempts with failures behind them need it positive;
- * fresh ones only wait once it owes more than half a second's worth. */
-static long long budget_cap_us(const struct flood *flood)
+/* The node-wide bucket holds at most verify_budget checks (a quiet spell
+ * buys a few: people behind one NAT may mistype, and a client may retry a
+ * wrong password once by itself) and owes at most as many (it recovers
+ * within two windows of an attack's end). Attempts with failures behind
+ * them need it positive; fresh ones only wait once it owes half of it. */
+static double budget_cap(const struct flood *flood)
 {
-	return (long long)flood->opts.verify_budget_ms * 1000;
+	return (double)flood->opts.verify_budget;
 }
 
-static long long budget_floor_us(const struct flood *flood)
+static double budget_floor(const struct flood *flood)
 {
-	return -(long long)flood->opts.verify_budget_ms * 1000;
+	return -(double)flood->opts.verify_budget;
 }
 
-static long long budget_fresh_floor_us(const struct flood *flood)
+static double budget_fresh_floor(const struct flood *flood)
 {
-	return -(long long)flood->opts.verify_budget_ms * 1000 / 2;
+	return -(double)flood->opts.verify_budget / 2;
 }
 
-long long flood_budget_us(struct flood *flood, long long now_ms)
+double flood_budget(struct flood *flood, long long now_ms)
 {
 	if(!flood) return 0;
 	if(!flood->budget_started){
 		flood->budget_started = true;
-		flood->budget_us = budget_cap_us(flood);
+		flood->budget = budget_cap(flood);
 		flood->budget_at_ms = now_ms;
 	}
 	if(now_ms > flood->budget_at_ms){
-		/* verify_budget_ms per second is verify_budget_ms microseconds per millisecond. */
-		flood->budget_us += (now_ms - flood->budget_at_ms) * flood->opts.verify_budget_ms;
+		flood->budget += (double)(now_ms - flood->budget_at_ms) * (double)flood->opts.verify_budget
+			/ (double)(flood->opts.verify_window_ms > 0 ? flood->opts.verify_window_ms : 1);
 		flood->budget_at_ms = now_ms;
-		if(flood->budget_us > budget_cap_us(flood)) flood->budget_us = budget_cap_us(flood);
+		if(flood->budget > budget_cap(flood)) flood->budget = budget_cap(flood);
 	}
-	return flood->budget_us;
+	return flood->budget;
 }
 
-void flood_charge(struct flood *flood, long long elapsed_us, long long now_ms)
+void flood_charge(struct flood *flood, long long now_ms)
 {
-	if(!flood || elapsed_us <= 0) return;
-	flood_budget_us(flood, now_ms);
-	flood->budget_us -= elapsed_us;
-	if(flood->budget_us < budget_floor_us(flood)) flood->budget_us = budget_floor_us(flood);
+	if(!flood) return;
+	flood_budget(flood, now_ms);
+	flood->budget -= 1.0;
+	if(flood->budget < budget_floor(flood)) flood->budget = budget_floor(flood);
 }
 
 enum flood_verdict flood_admit(struct flood *flood, const char *user, const char *address,
@@ -133,7 +132,7 @@ enum flood_verdict flood_admit(struct flood *flood, const char *user, const char
 {
 	struct flood_entry *by_user, *by_address;
 	bool user_slowed, address_slowed, suspicious;
-	long long budget;
+	double budget;
 
 	*charged = false;
 	if(!flood) return FLOOD_VERIFY;
@@ -148,10 +147,11 @@ enum flood_verdict flood_admit(struct flood *flood, const char *user, const char
 		return FLOOD_SLOWED;
 	}
 	/* An address counts only once slowed: behind NAT or a proxy, an
-	 * address with a few failures is everybody's address. */
-	suspicious = live_failures(flood, by_user, now_ms) > 0 || address_slowed;
-	budget = flood_budget_us(flood, now_ms);
-	if(budget <= (suspicious ? 0 : budget_fresh_floor_us(flood))) return FLOOD_BUSY;
+	 * address with a few failures is everybody's address. A name's first
+	 * failure may be its owner's typo: the retry goes like a fresh login. */
+	suspicious = live_failures(flood, by_user, now_ms) > 1 || user_slowed || address_slowed;
+	budget = flood_budget(flood, now_ms);
+	if(budget <= (suspicious ? 0 : budget_fresh_floor(flood))) return FLOOD_BUSY;
 	if(user_slowed) by_user->next_verify_ms = now_ms + flood->opts.slow_interval_ms;
 	if(address_slowed) by_address->next_verify_ms = now_ms + flood->opts.slow_interval_ms;
 	*charged = suspicious;

@@ -13,16 +13,18 @@
  *    outright for a delay that doubles with each further failure, up to
  *    lockout_s. Attempts while locked do not count for a name (its owner's
  *    devices may be retrying), but do for an address.
- * 3. Node-wide budget: verifications of attempts whose name has failures
- *    behind it or whose address is slowed, and verifications that fail,
- *    are charged (in
- *    measured broker time) to one token bucket refilled at
- *    verify_budget_ms per second. Such attempts are verified only while the
- *    bucket holds time; once it owes more than half a second's worth (many
- *    fresh names from many addresses failing at once), every login that is
- *    not in the login cache waits for it. So no attack, however spread out,
- *    takes much more than verify_budget_ms per second of the broker's only
- *    thread for hashing, while a typo or two holds nobody else up.
+ * 3. Node-wide budget: password checks are counted, not timed, so that the
+ *    rule means the same on every machine. Checks of attempts whose name
+ *    has failed twice or more or is slowed, or whose address is slowed,
+ *    and checks that fail, are paid from one bucket holding verify_budget
+ *    checks and refilled at verify_budget per verify_window_ms. Such
+ *    attempts are checked only while the bucket holds a check; once it owes
+ *    half a bucket (many fresh names from many addresses failing at once),
+ *    every login that is not in the login cache waits for it. A name with
+ *    one failure behind it is admitted like a fresh one, so its owner's
+ *    retry after a typo is checked on any hardware with any budget. The
+ *    operator sizes verify_budget from the cost of one check on the node
+ *    (docs/ADMIN.md).
  *
  * Logins in the login cache are answered before any of this (plugin.c) and
  * never touch the counters or the budget. Broker thread only; memory bounded
@@ -42,7 +44,8 @@ struct flood_opts {
 	long lockout_s;          /* longest lock */
 	long window_s;           /* failures older than this are forgotten */
 	long slow_interval_ms;   /* a slowed key gets one verification per interval (0: no limit) */
-	long verify_budget_ms;   /* node-wide broker time per second for charged verifications */
+	long verify_budget;      /* node-wide charged verifications per window (bucket size) */
+	long verify_window_ms;   /* the bucket refills verify_budget per this many ms */
 	size_t max_entries;      /* per table */
 };
 
@@ -70,8 +73,8 @@ long long flood_locked_for(struct flood *flood, enum flood_key kind, const char 
 /* Decides whether a login of user (NULL for an invalid name) from address
  * (may be NULL) may have its password verified now. On FLOOD_VERIFY it takes
  * the slowed keys' verification and sets *charged: true when the
- * verification's time must go to flood_charge whatever its outcome, false
- * when only a failure is charged. Any other verdict changes nothing: pass it
+ * verification must go to flood_charge whatever its outcome, false when
+ * only a failed one is charged. Any other verdict changes nothing: pass it
  * to flood_refused. */
 enum flood_verdict flood_admit(struct flood *flood, const char *user, const char *address,
 		long long now_ms, bool *charged);
@@ -92,12 +95,12 @@ void flood_failure(struct flood *flood, const char *user, const char *address, l
 /* Records a verified successful login: the user name's count starts again. */
 void flood_success(struct flood *flood, const char *user, long long now_ms);
 
-/* Charges elapsed_us of broker time spent verifying to the node-wide budget. */
-void flood_charge(struct flood *flood, long long elapsed_us, long long now_ms);
+/* Charges one verification made at now_ms to the node-wide budget. */
+void flood_charge(struct flood *flood, long long now_ms);
 
-/* Broker time (microseconds) left in the node-wide budget at now_ms;
- * negative when overdrawn. */
-long long flood_budget_us(struct flood *flood, long long now_ms);
+/* Verifications left in the node-wide budget at now_ms (fractions while it
+ * refills); negative when overdrawn. */
+double flood_budget(struct flood *flood, long long now_ms);
 
 /* Drops entries that are neither locked nor within the window. */
 void flood_expire(struct flood *flood, long long now_ms);

@@ -24,6 +24,8 @@
 #include "acl.h"
 #include "acl_file.h"
 #include "backend.h"
+#include "clientid_owner.h"
+#include "clientid_store.h"
 #include "conn_events.h"
 #include "flood.h"
 #include "loader.h"
@@ -33,8 +35,18 @@
 #include "snapshot.h"
 #include "clock.h"
 
-/* Clients logged in as admins by a back-end other than mariadb (whose users
- * carry their role in the snapshot). */
+/* Mosquitto 2.0.11 turns a BASIC_AUTH answer into a CONNACK thus
+ * (src/handle_connect.c): MOSQ_ERR_SUCCESS accepts (0); MOSQ_ERR_AUTH, or
+ * every plugin deferring, sends "not authorised" (3.1.1: 5, MQTT 5: 0x87);
+ * any other value closes the connection without a CONNACK. No value sends
+ * "server unavailable" (3) or "server busy" (0x89), so a login refused
+ * without its password being checked gets no CONNACK: clients treat that as
+ * a connection failure and retry, instead of asking for the password. */
+#define REFUSED_NOT_AUTHORISED MOSQ_ERR_AUTH
+#define REFUSED_TRY_LATER MOSQ_ERR_CONN_REFUSED
+
+/* Clients logged in as admins by a back-end whose roles are not in the
+ * snapshot (see roles_in_snapshot in backend.h). */
 struct admin_client {
 	struct mosquitto *client;
 	UT_hash_handle hh;
@@ -53,7 +65,9 @@ struct plugin_state {
 	struct flood *flood;
 	struct acl_file *acl_file;
 	struct admin_client *admins;
+	struct clientid_owners *owners;
 	long last_expire;
+	long last_owners_save;
 };
 
 static struct plugin_state state;
@@ -187,7 +201,8 @@ static void log_flood_refusal(const struct login *login, enum flood_verdict verd
 /* Checks a login: the login caches first (one HMAC; a cached login passes
  * whatever the flood protection says, except from a locked address), then
  * the flood protection decides whether the password may be verified (PBKDF2
- * or a network call), then the back-ends verify it. */
+ * or a network call), then the back-ends verify it, and last the client id
+ * must be free or the user's own (clientid_owner.h). */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -195,7 +210,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	struct login login;
 	enum user_role role = ROLE_USER;
 	enum flood_verdict verdict;
-	long long now_ms, started_us;
+	const char *owner;
+	long long now_ms;
 	bool charged = false;
 	bool verified = false;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
@@ -205,7 +221,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	refresh();
-	now_ms = clock_mono_us() / 1000;
+	now_ms = clock_mono_ms();
 	env.snap = state.snap;
 	env.cache = state.cache;
 	env.now = (long)(clock_mono_ms() / 1000);
@@ -220,14 +236,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a login with an invalid user name or client id from %s",
 				login.address ? login.address : "?");
 		flood_failure(state.flood, NULL, login.address, now_ms);
-		rc = MOSQ_ERR_AUTH;
+		rc = REFUSED_NOT_AUTHORISED;
 		goto out;
 	}
 	/* A locked address is refused before anything else. */
 	if(flood_locked_for(state.flood, FLOOD_ADDRESS, login.address, now_ms) > 0){
 		flood_refused(state.flood, FLOOD_ADDRESS_LOCKED, login.username, login.address, now_ms);
 		log_flood_refusal(&login, FLOOD_ADDRESS_LOCKED, now_ms);
-		rc = MOSQ_ERR_AUTH;
+		rc = REFUSED_TRY_LATER;
 		goto out;
 	}
 	/* A login that succeeded recently costs one HMAC and tells an attacker
@@ -239,26 +255,41 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		if(verdict != FLOOD_VERIFY){
 			flood_refused(state.flood, verdict, login.username, login.address, now_ms);
 			log_flood_refusal(&login, verdict, now_ms);
-			rc = MOSQ_ERR_AUTH;
+			rc = REFUSED_TRY_LATER;
 			goto out;
 		}
-		started_us = clock_mono_us();
 		answered = ask_backends(&env, &login, false, &role, &which);
 		verified = true;
-		/* Verifications of slowed names or addresses, and failed ones, are
-		 * paid from the node-wide budget in the broker time they took. */
-		if(charged || answered != BACKEND_ALLOW) flood_charge(state.flood, clock_mono_us() - started_us, now_ms);
+		/* Checks of suspicious attempts, and checks that failed or could
+		 * not be made (an http timeout blocked the thread too), are paid
+		 * from the node-wide budget (a name nobody knows cost no check). */
+		if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
 	}
 	if(answered == BACKEND_ALLOW){
-		if(strcmp(state.backends[which]->name, "mariadb") && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(verified) flood_success(state.flood, login.username, now_ms);
+		owner = clientid_owners_owner(state.owners, login.client_id, now_ms);
+		if(owner && strcmp(owner, login.username)){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused %s from %s: client id %s belongs to another user's session",
+					login.username, login.address ? login.address : "?", login.client_id);
+			rc = REFUSED_NOT_AUTHORISED;
+			goto out;
+		}
+		if(clientid_owners_connected(state.owners, login.client_id, login.username, ed->client, now_ms)){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: out of memory recording client id %s; refused", login.client_id);
+			rc = MOSQ_ERR_NOMEM;
+			goto out;
+		}
+		if(!state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
 		rc = MOSQ_ERR_SUCCESS;
-	}else if(answered >= 0){
-		if(answered == BACKEND_DENY){
-			flood_failure(state.flood, login.username, login.address, now_ms);
-		}
-		rc = MOSQ_ERR_AUTH;
+	}else if(answered == BACKEND_DENY){
+		flood_failure(state.flood, login.username, login.address, now_ms);
+		rc = REFUSED_NOT_AUTHORISED;
+	}else if(answered == BACKEND_ERROR){
+		/* The password could not be checked (no snapshot loaded yet, the
+		 * http endpoint down): not the client's fault, so no "not
+		 * authorised" that would make it ask for the password again. */
+		rc = REFUSED_TRY_LATER;
 	}else{
 		/* Nobody here knows this user: count it against the address only, and
 		 * let other plugins decide (Mosquitto refuses when all defer). */
@@ -306,6 +337,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_disconnected(state.events, ed->client);
+	clientid_owners_disconnected(state.owners, ed->client, clock_mono_ms());
 	admin_forget(ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -323,6 +355,17 @@ static int on_message(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Saves the client id bindings when a file is configured. */
+static void save_owners(void)
+{
+	char err[512];
+
+	if(!state.opts.clientid_file || !state.owners) return;
+	if(clientid_store_save(state.opts.clientid_file, state.owners, clock_mono_ms(), clock_wall_ms(), err, sizeof(err))){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: client ids not saved: %s", err);
+	}
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	long now = (long)(clock_mono_ms() / 1000);
@@ -334,7 +377,12 @@ static int on_tick(int event, void *event_data, void *userdata)
 	conn_events_tick(state.events);
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
-		flood_expire(state.flood, clock_mono_us() / 1000);
+		flood_expire(state.flood, clock_mono_ms());
+		clientid_owners_expire(state.owners, clock_mono_ms());
+	}
+	if(now - state.last_owners_save >= CLIENTID_STORE_SAVE_S){
+		state.last_owners_save = now;
+		save_owners();
 	}
 	return MOSQ_ERR_SUCCESS;
 }
@@ -389,6 +437,7 @@ static void release(void)
 	conn_events_free(state.events);
 	login_cache_free(state.cache);
 	flood_free(state.flood);
+	clientid_owners_free(state.owners);
 	acl_file_free(state.acl_file);
 	HASH_ITER(hh, state.admins, admin, tmp){
 		HASH_DEL(state.admins, admin);
@@ -435,10 +484,29 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	state.events = conn_events_new(state.opts.node);
 	state.cache = login_cache_new(state.opts.cache_ttl_s, (size_t)state.opts.cache_max);
 	state.flood = flood_new(&state.opts.flood);
-	if(!state.events || !state.cache || !state.flood){
+	state.owners = clientid_owners_new((long long)state.opts.clientid_hold_s * 1000,
+			(size_t)state.opts.clientid_max_idle, (size_t)state.opts.clientid_per_user);
+	if(!state.events || !state.cache || !state.flood || !state.owners){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: out of memory");
 		rc = MOSQ_ERR_NOMEM;
 		goto out;
+	}
+	if(state.opts.clientid_file){
+		size_t skipped = 0;
+		long restored = clientid_store_load(state.opts.clientid_file, state.owners, clock_mono_ms(), clock_wall_ms(),
+				&skipped, err, sizeof(err));
+
+		if(restored < 0){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
+			goto out;
+		}
+		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: %ld client ids restored from %s%s", restored,
+				state.opts.clientid_file, skipped ? " (some lines skipped)" : "");
+		state.last_owners_save = (long)(clock_mono_ms() / 1000);
+	}
+	if(backend_opt(opts, opt_count, "flood_verify_budget_ms")){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: plugin_opt_flood_verify_budget_ms is no longer used: "
+				"the budget counts checks (plugin_opt_flood_verify_budget, docs/ADMIN.md)");
 	}
 	state.loader = loader_start(&state.opts.db, state.opts.refresh_ms, err, sizeof(err));
 	if(!state.loader){
@@ -472,6 +540,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
 	(void)userdata;
 	(void)opts;
 	(void)opt_count;
+	save_owners();
 	release();
 	return MOSQ_ERR_SUCCESS;
 }

@@ -21,6 +21,10 @@ struct plugin_opts {
 	long cache_ttl_s;
 	long cache_max;
 	struct flood_opts flood;
+	long clientid_hold_s;   /* a client id stays its user's this long after its last connection */
+	long clientid_max_idle; /* client id bindings without a connection, in all */
+	long clientid_per_user; /* ... and for one user */
+	const char *clientid_file; /* where the bindings are saved; NULL: memory only */
 	const char *acl_file; /* NULL when none */
 };
 

@@ -8,6 +8,8 @@
 
 #include "test.h"
 #include "../../auth-plugin/acl_file.h"
+#include "../../auth-plugin/clientid_owner.h"
+#include "../../auth-plugin/clientid_store.h"
 #include "../../auth-plugin/flood.h"
 #include "../../auth-plugin/login_cache.h"
 
@@ -69,14 +71,14 @@ out:
 static const struct flood_opts flood_defaults = {
 	.user_threshold = 3, .address_threshold = 10, .user_slow_after = 3, .address_slow_after = 10,
 	.base_delay_s = 1, .lockout_s = 8, .window_s = 60, .slow_interval_ms = 0,
-	.verify_budget_ms = 1000, .max_entries = 100,
+	.verify_budget = 1000, .verify_window_ms = 1000, .max_entries = 100,
 };
 
 /* The plugin's defaults. */
 static const struct flood_opts flood_plugin_defaults = {
 	.user_threshold = 5, .address_threshold = 50, .user_slow_after = 3, .address_slow_after = 25,
 	.base_delay_s = 1, .lockout_s = 300, .window_s = 600, .slow_interval_ms = 2000,
-	.verify_budget_ms = 100, .max_entries = 100,
+	.verify_budget = 3, .verify_window_ms = 1000, .max_entries = 100,
 };
 
 static void flood_locks_a_name_after_threshold_with_doubling_delay(void)
@@ -151,10 +153,10 @@ static void flood_memory_is_bounded(void)
 }
 
 /* What the plugin does with one login that is not cached: admit, then
- * verify (the test says whether the password was right and what the check
- * cost) and charge the budget, or refuse. */
-static enum flood_verdict attempt_costing(struct flood *flood, const char *user, const char *address,
-		long long now_ms, bool password_right, long long cost_us)
+ * verify (the test says whether the password was right) and charge the
+ * budget, or refuse. */
+static enum flood_verdict attempt(struct flood *flood, const char *user, const char *address,
+		long long now_ms, bool password_right)
 {
 	bool charged = false;
 	enum flood_verdict verdict = flood_admit(flood, user, address, now_ms, &charged);
@@ -163,20 +165,13 @@ static enum flood_verdict attempt_costing(struct flood *flood, const char *user,
 		flood_refused(flood, verdict, user, address, now_ms);
 		return verdict;
 	}
-	if(charged || !password_right) flood_charge(flood, cost_us, now_ms);
+	if(charged || !password_right) flood_charge(flood, now_ms);
 	if(password_right){
 		flood_success(flood, user, now_ms);
 	}else{
 		flood_failure(flood, user, address, now_ms);
 	}
 	return verdict;
-}
-
-/* The same with a free check (a generous budget makes it irrelevant). */
-static enum flood_verdict attempt(struct flood *flood, const char *user, const char *address,
-		long long now_ms, bool password_right)
-{
-	return attempt_costing(flood, user, address, now_ms, password_right, 0);
 }
 
 static void flood_slows_a_name_after_one_failure_then_locks_it(void)
@@ -187,7 +182,7 @@ static void flood_slows_a_name_after_one_failure_then_locks_it(void)
 
 	opts.user_slow_after = 1;
 	opts.address_slow_after = 50; /* this test is about names */
-	opts.verify_budget_ms = 1000;
+	opts.verify_budget = 1000;
 	flood = flood_new(&opts);
 	if(!CHECK(flood != NULL)) return;
 	/* A fresh name is verified; its budget is charged only if it fails. */
@@ -224,8 +219,8 @@ static void flood_slows_a_name_after_one_failure_then_locks_it(void)
 	flood_free(flood);
 }
 
-/* 1,000 attempts per second from one address, each a different real name
- * (40 ms hashes), with the plugin's defaults. */
+/* 1,000 attempts per second from one address, each a different real name,
+ * with the plugin's defaults. */
 static void flood_one_address_against_many_names_is_bounded_then_locked(void)
 {
 	struct flood *flood = flood_new(&flood_plugin_defaults);
@@ -235,14 +230,15 @@ static void flood_one_address_against_many_names_is_bounded_then_locked(void)
 	if(!CHECK(flood != NULL)) return;
 	for(int i = 0; i < 60000; i++){
 		snprintf(user, sizeof(user), "name%d", i % 500);
-		if(attempt_costing(flood, user, "127.0.0.2", i, false, 40000) == FLOOD_VERIFY){
+		if(attempt(flood, user, "127.0.0.2", i, false) == FLOOD_VERIFY){
 			verified++;
 			if(i < 1000) verified_first_s++;
 		}
 	}
-	/* Three checks at once (a second of budget), then one per 400 ms
-	 * (100 ms per second) until the address is slowed, then locked. */
-	CHECK(verified_first_s <= 4);
+	/* Five checks at once (the bucket of three, and fresh names go on to
+	 * half a bucket's debt), then one per 333 ms until the address is
+	 * slowed, then locked. */
+	CHECK(verified_first_s <= 6);
 	CHECK(verified <= 12);
 	CHECK(flood_locked_for(flood, FLOOD_ADDRESS, "127.0.0.2", 59999) > 0);
 	CHECK_EQ(attempt(flood, "name5", "127.0.0.2", 60000, true), FLOOD_ADDRESS_LOCKED);
@@ -265,7 +261,7 @@ static void flood_many_addresses_against_one_name_is_bounded_then_locked(void)
 	if(!CHECK(flood != NULL)) return;
 	for(int i = 0; i < 1000; i++){
 		snprintf(address, sizeof(address), "127.0.%d.%d", i / 250, i % 250 + 1);
-		verified += attempt_costing(flood, "alice", address, i, false, 40000) == FLOOD_VERIFY;
+		verified += attempt(flood, "alice", address, i, false) == FLOOD_VERIFY;
 	}
 	CHECK_EQ(verified, 3);   /* then slowed (2 s), then locked */
 	CHECK(flood_locked_for(flood, FLOOD_USER, "alice", 999) > 0);
@@ -276,45 +272,190 @@ static void flood_many_addresses_against_one_name_is_bounded_then_locked(void)
 	flood_free(flood);
 }
 
-static void flood_budget_bounds_verification_time_node_wide(void)
+static void flood_budget_counts_checks_node_wide(void)
 {
-	struct flood *flood = flood_new(&flood_plugin_defaults);
+	struct flood_opts opts = flood_plugin_defaults;
+	struct flood *flood;
 	bool charged = false;
 
+	opts.verify_budget = 4; /* one check per 250 ms */
+	flood = flood_new(&opts);
 	if(!CHECK(flood != NULL)) return;
-	/* 100 ms per second, saved up for at most one second. */
-	CHECK_EQ(flood_budget_us(flood, 0), 100000);
-	CHECK_EQ(flood_budget_us(flood, 60000), 100000);
-	/* Two failed 40 ms checks (a typo and the client's retry): nobody waits. */
-	CHECK_EQ(attempt_costing(flood, "typo", "10.1.1.9", 60000, false, 40000), FLOOD_VERIFY);
-	CHECK_EQ(attempt_costing(flood, "typo", "10.1.1.9", 60000, false, 40000), FLOOD_VERIFY);
-	CHECK_EQ(flood_budget_us(flood, 60000), 20000);
+	/* Four checks per second, saved up for at most one second. */
+	CHECK(flood_budget(flood, 0) == 4.0);
+	CHECK(flood_budget(flood, 60000) == 4.0);
+	/* A typo and the client's retry: nobody waits. */
+	CHECK_EQ(attempt(flood, "typo", "10.1.1.9", 60000, false), FLOOD_VERIFY);
+	CHECK_EQ(attempt(flood, "typo", "10.1.1.9", 60000, false), FLOOD_VERIFY);
+	CHECK(flood_budget(flood, 60000) == 2.0);
+	/* Two failures behind it: now every check of that name is paid. */
 	CHECK_EQ(flood_admit(flood, "typo", "10.1.1.9", 60000, &charged), FLOOD_VERIFY);
 	CHECK(charged);
-	flood_charge(flood, 10000, 60000);
-	/* Overdrawn: logins with failures behind them wait for a positive
-	 * budget, fresh ones (many names from many addresses) from half a
-	 * second's debt on. */
-	flood_charge(flood, 20000, 60000);
+	flood_charge(flood, 60000);
+	/* Spent: logins with failures behind them wait for a check in the
+	 * bucket, fresh ones (many names from many addresses) from half a
+	 * bucket's debt on. */
+	flood_charge(flood, 60000);
 	CHECK_EQ(attempt(flood, "typo", "10.1.1.8", 60000, true), FLOOD_BUSY);
 	CHECK_EQ(attempt(flood, "fresh", "10.1.1.1", 60000, true), FLOOD_VERIFY);
-	flood_charge(flood, 50000, 60000);
-	CHECK_EQ(flood_budget_us(flood, 60000), -60000);
-	CHECK_EQ(attempt(flood, "fresh2", "10.1.1.2", 60000, true), FLOOD_BUSY);
-	CHECK_EQ(attempt(flood, "fresh2", "10.1.1.2", 60100, true), FLOOD_BUSY);   /* exactly -50 ms */
+	flood_charge(flood, 60000);
+	flood_charge(flood, 60000);
+	CHECK(flood_budget(flood, 60000) == -2.0);
+	CHECK_EQ(attempt(flood, "fresh2", "10.1.1.2", 60000, true), FLOOD_BUSY);   /* exactly half */
 	/* Such waits count nowhere, except against an address that failed before. */
 	CHECK_EQ(flood_size(flood, FLOOD_USER), 1);
 	CHECK_EQ(flood_size(flood, FLOOD_ADDRESS), 1);
-	CHECK_EQ(flood_admit(flood, "fresh2", "10.1.1.2", 60101, &charged), FLOOD_VERIFY);
+	CHECK_EQ(flood_admit(flood, "fresh2", "10.1.1.2", 60001, &charged), FLOOD_VERIFY);
 	CHECK(!charged);
-	CHECK_EQ(attempt(flood, "typo", "10.1.1.8", 60600, true), FLOOD_BUSY);     /* exactly 0 */
-	CHECK_EQ(flood_admit(flood, "typo", "10.1.1.8", 60601, &charged), FLOOD_VERIFY);
+	CHECK_EQ(attempt(flood, "typo", "10.1.1.8", 60499, true), FLOOD_BUSY);
+	CHECK_EQ(flood_admit(flood, "typo", "10.1.1.8", 60501, &charged), FLOOD_VERIFY);
 	CHECK(charged);
-	/* It owes at most a second's worth and saves at most a second's. */
-	flood_charge(flood, 10000000, 70000);
-	CHECK_EQ(flood_budget_us(flood, 70000), -100000);
-	CHECK_EQ(flood_budget_us(flood, 200000), 100000);
+	/* It owes at most a bucket and saves at most a bucket. */
+	for(int i = 0; i < 100; i++) flood_charge(flood, 70000);
+	CHECK(flood_budget(flood, 70000) == -4.0);
+	CHECK(flood_budget(flood, 200000) == 4.0);
 	flood_free(flood);
+}
+
+/* The user's own retry after one typo is checked whatever the budget: even
+ * a bucket of one, just spent by that typo. */
+static void flood_first_retry_after_a_typo_is_checked_with_any_budget(void)
+{
+	struct flood_opts opts = flood_plugin_defaults;
+	struct flood *flood;
+
+	opts.verify_budget = 1;
+	opts.verify_window_ms = 60000;
+	flood = flood_new(&opts);
+	if(!CHECK(flood != NULL)) return;
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.1", 1000, false), FLOOD_VERIFY);
+	CHECK_EQ(attempt(flood, "alice", "10.0.0.1", 1001, true), FLOOD_VERIFY);
+	/* The floods stay bounded: once the bucket owes half of itself, no
+	 * uncached login is checked, a retry included. */
+	CHECK_EQ(attempt(flood, "bob", "10.0.0.2", 1002, false), FLOOD_VERIFY);
+	CHECK_EQ(attempt(flood, "bob", "10.0.0.2", 1003, false), FLOOD_BUSY);
+	flood_free(flood);
+}
+
+/* Connections are told apart by pointer only; any distinct addresses do. */
+static int conn_a, conn_b, conn_c;
+
+static void clientid_belongs_to_its_first_user_while_held_and_held_ms_after(void)
+{
+	struct clientid_owners *owners = clientid_owners_new(10000, 100, 10);
+
+	if(!CHECK(owners != NULL)) return;
+	CHECK(clientid_owners_owner(owners, "phone", 0) == NULL);
+	CHECK_EQ(clientid_owners_connected(owners, "phone", "bob", &conn_a, 0), 0);
+	CHECK_STR(clientid_owners_owner(owners, "phone", 1), "bob");
+	/* carol may not have it, live or idle. */
+	CHECK_EQ(clientid_owners_connected(owners, "phone", "carol", &conn_b, 1), -1);
+	clientid_owners_disconnected(owners, &conn_a, 1000);
+	CHECK_STR(clientid_owners_owner(owners, "phone", 11000), "bob");   /* hold_ms after */
+	CHECK(clientid_owners_owner(owners, "phone", 11001) == NULL);      /* then free */
+	CHECK_EQ(clientid_owners_size(owners), 0);
+	CHECK_EQ(clientid_owners_connected(owners, "phone", "carol", &conn_b, 11002), 0);
+	CHECK_STR(clientid_owners_owner(owners, "phone", 11003), "carol");
+	/* An unknown connection ending changes nothing; expiry drops idle ones. */
+	clientid_owners_disconnected(owners, &conn_c, 11004);
+	CHECK_STR(clientid_owners_owner(owners, "phone", 50000), "carol");
+	clientid_owners_disconnected(owners, &conn_b, 50000);
+	clientid_owners_expire(owners, 60000);
+	CHECK_EQ(clientid_owners_size(owners), 1);
+	clientid_owners_expire(owners, 60001);
+	CHECK_EQ(clientid_owners_size(owners), 0);
+	clientid_owners_free(owners);
+}
+
+static void clientid_takeover_by_the_same_user_keeps_the_binding(void)
+{
+	struct clientid_owners *owners = clientid_owners_new(10000, 100, 10);
+
+	if(!CHECK(owners != NULL)) return;
+	CHECK_EQ(clientid_owners_connected(owners, "laptop", "bob", &conn_a, 0), 0);
+	/* bob reconnects with the same id: the broker takes the old connection
+	 * over and tells us it ended only afterwards. */
+	CHECK_EQ(clientid_owners_connected(owners, "laptop", "bob", &conn_b, 10), 0);
+	clientid_owners_disconnected(owners, &conn_a, 20);
+	/* Still held by conn_b: no expiry however late. */
+	CHECK_STR(clientid_owners_owner(owners, "laptop", 1000000), "bob");
+	/* A context pointer reused for another id releases the old one. */
+	CHECK_EQ(clientid_owners_connected(owners, "tablet", "bob", &conn_b, 1000000), 0);
+	CHECK_STR(clientid_owners_owner(owners, "laptop", 1010000), "bob");
+	CHECK(clientid_owners_owner(owners, "laptop", 1010001) == NULL);
+	CHECK_STR(clientid_owners_owner(owners, "tablet", 9000000), "bob");
+	clientid_owners_free(owners);
+}
+
+static void clientid_idle_bindings_are_bounded(void)
+{
+	struct clientid_owners *owners = clientid_owners_new(1000000, 5, 3);
+	static int conns[20];
+	char id[32];
+
+	if(!CHECK(owners != NULL)) return;
+	/* One user cycling through ids keeps at most 3 idle, its oldest go. */
+	for(int i = 0; i < 10; i++){
+		snprintf(id, sizeof(id), "spray%d", i);
+		CHECK_EQ(clientid_owners_connected(owners, id, "mallory", &conns[i], i), 0);
+		clientid_owners_disconnected(owners, &conns[i], i);
+	}
+	CHECK_EQ(clientid_owners_size(owners), 3);
+	CHECK(clientid_owners_owner(owners, "spray6", 100) == NULL);
+	CHECK_STR(clientid_owners_owner(owners, "spray9", 100), "mallory");
+	/* In all at most 5 idle; live ones are not counted nor dropped. */
+	CHECK_EQ(clientid_owners_connected(owners, "live", "bob", &conns[10], 200), 0);
+	for(int i = 11; i < 14; i++){
+		snprintf(id, sizeof(id), "idle%d", i);
+		CHECK_EQ(clientid_owners_connected(owners, id, i % 2 ? "carol" : "dave", &conns[i], 300 + i), 0);
+		clientid_owners_disconnected(owners, &conns[i], 300 + i);
+	}
+	CHECK_EQ(clientid_owners_size(owners), 6);
+	CHECK(clientid_owners_owner(owners, "spray7", 400) == NULL);   /* the longest idle went */
+	CHECK_STR(clientid_owners_owner(owners, "live", 400), "bob");
+	clientid_owners_free(owners);
+}
+
+/* Saved by one broker, restored by the next: held ones as idle from the
+ * save, idle ones keeping their age (wall clock), bad lines skipped. */
+static void clientid_bindings_survive_a_restart_through_the_file(void)
+{
+	struct clientid_owners *before = clientid_owners_new(100000, 100, 10);
+	struct clientid_owners *after = clientid_owners_new(100000, 100, 10);
+	char dir[] = "/tmp/chat-clientids-XXXXXX", path[sizeof(dir) + 8], err[256];
+	size_t skipped = 0;
+	FILE *fp;
+
+	if(!CHECK(before && after && mkdtemp(dir))) goto out;
+	if(!CHECK(snprintf(path, sizeof(path), "%s/ids", dir) < (int)sizeof(path))) goto out;
+	CHECK_EQ(clientid_store_load(path, after, 0, 0, &skipped, err, sizeof(err)), 0);   /* none yet */
+	CHECK_EQ(clientid_owners_connected(before, "bob-phone", "bob", &conn_a, 1000), 0);
+	CHECK_EQ(clientid_owners_connected(before, "carol-pc", "carol", &conn_b, 1000), 0);
+	clientid_owners_disconnected(before, &conn_b, 5000);
+	/* Saved at monotonic 9000 ms = wall 1,000,009,000 ms. */
+	CHECK_EQ(clientid_store_save(path, before, 9000, 1000009000LL, err, sizeof(err)), 0);
+	fp = fopen(path, "a");
+	if(CHECK(fp != NULL)){
+		fputs("no tabs here\nbad/id\tbob\t1\nx\tbob\tsoon\n", fp);
+		fclose(fp);
+	}
+	/* The next broker starts at monotonic 500 ms, wall 1,000,010,000 ms. */
+	CHECK_EQ(clientid_store_load(path, after, 500, 1000010000LL, &skipped, err, sizeof(err)), 2);
+	CHECK_EQ(skipped, 3);
+	CHECK_STR(clientid_owners_owner(after, "bob-phone", 600), "bob");
+	CHECK_STR(clientid_owners_owner(after, "carol-pc", 600), "carol");
+	CHECK_EQ(clientid_owners_connected(after, "carol-pc", "bob", &conn_c, 600), -1);
+	/* carol's went idle 4 s before the save, 5 s before the restart
+	 * (monotonic -4500 now); bob's at the save (-500). */
+	CHECK_STR(clientid_owners_owner(after, "carol-pc", 95500), "carol");
+	CHECK(clientid_owners_owner(after, "carol-pc", 95501) == NULL);
+	CHECK_STR(clientid_owners_owner(after, "bob-phone", 99500), "bob");
+	CHECK(clientid_owners_owner(after, "bob-phone", 99501) == NULL);
+	unlink(path);
+	rmdir(dir);
+out:
+	clientid_owners_free(before);
+	clientid_owners_free(after);
 }
 
 static const char acl_text[] =
@@ -456,7 +597,12 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(flood_slows_a_name_after_one_failure_then_locks_it),
 	TEST_ENTRY(flood_one_address_against_many_names_is_bounded_then_locked),
 	TEST_ENTRY(flood_many_addresses_against_one_name_is_bounded_then_locked),
-	TEST_ENTRY(flood_budget_bounds_verification_time_node_wide),
+	TEST_ENTRY(flood_budget_counts_checks_node_wide),
+	TEST_ENTRY(flood_first_retry_after_a_typo_is_checked_with_any_budget),
+	TEST_ENTRY(clientid_belongs_to_its_first_user_while_held_and_held_ms_after),
+	TEST_ENTRY(clientid_takeover_by_the_same_user_keeps_the_binding),
+	TEST_ENTRY(clientid_idle_bindings_are_bounded),
+	TEST_ENTRY(clientid_bindings_survive_a_restart_through_the_file),
 	TEST_ENTRY(acl_file_user_rules_and_deny_first),
 	TEST_ENTRY(acl_file_patterns_substitute_user_and_client),
 	TEST_ENTRY(acl_file_subscriptions_and_dollar_topics),
