@@ -26,12 +26,13 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
-	history-svc/committer.c history-svc/intake_log.c
+	history-svc/committer.c history-svc/intake_log.c history-svc/intake_check.c history-svc/outbox.c \
+	history-svc/replies.c history-svc/request_db.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/requests.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c clients/chat_tui.c clients/chat_signals.c
 CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
-	tests/unit/test_intake_log.c history-svc/intake_log.c
+	tests/unit/test_intake_log.c history-svc/intake_log.c tests/unit/test_wire_rules.c history-svc/intake_check.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it

@@ -44,5 +44,6 @@ extern const struct test_suite common_suite;
 extern const struct test_suite acl_suite;
 extern const struct test_suite plugin_parts_suite;
 extern const struct test_suite intake_log_suite;
+extern const struct test_suite wire_rules_suite;
 
 #endif
