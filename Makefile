@@ -119,7 +119,8 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
 	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
 
-# libFuzzer target for the ACL-file parser and topic matchers (clang).
+# libFuzzer targets (clang), each run FUZZ_SECONDS by `make fuzz`; the first
+# is the ACL-file parser and topic matchers.
 FUZZ_SECONDS ?= 60
 $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-plugin/acl_file.h
 	@mkdir -p $(BUILD)
@@ -134,10 +135,29 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $^
 
-fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat
+# The request envelope both services read (common/request_envelope.c).
+FUZZ_CJSON := $(shell pkg-config --cflags --libs libcjson)
+$(BUILD)/fuzz-request-envelope: tests/fuzz/fuzz_request_envelope.c common/request_envelope.c common/json_payload.c \
+		common/json_util.c common/names.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(FUZZ_CJSON)
+
+# history-svc's check of a room message (history-svc/intake_check.c).
+$(BUILD)/fuzz-message-check: tests/fuzz/fuzz_message_check.c history-svc/intake_check.c common/json_payload.c \
+		common/json_util.c common/names.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(FUZZ_CJSON)
+
+fuzz: $(BUILD)/fuzz-acl-file $(BUILD)/fuzz-chat-acl $(BUILD)/fuzz-request-envelope $(BUILD)/fuzz-message-check
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-corpus-chat $(BUILD)/fuzz-corpus-envelope $(BUILD)/fuzz-corpus-message
 	$(BUILD)/fuzz-acl-file -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz-corpus tests/fuzz/corpus_acl_file
 	$(BUILD)/fuzz-chat-acl -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz-corpus-chat tests/fuzz/corpus_chat_acl
+	$(BUILD)/fuzz-request-envelope -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz-corpus-envelope tests/fuzz/corpus_request_envelope
+	$(BUILD)/fuzz-message-check -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz-corpus-message tests/fuzz/corpus_message_check
 
 clean:
 	rm -rf build build-asan

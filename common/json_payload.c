@@ -69,13 +69,21 @@ static size_t copy_unicode_escape(const unsigned char *in, size_t at, size_t len
 	return 6;
 }
 
+/* True when the string that ended just before in[at] is a member name:
+ * the next character that is not white space is a colon. */
+static bool is_member_name(const unsigned char *in, size_t at, size_t len)
+{
+	while(at < len && (in[at] == ' ' || in[at] == '\t' || in[at] == '\n' || in[at] == '\r')) at++;
+	return at < len && in[at] == ':';
+}
+
 /* Copies text to out (len bytes of room) with the mappings of
- * json_payload.h. Returns the length written, or -1 when objects and
- * arrays nest deeper than max_depth. */
+ * json_payload.h. Returns the length written, -1 when objects and arrays
+ * nest deeper than max_depth, -2 when a member name holds a NUL. */
 static long scan_copy(const unsigned char *in, size_t len, int max_depth, unsigned char *out)
 {
 	size_t at = 0, n = 0;
-	bool in_string = false;
+	bool in_string = false, string_has_nul = false;
 	int depth = 0;
 
 	while(at < len){
@@ -84,6 +92,7 @@ static long scan_copy(const unsigned char *in, size_t len, int max_depth, unsign
 		if(!in_string){
 			if(c == '"'){
 				in_string = true;
+				string_has_nul = false;
 			}else if(c == '{' || c == '['){
 				if(++depth > max_depth) return -1;
 			}else if((c == '}' || c == ']') && depth > 0){
@@ -95,12 +104,15 @@ static long scan_copy(const unsigned char *in, size_t len, int max_depth, unsign
 			in_string = false;
 			out[n++] = c;
 			at++;
+			if(string_has_nul && is_member_name(in, at, len)) return -2;
 		}else if(c == '\0'){
 			out[n++] = 0x01;
+			string_has_nul = true;
 			at++;
 		}else if(c == '\\' && at + 1 < len && in[at + 1] == 'u'){
 			size_t written;
 
+			if(at + 6 <= len && hex4(in + at + 2) == 0) string_has_nul = true;
 			at += copy_unicode_escape(in, at, len, out + n, &written);
 			n += written;
 		}else if(c == '\\' && at + 1 < len){
@@ -125,7 +137,7 @@ enum json_payload_status json_payload_parse(const void *payload, size_t len, int
 	if(!copy) goto out;
 	copy_len = scan_copy(payload, len, max_depth, copy);
 	if(copy_len < 0){
-		status = JSON_PAYLOAD_TOO_DEEP;
+		status = copy_len == -1 ? JSON_PAYLOAD_TOO_DEEP : JSON_PAYLOAD_NOT_OBJECT;
 		goto out;
 	}
 	*out = json_parse_object(copy, (size_t)copy_len);

@@ -12,7 +12,9 @@
  * bytes it stands for (ED A0 80 for \ud800), which is not UTF-8. Every rule
  * on a string the services read (names, ids, bodies, status texts) refuses
  * control characters and invalid UTF-8, so such a field is refused with its
- * own error, and a field nobody reads is ignored as PROTOCOL.md promises. */
+ * own error, and a field nobody reads is ignored as PROTOCOL.md promises.
+ * A member name holding a NUL makes the payload not an object: a cJSON
+ * reader would see "body\u0000x" as a second "body". */
 #ifndef CHAT_JSON_PAYLOAD_H
 #define CHAT_JSON_PAYLOAD_H
 
@@ -22,7 +24,7 @@
 
 enum json_payload_status {
 	JSON_PAYLOAD_OK,
-	JSON_PAYLOAD_NOT_OBJECT, /* not JSON, or JSON but not one object */
+	JSON_PAYLOAD_NOT_OBJECT, /* not JSON, not one object, or a NUL in a member name */
 	JSON_PAYLOAD_TOO_DEEP,   /* objects and arrays nested over max_depth */
 	JSON_PAYLOAD_NO_MEMORY
 };

@@ -34,6 +34,19 @@ static bool has_control(const char *text, size_t len)
 	return false;
 }
 
+/* How many members of obj are named key. cJSON keeps every duplicate and
+ * reads the first; JavaScript's JSON.parse reads the last: a message with
+ * two bodies would show one text live and store another. */
+static int member_count(const cJSON *obj, const char *key)
+{
+	int count = 0;
+
+	for(const cJSON *item = obj->child; item; item = item->next){
+		if(item->string && !strcmp(item->string, key)) count++;
+	}
+	return count;
+}
+
 int intake_check(const struct intake_limits *limits, const void *payload, size_t len,
 		struct checked_msg *out, struct intake_refusal *why)
 {
@@ -65,11 +78,15 @@ int intake_check(const struct intake_limits *limits, const void *payload, size_t
 		goto out;
 	}
 	msg_id = json_get_str(msg, "id", NAME_MSGID_MAX);
-	if(!msg_id || !name_msgid_valid(msg_id)){
-		refuse(why, PROTO_ERR_BAD_MESSAGE, "\"id\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
+	if(!msg_id || !name_msgid_valid(msg_id) || member_count(msg, "id") > 1){
+		refuse(why, PROTO_ERR_BAD_MESSAGE, "\"id\" must appear once, as 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
 		goto out;
 	}
 	snprintf(why->msg_id, sizeof(why->msg_id), "%s", msg_id);
+	if(member_count(msg, "body") > 1){
+		refuse(why, PROTO_ERR_BAD_MESSAGE, "\"body\" must appear once");
+		goto out;
+	}
 	body_item = cJSON_GetObjectItemCaseSensitive(msg, "body");
 	if(!cJSON_IsString(body_item) || !body_item->valuestring){
 		refuse(why, PROTO_ERR_BAD_MESSAGE, "\"body\" must be a string");

@@ -160,3 +160,19 @@ def test_too_deep_requests_get_too_deep(stack):
     for service in ("history", "presence"):
         r = ask_raw(alice, "alice", service, deep % ("[" * 7000, "]" * 7000), None)
         assert (r["ok"], r["op"], r["error"]["code"]) == (False, None, "too_deep"), r
+
+
+def test_a_message_shows_and_stores_one_body(stack):
+    # cJSON (the C client, history-svc) reads the first "body", a browser's
+    # JSON.parse the last, and a name with a NUL is "body" to cJSON alone.
+    alice = stack.client("alice", "leaf")
+    alice.subscribe(inbox("alice"))
+    mid = new_id()
+    send_raw(alice, "alice", '{"id": "%s", "body": "shown", "body": "stored"}' % mid)
+    got = first_answer_about(alice, "alice", mid)
+    assert got["type"] == "error" and got["code"] == "bad_message", got
+    mid = new_id()
+    send_raw(alice, "alice", '{"id": "%s", "body\\u0000x": "shown", "body": "stored"}' % mid)
+    got = alice.expect_json(inbox("alice"), lambda d: d.get("type") in ("receipt", "error") and d.get("room") == "lobby")
+    assert got["type"] == "error" and got["code"] == "bad_json", got
+    assert stored_body(stack, mid) is None

@@ -284,6 +284,10 @@ static void test_message_other_refusals(void)
 	CHECK_MSG("{\"id\":\"b1\",\"body\":7}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("{\"body\":\"no id\"}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("not json", PROTO_ERR_BAD_JSON);
+	CHECK_MSG("{\"id\":\"d1\",\"body\":\"shown\",\"body\":\"stored\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"d2\",\"id\":\"d3\",\"body\":\"x\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k1\",\"body\\u0000x\":\"shown\",\"body\":\"stored\"}", PROTO_ERR_BAD_JSON);
+	CHECK_MSG("{\"id\":\"k2\",\"note\":\"a\\u0000\" , \"body\":\"kept\"}", "");
 	if(CHECK(deep)){
 		CHECK_STR(check_msg(deep, strlen(deep), NULL, 0, &why), PROTO_ERR_TOO_DEEP);
 		CHECK_STR(why.msg_id, "");
