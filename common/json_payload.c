@@ -29,19 +29,14 @@ static long hex4(const unsigned char *p)
 
 /* Copies the \u escape at in[at] (in[at] is the backslash) to out, mapping
  * U+0000 and lone surrogates (json_payload.h). Returns the bytes of input
- * consumed; *written gets the bytes written. */
+ * consumed (*written gets the bytes written), or 0 when it is not four hex
+ * digits: not JSON, though cJSON reads it as U+0000. */
 static size_t copy_unicode_escape(const unsigned char *in, size_t at, size_t len,
 		unsigned char *out, size_t *written)
 {
 	long code = at + 6 <= len ? hex4(in + at + 2) : -1;
 
-	if(code < 0){
-		/* Not an escape cJSON accepts: copy it and let cJSON refuse it. */
-		out[0] = in[at];
-		out[1] = in[at + 1];
-		*written = 2;
-		return 2;
-	}
+	if(code < 0) return 0;
 	if(code == 0){
 		memcpy(out, "\\u0001", 6);
 		*written = 6;
@@ -79,7 +74,8 @@ static bool is_member_name(const unsigned char *in, size_t at, size_t len)
 
 /* Copies text to out (len bytes of room) with the mappings of
  * json_payload.h. Returns the length written, -1 when objects and arrays
- * nest deeper than max_depth, -2 when a member name holds a NUL. */
+ * nest deeper than max_depth, -2 when a member name holds a NUL or a \u
+ * escape is not four hex digits. */
 static long scan_copy(const unsigned char *in, size_t len, int max_depth, unsigned char *out)
 {
 	size_t at = 0, n = 0;
@@ -111,9 +107,11 @@ static long scan_copy(const unsigned char *in, size_t len, int max_depth, unsign
 			at++;
 		}else if(c == '\\' && at + 1 < len && in[at + 1] == 'u'){
 			size_t written;
+			size_t used = copy_unicode_escape(in, at, len, out + n, &written);
 
-			if(at + 6 <= len && hex4(in + at + 2) == 0) string_has_nul = true;
-			at += copy_unicode_escape(in, at, len, out + n, &written);
+			if(used == 0) return -2;
+			if(hex4(in + at + 2) == 0) string_has_nul = true;
+			at += used;
 			n += written;
 		}else if(c == '\\' && at + 1 < len){
 			out[n++] = c;

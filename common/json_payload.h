@@ -14,7 +14,8 @@
  * control characters and invalid UTF-8, so such a field is refused with its
  * own error, and a field nobody reads is ignored as PROTOCOL.md promises.
  * A member name holding a NUL makes the payload not an object: a cJSON
- * reader would see "body\u0000x" as a second "body". */
+ * reader would see "body\u0000x" as a second "body". So does a \u escape
+ * that is not four hex digits, which is not JSON (cJSON reads it as NUL). */
 #ifndef CHAT_JSON_PAYLOAD_H
 #define CHAT_JSON_PAYLOAD_H
 

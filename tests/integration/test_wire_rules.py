@@ -50,6 +50,12 @@ def test_body_with_a_nul_is_refused_not_cut(stack):
         assert got["type"] == "error" and got["code"] == "bad_body", got
         assert got["room"] == "lobby"
         assert stored_body(stack, mid) is None
+    # cJSON reads a \u escape without four hex digits as a NUL too: not JSON.
+    mid = new_id()
+    send_raw(alice, "alice", '{"id": "%s", "body": "I agree\\u00zz -- NOT"}' % mid)
+    got = alice.expect_json(inbox("alice"), lambda d: d.get("type") in ("receipt", "error") and d.get("room") == "lobby")
+    assert got["type"] == "error" and got["code"] == "bad_json", got
+    assert stored_body(stack, mid) is None
 
 
 def test_control_characters_are_refused_newline_tab_and_c1_kept_exactly(stack):

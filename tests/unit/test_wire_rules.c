@@ -115,6 +115,9 @@ static void test_payload_depth_limit_and_shape(void)
 	CHECK_EQ(json_payload_parse(LIT("[1]"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_NOT_OBJECT);
 	CHECK_EQ(json_payload_parse(LIT("{} x"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_NOT_OBJECT);
 	CHECK_EQ(json_payload_parse(LIT("{\"a\":\"\\u12\"}"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_NOT_OBJECT);
+	/* cJSON would read "\u\udf5c" as a NUL and "5c". */
+	CHECK_EQ(json_payload_parse(LIT("{\"a\":\"?\\u\\udf5c\"}"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_NOT_OBJECT);
+	CHECK_EQ(json_payload_parse(LIT("{\"a\":\"\\uzzzz\"}"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_NOT_OBJECT);
 	CHECK_EQ(json_payload_parse(LIT("{\"a\":1}\n"), PROTO_MAX_DEPTH, &obj), JSON_PAYLOAD_OK);
 	cJSON_Delete(obj);
 out:
