@@ -39,11 +39,21 @@ static int refuse_unknown_op(struct request_envelope *env, const void *ops, size
 int request_envelope_read(struct request_envelope *env, const void *payload, size_t len,
 		const void *ops, size_t count, size_t entry_size)
 {
+	enum json_payload_status status;
 	const char *op;
 
 	memset(env, 0, sizeof(*env));
 	if(len > PROTO_PAYLOAD_READ_MAX) return refuse(env, PROTO_ERR_TOO_LARGE, "requests are limited to 4096 bytes");
-	switch(json_payload_parse(payload, len, PROTO_MAX_DEPTH, &env->json)){
+	status = json_payload_parse(payload, len, PROTO_MAX_DEPTH, &env->json);
+	if(status == JSON_PAYLOAD_OK){
+		env->req_id = json_get_str(env->json, "req_id", NAME_MSGID_MAX);
+		if(env->req_id && !name_msgid_valid(env->req_id)) env->req_id = NULL;
+		op = json_get_str(env->json, "op", PROTO_OP_MAX);
+		if(op && name_msgid_valid(op)) env->op = op;
+	}
+	/* Too large whatever it holds; read only to echo req_id and op. */
+	if(len > PROTO_REQUEST_MAX_BYTES) return refuse(env, PROTO_ERR_TOO_LARGE, "requests are limited to 4096 bytes");
+	switch(status){
 	case JSON_PAYLOAD_OK:
 		break;
 	case JSON_PAYLOAD_TOO_DEEP:
@@ -53,11 +63,6 @@ int request_envelope_read(struct request_envelope *env, const void *payload, siz
 	case JSON_PAYLOAD_NO_MEMORY:
 		return refuse(env, PROTO_ERR_UNAVAILABLE, "out of memory; try again");
 	}
-	env->req_id = json_get_str(env->json, "req_id", NAME_MSGID_MAX);
-	if(env->req_id && !name_msgid_valid(env->req_id)) env->req_id = NULL;
-	op = json_get_str(env->json, "op", PROTO_OP_MAX);
-	if(op && name_msgid_valid(op)) env->op = op;
-	if(len > PROTO_REQUEST_MAX_BYTES) return refuse(env, PROTO_ERR_TOO_LARGE, "requests are limited to 4096 bytes");
 	if(!env->req_id){
 		return refuse(env, PROTO_ERR_BAD_REQUEST,
 				"\"req_id\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-'");

@@ -6,9 +6,10 @@
  *
  * Checked in this order, each refusal echoing what is known by then:
  *   over PROTO_PAYLOAD_READ_MAX bytes  -> too_large, req_id and op null
+ *   over PROTO_REQUEST_MAX_BYTES       -> too_large, req_id and op echoed
+ *                                         when it is a JSON object (else null)
  *   nested over PROTO_MAX_DEPTH        -> too_deep,  req_id and op null
  *   not a JSON object                  -> bad_json,  req_id and op null
- *   over PROTO_REQUEST_MAX_BYTES       -> too_large, req_id and op echoed
  *   req_id missing or invalid          -> bad_request, req_id null, op echoed
  *   op not in the table                -> unknown_op, both echoed
  * An echoed req_id is one that is valid; an echoed op is one made of

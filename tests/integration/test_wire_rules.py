@@ -125,6 +125,9 @@ def test_oversized_requests_still_echo_req_id_and_op(stack):
     assert (r["ok"], r["op"], r["error"]["code"]) == (False, "history", "too_large")
     r = ask_raw(alice, "alice", "presence", json.dumps({"op": "devices", "req_id": "big2", "pad": pad}), "big2")
     assert (r["ok"], r["op"], r["error"]["code"]) == (False, "devices", "too_large")
+    # Not JSON at all: still too_large, with nothing to echo.
+    r = ask_raw(alice, "alice", "presence", "x" * 5000, None)
+    assert (r["ok"], r["op"], r["error"]["code"]) == (False, None, "too_large"), r
     # Under the limit the same request is answered.
     r = ask_raw(alice, "alice", "history", json.dumps({"op": "rooms", "req_id": "small1", "pad": "x" * 3000}), "small1")
     assert r["ok"]
@@ -164,8 +167,11 @@ def test_too_deep_requests_get_too_deep(stack):
     r = ask_raw(alice, "alice", "history", deep % ("[" * 63, "]" * 63), "deep1")
     assert r["ok"], r
     for service in ("history", "presence"):
-        r = ask_raw(alice, "alice", service, deep % ("[" * 7000, "]" * 7000), None)
+        r = ask_raw(alice, "alice", service, deep % ("[" * 64, "]" * 64), None)
         assert (r["ok"], r["op"], r["error"]["code"]) == (False, None, "too_deep"), r
+        # Over 4096 bytes, too large comes first (7,000 levels take 14 KB).
+        r = ask_raw(alice, "alice", service, deep % ("[" * 7000, "]" * 7000), None)
+        assert (r["ok"], r["op"], r["error"]["code"]) == (False, None, "too_large"), r
 
 
 def test_a_message_shows_and_stores_one_body(stack):

@@ -201,6 +201,13 @@ static void test_envelope_too_large_echoes_when_readable(void)
 	/* At the limit it runs. */
 	CHECK_EQ(request_envelope_read(&env, text, PROTO_REQUEST_MAX_BYTES, REQUEST_OPS(fake_ops)), 0);
 	request_envelope_free(&env);
+	/* Over the limit and not JSON: still too large. */
+	text[0] = 'x';
+	CHECK_EQ(request_envelope_read(&env, text, big, REQUEST_OPS(fake_ops)), -1);
+	CHECK_STR(env.code, PROTO_ERR_TOO_LARGE);
+	CHECK(env.req_id == NULL && env.op == NULL);
+	request_envelope_free(&env);
+	text[0] = '{';
 	/* Past what is read at all: nothing to echo. */
 	CHECK_EQ(request_envelope_read(&env, text, huge, REQUEST_OPS(fake_ops)), -1);
 	CHECK_STR(env.code, PROTO_ERR_TOO_LARGE);
