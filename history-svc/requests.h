@@ -8,9 +8,10 @@
 
 #include <cJSON.h>
 
-/* One request kind (its name first: request_envelope.h looks it up): run replies (or replies with an error) and returns 0,
- * or returns -1 on a database failure having sent nothing (the caller
- * rolls back, reconnects and retries). */
+/* One request kind, its name first (request_envelope.h looks it up by
+ * name). run replies (or replies with an error) and returns 0, or returns
+ * -1 on a database failure having sent nothing (the caller rolls back,
+ * reconnects and retries). */
 struct request_op {
 	const char *name;
 	int (*run)(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req);
