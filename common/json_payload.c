@@ -65,10 +65,11 @@ static size_t copy_unicode_escape(const unsigned char *in, size_t at, size_t len
 }
 
 /* True when the string that ended just before in[at] is a member name:
- * the next character that is not white space is a colon. */
+ * the next character that is not white space is a colon. White space as
+ * cJSON skips it: every byte up to 0x20, NUL included. */
 static bool is_member_name(const unsigned char *in, size_t at, size_t len)
 {
-	while(at < len && (in[at] == ' ' || in[at] == '\t' || in[at] == '\n' || in[at] == '\r')) at++;
+	while(at < len && in[at] <= 0x20) at++;
 	return at < len && in[at] == ':';
 }
 

@@ -298,6 +298,12 @@ static void test_message_other_refusals(void)
 	CHECK_MSG("{\"id\":\"d2\",\"id\":\"d3\",\"body\":\"x\"}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("{\"id\":\"k1\",\"body\\u0000x\":\"shown\",\"body\":\"stored\"}", PROTO_ERR_BAD_JSON);
 	CHECK_MSG("{\"id\":\"k2\",\"note\":\"a\\u0000\" , \"body\":\"kept\"}", "");
+	{
+		/* cJSON skips any byte up to 0x20 before the colon (found by fuzzing). */
+		const char lax[] = "{\"id\":\"k3\",\"body\0\"\x10\0:\"\",\"body\":\"h\"}";
+
+		CHECK_STR(check_msg(lax, sizeof(lax) - 1, NULL, 0, &why), PROTO_ERR_BAD_JSON);
+	}
 	if(CHECK(deep)){
 		CHECK_STR(check_msg(deep, strlen(deep), NULL, 0, &why), PROTO_ERR_TOO_DEEP);
 		CHECK_STR(why.msg_id, "");
