@@ -19,14 +19,15 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
-	history-svc/committer.c history-svc/intake_log.c
+	history-svc/committer.c history-svc/intake_log.c history-svc/intake_check.c history-svc/outbox.c \
+	history-svc/replies.c history-svc/request_db.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
@@ -37,7 +38,8 @@ CHATCTL_SRC := clients/chatctl.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
-	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c
+	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
+	tests/unit/test_wire_rules.c history-svc/intake_check.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -124,7 +126,8 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit-tests
 	CHAT_BUILD=$(abspath build-asan) CHAT_SANITIZED=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
 
-# libFuzzer targets (clang): the ACL-file parser and topic matchers, ...
+# libFuzzer targets (clang), each run FUZZ_SECONDS by `make fuzz`; the first
+# is the ACL-file parser and topic matchers.
 FUZZ_SECONDS ?= 60
 $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-plugin/acl_file.h
 	@mkdir -p $(BUILD)
@@ -157,9 +160,28 @@ $(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $^ $(shell pkg-config --libs libcjson)
 
+# The request envelope both services read (common/request_envelope.c).
+FUZZ_CJSON := $(shell pkg-config --cflags --libs libcjson)
+$(BUILD)/fuzz-request-envelope: tests/fuzz/fuzz_request_envelope.c common/request_envelope.c common/json_payload.c \
+		common/json_util.c common/names.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(FUZZ_CJSON)
+
+# history-svc's check of a room message (history-svc/intake_check.c).
+$(BUILD)/fuzz-message-check: tests/fuzz/fuzz_message_check.c history-svc/intake_check.c common/json_payload.c \
+		common/json_util.c common/names.c
+	@mkdir -p $(BUILD)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ $(FUZZ_CJSON)
+
+
 # Each fuzz target runs FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus_*)
 # plus what earlier runs found (build/fuzz-corpus-*).
-FUZZ_TARGETS := acl-file:acl_file:4096 chat-acl:chat_acl:512 conn-event:conn_event:4096 chat-incoming:chat_incoming:4096
+FUZZ_TARGETS := acl-file:acl_file:4096 chat-acl:chat_acl:512 conn-event:conn_event:4096 chat-incoming:chat_incoming:4096 \
+	request-envelope:request_envelope:8192 message-check:message_check:8192
 fuzz: $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz-$(word 1,$(subst :, ,$(t))))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		name=$${t%%:*}; rest=$${t#*:}; corpus=$${rest%%:*}; len=$${rest#*:}; \

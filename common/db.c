@@ -126,13 +126,6 @@ void db_close(struct db *db)
 	free(db);
 }
 
-int db_ensure(struct db *db)
-{
-	if(db->conn && mysql_ping(db->conn) == 0) return DB_OK;
-	disconnect(db);
-	return connect_now(db);
-}
-
 const char *db_error(const struct db *db)
 {
 	return db->error;

@@ -24,7 +24,7 @@ enum db_result {
 	DB_OK = 0,
 	DB_ERROR = -1,      /* the query failed; see db_error */
 	DB_DUPLICATE = -2,  /* a unique key refused the row */
-	DB_GONE = -3,       /* the connection is lost; db_ensure reconnects */
+	DB_GONE = -3,       /* the connection is lost; the next statement reconnects */
 };
 
 enum db_param_type { DB_PARAM_STR, DB_PARAM_I64, DB_PARAM_NULL };
@@ -51,10 +51,6 @@ struct db *db_open(const struct db_opts *opts, char *err, size_t errlen);
 
 /* Closes the connection, its cached statements and frees db; NULL allowed. */
 void db_close(struct db *db);
-
-/* Makes sure the connection is usable, reconnecting if it was lost.
- * Returns DB_OK or DB_GONE (message in db_error). */
-int db_ensure(struct db *db);
 
 /* Most parameters one statement may bind. */
 #define DB_MAX_PARAMS 512

@@ -19,7 +19,6 @@ struct mqtt_durable {
 	char uri[512];
 	mqtt_durable_message_fn on_message;
 	void *ud;
-	volatile bool connected;
 };
 
 static char *dup_or_null(const char *s)
@@ -49,7 +48,6 @@ static void on_connected(void *context, char *cause)
 	int count = md->opts.subscription_count < 16 ? md->opts.subscription_count : 16;
 
 	(void)cause;
-	md->connected = true;
 	log_info("connected to %s:%d as %s", md->opts.host, md->opts.port, md->opts.username);
 	for(int i = 0; i < count; i++) qos[i] = 1;
 	ropts.onSuccess = on_subscribed;
@@ -62,9 +60,7 @@ static void on_connected(void *context, char *cause)
 
 static void on_connection_lost(void *context, char *cause)
 {
-	struct mqtt_durable *md = context;
-
-	md->connected = false;
+	(void)context;
 	log_warn("lost the broker connection (%s); reconnecting", cause ? cause : "no reason given");
 }
 
@@ -163,11 +159,6 @@ int mqtt_durable_start(struct mqtt_durable *md, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-bool mqtt_durable_connected(struct mqtt_durable *md)
-{
-	return md->connected;
 }
 
 void mqtt_durable_free(struct mqtt_durable *md)

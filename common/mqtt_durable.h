@@ -14,7 +14,6 @@
 #ifndef CHAT_MQTT_DURABLE_H
 #define CHAT_MQTT_DURABLE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 struct mqtt_durable;
@@ -43,9 +42,6 @@ struct mqtt_durable *mqtt_durable_new(const struct mqtt_durable_opts *opts, mqtt
  * backoff from 1 to 30 s, and resubscription on each reconnect). Returns 0,
  * or -1 with a message. */
 int mqtt_durable_start(struct mqtt_durable *md, char *err, size_t errlen);
-
-/* True while connected. */
-bool mqtt_durable_connected(struct mqtt_durable *md);
 
 /* Disconnects (waiting up to 2 s for in-flight publishes) and frees; NULL allowed. */
 void mqtt_durable_free(struct mqtt_durable *md);

@@ -12,6 +12,7 @@
 
 #include "intake_log.h"
 #include "log.h"
+#include "outbox.h"
 #include "store.h"
 
 struct committer {
@@ -131,7 +132,7 @@ static void *run(void *arg)
 		if(n == 0) continue;
 		if(!store_all(c, msgs, n, results)) break; /* stopping: the log keeps them */
 		pthread_mutex_lock(&c->svc->lock);
-		for(int i = 0; i < n; i++) store_report(c->svc, msgs[i], &results[i]);
+		for(int i = 0; i < n; i++) outbox_report(c->svc, msgs[i], &results[i]);
 		pthread_mutex_unlock(&c->svc->lock);
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);

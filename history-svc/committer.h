@@ -3,8 +3,8 @@
  * intake log (intake_log.h) and queues it; from then on Paho may drop its
  * own copy and acknowledge more. A committer thread with its own MariaDB
  * connection takes everything queued (up to batch_max) and stores it in one
- * transaction (store_batch), then sends the receipts and moves the log's
- * checkpoint. A database outage only makes the queue (and the log) grow
+ * transaction (store_batch), then sends the receipts (outbox.h) and moves
+ * the log's checkpoint. A database outage only makes the queue (and the log) grow
  * until it returns; past max_pending the intake is told to wait, so Paho
  * keeps the rest unacknowledged on the broker. */
 #ifndef HISTORY_COMMITTER_H

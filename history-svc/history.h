@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include "db.h"
+#include "intake_check.h"
 #include "mqtt_durable.h"
 #include "mqtt_pub.h"
 #include "mqtt_svc.h"
@@ -41,6 +42,7 @@ struct committer;
 
 struct history_svc {
 	struct history_config cfg;
+	struct intake_limits intake_limits; /* from cfg, for intake_check */
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
 	struct mqtt_durable *mqtt;   /* intake: room messages and requests */
@@ -51,13 +53,5 @@ struct history_svc {
 	volatile sig_atomic_t *stop;
 	struct history_counters counters;
 };
-
-/* Sends obj (a JSON object, not freed) to user's inbox at QoS 1. */
-void history_send_inbox(struct history_svc *svc, const char *user, const void *obj);
-
-/* Makes sure svc->db is connected, retrying with backoff for up to
- * max_wait_ms. Returns 0 when connected, -1 when it is not (or the service
- * is stopping). */
-int history_db_wait(struct history_svc *svc, long max_wait_ms);
 
 #endif

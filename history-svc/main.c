@@ -1,7 +1,7 @@
 /* main.c: history-svc entry point. Usage: history-svc -c FILE
  * FILE holds db_* and mqtt_* settings and mqtt_persistence_dir (see
  * docs/ADMIN.md). Messages are taken from the hub through a durable Paho
- * consumer (mqtt_durable.h): each is checked, written to the intake log
+ * consumer (mqtt_durable.h): each is checked (intake_check.h), written to the intake log
  * and queued for the group-commit thread (committer.h) before Paho may
  * acknowledge it. Requests are answered on Paho's thread once every
  * message taken before them is stored. Runs until SIGTERM or SIGINT;
@@ -12,17 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cJSON.h>
-
 #include "committer.h"
 #include "config.h"
 #include "history.h"
-#include "json_util.h"
+#include "intake_check.h"
 #include "log.h"
+#include "outbox.h"
 #include "reply_queue.h"
+#include "request_db.h"
 #include "requests.h"
 #include "retention.h"
-#include "store.h"
 #include "topics.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -38,60 +37,27 @@ static const char *const subscriptions[] = {
 	TOPIC_PREFIX "/users/+/req/history",
 };
 
-void history_send_inbox(struct history_svc *svc, const char *user, const void *obj)
-{
-	char topic[TOPIC_MAX];
-	char *text = json_print(obj);
-
-	if(!text) return;
-	if(topic_user_inbox(topic, sizeof(topic), user) == 0){
-		mqtt_pub_send(svc->out, topic, text, strlen(text), 1, false);
-	}
-	cJSON_free(text);
-}
-
-int history_db_wait(struct history_svc *svc, long max_wait_ms)
-{
-	long backoff_ms = 100;
-	long waited_ms = 0;
-	char err[512];
-
-	while(!svc->db){
-		if(*svc->stop) return -1;
-		svc->db = db_open(&svc->cfg.db, err, sizeof(err));
-		if(svc->db){
-			log_info("connected to MariaDB");
-			break;
-		}
-		if(waited_ms >= max_wait_ms){
-			log_warn("%s; giving up for now", err);
-			return -1;
-		}
-		log_warn("%s; retrying in %ld ms", err, backoff_ms);
-		for(long step = 0; step < backoff_ms && !*svc->stop; step += 100) usleep(100 * 1000);
-		waited_ms += backoff_ms;
-		backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
-	}
-	return 0;
-}
-
 /* On Paho's receive thread. Returning 0 keeps the message for later. */
 static int on_message(void *ud, const char *topic, const void *payload, size_t len)
 {
 	struct history_svc *svc = ud;
 	struct topic_parts parts;
 	struct checked_msg checked;
+	struct intake_refusal why;
 	int handled = 1;
 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		pthread_mutex_lock(&svc->lock);
-		if(store_check(svc, parts.room, parts.user, payload, len, &checked) == 0){
+		if(intake_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
 			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
 					checked.body, checked.body_len);
-			store_checked_free(&checked);
+			intake_checked_free(&checked);
+		}else{
+			pthread_mutex_lock(&svc->lock);
+			outbox_message_error(svc, parts.user, parts.room, why.msg_id[0] ? why.msg_id : NULL,
+					why.code, why.message);
+			pthread_mutex_unlock(&svc->lock);
 		}
-		pthread_mutex_unlock(&svc->lock);
 		break;
 	case TOPIC_USER_REQ:
 		if(strcmp(parts.service, "history")) break;
@@ -170,13 +136,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if(load_config(argv[2], &cfg_file, &svc.cfg)) goto out;
+	svc.intake_limits.max_payload_bytes = svc.cfg.max_payload_bytes;
+	svc.intake_limits.max_body_bytes = svc.cfg.max_body_bytes;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	svc.stop = &stop_requested;
-	while(history_db_wait(&svc, 5000) && !stop_requested);
+	while(request_db_wait(&svc, 5000) && !stop_requested);
 	if(stop_requested) goto out;
 	memset(&mopts, 0, sizeof(mopts));
 	mopts.host = svc.cfg.mqtt.host;

@@ -4,8 +4,6 @@
  * {"code", "message"}. */
 #include "requests.h"
 
-#include "room_admin.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,36 +13,16 @@
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
+#include "outbox.h"
+#include "proto.h"
+#include "replies.h"
+#include "request_db.h"
+#include "request_envelope.h"
+#include "room_admin.h"
 #include "timefmt.h"
 
 #define HISTORY_DEFAULT_LIMIT 50
 #define HISTORY_MAX_LIMIT 250
-#define REQUEST_MAX_BYTES 4096
-
-struct request {
-	const char *user;
-	const char *op;
-	const char *req_id;
-	cJSON *reply;
-};
-
-cJSON *reply_new(const char *op, const char *req_id, int ok)
-{
-	return json_reply_new(op, req_id, ok != 0);
-}
-
-void reply_error(struct history_svc *svc, const char *user, const char *op,
-		const char *req_id, const char *code, const char *message)
-{
-	cJSON *reply = json_reply_new(op, req_id, false);
-
-	svc->counters.request_errors++;
-	log_info("request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
-	if(!reply) return;
-	json_reply_set_error(reply, code, message);
-	history_send_inbox(svc, user, reply);
-	cJSON_Delete(reply);
-}
 
 static int room_of_member(void *ud, int ncols, char **cols, unsigned long *lens)
 {
@@ -106,27 +84,27 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 
 	room = json_get_str(req, "room", NAME_ROOM_MAX);
 	if(!room || !name_room_valid(room)){
-		reply_error(svc, user, "history", req_id, "bad_request", "\"room\" must be a valid room name");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"room\" must be a valid room name");
 		rc = 0;
 		goto out;
 	}
 	if(json_get_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT, &limit)){
-		reply_error(svc, user, "history", req_id, "bad_request", "\"limit\" must be a whole number from 1 to 250");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"limit\" must be a whole number from 1 to 250");
 		rc = 0;
 		goto out;
 	}
 	if(json_get_long(req, "before", 0, 1, 0x7fffffffffffffffL, &before)){
-		reply_error(svc, user, "history", req_id, "bad_request", "\"before\" must be a sequence number of 1 or more");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"before\" must be a sequence number of 1 or more");
 		rc = 0;
 		goto out;
 	}
 	if(json_get_long(req, "after", -1, 0, 0x7fffffffffffffffL, &after)){
-		reply_error(svc, user, "history", req_id, "bad_request", "\"after\" must be a sequence number of 0 or more");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"after\" must be a sequence number of 0 or more");
 		rc = 0;
 		goto out;
 	}
 	if(after >= 0 && before > 0){
-		reply_error(svc, user, "history", req_id, "bad_request", "give \"before\" or \"after\", not both");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "give \"before\" or \"after\", not both");
 		rc = 0;
 		goto out;
 	}
@@ -139,12 +117,12 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 	if(!room_row[2]){
 		/* Same answer for "no such room" and "not a member": the existence of
 		 * a private room is not revealed. */
-		reply_error(svc, user, "history", req_id, "not_member", "no such room, or you are not a member of it");
+		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
 		rc = 0;
 		goto out;
 	}
 	if(before == 0) before = (long)(room_row[1] + 1);
-	reply = reply_new("history", req_id, 1);
+	reply = reply_new(PROTO_OP_HISTORY, req_id, 1);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "room", room);
 	cJSON_AddNumberToObject(reply, "last_seq", (double)room_row[1]);
@@ -167,7 +145,7 @@ static int do_history(struct history_svc *svc, const char *user, const char *req
 				params, 3, history_row, messages, NULL, NULL) != DB_OK){
 		goto out;
 	}
-	history_send_inbox(svc, user, reply);
+	outbox_send(svc, user, reply);
 	rc = 0;
 out:
 	cJSON_Delete(reply);
@@ -197,30 +175,12 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-int reply_list(struct history_svc *svc, const char *user, const char *op, const char *req_id,
-		const char *key, const char *sql, const struct db_param *params, int nparams, db_row_fn row_fn)
-{
-	cJSON *reply = reply_new(op, req_id, 1);
-	cJSON *items;
-	int rc = -1;
-
-	if(!reply) goto out;
-	items = cJSON_AddArrayToObject(reply, key);
-	if(!items) goto out;
-	if(db_exec(svc->db, sql, params, nparams, row_fn, items, NULL, NULL) != DB_OK) goto out;
-	history_send_inbox(svc, user, reply);
-	rc = 0;
-out:
-	cJSON_Delete(reply);
-	return rc;
-}
-
 static int do_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
 	struct db_param params[1] = { DB_STR(user) };
 
 	(void)req;
-	return reply_list(svc, user, "rooms", req_id, "rooms",
+	return reply_list(svc, user, PROTO_OP_ROOMS, req_id, "rooms",
 			"SELECT r.name, r.visibility, r.last_seq, COALESCE(rm.seq, 0), m.role,"
 			" IF(r.visibility = 'direct', (SELECT u2.username FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
 			"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL)"
@@ -231,61 +191,41 @@ static int do_rooms(struct history_svc *svc, const char *user, const char *req_i
 }
 
 static const struct request_op ops[] = {
-	{ "history", do_history },
-	{ "rooms", do_rooms },
-	{ "create", room_admin_create },
-	{ "join", room_admin_join },
-	{ "leave", room_admin_leave },
-	{ "invite", room_admin_invite },
-	{ "kick", room_admin_kick },
-	{ "public_rooms", room_admin_public_rooms },
-	{ "read", room_admin_read },
-	{ "dm", room_admin_dm },
+	{ PROTO_OP_HISTORY, do_history },
+	{ PROTO_OP_ROOMS, do_rooms },
+	{ PROTO_OP_CREATE, room_admin_create },
+	{ PROTO_OP_JOIN, room_admin_join },
+	{ PROTO_OP_LEAVE, room_admin_leave },
+	{ PROTO_OP_INVITE, room_admin_invite },
+	{ PROTO_OP_KICK, room_admin_kick },
+	{ PROTO_OP_PUBLIC_ROOMS, room_admin_public_rooms },
+	{ PROTO_OP_READ, room_admin_read },
+	{ PROTO_OP_DM, room_admin_dm },
 };
 
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)
 {
-	const struct request_op *handler = NULL;
-	cJSON *req = NULL;
-	const char *op = NULL, *req_id = NULL;
+	struct request_envelope env;
+	const struct request_op *handler;
 	int done = -1;
 
 	svc->counters.requests++;
-	if(len > REQUEST_MAX_BYTES){
-		reply_error(svc, user, NULL, NULL, "too_large", "requests are limited to 4096 bytes");
+	if(request_envelope_read(&env, payload, len, REQUEST_OPS(ops))){
+		reply_error(svc, user, env.op, env.req_id, env.code, env.message);
 		goto out;
 	}
-	req = json_parse_object(payload, len);
-	if(!req){
-		reply_error(svc, user, NULL, NULL, "bad_json", "request is not a JSON object");
-		goto out;
-	}
-	req_id = json_get_str(req, "req_id", NAME_MSGID_MAX);
-	if(!req_id || !name_msgid_valid(req_id)){
-		reply_error(svc, user, NULL, NULL, "bad_request",
-				"\"req_id\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
-		goto out;
-	}
-	op = json_get_str(req, "op", 32);
-	for(size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++){
-		if(!strcmp(op, ops[i].name)) handler = &ops[i];
-	}
-	if(!handler){
-		reply_error(svc, user, op && name_msgid_valid(op) ? op : NULL, req_id, "unknown_op",
-				"\"op\" must be one of history, rooms, public_rooms, create, join, leave, invite, kick, read, dm");
-		goto out;
-	}
+	handler = &ops[env.op_index];
 	for(int attempt = 1; attempt <= 5 && done != 0; attempt++){
-		if(history_db_wait(svc, 2000)) break;
-		done = handler->run(svc, user, req_id, req);
+		if(request_db_wait(svc, 2000)) break;
+		done = handler->run(svc, user, env.req_id, env.json);
 		if(done != 0){
 			db_rollback(svc->db);
-			log_warn("request %s from %s failed (%s); attempt %d", op, user, db_error(svc->db), attempt);
+			log_warn("request %s from %s failed (%s); attempt %d", handler->name, user, db_error(svc->db), attempt);
 			db_close(svc->db);
 			svc->db = NULL;
 		}
 	}
-	if(done != 0) reply_error(svc, user, op, req_id, "unavailable", "the archive is not available; try again");
+	if(done != 0) reply_error(svc, user, handler->name, env.req_id, PROTO_ERR_UNAVAILABLE, "the archive is not available; try again");
 out:
-	cJSON_Delete(req);
+	request_envelope_free(&env);
 }

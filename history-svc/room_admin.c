@@ -14,7 +14,9 @@
 #include "log.h"
 #include "names.h"
 #include "reply_queue.h"
-#include "requests.h"
+#include "outbox.h"
+#include "proto.h"
+#include "replies.h"
 
 struct room_row {
 	unsigned long long id;
@@ -49,13 +51,13 @@ static int read_names(struct history_svc *svc, const char *user, const char *op,
 {
 	*room = json_get_str(req, "room", NAME_ROOM_MAX);
 	if(!*room || !name_room_valid(*room)){
-		reply_error(svc, user, op, req_id, "bad_request", "\"room\" must be 1-64 of a-z, 0-9, '_', '-'");
+		reply_error(svc, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"room\" must be 1-64 of a-z, 0-9, '_', '-'");
 		return 1;
 	}
 	if(user_out){
 		*user_out = json_get_str(req, "user", NAME_USER_MAX);
 		if(!*user_out || !name_user_valid(*user_out)){
-			reply_error(svc, user, op, req_id, "bad_request", "\"user\" must be a valid user name");
+			reply_error(svc, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"user\" must be a valid user name");
 			return 1;
 		}
 	}
@@ -99,11 +101,11 @@ int room_admin_create(struct history_svc *svc, const char *user, const char *req
 	unsigned long long room_id = 0;
 	int rc;
 
-	if(read_names(svc, user, "create", req_id, req, &room, NULL)) return 0;
+	if(read_names(svc, user, PROTO_OP_CREATE, req_id, req, &room, NULL)) return 0;
 	visibility = json_get_str(req, "visibility", 16);
 	if(!visibility) visibility = "public";
 	if(strcmp(visibility, "public") && strcmp(visibility, "private")){
-		reply_error(svc, user, "create", req_id, "bad_request", "\"visibility\" must be \"public\" or \"private\"");
+		reply_error(svc, user, PROTO_OP_CREATE, req_id, PROTO_ERR_BAD_REQUEST, "\"visibility\" must be \"public\" or \"private\"");
 		return 0;
 	}
 	if(db_begin(svc->db) != DB_OK) return -1;
@@ -112,7 +114,7 @@ int room_admin_create(struct history_svc *svc, const char *user, const char *req
 	rc = db_exec(svc->db, "INSERT INTO rooms (name, visibility) VALUES (?, ?)", params, 2, NULL, NULL, NULL, &room_id);
 	if(rc == DB_DUPLICATE){
 		db_rollback(svc->db);
-		reply_error(svc, user, "create", req_id, "room_exists", "a room of that name exists already");
+		reply_error(svc, user, PROTO_OP_CREATE, req_id, PROTO_ERR_ROOM_EXISTS, "a room of that name exists already");
 		return 0;
 	}
 	if(rc != DB_OK) return -1;
@@ -122,7 +124,7 @@ int room_admin_create(struct history_svc *svc, const char *user, const char *req
 				params, 2, NULL, NULL, NULL, NULL) != DB_OK) return -1;
 	if(db_commit(svc->db) != DB_OK) return -1;
 	log_info("%s created %s room %s", user, visibility, room);
-	reply_ok_later(svc, user, "create", req_id, room, NULL);
+	reply_ok_later(svc, user, PROTO_OP_CREATE, req_id, room, NULL);
 	return 0;
 }
 
@@ -132,18 +134,18 @@ int room_admin_join(struct history_svc *svc, const char *user, const char *req_i
 	struct db_param params[2];
 	const char *room;
 
-	if(read_names(svc, user, "join", req_id, req, &room, NULL)) return 0;
+	if(read_names(svc, user, PROTO_OP_JOIN, req_id, req, &room, NULL)) return 0;
 	if(find_room(svc, room, &row) != DB_OK) return -1;
 	/* A private room answers like a missing one: it is not advertised. */
 	if(!row.found || strcmp(row.visibility, "public")){
-		reply_error(svc, user, "join", req_id, "not_found", "no such public room; private rooms need an invitation");
+		reply_error(svc, user, PROTO_OP_JOIN, req_id, PROTO_ERR_NOT_FOUND, "no such public room; private rooms need an invitation");
 		return 0;
 	}
 	params[0] = DB_I64(row.id);
 	params[1] = DB_STR(user);
 	if(db_exec(svc->db, "INSERT IGNORE INTO room_members (room_id, user_id) SELECT ?, id FROM users WHERE username = ?",
 				params, 2, NULL, NULL, NULL, NULL) != DB_OK) return -1;
-	reply_ok_later(svc, user, "join", req_id, room, NULL);
+	reply_ok_later(svc, user, PROTO_OP_JOIN, req_id, room, NULL);
 	return 0;
 }
 
@@ -153,16 +155,16 @@ int room_admin_leave(struct history_svc *svc, const char *user, const char *req_
 	unsigned long long affected = 0;
 	const char *room;
 
-	if(read_names(svc, user, "leave", req_id, req, &room, NULL)) return 0;
+	if(read_names(svc, user, PROTO_OP_LEAVE, req_id, req, &room, NULL)) return 0;
 	params[0] = DB_STR(room);
 	params[1] = DB_STR(user);
 	if(db_exec(svc->db, "DELETE m FROM room_members m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id"
 				" WHERE r.name = ? AND u.username = ?", params, 2, NULL, NULL, &affected, NULL) != DB_OK) return -1;
 	if(affected == 0){
-		reply_error(svc, user, "leave", req_id, "not_member", "no such room, or you are not a member of it");
+		reply_error(svc, user, PROTO_OP_LEAVE, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
 		return 0;
 	}
-	reply_ok_later(svc, user, "leave", req_id, room, NULL);
+	reply_ok_later(svc, user, PROTO_OP_LEAVE, req_id, room, NULL);
 	return 0;
 }
 
@@ -180,11 +182,11 @@ static int change_member(struct history_svc *svc, const char *user, const char *
 	if(find_room(svc, room, &row) != DB_OK) return -1;
 	if(row.found && member_role(svc, row.id, user, role) != DB_OK) return -1;
 	if(!row.found || role[0] == '\0'){
-		reply_error(svc, user, op, req_id, "not_member", "no such room, or you are not a member of it");
+		reply_error(svc, user, op, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
 		return 0;
 	}
 	if(strcmp(role, "admin")){
-		reply_error(svc, user, op, req_id, "forbidden", "only an admin of the room may do that");
+		reply_error(svc, user, op, req_id, PROTO_ERR_FORBIDDEN, "only an admin of the room may do that");
 		return 0;
 	}
 	params[0] = DB_I64(row.id);
@@ -197,7 +199,7 @@ static int change_member(struct history_svc *svc, const char *user, const char *
 			struct db_param who[1] = { DB_STR(target) };
 			if(db_exec(svc->db, "SELECT 'yes' FROM users WHERE username = ?", who, 1, one_string, exists, NULL, NULL) != DB_OK) return -1;
 			if(!exists[0]){
-				reply_error(svc, user, op, req_id, "unknown_user", "no such user");
+				reply_error(svc, user, op, req_id, PROTO_ERR_UNKNOWN_USER, "no such user");
 				return 0;
 			}
 		}
@@ -205,7 +207,7 @@ static int change_member(struct history_svc *svc, const char *user, const char *
 		if(db_exec(svc->db, "DELETE m FROM room_members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ? AND u.username = ?",
 					params, 2, NULL, NULL, &affected, NULL) != DB_OK) return -1;
 		if(affected == 0){
-			reply_error(svc, user, op, req_id, "not_member", "that user is not a member of the room");
+			reply_error(svc, user, op, req_id, PROTO_ERR_NOT_MEMBER, "that user is not a member of the room");
 			return 0;
 		}
 	}
@@ -216,12 +218,12 @@ static int change_member(struct history_svc *svc, const char *user, const char *
 
 int room_admin_invite(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
-	return change_member(svc, user, "invite", req_id, req, 1);
+	return change_member(svc, user, PROTO_OP_INVITE, req_id, req, 1);
 }
 
 int room_admin_kick(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
-	return change_member(svc, user, "kick", req_id, req, 0);
+	return change_member(svc, user, PROTO_OP_KICK, req_id, req, 0);
 }
 
 static int public_row(void *ud, int ncols, char **cols, unsigned long *lens)
@@ -242,7 +244,7 @@ static int public_row(void *ud, int ncols, char **cols, unsigned long *lens)
 int room_admin_public_rooms(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
 	(void)req;
-	return reply_list(svc, user, "public_rooms", req_id, "rooms",
+	return reply_list(svc, user, PROTO_OP_PUBLIC_ROOMS, req_id, "rooms",
 			"SELECT r.name, (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.last_seq"
 			" FROM rooms r WHERE r.visibility = 'public' ORDER BY r.name LIMIT 1000",
 			NULL, 0, public_row);
@@ -276,9 +278,9 @@ int room_admin_read(struct history_svc *svc, const char *user, const char *req_i
 	long seq;
 	int rc = -1;
 
-	if(read_names(svc, user, "read", req_id, req, &room, NULL)) return 0;
+	if(read_names(svc, user, PROTO_OP_READ, req_id, req, &room, NULL)) return 0;
 	if(json_get_long(req, "seq", -1, 0, 0x7fffffffffffffffL, &seq) || seq < 0){
-		reply_error(svc, user, "read", req_id, "bad_request", "\"seq\" must be a sequence number of 0 or more");
+		reply_error(svc, user, PROTO_OP_READ, req_id, PROTO_ERR_BAD_REQUEST, "\"seq\" must be a sequence number of 0 or more");
 		return 0;
 	}
 	memset(&row, 0, sizeof(row));
@@ -288,12 +290,12 @@ int room_admin_read(struct history_svc *svc, const char *user, const char *req_i
 				" JOIN users u ON u.id = m.user_id WHERE r.name = ? AND u.username = ?",
 				params, 2, member_row_fn, &row, NULL, NULL) != DB_OK) goto out;
 	if(!row.found){
-		reply_error(svc, user, "read", req_id, "not_member", "no such room, or you are not a member of it");
+		reply_error(svc, user, PROTO_OP_READ, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
 		rc = 0;
 		goto out;
 	}
 	if((unsigned long long)seq > row.last_seq){
-		reply_error(svc, user, "read", req_id, "bad_request", "\"seq\" is beyond the room's last message");
+		reply_error(svc, user, PROTO_OP_READ, req_id, PROTO_ERR_BAD_REQUEST, "\"seq\" is beyond the room's last message");
 		rc = 0;
 		goto out;
 	}
@@ -304,11 +306,11 @@ int room_admin_read(struct history_svc *svc, const char *user, const char *req_i
 	if(db_exec(svc->db, "INSERT INTO read_markers (room_id, user_id, seq) VALUES (?, ?, ?)"
 				" ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))",
 				params, 3, NULL, NULL, NULL, NULL) != DB_OK) goto out;
-	reply = reply_new("read", req_id, 1);
+	reply = reply_new(PROTO_OP_READ, req_id, 1);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "room", room);
 	cJSON_AddNumberToObject(reply, "seq", (double)seq);
-	history_send_inbox(svc, user, reply);
+	outbox_send(svc, user, reply);
 	rc = 0;
 out:
 	cJSON_Delete(reply);
@@ -358,13 +360,13 @@ int room_admin_dm(struct history_svc *svc, const char *user, const char *req_id,
 	int rc = -1;
 
 	if(!other || !name_user_valid(other) || !strcmp(other, user)){
-		reply_error(svc, user, "dm", req_id, "bad_request", "\"user\" must be another user's name");
+		reply_error(svc, user, PROTO_OP_DM, req_id, PROTO_ERR_BAD_REQUEST, "\"user\" must be another user's name");
 		return 0;
 	}
 	params[0] = DB_STR(other);
 	if(db_exec(svc->db, "SELECT 'yes' FROM users WHERE username = ? AND disabled = 0", params, 1, one_string, exists, NULL, NULL) != DB_OK) return -1;
 	if(!exists[0]){
-		reply_error(svc, user, "dm", req_id, "unknown_user", "no such user");
+		reply_error(svc, user, PROTO_OP_DM, req_id, PROTO_ERR_UNKNOWN_USER, "no such user");
 		return 0;
 	}
 	if(dm_room_name(user, other, room)) return -1;
@@ -384,7 +386,7 @@ int room_admin_dm(struct history_svc *svc, const char *user, const char *req_id,
 	if(db_exec(svc->db, "INSERT IGNORE INTO room_members (room_id, user_id) SELECT ?, id FROM users WHERE username IN (?, ?)",
 				params, 3, NULL, NULL, NULL, NULL) != DB_OK) goto out;
 	if(db_commit(svc->db) != DB_OK) goto out;
-	reply = reply_new("dm", req_id, 1);
+	reply = reply_new(PROTO_OP_DM, req_id, 1);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "room", room);
 	cJSON_AddStringToObject(reply, "user", other);

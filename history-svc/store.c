@@ -1,7 +1,6 @@
-/* store.c: checking a room message, storing one message exactly once, and
- * telling the sender; see store.h. The one-message path locks the room
- * row, looks for the same (room, sender, client id), else inserts with
- * last_seq + 1 and moves last_seq. The row lock makes seq gapless even with
+/* store.c: storing one message exactly once; see store.h. The one-message
+ * path locks the room row, looks for the same (room, sender, client id),
+ * else inserts with last_seq + 1 and moves last_seq. The row lock makes seq gapless even with
  * several history-svc instances; the unique key makes a duplicate harmless
  * even if two instances race on the same message. The fast path for many
  * messages at once is store_batch.c. */
@@ -12,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
-
-#include "json_util.h"
-#include "log.h"
-#include "names.h"
 #include "timefmt.h"
 
 static int first_two_u64(void *ud, int ncols, char **cols, unsigned long *lens)
@@ -102,116 +96,4 @@ out:
 		db_rollback(db);
 		if(result->status == STORE_STORED) result->status = STORE_RETRY;
 	}
-}
-
-void store_send_error(struct history_svc *svc, const char *sender, const char *room,
-		const char *msg_id, const char *code, const char *message)
-{
-	cJSON *reply = cJSON_CreateObject();
-
-	svc->counters.rejected++;
-	log_warn("refused a message from %s in %s: %s (%s)", sender, room, code, message);
-	if(!reply) return;
-	cJSON_AddStringToObject(reply, "type", "error");
-	cJSON_AddStringToObject(reply, "code", code);
-	cJSON_AddStringToObject(reply, "message", message);
-	cJSON_AddStringToObject(reply, "room", room);
-	if(msg_id) cJSON_AddStringToObject(reply, "id", msg_id);
-	history_send_inbox(svc, sender, reply);
-	cJSON_Delete(reply);
-}
-
-void store_report(struct history_svc *svc, const struct intake_msg *msg, const struct store_result *result)
-{
-	cJSON *receipt;
-
-	switch(result->status){
-	case STORE_UNKNOWN_ROOM:
-		store_send_error(svc, msg->sender, msg->room, msg->msg_id, "unknown_room", "no such room");
-		return;
-	case STORE_UNKNOWN_SENDER:
-		store_send_error(svc, msg->sender, msg->room, msg->msg_id, "unknown_user", "sender is not a known user");
-		return;
-	case STORE_RETRY:
-		store_send_error(svc, msg->sender, msg->room, msg->msg_id, "unavailable",
-				"the message could not be stored; send it again");
-		return;
-	case STORE_DUPLICATE:
-		svc->counters.duplicates++;
-		log_debug("duplicate %s/%s from %s (seq %llu)", msg->room, msg->msg_id, msg->sender, result->seq);
-		break;
-	case STORE_STORED:
-		svc->counters.stored++;
-		log_debug("stored %s seq %llu from %s", msg->room, result->seq, msg->sender);
-		break;
-	}
-	receipt = cJSON_CreateObject();
-	if(!receipt) return;
-	cJSON_AddStringToObject(receipt, "type", "receipt");
-	cJSON_AddStringToObject(receipt, "room", msg->room);
-	cJSON_AddStringToObject(receipt, "id", msg->msg_id);
-	cJSON_AddNumberToObject(receipt, "seq", (double)result->seq);
-	cJSON_AddStringToObject(receipt, "ts", result->ts);
-	history_send_inbox(svc, msg->sender, receipt);
-	cJSON_Delete(receipt);
-}
-
-int store_check(struct history_svc *svc, const char *room, const char *sender,
-		const void *payload, size_t len, struct checked_msg *out)
-{
-	cJSON *msg = NULL;
-	const cJSON *body_item;
-	const char *msg_id;
-	char detail[128];
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if(len > (size_t)svc->cfg.max_payload_bytes){
-		snprintf(detail, sizeof(detail), "payload of %zu bytes is over the limit of %ld",
-				len, svc->cfg.max_payload_bytes);
-		store_send_error(svc, sender, room, NULL, "too_large", detail);
-		goto out;
-	}
-	msg = json_parse_object(payload, len);
-	if(!msg){
-		store_send_error(svc, sender, room, NULL, "bad_json", "payload is not a JSON object");
-		goto out;
-	}
-	msg_id = json_get_str(msg, "id", NAME_MSGID_MAX);
-	if(!msg_id || !name_msgid_valid(msg_id)){
-		store_send_error(svc, sender, room, NULL, "bad_message",
-				"\"id\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
-		goto out;
-	}
-	body_item = cJSON_GetObjectItemCaseSensitive(msg, "body");
-	if(!cJSON_IsString(body_item) || !body_item->valuestring){
-		store_send_error(svc, sender, room, msg_id, "bad_message", "\"body\" must be a string");
-		goto out;
-	}
-	out->body = body_item->valuestring;
-	out->body_len = strlen(out->body);
-	if(out->body_len == 0 || out->body_len > (size_t)svc->cfg.max_body_bytes){
-		snprintf(detail, sizeof(detail), "\"body\" must be 1 to %ld bytes", svc->cfg.max_body_bytes);
-		store_send_error(svc, sender, room, msg_id, "too_large", detail);
-		goto out;
-	}
-	/* cJSON passes invalid UTF-8 through; the archive only holds valid text. */
-	if(!utf8_valid(out->body, out->body_len)){
-		store_send_error(svc, sender, room, msg_id, "bad_utf8", "\"body\" is not valid UTF-8");
-		goto out;
-	}
-	out->msg_id = msg_id;
-	out->json = msg;
-	msg = NULL;
-	rc = 0;
-out:
-	cJSON_Delete(msg);
-	if(rc) memset(out, 0, sizeof(*out));
-	return rc;
-}
-
-void store_checked_free(struct checked_msg *msg)
-{
-	cJSON_Delete(msg->json);
-	memset(msg, 0, sizeof(*msg));
 }

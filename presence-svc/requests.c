@@ -13,6 +13,8 @@
 #include "log.h"
 #include "names.h"
 #include "presence.h"
+#include "proto.h"
+#include "request_envelope.h"
 #include "timefmt.h"
 
 static void send_reply(const struct presence_requests_env *env, const char *user, const cJSON *reply)
@@ -53,26 +55,26 @@ static void do_status(const struct presence_requests_env *env, const char *user,
 	cJSON *reply = NULL;
 
 	if(!state || (strcmp(state, "online") && strcmp(state, "away") && strcmp(state, "dnd"))){
-		refuse(env, user, op, req_id, "bad_request", "\"state\" must be \"online\", \"away\" or \"dnd\"");
+		refuse(env, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"state\" must be \"online\", \"away\" or \"dnd\"");
 		goto out;
 	}
 	if(text_item && !cJSON_IsNull(text_item)){
 		if(!cJSON_IsString(text_item) || !text_item->valuestring){
-			refuse(env, user, op, req_id, "bad_request", "\"text\" must be a string or null");
+			refuse(env, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"text\" must be a string or null");
 			goto out;
 		}
 		text = text_item->valuestring;
 		if(strlen(text) > PRESENCE_TEXT_MAX){
-			refuse(env, user, op, req_id, "too_large", "\"text\" is over 100 bytes");
+			refuse(env, user, op, req_id, PROTO_ERR_TOO_LARGE, "\"text\" is over 100 bytes");
 			goto out;
 		}
 		if(!text_clean(text)){
-			refuse(env, user, op, req_id, "bad_request", "\"text\" is not valid UTF-8 without control characters");
+			refuse(env, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"text\" is not valid UTF-8 without control characters");
 			goto out;
 		}
 	}
 	if(presence_set_status(env->presence, user, state, text)){
-		refuse(env, user, op, req_id, "not_online", "a status needs at least one open connection of yours");
+		refuse(env, user, op, req_id, PROTO_ERR_NOT_ONLINE, "a status needs at least one open connection of yours");
 		goto out;
 	}
 	reply = json_reply_new(op, req_id, true);
@@ -140,7 +142,7 @@ static void do_roster(const struct presence_requests_env *env, const char *user,
 	cJSON *reply = NULL;
 
 	if(!room || !name_room_valid(room)){
-		refuse(env, user, op, req_id, "bad_request", "\"room\" must be a room name");
+		refuse(env, user, op, req_id, PROTO_ERR_BAD_REQUEST, "\"room\" must be a room name");
 		goto out;
 	}
 	reply = json_reply_new(op, req_id, true);
@@ -149,7 +151,7 @@ static void do_roster(const struct presence_requests_env *env, const char *user,
 	roster.members = cJSON_AddArrayToObject(reply, "members");
 	db = env->db_get(env->ud);
 	if(!roster.members || !db){
-		refuse(env, user, op, req_id, "unavailable", "the member list cannot be read now; retry later");
+		refuse(env, user, op, req_id, PROTO_ERR_UNAVAILABLE, "the member list cannot be read now; retry later");
 		goto out;
 	}
 	params[0] = DB_STR(room);
@@ -164,11 +166,11 @@ static void do_roster(const struct presence_requests_env *env, const char *user,
 				params, 2, roster_row, &roster, NULL, NULL) != DB_OK){
 		log_warn("roster of %s: %s", room, db_error(db));
 		env->db_failed(env->ud);
-		refuse(env, user, op, req_id, "unavailable", "the member list cannot be read now; retry later");
+		refuse(env, user, op, req_id, PROTO_ERR_UNAVAILABLE, "the member list cannot be read now; retry later");
 		goto out;
 	}
 	if(roster.rows == 0){
-		refuse(env, user, op, req_id, "not_member", "no such room, or you are not a member of it");
+		refuse(env, user, op, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
 		goto out;
 	}
 	cJSON_AddBoolToObject(reply, "truncated", roster.rows > PRESENCE_ROSTER_MAX);
@@ -192,11 +194,13 @@ static int device_item(void *ud, const char *client, const char *node, long long
 	return 0;
 }
 
-static void do_devices(const struct presence_requests_env *env, const char *user, const char *op, const char *req_id)
+static void do_devices(const struct presence_requests_env *env, const char *user, const cJSON *req,
+		const char *op, const char *req_id)
 {
 	cJSON *reply = json_reply_new(op, req_id, true);
 	cJSON *list;
 
+	(void)req;
 	if(!reply) goto out;
 	add_presence(env->presence, reply, user, NULL);
 	list = cJSON_AddArrayToObject(reply, "devices_detail");
@@ -207,42 +211,38 @@ out:
 	cJSON_Delete(reply);
 }
 
+/* One op: its name first (request_envelope.h looks it up). */
+struct presence_op {
+	const char *name;
+	void (*run)(const struct presence_requests_env *env, const char *user, const cJSON *req,
+			const char *op, const char *req_id);
+};
+
+static const struct presence_op ops[] = {
+	{ PROTO_OP_STATUS, do_status },
+	{ PROTO_OP_ROSTER, do_roster },
+	{ PROTO_OP_DEVICES, do_devices },
+};
+
 void presence_request(const struct presence_requests_env *env, const char *user, const void *payload, size_t len)
 {
-	cJSON *req = NULL;
-	const char *op = NULL, *req_id = NULL, *claimed;
-	const cJSON *id_item;
+	struct request_envelope req;
+	const struct presence_op *op;
+	const char *claimed;
 
-	if(len > PRESENCE_REQUEST_MAX_BYTES){
-		refuse(env, user, NULL, NULL, "too_large", "request over 4096 bytes");
+	if(request_envelope_read(&req, payload, len, REQUEST_OPS(ops))){
+		refuse(env, user, req.op, req.req_id, req.code, req.message);
 		goto out;
 	}
-	req = json_parse_object(payload, len);
-	if(!req){
-		refuse(env, user, NULL, NULL, "bad_json", "the request is not a JSON object");
-		goto out;
-	}
-	op = json_get_str(req, "op", 32);
-	id_item = cJSON_GetObjectItemCaseSensitive(req, "req_id");
-	if(id_item){
-		req_id = json_get_str(req, "req_id", NAME_MSGID_MAX);
-		if(!req_id || !name_msgid_valid(req_id)){
-			req_id = NULL;
-			refuse(env, user, op, NULL, "bad_request", "\"req_id\" must be 1-64 of A-Z a-z 0-9 _ -");
-			goto out;
-		}
-	}
+	op = &ops[req.op_index];
 	/* The sender is the user in the topic; a payload claiming to be someone
 	 * else is refused rather than silently corrected. */
-	claimed = json_get_str(req, "user", NAME_USER_MAX);
-	if(cJSON_GetObjectItemCaseSensitive(req, "user") && (!claimed || strcmp(claimed, user))){
-		refuse(env, user, op, req_id, "forbidden", "you can only act as yourself");
+	claimed = json_get_str(req.json, "user", NAME_USER_MAX);
+	if(cJSON_GetObjectItemCaseSensitive(req.json, "user") && (!claimed || strcmp(claimed, user))){
+		refuse(env, user, op->name, req.req_id, PROTO_ERR_FORBIDDEN, "you can only act as yourself");
 		goto out;
 	}
-	if(op && !strcmp(op, "status")) do_status(env, user, req, op, req_id);
-	else if(op && !strcmp(op, "roster")) do_roster(env, user, req, op, req_id);
-	else if(op && !strcmp(op, "devices")) do_devices(env, user, op, req_id);
-	else refuse(env, user, op, req_id, "unknown_op", "op must be status, roster or devices");
+	op->run(env, user, req.json, op->name, req.req_id);
 out:
-	cJSON_Delete(req);
+	request_envelope_free(&req);
 }

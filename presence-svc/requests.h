@@ -11,7 +11,6 @@
 struct presence;
 struct db;
 
-#define PRESENCE_REQUEST_MAX_BYTES 4096
 #define PRESENCE_TEXT_MAX 100
 #define PRESENCE_ROSTER_MAX 500
 #define PRESENCE_DEVICES_MAX 200
@@ -28,9 +27,8 @@ struct presence_requests_env {
 	void *ud;
 };
 
-/* Handles one request payload of len bytes from user. Always answers
- * (unless the payload is not even JSON with a usable shape, which still
- * gets a bad_json reply). */
+/* Handles one request payload of len bytes from user: reads its envelope
+ * (request_envelope.h), then runs its op. Always answers, on user's inbox. */
 void presence_request(const struct presence_requests_env *env, const char *user, const void *payload, size_t len);
 
 #endif

@@ -46,5 +46,6 @@ extern const struct test_suite plugin_parts_suite;
 extern const struct test_suite intake_log_suite;
 extern const struct test_suite presence_suite;
 extern const struct test_suite client_suite;
+extern const struct test_suite wire_rules_suite;
 
 #endif
