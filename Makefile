@@ -31,6 +31,7 @@ PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presenc
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_net.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c clients/chat_tui.c clients/chat_signals.c
 CHATCTL_SRC := clients/chatctl.c
+HEALTH_SRC := health-agent/main.c health-agent/probe.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC))
@@ -41,7 +42,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libchatcommon.a
 
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
-	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
+	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
 
 .PHONY: all deps up down status test unit integration asan clean fuzz
 all: $(PROGRAMS)
@@ -77,6 +78,11 @@ $(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libmosquitto (not Paho): the agent needs no durable session, only a
+# login and a round trip on a thread of its own.
+$(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \

@@ -14,6 +14,9 @@
 #   CHAT_LB_PORT (11890)       HAProxy, MQTT      CHAT_LB_TLS_PORT (18890)  HAProxy, MQTT over TLS
 #   CHAT_HUB_TLS_PORT (18883)  CHAT_LEAF_TLS_PORT (18884, +1, ...)
 #   CHAT_HUB_WS_PORT (19883)   CHAT_LEAF_WS_PORT (19884, +1, ...)
+# and a health agent per leaf (health-agent/, docs/ADMIN.md "Health check")
+# answering HAProxy's agent-check on CHAT_HEALTH_PORT, +1, ... (default: any
+# free loopback port, written to $CHAT_VAR/run/health-leafN.port).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +36,7 @@ HUB_TLS_PORT=${CHAT_HUB_TLS_PORT:-18883}
 LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
+HEALTH_PORT=${CHAT_HEALTH_PORT:-}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -261,11 +265,47 @@ wait_bridge() { # [leaf]
 	log "bridge $leaf -> hub connected"
 }
 
-start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
+# The health agent of a leaf: logs in as the health account, round-trips
+# probes through the leaf and answers HAProxy's agent-check. Prints
+# "leafN=host:agent_port" once it reports the leaf up.
+start_agent() { # leaf mqtt_port agent_port (0: any free)
+	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port" offset
+	if ! alive_pid "$part" >/dev/null; then
+		[ "$3" = 0 ] || check_port "$3" CHAT_HEALTH_PORT
+		rm -f "$port_file"
+		(umask 077; cat > "$VAR/conf/$part.conf" <<CONF
+mqtt_host = $BIND
+mqtt_port = $2
+mqtt_user = health
+mqtt_password = $(secret user-health)
+node = $leaf
+agent_bind = $BIND
+agent_port = $3
+port_file = $port_file
+log_level = ${CHAT_LOG_LEVEL:-info}
+CONF
+)
+		offset=$(( $(stat -c %s "$VAR/log/$part.log" 2>/dev/null || echo 0) + 1 ))
+		"$BUILD/health-agent" -c "$VAR/conf/$part.conf" </dev/null >>"$VAR/log/$part.log" 2>&1 &
+		echo $! > "$(pidfile "$part")"
+		wait_for 10 "$part" test -s "$port_file" \
+			|| { tail -20 "$VAR/log/$part.log" >&2; die "$part did not start (log: $VAR/log/$part.log)"; }
+	fi
+	local agent_port
+	agent_port=$(cat "$port_file")
+	if ! wait_for 20 "$part" bash -c "exec 3<>/dev/tcp/$BIND/$agent_port && head -1 <&3 | grep -qx up"; then
+		tail -20 "$VAR/log/$part.log" >&2
+		die "$part does not report $leaf up within 20 s (log: $VAR/log/$part.log)"
+	fi
+	log "$part up on $BIND:$agent_port" >&2
+	echo "$leaf=$BIND:$agent_port"
+}
+
+start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS) "name=host:port ..." (agents)
 	if alive_pid haproxy >/dev/null; then log "haproxy already up"; return; fi
 	check_port "$LB_PORT" CHAT_LB_PORT
 	check_port "$LB_TLS_PORT" CHAT_LB_TLS_PORT
-	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" \
+	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" AGENTS="${3:-}" \
 		"$ROOT/mosquitto-conf/gen-haproxy-conf.sh" "$VAR/conf/haproxy.cfg"
 	haproxy -c -q -f "$VAR/conf/haproxy.cfg" || die "haproxy rejects $VAR/conf/haproxy.cfg"
 	haproxy -db -f "$VAR/conf/haproxy.cfg" </dev/null >>"$VAR/log/haproxy.log" 2>&1 &
@@ -279,7 +319,7 @@ start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf mqtt="" tls="" parts="mariadb hub"
+	local i leaf port mqtt="" tls="" agents="" parts="mariadb hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -287,6 +327,7 @@ cluster_up() {
 		"$ROOT/scripts/certs.sh" "$VAR/tls" "leaf$i" >/dev/null
 		ensure_user "bridge-leaf$i" bridge
 	done
+	ensure_user health health
 	NODE_TLS_PORT=$HUB_TLS_PORT NODE_WS_PORT=$HUB_WS_PORT
 	start_broker hub "$HUB_PORT"
 	for i in $(seq 1 "$NODES"); do
@@ -300,7 +341,13 @@ cluster_up() {
 	done
 	NODE_HUB_HOST="" NODE_HUB_PORT=""
 	for i in $(seq 1 "$NODES"); do wait_bridge "leaf$i"; done
-	start_haproxy "$mqtt" "$tls"
+	for i in $(seq 1 "$NODES"); do
+		port=0
+		[ -z "$HEALTH_PORT" ] || port=$(( HEALTH_PORT + i - 1 ))
+		agents="$agents $(start_agent "leaf$i" $(( LEAF_PORT + i - 1 )) $port)" || exit 1
+		parts="$parts health-leaf$i"
+	done
+	start_haproxy "$mqtt" "$tls" "$agents"
 	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
 }
 
@@ -383,7 +430,13 @@ cmd_down() {
 	for part in presence-svc history-svc haproxy; do
 		stop_part "$part"
 	done
-	# The cluster's leaves (leaf1..leafN), whatever NODES `up` had.
+	# The leaves' health agents, then the leaves (leaf1..leafN), whatever
+	# NODES `up` had.
+	for f in "$VAR"/run/health-leaf[0-9]*.pid; do
+		[ -e "$f" ] || continue
+		part=$(basename "$f" .pid)
+		stop_part "$part"
+	done
 	for f in "$VAR"/run/leaf[0-9]*.pid; do
 		[ -e "$f" ] || continue
 		part=$(basename "$f" .pid)
