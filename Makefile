@@ -2,6 +2,8 @@
 #   make            build everything into build/
 #   make deps       install the Debian 12 packages (as root) or print the command
 #   make up / down / status   run the local stack (state in var/)
+#   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
+#                   backup; restore into the stopped stack (docs/ADMIN.md)
 #   make test       unit + integration tests against real MariaDB and brokers
 #   make asan       the same with ASan + UBSan, into build-asan/
 
@@ -44,7 +46,7 @@ COMMON_LIB := $(BUILD)/libchatcommon.a
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
 	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
 
-.PHONY: all deps up down status test unit integration asan clean fuzz
+.PHONY: all deps up down status backup restore test unit integration asan clean fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -102,6 +104,13 @@ down:
 
 status:
 	@scripts/stack.sh status
+
+backup:
+	@scripts/stack.sh backup $(BACKUP)
+
+restore:
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=DIR (a directory of make backup)"; exit 2; }
+	@scripts/stack.sh restore $(BACKUP)
 
 unit: all
 	$(BUILD)/unit-tests

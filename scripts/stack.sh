@@ -2,6 +2,8 @@
 # stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
 # joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
 #   stack.sh up | down | status
+#   stack.sh backup [DIR]   online backup of the database (mariadb-backup)
+#   stack.sh restore DIR    puts a backup back into the stopped stack
 # Everything lives under $CHAT_VAR (default: var/ in the checkout): data,
 # generated configs, secrets (mode 0600), logs and pid files. `down` stops
 # exactly the processes whose pid files `up` wrote, nothing else.
@@ -461,9 +463,73 @@ cmd_status() {
 	return $rc
 }
 
+# An online, consistent backup of the whole MariaDB server (the chat
+# database and its accounts) while chat goes on: mariadb-backup copies the
+# InnoDB files and the redo written meanwhile, then --prepare applies that
+# redo, so DIR holds the data as of one instant near the end of the copy
+# (docs/ADMIN.md, "Backups"). DIR must not exist; default
+# $VAR/backups/UTC-TIMESTAMP. Prints DIR on the last line.
+cmd_backup() {
+	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)}
+	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
+	[ ! -e "$dir" ] || die "$dir already exists"
+	mkdir -p "$(dirname "$dir")"
+	(umask 077; mkdir "$dir")
+	log "backing up MariaDB into $dir"
+	if ! mariadb-backup --no-defaults --backup --target-dir="$dir" --socket="$VAR/db/mariadb.sock" \
+			--user=root > "$dir.log" 2>&1; then
+		tail -20 "$dir.log" >&2
+		die "mariadb-backup --backup failed (log: $dir.log)"
+	fi
+	if ! mariadb-backup --no-defaults --prepare --target-dir="$dir" >> "$dir.log" 2>&1; then
+		tail -20 "$dir.log" >&2
+		die "mariadb-backup --prepare failed (log: $dir.log)"
+	fi
+	mv "$dir.log" "$dir/backup.log"
+	log "backup done: $dir"
+	echo "$dir"
+}
+
+# Replaces the stack's database with backup DIR. Everything must be stopped
+# (make down): services and brokers would otherwise keep writing to the
+# data being replaced. The current data directory is kept beside it as
+# data.before-restore-TIMESTAMP (delete it by hand once happy).
+cmd_restore() {
+	local dir=${1:-} part kept
+	[ -n "$dir" ] || die "usage: stack.sh restore DIR (make restore BACKUP=DIR)"
+	dir=$(cd "$dir" 2>/dev/null && pwd) || die "no backup directory $1"
+	[ -f "$dir/backup.log" ] && grep -q "completed OK" "$dir/backup.log" && [ -d "$dir/chat" ] \
+		|| die "$dir is not a complete, prepared backup of stack.sh backup"
+	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	for part in mariadb hub leaf history-svc presence-svc haproxy; do
+		! alive_pid "$part" >/dev/null || die "$part is running: stop the stack first (make down)"
+	done
+	for part in "$VAR"/run/*.pid; do
+		[ -e "$part" ] || continue
+		! alive_pid "$(basename "$part" .pid)" >/dev/null \
+			|| die "$(basename "$part" .pid) is running: stop the stack first (make down)"
+	done
+	mkdir -p "$VAR/db" "$VAR/log"
+	if [ -d "$VAR/db/data" ]; then
+		kept="$VAR/db/data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+		mv "$VAR/db/data" "$kept"
+		log "kept the current data directory as $kept"
+	fi
+	if ! mariadb-backup --no-defaults --copy-back --target-dir="$dir" --datadir="$VAR/db/data" \
+			> "$VAR/log/restore.log" 2>&1; then
+		tail -20 "$VAR/log/restore.log" >&2
+		die "mariadb-backup --copy-back failed (log: $VAR/log/restore.log)"
+	fi
+	rm -f "$VAR/db/data/backup.log"
+	log "restored $dir; start the stack with make up"
+}
+
 case "${1:-}" in
 	up) cmd_up ;;
 	down) cmd_down ;;
 	status) cmd_status ;;
-	*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+	backup) cmd_backup "${2:-}" ;;
+	restore) cmd_restore "${2:-}" ;;
+	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR" >&2; exit 2 ;;
 esac
