@@ -23,15 +23,20 @@ for var in LB_BIND LB_PORT LEAVES; do
 	[ -n "$val" ] || { echo "gen-haproxy-conf: $var is not set" >&2; exit 2; }
 done
 
+for agent in ${AGENTS:-}; do
+	case $agent in
+		*=*:*) ;;
+		*) echo "gen-haproxy-conf: agent '$agent' is not name=host:port" >&2; exit 2 ;;
+	esac
+done
+
 # The agent-check options for leaf $1 ("" when it has no agent).
 agent_opts() {
 	for agent in ${AGENTS:-}; do
 		case $agent in
-			"$1"=*:*) addr=${agent#*=}
+			"$1"=*) addr=${agent#*=}
 				printf ' agent-check agent-addr %s agent-port %s' "${addr%:*}" "${addr##*:}"
 				return ;;
-			*=*:*) ;;
-			*) echo "gen-haproxy-conf: agent '$agent' is not name=host:port" >&2; exit 2 ;;
 		esac
 	done
 }
