@@ -144,9 +144,13 @@ def test_backup_mid_burst_restores_the_archive_and_numbering_resumes(bstack):
             time.sleep(0.01)
         with alice.lock:
             stored_before_backup = set(alice.receipts)
+        t0, n0 = time.monotonic(), len(burst)
         backup = st.script("backup", check=False)
         assert backup.returncode == 0, backup.stdout + backup.stderr
         sent_before_end = len(burst)
+        took = time.monotonic() - t0
+        print(f"backup took {took:.1f} s while {sent_before_end - n0} messages were sent "
+              f"({(sent_before_end - n0) / took:.0f} msg/s)")
         deadline = time.monotonic() + 30
         while len(burst) < sent_before_end + 100:  # chat goes on after the backup
             assert time.monotonic() < deadline, "the burst stopped"
