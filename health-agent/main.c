@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: health-agent -c FILE\n");
 		return 2;
 	}
+	mosquitto_lib_init();
 	if(config_load(argv[2], &cfg, err, sizeof(err))){
 		log_error("%s", err);
 		goto out;
@@ -215,7 +216,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	listen_fd = listen_on(conf.bind, conf.agent_port);
 	if(listen_fd < 0 || (conf.port_file && write_port_file(listen_fd, conf.port_file))) goto out;
-	mosquitto_lib_init();
 	probe = probe_start(&conf.mqtt, err, sizeof(err));
 	if(!probe){
 		log_error("%s", err);

@@ -169,8 +169,10 @@ void probe_free(struct probe *probe)
 {
 	if(!probe) return;
 	if(probe->mosq){
+		/* The disconnect also wakes the network thread from a reconnect
+		 * wait, so it ends without being cancelled. */
 		mosquitto_disconnect(probe->mosq);
-		if(probe->loop_started) mosquitto_loop_stop(probe->mosq, true);
+		if(probe->loop_started) mosquitto_loop_stop(probe->mosq, false);
 		mosquitto_destroy(probe->mosq);
 	}
 	pthread_mutex_destroy(&probe->lock);
