@@ -271,7 +271,7 @@ wait_bridge() { # [leaf]
 # probes through the leaf and answers HAProxy's agent-check. Prints
 # "leafN=host:agent_port" once it reports the leaf up.
 start_agent() { # leaf mqtt_port agent_port (0: any free)
-	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port" offset
+	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port"
 	if ! alive_pid "$part" >/dev/null; then
 		[ "$3" = 0 ] || check_port "$3" CHAT_HEALTH_PORT
 		rm -f "$port_file"
@@ -287,7 +287,6 @@ port_file = $port_file
 log_level = ${CHAT_LOG_LEVEL:-info}
 CONF
 )
-		offset=$(( $(stat -c %s "$VAR/log/$part.log" 2>/dev/null || echo 0) + 1 ))
 		"$BUILD/health-agent" -c "$VAR/conf/$part.conf" </dev/null >>"$VAR/log/$part.log" 2>&1 &
 		echo $! > "$(pidfile "$part")"
 		wait_for 10 "$part" test -s "$port_file" \

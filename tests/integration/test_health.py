@@ -18,7 +18,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from test_cluster import NODES, Client, Cluster, which_leaf
+from test_cluster import NODES, Cluster, which_leaf
 
 # docs/ADMIN.md, "Health check": a stuck leaf is marked DOWN within 5 s and
 # back UP within 5 s of resuming.
