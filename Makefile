@@ -2,6 +2,8 @@
 #   make            build everything into build/
 #   make deps       install the Debian 12 packages (as root) or print the command
 #   make up / down / status   run the local stack (state in var/)
+#   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
+#                   backup; restore into the stopped stack (docs/ADMIN.md)
 #   make test       unit + integration tests against real MariaDB and brokers
 #   make asan       the same with ASan + UBSan, into build-asan/
 
@@ -35,6 +37,7 @@ CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/ch
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
 CHATCTL_SRC := clients/chatctl.c
+HEALTH_SRC := health-agent/main.c health-agent/probe.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
@@ -47,9 +50,9 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libchatcommon.a
 
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
-	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
+	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
 
-.PHONY: all deps up down status test unit integration asan clean fuzz
+.PHONY: all deps up down status backup restore test unit integration asan clean fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,6 +88,11 @@ $(BUILD)/chat: $(call obj,$(CHAT_SRC)) $(COMMON_LIB)
 $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
+# libmosquitto (not Paho): the agent needs no durable session, only a
+# login and a round trip on a thread of its own.
+$(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
@@ -102,6 +110,13 @@ down:
 
 status:
 	@scripts/stack.sh status
+
+backup:
+	@scripts/stack.sh backup $(BACKUP)
+
+restore:
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=DIR (a directory of make backup)"; exit 2; }
+	@scripts/stack.sh restore $(BACKUP)
 
 unit: all
 	$(BUILD)/unit-tests

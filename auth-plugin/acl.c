@@ -91,6 +91,24 @@ static enum acl_answer decide_write(const struct snapshot_user *user, const char
 	}
 }
 
+/* The health account (ROLE_HEALTH) may subscribe to, read and write (not
+ * retained) exactly chat/v1/sys/health/{node}/{its own name}: the topic its
+ * agent round-trips probes on. Everything else is denied, outside the chat
+ * tree too, so that the account can read no chat whatever other rules say. */
+static enum acl_answer decide_health(const struct snapshot_user *user, const char *topic, bool retain)
+{
+	char copy[TOPIC_MAX + 1];
+	char *lv[MAX_LEVELS];
+	int n = topic_split(topic, copy, sizeof(copy), lv, MAX_LEVELS);
+
+	if(retain || n != 6) return ACL_DENY;
+	if(strcmp(lv[0], "chat") || strcmp(lv[1], "v1") || strcmp(lv[2], "sys") || strcmp(lv[3], "health")){
+		return ACL_DENY;
+	}
+	if(!name_node_valid(lv[4]) || strcmp(lv[5], user->name)) return ACL_DENY;
+	return ACL_ALLOW;
+}
+
 enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 		const char *topic, bool retain)
 {
@@ -99,6 +117,9 @@ enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 	/* Services, bridges and admins may use every topic, in the chat tree or
 	 * not: a bridge may carry the operator's own topics too. */
 	if(user && !user->disabled && role_is_privileged(user->role)) return ACL_ALLOW;
+	if(user && user->role == ROLE_HEALTH){
+		return user->disabled ? ACL_DENY : decide_health(user, topic, retain);
+	}
 	if(access == ACL_SUBSCRIBE){
 		if(!filter_in_chat_tree(topic)) return ACL_DEFER;
 		if(!user || user->disabled) return ACL_DENY;

@@ -23,6 +23,7 @@ static int role_parse(const char *role, enum user_role *out)
 	static const struct { const char *name; enum user_role role; } roles[] = {
 		{ "user", ROLE_USER }, { "service", ROLE_SERVICE },
 		{ "bridge", ROLE_BRIDGE }, { "admin", ROLE_ADMIN },
+		{ "health", ROLE_HEALTH },
 	};
 
 	for(size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++){
@@ -160,7 +161,7 @@ bool snapshot_is_member(const struct snapshot_user *user, const char *room)
 
 bool role_is_privileged(enum user_role role)
 {
-	return role != ROLE_USER;
+	return role == ROLE_SERVICE || role == ROLE_BRIDGE || role == ROLE_ADMIN;
 }
 
 void snapshot_free(struct snapshot *snap)

@@ -12,7 +12,9 @@
 #include "names.h"
 #include "pwhash.h"
 
-enum user_role { ROLE_USER = 0, ROLE_SERVICE, ROLE_BRIDGE, ROLE_ADMIN };
+/* ROLE_HEALTH: the health agents' account (health-agent/), which may use
+ * only its own probe topics (acl.c) and is not privileged. */
+enum user_role { ROLE_USER = 0, ROLE_SERVICE, ROLE_BRIDGE, ROLE_ADMIN, ROLE_HEALTH };
 
 /* A room name, stored once per snapshot however many members it has. */
 struct snapshot_room {
@@ -62,7 +64,8 @@ const struct snapshot_user *snapshot_user(const struct snapshot *snap, const cha
 /* True when user (already looked up) is a member of room. */
 bool snapshot_is_member(const struct snapshot_user *user, const char *room);
 
-/* True for roles that bypass chat rules (services, bridges, admins). */
+/* True for roles that bypass chat rules (services, bridges, admins; not
+ * users nor the health account). */
 bool role_is_privileged(enum user_role role);
 
 /* Frees snap and all it holds; NULL allowed. */

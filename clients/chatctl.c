@@ -402,7 +402,7 @@ static int member_role(struct db *db, char **args, const struct options *opts)
 }
 
 static const struct command commands[] = {
-	{ "user", "add", 1, "user add NAME [--role user|service|bridge|admin] [--iterations N]", user_add },
+	{ "user", "add", 1, "user add NAME [--role user|service|bridge|admin|health] [--iterations N]", user_add },
 	{ "user", "passwd", 1, "user passwd NAME [--iterations N]", user_passwd },
 	{ "user", "disable", 1, "user disable NAME", user_disable },
 	{ "user", "enable", 1, "user enable NAME", user_enable },
@@ -470,7 +470,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if(strcmp(opts.role, "user") && strcmp(opts.role, "service") && strcmp(opts.role, "bridge")
-			&& strcmp(opts.role, "admin") && strcmp(opts.role, "member")){
+			&& strcmp(opts.role, "admin") && strcmp(opts.role, "health") && strcmp(opts.role, "member")){
 		fprintf(stderr, "chatctl: unknown role %s\n", opts.role);
 		return 2;
 	}

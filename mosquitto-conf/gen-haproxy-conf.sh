@@ -8,8 +8,13 @@
 #                     TLS is passed through, so each leaf's certificate
 #                     must name the address clients use for HAProxy
 #   RUN_AS            user HAProxy drops to when started as root
-# Health checks are TCP connects: an MQTT CONNECT without credentials would
-# count as a failed login in the plugin's flood protection.
+#   AGENTS            "name=host:port ..." each leaf's health agent
+#                     (health-agent/): an agent-check beside the TCP check
+# The regular health checks are TCP connects (an MQTT CONNECT without
+# credentials would count as a failed login in the plugin's flood
+# protection); the MQTT-level check is the agent's: it logs in with the
+# health account and round-trips a message through its leaf, answering
+# "down" when that fails (docs/ADMIN.md, "Health check").
 set -eu
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,10 +23,28 @@ for var in LB_BIND LB_PORT LEAVES; do
 	[ -n "$val" ] || { echo "gen-haproxy-conf: $var is not set" >&2; exit 2; }
 done
 
+for agent in ${AGENTS:-}; do
+	case $agent in
+		*=*:*) ;;
+		*) echo "gen-haproxy-conf: agent '$agent' is not name=host:port" >&2; exit 2 ;;
+	esac
+done
+
+# The agent-check options for leaf $1 ("" when it has no agent).
+agent_opts() {
+	for agent in ${AGENTS:-}; do
+		case $agent in
+			"$1"=*) addr=${agent#*=}
+				printf ' agent-check agent-addr %s agent-port %s' "${addr%:*}" "${addr##*:}"
+				return ;;
+		esac
+	done
+}
+
 servers() { # "name=host:port ..."
 	for leaf in $1; do
 		case $leaf in
-			*=*:*) printf '    server %s %s check\n' "${leaf%%=*}" "${leaf#*=}" ;;
+			*=*:*) printf '    server %s %s check%s\n' "${leaf%%=*}" "${leaf#*=}" "$(agent_opts "${leaf%%=*}")" ;;
 			*) echo "gen-haproxy-conf: '$leaf' is not name=host:port" >&2; exit 2 ;;
 		esac
 	done

@@ -2,6 +2,8 @@
 # stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
 # joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
 #   stack.sh up | down | status
+#   stack.sh backup [DIR]   online backup of the database (mariadb-backup)
+#   stack.sh restore DIR    puts a backup back into the stopped stack
 # Everything lives under $CHAT_VAR (default: var/ in the checkout): data,
 # generated configs, secrets (mode 0600), logs and pid files. `down` stops
 # exactly the processes whose pid files `up` wrote, nothing else.
@@ -14,6 +16,9 @@
 #   CHAT_LB_PORT (11890)       HAProxy, MQTT      CHAT_LB_TLS_PORT (18890)  HAProxy, MQTT over TLS
 #   CHAT_HUB_TLS_PORT (18883)  CHAT_LEAF_TLS_PORT (18884, +1, ...)
 #   CHAT_HUB_WS_PORT (19883)   CHAT_LEAF_WS_PORT (19884, +1, ...)
+# and a health agent per leaf (health-agent/, docs/ADMIN.md "Health check")
+# answering HAProxy's agent-check on CHAT_HEALTH_PORT, +1, ... (default: any
+# free loopback port, written to $CHAT_VAR/run/health-leafN.port).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +38,7 @@ HUB_TLS_PORT=${CHAT_HUB_TLS_PORT:-18883}
 LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
+HEALTH_PORT=${CHAT_HEALTH_PORT:-}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -261,11 +267,46 @@ wait_bridge() { # [leaf]
 	log "bridge $leaf -> hub connected"
 }
 
-start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
+# The health agent of a leaf: logs in as the health account, round-trips
+# probes through the leaf and answers HAProxy's agent-check. Prints
+# "leafN=host:agent_port" once it reports the leaf up.
+start_agent() { # leaf mqtt_port agent_port (0: any free)
+	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port"
+	if ! alive_pid "$part" >/dev/null; then
+		[ "$3" = 0 ] || check_port "$3" CHAT_HEALTH_PORT
+		rm -f "$port_file"
+		(umask 077; cat > "$VAR/conf/$part.conf" <<CONF
+mqtt_host = $BIND
+mqtt_port = $2
+mqtt_user = health
+mqtt_password = $(secret user-health)
+node = $leaf
+agent_bind = $BIND
+agent_port = $3
+port_file = $port_file
+log_level = ${CHAT_LOG_LEVEL:-info}
+CONF
+)
+		"$BUILD/health-agent" -c "$VAR/conf/$part.conf" </dev/null >>"$VAR/log/$part.log" 2>&1 &
+		echo $! > "$(pidfile "$part")"
+		wait_for 10 "$part" test -s "$port_file" \
+			|| { tail -20 "$VAR/log/$part.log" >&2; die "$part did not start (log: $VAR/log/$part.log)"; }
+	fi
+	local agent_port
+	agent_port=$(cat "$port_file")
+	if ! wait_for 20 "$part" bash -c "exec 3<>/dev/tcp/$BIND/$agent_port && head -1 <&3 | grep -qx up"; then
+		tail -20 "$VAR/log/$part.log" >&2
+		die "$part does not report $leaf up within 20 s (log: $VAR/log/$part.log)"
+	fi
+	log "$part up on $BIND:$agent_port" >&2
+	echo "$leaf=$BIND:$agent_port"
+}
+
+start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS) "name=host:port ..." (agents)
 	if alive_pid haproxy >/dev/null; then log "haproxy already up"; return; fi
 	check_port "$LB_PORT" CHAT_LB_PORT
 	check_port "$LB_TLS_PORT" CHAT_LB_TLS_PORT
-	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" \
+	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" AGENTS="${3:-}" \
 		"$ROOT/mosquitto-conf/gen-haproxy-conf.sh" "$VAR/conf/haproxy.cfg"
 	haproxy -c -q -f "$VAR/conf/haproxy.cfg" || die "haproxy rejects $VAR/conf/haproxy.cfg"
 	haproxy -db -f "$VAR/conf/haproxy.cfg" </dev/null >>"$VAR/log/haproxy.log" 2>&1 &
@@ -279,7 +320,7 @@ start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf mqtt="" tls="" parts="mariadb hub"
+	local i leaf port mqtt="" tls="" agents="" parts="mariadb hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -287,6 +328,7 @@ cluster_up() {
 		"$ROOT/scripts/certs.sh" "$VAR/tls" "leaf$i" >/dev/null
 		ensure_user "bridge-leaf$i" bridge
 	done
+	ensure_user health health
 	NODE_TLS_PORT=$HUB_TLS_PORT NODE_WS_PORT=$HUB_WS_PORT
 	start_broker hub "$HUB_PORT"
 	for i in $(seq 1 "$NODES"); do
@@ -300,7 +342,13 @@ cluster_up() {
 	done
 	NODE_HUB_HOST="" NODE_HUB_PORT=""
 	for i in $(seq 1 "$NODES"); do wait_bridge "leaf$i"; done
-	start_haproxy "$mqtt" "$tls"
+	for i in $(seq 1 "$NODES"); do
+		port=0
+		[ -z "$HEALTH_PORT" ] || port=$(( HEALTH_PORT + i - 1 ))
+		agents="$agents $(start_agent "leaf$i" $(( LEAF_PORT + i - 1 )) $port)" || exit 1
+		parts="$parts health-leaf$i"
+	done
+	start_haproxy "$mqtt" "$tls" "$agents"
 	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
 }
 
@@ -383,7 +431,13 @@ cmd_down() {
 	for part in presence-svc history-svc haproxy; do
 		stop_part "$part"
 	done
-	# The cluster's leaves (leaf1..leafN), whatever NODES `up` had.
+	# The leaves' health agents, then the leaves (leaf1..leafN), whatever
+	# NODES `up` had.
+	for f in "$VAR"/run/health-leaf[0-9]*.pid; do
+		[ -e "$f" ] || continue
+		part=$(basename "$f" .pid)
+		stop_part "$part"
+	done
 	for f in "$VAR"/run/leaf[0-9]*.pid; do
 		[ -e "$f" ] || continue
 		part=$(basename "$f" .pid)
@@ -408,9 +462,73 @@ cmd_status() {
 	return $rc
 }
 
+# An online, consistent backup of the whole MariaDB server (the chat
+# database and its accounts) while chat goes on: mariadb-backup copies the
+# InnoDB files and the redo written meanwhile, then --prepare applies that
+# redo, so DIR holds the data as of one instant near the end of the copy
+# (docs/ADMIN.md, "Backups"). DIR must not exist; default
+# $VAR/backups/UTC-TIMESTAMP. Prints DIR on the last line.
+cmd_backup() {
+	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)}
+	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
+	[ ! -e "$dir" ] || die "$dir already exists"
+	mkdir -p "$(dirname "$dir")"
+	(umask 077; mkdir "$dir")
+	log "backing up MariaDB into $dir"
+	if ! mariadb-backup --no-defaults --backup --target-dir="$dir" --socket="$VAR/db/mariadb.sock" \
+			--user=root > "$dir.log" 2>&1; then
+		tail -20 "$dir.log" >&2
+		die "mariadb-backup --backup failed (log: $dir.log)"
+	fi
+	if ! mariadb-backup --no-defaults --prepare --target-dir="$dir" >> "$dir.log" 2>&1; then
+		tail -20 "$dir.log" >&2
+		die "mariadb-backup --prepare failed (log: $dir.log)"
+	fi
+	mv "$dir.log" "$dir/backup.log"
+	log "backup done: $dir"
+	echo "$dir"
+}
+
+# Replaces the stack's database with backup DIR. Everything must be stopped
+# (make down): services and brokers would otherwise keep writing to the
+# data being replaced. The current data directory is kept beside it as
+# data.before-restore-TIMESTAMP (delete it by hand once happy).
+cmd_restore() {
+	local dir=${1:-} part kept
+	[ -n "$dir" ] || die "usage: stack.sh restore DIR (make restore BACKUP=DIR)"
+	dir=$(cd "$dir" 2>/dev/null && pwd) || die "no backup directory $1"
+	[ -f "$dir/backup.log" ] && grep -q "completed OK" "$dir/backup.log" && [ -d "$dir/chat" ] \
+		|| die "$dir is not a complete, prepared backup of stack.sh backup"
+	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	for part in mariadb hub leaf history-svc presence-svc haproxy; do
+		! alive_pid "$part" >/dev/null || die "$part is running: stop the stack first (make down)"
+	done
+	for part in "$VAR"/run/*.pid; do
+		[ -e "$part" ] || continue
+		! alive_pid "$(basename "$part" .pid)" >/dev/null \
+			|| die "$(basename "$part" .pid) is running: stop the stack first (make down)"
+	done
+	mkdir -p "$VAR/db" "$VAR/log"
+	if [ -d "$VAR/db/data" ]; then
+		kept="$VAR/db/data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+		mv "$VAR/db/data" "$kept"
+		log "kept the current data directory as $kept"
+	fi
+	if ! mariadb-backup --no-defaults --copy-back --target-dir="$dir" --datadir="$VAR/db/data" \
+			> "$VAR/log/restore.log" 2>&1; then
+		tail -20 "$VAR/log/restore.log" >&2
+		die "mariadb-backup --copy-back failed (log: $VAR/log/restore.log)"
+	fi
+	rm -f "$VAR/db/data/backup.log"
+	log "restored $dir; start the stack with make up"
+}
+
 case "${1:-}" in
 	up) cmd_up ;;
 	down) cmd_down ;;
 	status) cmd_status ;;
-	*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+	backup) cmd_backup "${2:-}" ;;
+	restore) cmd_restore "${2:-}" ;;
+	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR" >&2; exit 2 ;;
 esac

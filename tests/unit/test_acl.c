@@ -6,6 +6,7 @@
  *   svc    service role
  *   dis    user, disabled, member of lobby
  *   dsvc   service role, disabled
+ *   health health role (the health agents' account), member of lobby
  * A failed CHECK_EQ prints answers as numbers: 0 ALLOW, 1 DENY, 2 DEFER. */
 #include <stdio.h>
 #include <string.h>
@@ -30,10 +31,13 @@ static struct snapshot *fixture(void)
 	rc |= snapshot_add_user(snap, "svc", HASH, "service", false);
 	rc |= snapshot_add_user(snap, "dis", HASH, "user", true);
 	rc |= snapshot_add_user(snap, "dsvc", HASH, "service", true);
+	rc |= snapshot_add_user(snap, "health", HASH, "health", false);
 	rc |= snapshot_add_member(snap, "lobby", "alice");
 	rc |= snapshot_add_member(snap, "lobby", "bob");
 	rc |= snapshot_add_member(snap, "dev", "bob");
 	rc |= snapshot_add_member(snap, "lobby", "dis");
+	/* Even a membership row gives the health account no chat access. */
+	rc |= snapshot_add_member(snap, "lobby", "health");
 	if(!CHECK(rc == 0)){
 		snapshot_free(snap);
 		return NULL;
@@ -81,8 +85,8 @@ static void snapshot_lookup_and_membership(void)
 
 	if(!setup()) return;
 	CHECK_EQ(snap_now->version, 7);
-	CHECK_EQ(snap_now->user_count, 6);
-	CHECK_EQ(snap_now->membership_count, 4);
+	CHECK_EQ(snap_now->user_count, 7);
+	CHECK_EQ(snap_now->membership_count, 5);
 	alice = snapshot_user(snap_now, "alice");
 	bob = snapshot_user(snap_now, "bob");
 	svc = snapshot_user(snap_now, "svc");
@@ -126,8 +130,8 @@ static void snapshot_add_refuses_bad_input(void)
 	CHECK(snapshot_add_member(snap_now, "lobby", "mallory") == -1);
 	CHECK(snapshot_add_member(snap_now, "Lobby", "alice") == -1);
 	CHECK(snapshot_add_member(snap_now, "a/b", "alice") == -1);
-	CHECK_EQ(snap_now->user_count, 6);
-	CHECK_EQ(snap_now->membership_count, 4);
+	CHECK_EQ(snap_now->user_count, 7);
+	CHECK_EQ(snap_now->membership_count, 5);
 	teardown();
 }
 
@@ -137,9 +141,9 @@ static void snapshot_add_is_idempotent(void)
 
 	if(!setup()) return;
 	CHECK(snapshot_add_member(snap_now, "lobby", "alice") == 0);
-	CHECK_EQ(snap_now->membership_count, 4);
+	CHECK_EQ(snap_now->membership_count, 5);
 	CHECK(snapshot_add_user(snap_now, "alice", "$7$1$x$y", "admin", true) == 0);
-	CHECK_EQ(snap_now->user_count, 6);
+	CHECK_EQ(snap_now->user_count, 7);
 	alice = snapshot_user(snap_now, "alice");
 	if(CHECK(alice != NULL)){
 		CHECK_STR(alice->pw_hash, "$7$1$x$y");
@@ -155,7 +159,42 @@ static void snapshot_roles(void)
 	CHECK(role_is_privileged(ROLE_SERVICE));
 	CHECK(role_is_privileged(ROLE_BRIDGE));
 	CHECK(role_is_privileged(ROLE_ADMIN));
+	CHECK(!role_is_privileged(ROLE_HEALTH));
 	snapshot_free(NULL);
+}
+
+/* ---- acl: the health role -------------------------------------------- */
+
+/* The health account round-trips probes on chat/v1/sys/health/{node}/{own
+ * name} and nothing else: no chat, no presence, no other topics at all. */
+static void acl_health_role(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(SUB("health", "chat/v1/sys/health/leaf1/health"), ACL_ALLOW);
+	CHECK_EQ(WR("health", "chat/v1/sys/health/leaf1/health"), ACL_ALLOW);
+	CHECK_EQ(RD("health", "chat/v1/sys/health/leaf1/health"), ACL_ALLOW);
+	CHECK_EQ(UNSUB("health", "chat/v1/sys/health/leaf1/health"), ACL_ALLOW);
+	CHECK_EQ(WR_RETAIN("health", "chat/v1/sys/health/leaf1/health"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/sys/health/leaf1/alice"), ACL_DENY);   /* not its own */
+	CHECK_EQ(SUB("health", "chat/v1/sys/health/+/health"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/sys/health/leaf1/#"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/sys/health/leaf1/health/x"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/rooms/lobby/#"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("health", "chat/v1/presence/+"), ACL_DENY);
+	CHECK_EQ(SUB("health", "#"), ACL_DENY);
+	CHECK_EQ(SUB("health", "+/v1/rooms/lobby/msg/+"), ACL_DENY);
+	CHECK_EQ(SUB("health", "other/topic"), ACL_DENY);
+	CHECK_EQ(RD("health", "chat/v1/rooms/lobby/msg/alice"), ACL_DENY);
+	CHECK_EQ(RD("health", "chat/v1/presence/alice"), ACL_DENY);
+	CHECK_EQ(RD("health", "chat/v1/sys/conn/leaf1"), ACL_DENY);
+	CHECK_EQ(WR("health", "chat/v1/rooms/lobby/msg/health"), ACL_DENY);
+	CHECK_EQ(WR("health", "chat/v1/users/health/req/x"), ACL_DENY);
+	CHECK_EQ(WR("health", "other/topic"), ACL_DENY);
+	/* Other users cannot use the health tree. */
+	CHECK_EQ(WR("alice", "chat/v1/sys/health/leaf1/alice"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/sys/health/leaf1/health"), ACL_DENY);
+	teardown();
 }
 
 /* ---- acl: rooms ------------------------------------------------------ */
@@ -467,6 +506,7 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(snapshot_add_refuses_bad_input),
 	TEST_ENTRY(snapshot_add_is_idempotent),
 	TEST_ENTRY(snapshot_roles),
+	TEST_ENTRY(acl_health_role),
 	TEST_ENTRY(acl_room_write),
 	TEST_ENTRY(acl_room_read),
 	TEST_ENTRY(acl_inbox_and_requests),
