@@ -22,8 +22,10 @@ class Screen:
     """One full-screen `chat` in a detached tmux session."""
 
     def __init__(self, stack, user, node, width=130, height=40, stdin_line=None):
-        self.sock = os.path.join(stack.var, "tmux-docs.sock")
         self.name = f"docs-{user}-{uuid.uuid4().hex[:6]}"
+        # A tmux server per screen: killing the last session of a shared
+        # server makes it exit, and a new-session racing that exit fails.
+        self.sock = os.path.join(stack.var, self.name + ".sock")
         self.trace = os.path.join(stack.var, self.name + ".trace")
         args = [os.path.join(BUILD, "chat"), "--port", str(stack.port(node)), "--user", user, "--trace", self.trace]
         env = {"CHAT_PASSWORD": stack.password(user), "LANG": "C.UTF-8", "TERM": "screen-256color"}
