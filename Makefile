@@ -154,7 +154,8 @@ $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 
 # The chat client's parser of incoming publishes (chat_proto_incoming),
 # with the invariants its front ends rely on.
-$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c \
+		common/json_payload.c common/room_msg.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
