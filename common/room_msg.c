@@ -65,7 +65,7 @@ int room_msg_body_check(long max_body_bytes, const char *body, size_t len, struc
 	if(!utf8_valid(body, len)) return refuse(why, PROTO_ERR_BAD_UTF8, "\"body\" is not valid UTF-8");
 	if(has_control(body, len)){
 		return refuse(why, PROTO_ERR_BAD_BODY,
-				"\"body\" holds a control character (only \\n and \\t are allowed)");
+				"\"body\" holds a control character (only newline and tab are allowed)");
 	}
 	return 0;
 }
