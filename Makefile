@@ -145,7 +145,8 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 # presence-svc's connection-event parser and the state machine it feeds.
 FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \
 	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c,$(PRESENCE_SRC)) \
-	common/json_util.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c common/topics.c
+	common/json_util.c common/json_payload.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c \
+	common/topics.c
 $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
