@@ -227,7 +227,11 @@ static void typing(const struct chat_proto_sink *sink, const char *topic, const 
 	cJSON *obj = NULL;
 
 	obj = parse(payload, len, &why);
-	flag = obj ? cJSON_GetObjectItemCaseSensitive(obj, "typing") : NULL;
+	if(!obj){
+		bad_payload(sink, topic, why);
+		goto out;
+	}
+	flag = cJSON_GetObjectItemCaseSensitive(obj, "typing");
 	if(!cJSON_IsBool(flag)){
 		bad_payload(sink, topic, "typing indicator without a boolean \"typing\"");
 		goto out;
