@@ -21,14 +21,14 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
-	history-svc/committer.c history-svc/intake_log.c history-svc/intake_check.c history-svc/outbox.c \
+	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
 	history-svc/replies.c history-svc/request_db.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
@@ -42,7 +42,7 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c history-svc/intake_check.c
+	tests/unit/test_wire_rules.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -160,7 +160,8 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 # presence-svc's connection-event parser and the state machine it feeds.
 FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \
 	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c,$(PRESENCE_SRC)) \
-	common/json_util.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c common/topics.c
+	common/json_util.c common/json_payload.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c \
+	common/topics.c
 $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
@@ -169,7 +170,8 @@ $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 
 # The chat client's parser of incoming publishes (chat_proto_incoming),
 # with the invariants its front ends rely on.
-$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c \
+		common/json_payload.c common/room_msg.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -184,8 +186,8 @@ $(BUILD)/fuzz-request-envelope: tests/fuzz/fuzz_request_envelope.c common/reques
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $^ $(FUZZ_CJSON)
 
-# history-svc's check of a room message (history-svc/intake_check.c).
-$(BUILD)/fuzz-message-check: tests/fuzz/fuzz_message_check.c history-svc/intake_check.c common/json_payload.c \
+# The check of a room message both ends apply (common/room_msg.c).
+$(BUILD)/fuzz-message-check: tests/fuzz/fuzz_message_check.c common/room_msg.c common/json_payload.c \
 		common/json_util.c common/names.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon \

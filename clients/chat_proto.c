@@ -9,8 +9,11 @@
 
 #include <cJSON.h>
 
+#include "json_payload.h"
 #include "json_util.h"
 #include "names.h"
+#include "proto.h"
+#include "room_msg.h"
 #include "topics.h"
 
 #define TEXT_MAX 65536 /* longest free text taken from a payload */
@@ -25,6 +28,42 @@ static void bad_payload(const struct chat_proto_sink *sink, const char *topic, c
 	struct chat_event ev = { .kind = CHAT_EV_BAD_PAYLOAD, .topic = topic, .text = why };
 
 	emit(sink, &ev);
+}
+
+/* A room message that breaks the rule of PROTOCOL 3.1 (room_msg.h): the
+ * archive will not hold it, so it is not shown; a note says why. */
+static void ignored(const struct chat_proto_sink *sink, const char *what, const char *room, const char *user,
+		const char *why)
+{
+	char note[512];
+	struct chat_event ev = { .kind = CHAT_EV_NOTE, .text = note };
+
+	snprintf(note, sizeof(note), "ignored %s from %s in %s (PROTOCOL 3.1): %s", what, user, room, why);
+	emit(sink, &ev);
+}
+
+/* Parses a payload with json_payload_parse, so that a NUL in a string does
+ * not end its text early (it becomes U+0001, which the text rules refuse).
+ * Returns the object (the caller frees it with cJSON_Delete), or NULL with
+ * *why set. */
+static cJSON *parse(const void *payload, size_t len, const char **why)
+{
+	cJSON *obj = NULL;
+
+	switch(json_payload_parse(payload, len, PROTO_MAX_DEPTH, &obj)){
+	case JSON_PAYLOAD_OK:
+		break;
+	case JSON_PAYLOAD_TOO_DEEP:
+		*why = "nested too deep";
+		break;
+	case JSON_PAYLOAD_NOT_OBJECT:
+		*why = "not a JSON object";
+		break;
+	case JSON_PAYLOAD_NO_MEMORY:
+		*why = "out of memory";
+		break;
+	}
+	return obj;
 }
 
 /* True when s is 1-max bytes of printable ASCII without spaces. */
@@ -184,10 +223,15 @@ static void typing(const struct chat_proto_sink *sink, const char *topic, const 
 {
 	struct chat_event ev = { .kind = CHAT_EV_TYPING };
 	const cJSON *flag = NULL;
+	const char *why = NULL;
 	cJSON *obj = NULL;
 
-	obj = json_parse_object(payload, len);
-	flag = obj ? cJSON_GetObjectItemCaseSensitive(obj, "typing") : NULL;
+	obj = parse(payload, len, &why);
+	if(!obj){
+		bad_payload(sink, topic, why);
+		goto out;
+	}
+	flag = cJSON_GetObjectItemCaseSensitive(obj, "typing");
 	if(!cJSON_IsBool(flag)){
 		bad_payload(sink, topic, "typing indicator without a boolean \"typing\"");
 		goto out;
@@ -200,29 +244,26 @@ out:
 	cJSON_Delete(obj);
 }
 
-/* chat/v1/rooms/{room}/msg/{sender}: {"id":..., "body":...}. */
-static void room_msg(const struct chat_proto_sink *sink, const char *topic, const struct topic_parts *parts,
+/* chat/v1/rooms/{room}/msg/{sender}: {"id":..., "body":...}, shown only
+ * when it meets the rule history-svc applies (room_msg.h): what the client
+ * shows live is what the archive will hold. */
+static void room_msg(const struct chat_proto_sink *sink, const struct topic_parts *parts,
 		const void *payload, size_t len)
 {
 	struct chat_event ev = { .kind = CHAT_EV_MSG };
-	cJSON *obj = NULL;
+	struct room_msg msg;
+	struct room_msg_refusal why;
 
-	obj = json_parse_object(payload, len);
-	if(!obj){
-		bad_payload(sink, topic, "not a JSON object");
-		goto out;
+	if(room_msg_check(&room_msg_protocol_limits, payload, len, &msg, &why)){
+		ignored(sink, "a message", parts->room, parts->user, why.message);
+		return;
 	}
-	ev.id = json_get_str(obj, "id", SIZE_MAX);
-	ev.body = json_get_str(obj, "body", SIZE_MAX);
-	if(!ev.id || !ev.body){
-		bad_payload(sink, topic, "\"id\" and \"body\" must be strings");
-		goto out;
-	}
+	ev.id = msg.msg_id;
+	ev.body = msg.body;
 	ev.room = parts->room;
 	ev.user = parts->user; /* the broker checked this one, not the payload */
 	emit(sink, &ev);
-out:
-	cJSON_Delete(obj);
+	room_msg_free(&msg);
 }
 
 /* chat/v1/presence/{user}: {"user":..., "state":"online"|"offline", ...}. */
@@ -230,12 +271,13 @@ static void presence(const struct chat_proto_sink *sink, const char *topic, cons
 		const void *payload, size_t len)
 {
 	struct chat_event ev = { .kind = CHAT_EV_PRESENCE };
+	const char *why = NULL;
 	cJSON *obj = NULL;
 
 	if(len == 0) goto out; /* a retained message being cleared */
-	obj = json_parse_object(payload, len);
+	obj = parse(payload, len, &why);
 	if(!obj){
-		bad_payload(sink, topic, "not a JSON object");
+		bad_payload(sink, topic, why);
 		goto out;
 	}
 	ev.state = json_get_str(obj, "state", CHAT_TOKEN_MAX);
@@ -308,6 +350,7 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 	}
 	cJSON_ArrayForEach(item, messages){
 		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
+		struct room_msg_refusal why;
 		long seq = 0;
 
 		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
@@ -317,6 +360,11 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 		if(!cJSON_IsObject(item) || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
 				|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
 			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
+			continue;
+		}
+		/* Stored messages met the rule; a reply that breaks it is not shown either. */
+		if(room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
+			ignored(sink, "a stored message", room, ev.user, why.message);
 			continue;
 		}
 		ev.seq = seq;
@@ -492,10 +540,11 @@ static void inbox(const struct chat_proto_sink *sink, const char *topic, const v
 {
 	cJSON *obj = NULL;
 	const char *type = NULL;
+	const char *why = NULL;
 
-	obj = json_parse_object(payload, len);
+	obj = parse(payload, len, &why);
 	if(!obj){
-		bad_payload(sink, topic, "not a JSON object");
+		bad_payload(sink, topic, why);
 		goto out;
 	}
 	type = json_get_str(obj, "type", CHAT_TOKEN_MAX);
@@ -520,7 +569,7 @@ void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		room_msg(sink, topic, &parts, payload, len);
+		room_msg(sink, &parts, payload, len);
 		break;
 	case TOPIC_USER_INBOX:
 		if(strcmp(parts.user, sink->self)) bad_payload(sink, topic, "not our inbox");

@@ -2,12 +2,14 @@
  * built and parsed with cJSON, and the events the client reports to its
  * front end. No network and no threads here: chat_net.c moves the bytes,
  * a front end (chat_plain.c) shows the events. */
-#ifndef CHAT_PROTO_H
-#define CHAT_PROTO_H
+#ifndef CHAT_CLIENT_PROTO_H
+#define CHAT_CLIENT_PROTO_H
 
 #include <stddef.h>
 
-#define CHAT_BODY_MAX 4000          /* bytes of a message body */
+#include "proto.h"
+
+#define CHAT_BODY_MAX PROTO_MSG_BODY_MAX /* bytes of a message body (PROTOCOL 3.1) */
 #define CHAT_LINE_MAX 4096          /* bytes of an input line */
 #define CHAT_HISTORY_DEFAULT 50
 #define CHAT_HISTORY_MAX 250
@@ -114,9 +116,11 @@ char *chat_proto_typing(int on);
 
 /* Turns one incoming publish (topic, and payload of len bytes) into events
  * sent to sink: room messages, inbox receipts, errors and replies (only
- * replies to our own requests, per sink->match), presence. Malformed
- * payloads become CHAT_EV_BAD_PAYLOAD; unknown inbox types and reply ops
- * are ignored, as the protocol asks. Never trusts a sender name in a
+ * replies to our own requests, per sink->match), presence. A room message
+ * (live, or in a history reply) that breaks the rule of PROTOCOL 3.1
+ * (room_msg.h) is not shown: it becomes a CHAT_EV_NOTE saying why. Other
+ * malformed payloads become CHAT_EV_BAD_PAYLOAD; unknown inbox types and
+ * reply ops are ignored, as the protocol asks. Never trusts a sender name in a
  * payload: the sender of a room message is the last topic level. */
 void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
 		const void *payload, size_t len);

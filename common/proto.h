@@ -45,6 +45,11 @@
  * A request between the two limits is still read to echo its req_id and
  * op in the too_large reply. */
 #define PROTO_PAYLOAD_READ_MAX 65536
+/* A room message (PROTOCOL 3.1): the largest body, and the largest
+ * payload read, that history-svc takes by default (its max_body_bytes and
+ * max_payload_bytes) and that a client shows live and sends. */
+#define PROTO_MSG_BODY_MAX 4000
+#define PROTO_MSG_PAYLOAD_MAX 16384
 /* Deepest nesting of objects and arrays in any payload, the payload's own
  * object counting as level 1. */
 #define PROTO_MAX_DEPTH 64

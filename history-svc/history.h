@@ -12,10 +12,10 @@
 #include <signal.h>
 
 #include "db.h"
-#include "intake_check.h"
 #include "mqtt_durable.h"
 #include "mqtt_pub.h"
 #include "mqtt_svc.h"
+#include "room_msg.h"
 
 struct history_config {
 	struct db_opts db;
@@ -42,7 +42,7 @@ struct committer;
 
 struct history_svc {
 	struct history_config cfg;
-	struct intake_limits intake_limits; /* from cfg, for intake_check */
+	struct room_msg_limits intake_limits; /* from cfg, for room_msg_check */
 	struct queued_reply *replies; /* reply_queue.c */
 	struct db *db;
 	struct mqtt_durable *mqtt;   /* intake: room messages and requests */

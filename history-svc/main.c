@@ -1,7 +1,7 @@
 /* main.c: history-svc entry point. Usage: history-svc -c FILE
  * FILE holds db_* and mqtt_* settings and mqtt_persistence_dir (see
  * docs/ADMIN.md). Messages are taken from the hub through a durable Paho
- * consumer (mqtt_durable.h): each is checked (intake_check.h), written to the intake log
+ * consumer (mqtt_durable.h): each is checked (room_msg.h), written to the intake log
  * and queued for the group-commit thread (committer.h) before Paho may
  * acknowledge it. Requests are answered on Paho's thread once every
  * message taken before them is stored. Runs until SIGTERM or SIGINT;
@@ -15,13 +15,14 @@
 #include "committer.h"
 #include "config.h"
 #include "history.h"
-#include "intake_check.h"
 #include "log.h"
 #include "outbox.h"
+#include "proto.h"
 #include "reply_queue.h"
 #include "request_db.h"
 #include "requests.h"
 #include "retention.h"
+#include "room_msg.h"
 #include "topics.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -42,16 +43,16 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 {
 	struct history_svc *svc = ud;
 	struct topic_parts parts;
-	struct checked_msg checked;
-	struct intake_refusal why;
+	struct room_msg checked;
+	struct room_msg_refusal why;
 	int handled = 1;
 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		if(intake_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
+		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
 			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
 					checked.body, checked.body_len);
-			intake_checked_free(&checked);
+			room_msg_free(&checked);
 		}else{
 			pthread_mutex_lock(&svc->lock);
 			outbox_message_error(svc, parts.user, parts.room, why.msg_id[0] ? why.msg_id : NULL,
@@ -94,8 +95,8 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(config_load(path, cfg_out, err, sizeof(err))) goto fail;
 	if(db_opts_from_config(*cfg_out, "db_", &cfg->db, err, sizeof(err))) goto fail;
 	if(mqtt_svc_opts_from_config(*cfg_out, &cfg->mqtt, err, sizeof(err))) goto fail;
-	if(config_get_long(*cfg_out, "max_body_bytes", 4000, 1, 60000, &cfg->max_body_bytes, err, sizeof(err))) goto fail;
-	if(config_get_long(*cfg_out, "max_payload_bytes", 16384, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "max_body_bytes", PROTO_MSG_BODY_MAX, 1, 60000, &cfg->max_body_bytes, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "max_payload_bytes", PROTO_MSG_PAYLOAD_MAX, 64, 1048576, &cfg->max_payload_bytes, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "membership_settle_ms", 1000, 0, 60000, &cfg->settle_ms, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "retention_interval_s", 60, 1, 86400, &cfg->retention_interval_s, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "store_batch_max", 1000, 1, 100000, &cfg->batch_max, err, sizeof(err))) goto fail;

@@ -8,7 +8,9 @@
 
 #include <cJSON.h>
 
+#include "json_payload.h"
 #include "json_util.h"
+#include "proto.h"
 
 /* Largest integer a JSON number carries exactly (2^53 - 1). */
 #define JSON_INT_MAX 9007199254740991L
@@ -118,8 +120,8 @@ int conn_event_parse(const char *topic_node, const void *payload, size_t len, st
 
 	memset(event, 0, sizeof(*event));
 	if(!topic_node || !payload) goto out;
-	obj = json_parse_object(payload, len);
-	if(!obj) goto out;
+	/* A NUL in a name must not cut it down to another valid name. */
+	if(json_payload_parse(payload, len, PROTO_MAX_DEPTH, &obj) != JSON_PAYLOAD_OK) goto out;
 	kind = json_get_str(obj, CONN_EV_EVENT, 16);
 	node = json_get_str(obj, CONN_EV_NODE, NAME_NODE_MAX);
 	if(!kind || !node || !name_node_valid(node) || strcmp(node, topic_node)) goto out;

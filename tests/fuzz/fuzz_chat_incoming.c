@@ -6,6 +6,9 @@
  * UBSan, every event must keep what the front ends rely on:
  *  - a room message's sender is the topic's last level, never a payload
  *    field, and it has a room, an id and a body;
+ *  - a room message or history line is shown only when its body meets
+ *    the rule history-svc stores by (room_msg.h): no control character
+ *    but \n and \t, valid UTF-8, 1 to PROTO_MSG_BODY_MAX bytes;
  *  - the fields an event kind promises are set (names valid, seq > 0 for
  *    receipts and history lines);
  *  - a history reply ends with a history-end counting the lines it gave;
@@ -19,6 +22,8 @@
 #include "../../clients/chat_net.h"
 #include "../../clients/chat_proto.h"
 #include "names.h"
+#include "proto.h"
+#include "room_msg.h"
 
 struct state {
 	char sender[256];        /* the topic's last level for a room message, else "" */
@@ -31,6 +36,14 @@ static void check(int ok)
 	if(!ok) abort();
 }
 
+/* True when body meets the body rule of PROTOCOL 3.1. */
+static int body_ok(const char *body)
+{
+	struct room_msg_refusal why;
+
+	return body && !room_msg_body_check(PROTO_MSG_BODY_MAX, body, strlen(body), &why);
+}
+
 static void on_event(void *ctx, const struct chat_event *ev)
 {
 	struct state *st = ctx;
@@ -38,14 +51,14 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	if(st->other_inbox) check(ev->kind == CHAT_EV_BAD_PAYLOAD || ev->kind == CHAT_EV_NOTE);
 	switch(ev->kind){
 	case CHAT_EV_MSG:
-		check(ev->room && ev->user && ev->id && ev->body);
+		check(ev->room && ev->user && name_msgid_valid(ev->id) && body_ok(ev->body));
 		check(!strcmp(ev->user, st->sender));
 		break;
 	case CHAT_EV_RECEIPT:
 		check(name_room_valid(ev->room) && name_msgid_valid(ev->id) && ev->seq > 0);
 		break;
 	case CHAT_EV_HISTORY:
-		check(name_room_valid(ev->room) && name_user_valid(ev->user) && ev->body && ev->ts && ev->seq > 0);
+		check(name_room_valid(ev->room) && name_user_valid(ev->user) && body_ok(ev->body) && ev->ts && ev->seq > 0);
 		st->history_lines++;
 		break;
 	case CHAT_EV_HISTORY_END:

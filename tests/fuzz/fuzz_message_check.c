@@ -1,6 +1,7 @@
-/* fuzz_message_check.c: libFuzzer target for history-svc's check of a
- * room message (history-svc/intake_check.c), the function the intake
- * calls before it takes a message. The input is a message payload.
+/* fuzz_message_check.c: libFuzzer target for the check of a room message
+ * (common/room_msg.c), which history-svc's intake applies before it takes
+ * a message and the chat client before it shows one live. The input is a
+ * message payload.
  * Invariants, under ASan and UBSan: a message taken has a valid id and a
  * body of 1-4000 bytes of UTF-8 without control characters other than \n
  * and \t; its body is exactly what a live reader's cJSON decodes from the
@@ -13,26 +14,27 @@
 
 #include <cJSON.h>
 
-#include "../../history-svc/intake_check.h"
 #include "json_util.h"
 #include "names.h"
+#include "proto.h"
+#include "room_msg.h"
 
-static const struct intake_limits limits = { .max_payload_bytes = 16384, .max_body_bytes = 4000 };
+static const struct room_msg_limits limits = { .max_payload_bytes = PROTO_MSG_PAYLOAD_MAX, .max_body_bytes = PROTO_MSG_BODY_MAX };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct checked_msg msg;
-	struct intake_refusal why;
+	struct room_msg msg;
+	struct room_msg_refusal why;
 	cJSON *live = NULL;
 	const cJSON *live_body;
 
-	if(intake_check(&limits, data, size, &msg, &why)){
+	if(room_msg_check(&limits, data, size, &msg, &why)){
 		if(!why.code || msg.json || msg.body) abort();
 		if(why.msg_id[0] && !name_msgid_valid(why.msg_id)) abort();
 		return 0;
 	}
 	if(!msg.msg_id || !name_msgid_valid(msg.msg_id)) abort();
-	if(msg.body_len < 1 || msg.body_len > 4000 || strlen(msg.body) != msg.body_len) abort();
+	if(msg.body_len < 1 || msg.body_len > PROTO_MSG_BODY_MAX || strlen(msg.body) != msg.body_len) abort();
 	if(!utf8_valid(msg.body, msg.body_len)) abort();
 	for(size_t i = 0; i < msg.body_len; i++){
 		unsigned char c = (unsigned char)msg.body[i];
@@ -44,6 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if(!cJSON_IsString(live_body) || strcmp(live_body->valuestring, msg.body)) abort();
 	}
 	cJSON_Delete(live);
-	intake_checked_free(&msg);
+	room_msg_free(&msg);
 	return 0;
 }

@@ -73,14 +73,20 @@ static int match(void *ctx, const char *req_id, char *room, size_t room_len, lon
 	return 1;
 }
 
-/* Feeds one publish to the parser as alice; the events land in rec. */
-static void feed(struct recorder *rec, const char *topic, const char *payload, int retained)
+/* Feeds one publish of len bytes to the parser as alice; the events land
+ * in rec. */
+static void feed_len(struct recorder *rec, const char *topic, const char *payload, size_t len, int retained)
 {
 	struct chat_proto_sink sink = { .emit = record, .match = match, .ctx = rec, .self = "alice",
 		.retained = retained };
 
 	rec->n = 0;
-	chat_proto_incoming(&sink, topic, payload, strlen(payload));
+	chat_proto_incoming(&sink, topic, payload, len);
+}
+
+static void feed(struct recorder *rec, const char *topic, const char *payload, int retained)
+{
+	feed_len(rec, topic, payload, strlen(payload), retained);
 }
 
 static void proto_room_message_sender_is_the_topic(void)
@@ -97,6 +103,15 @@ static void proto_room_message_sender_is_the_topic(void)
 	CHECK_EQ(rec.ev[0].seq, 0);
 }
 
+/* A room message that breaks PROTOCOL 3.1 is not shown: one note says
+ * why (plain mode prints it on stderr, full-screen mode not at all). */
+static void check_ignored(struct recorder *rec)
+{
+	if(!CHECK_EQ(rec->n, 1)) return;
+	CHECK_EQ(rec->ev[0].kind, CHAT_EV_NOTE);
+	CHECK(!strncmp(rec->ev[0].text, "ignored a message from bob in lobby", 35));
+}
+
 static void proto_malformed_payloads_are_reported_not_shown(void)
 {
 	static const char *const bad[] = { "", "not json", "[1,2]", "{\"id\":\"m1\"}", "{\"id\":1,\"body\":\"x\"}",
@@ -105,12 +120,49 @@ static void proto_malformed_payloads_are_reported_not_shown(void)
 
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
 		feed(&rec, "chat/v1/rooms/lobby/msg/bob", bad[i], 0);
-		CHECK_EQ(rec.n, 1);
-		CHECK_EQ(rec.ev[0].kind, CHAT_EV_BAD_PAYLOAD);
+		check_ignored(&rec);
 	}
 	feed(&rec, "chat/v1/something/else", "{}", 0);
 	CHECK_EQ(rec.n, 1);
 	CHECK_EQ(rec.ev[0].kind, CHAT_EV_BAD_PAYLOAD);
+}
+
+static void proto_room_messages_breaking_the_body_rule_are_not_shown(void)
+{
+	static const char *const bad[] = {
+		"{\"id\":\"n1\",\"body\":\"a\\u0000b\"}",         /* shown cut at the NUL before */
+		"{\"id\":\"e1\",\"body\":\"\\u001b[31mred\"}",     /* drives the terminal */
+		"{\"id\":\"c1\",\"body\":\"cr\\rover\"}",
+		"{\"id\":\"d1\",\"body\":\"del\\u007f\"}",
+		"{\"id\":\"s1\",\"body\":\"half \\ud800\"}",
+		"{\"id\":\"u1\",\"body\":\"\xff\"}",
+		"{\"id\":\"z1\",\"body\":\"\"}",
+		"{\"id\":\"b1\",\"body\":\"shown\",\"body\":\"stored\"}",
+		"{\"id\":\"bad id\",\"body\":\"x\"}",
+	};
+	const char raw_nul[] = "{\"id\":\"n2\",\"body\":\"a\0b\"}";
+	struct recorder rec = { 0 };
+	char big[CHAT_BODY_MAX + 64];
+
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
+		feed(&rec, "chat/v1/rooms/lobby/msg/bob", bad[i], 0);
+		check_ignored(&rec);
+	}
+	feed_len(&rec, "chat/v1/rooms/lobby/msg/bob", raw_nul, sizeof(raw_nul) - 1, 0);
+	check_ignored(&rec);
+	/* One byte over the body limit, then exactly at it. */
+	snprintf(big, sizeof(big), "{\"id\":\"l1\",\"body\":\"%0*d\"}", CHAT_BODY_MAX + 1, 0);
+	feed(&rec, "chat/v1/rooms/lobby/msg/bob", big, 0);
+	check_ignored(&rec);
+	snprintf(big, sizeof(big), "{\"id\":\"l2\",\"body\":\"%0*d\"}", CHAT_BODY_MAX, 0);
+	feed(&rec, "chat/v1/rooms/lobby/msg/bob", big, 0);
+	if(CHECK_EQ(rec.n, 1)) CHECK_EQ(rec.ev[0].kind, CHAT_EV_MSG);
+	/* Tab, newline and C1 controls are text. */
+	feed(&rec, "chat/v1/rooms/lobby/msg/bob", "{\"id\":\"t1\",\"body\":\"a\\tb\\nc \\u0085\"}", 0);
+	if(CHECK_EQ(rec.n, 1)){
+		CHECK_EQ(rec.ev[0].kind, CHAT_EV_MSG);
+		CHECK_STR(rec.ev[0].body, "a\tb\nc \xC2\x85");
+	}
 }
 
 static void proto_receipts_only_from_our_inbox(void)
@@ -143,21 +195,26 @@ static void proto_history_reply_to_our_request(void)
 			"{\"type\":\"reply\",\"req_id\":\"r1\",\"op\":\"history\",\"ok\":true,\"last_seq\":9,\"messages\":["
 			"{\"seq\":8,\"sender\":\"bob\",\"id\":\"a\",\"ts\":\"2026-11-29T10:00:00.000Z\",\"body\":\"one\"},"
 			"{\"seq\":\"x\",\"sender\":\"bob\",\"ts\":\"t\",\"body\":\"bad seq\"},"
+			/* bodies that break PROTOCOL 3.1: not shown, a note each */
+			"{\"seq\":7,\"sender\":\"bob\",\"ts\":\"2026-11-29T10:00:00.000Z\",\"body\":\"a\\u0000b\"},"
+			"{\"seq\":7,\"sender\":\"bob\",\"ts\":\"2026-11-29T10:00:00.000Z\",\"body\":\"\\u001b[2J\"},"
 			"{\"seq\":9,\"sender\":\"carol\",\"ts\":\"2026-11-29T10:00:01.000Z\",\"body\":\"two\"}]}", 0);
-	if(!CHECK_EQ(rec.n, 4)) return;
+	if(!CHECK_EQ(rec.n, 6)) return;
 	CHECK_EQ(rec.ev[0].kind, CHAT_EV_HISTORY);
 	CHECK_STR(rec.ev[0].room, "lobby"); /* the room asked about */
 	CHECK_EQ(rec.ev[0].seq, 8);
 	CHECK_STR(rec.ev[0].body, "one");
 	CHECK_EQ(rec.ev[0].tag, CHAT_TAG_SHOW_NEWEST);
 	CHECK_EQ(rec.ev[1].kind, CHAT_EV_BAD_PAYLOAD);
-	CHECK_EQ(rec.ev[2].kind, CHAT_EV_HISTORY);
-	CHECK_STR(rec.ev[2].user, "carol");
-	CHECK_STR(rec.ev[2].id, "");
-	CHECK_EQ(rec.ev[3].kind, CHAT_EV_HISTORY_END);
-	CHECK_EQ(rec.ev[3].count, 2);
-	CHECK_EQ(rec.ev[3].seq, 9);
-	CHECK_EQ(rec.ev[3].tag, CHAT_TAG_SHOW_NEWEST);
+	CHECK_EQ(rec.ev[2].kind, CHAT_EV_NOTE);
+	CHECK_EQ(rec.ev[3].kind, CHAT_EV_NOTE);
+	CHECK_EQ(rec.ev[4].kind, CHAT_EV_HISTORY);
+	CHECK_STR(rec.ev[4].user, "carol");
+	CHECK_STR(rec.ev[4].id, "");
+	CHECK_EQ(rec.ev[5].kind, CHAT_EV_HISTORY_END);
+	CHECK_EQ(rec.ev[5].count, 2);
+	CHECK_EQ(rec.ev[5].seq, 9);
+	CHECK_EQ(rec.ev[5].tag, CHAT_TAG_SHOW_NEWEST);
 }
 
 static void proto_replies_and_errors(void)
@@ -289,6 +346,7 @@ static void backoff_is_exponential_capped_and_jittered(void)
 static const struct test_case cases[] = {
 	TEST_ENTRY(proto_room_message_sender_is_the_topic),
 	TEST_ENTRY(proto_malformed_payloads_are_reported_not_shown),
+	TEST_ENTRY(proto_room_messages_breaking_the_body_rule_are_not_shown),
 	TEST_ENTRY(proto_receipts_only_from_our_inbox),
 	TEST_ENTRY(proto_history_reply_to_our_request),
 	TEST_ENTRY(proto_replies_and_errors),

@@ -738,6 +738,9 @@ static void test_event_parser_refuses_bad_input(void)
 		"{\"event\":\"connect\",\"node\":\"leaf\",\"boot\":\"1\",\"seq\":-1,\"conn\":\"c1\",\"user\":\"alice\"}",
 		"{\"event\":\"connect\",\"node\":\"leaf\",\"boot\":\"1\",\"seq\":1.5,\"conn\":\"c1\",\"user\":\"alice\"}",
 		"{\"event\":\"login\",\"node\":\"leaf\",\"boot\":\"1\",\"conn\":\"c1\",\"user\":\"alice\"}",
+		/* a NUL must not cut a name down to a valid one */
+		"{\"event\":\"connect\",\"node\":\"leaf\",\"boot\":\"1\",\"conn\":\"c1\",\"user\":\"alice\\u0000x\"}",
+		"{\"event\":\"connect\",\"node\":\"leaf\\u0000x\",\"boot\":\"1\",\"conn\":\"c1\",\"user\":\"alice\"}",
 		/* heartbeat, snapshot */
 		"{\"event\":\"heartbeat\",\"node\":\"leaf\",\"boot\":\"1\",\"digest\":\"00\"}",
 		"{\"event\":\"heartbeat\",\"node\":\"leaf\",\"boot\":\"1\",\"conns\":1,\"digest\":\" 1\"}",

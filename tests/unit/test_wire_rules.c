@@ -1,6 +1,6 @@
 /* test_wire_rules.c: reading payloads from the wire (common/json_payload.c),
  * the request envelope both services use (common/request_envelope.c) and
- * history-svc's check of a room message (history-svc/intake_check.c):
+ * the check of a room message both ends apply (common/room_msg.c):
  * what is taken, what is refused with which code, and that what is taken
  * is exactly the text that was sent. */
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 
 #include <cJSON.h>
 
-#include "../../history-svc/intake_check.h"
 #include "json_payload.h"
 #include "proto.h"
 #include "request_envelope.h"
+#include "room_msg.h"
 #include "test.h"
 
 /* A string literal and its length (without the final NUL). */
@@ -232,31 +232,31 @@ static void test_envelope_bad_json_and_too_deep(void)
 	free(deep);
 }
 
-static const struct intake_limits limits = { .max_payload_bytes = 16384, .max_body_bytes = 4000 };
+static const struct room_msg_limits limits = { .max_payload_bytes = PROTO_MSG_PAYLOAD_MAX, .max_body_bytes = PROTO_MSG_BODY_MAX };
 
 /* Checks text; returns the refusal code, or "" when taken (body into out). */
-static const char *check_msg(const char *text, size_t len, char *body_out, size_t outlen, struct intake_refusal *why)
+static const char *check_msg(const char *text, size_t len, char *body_out, size_t outlen, struct room_msg_refusal *why)
 {
-	struct checked_msg msg;
+	struct room_msg msg;
 
-	if(intake_check(&limits, text, len, &msg, why)) return why->code;
+	if(room_msg_check(&limits, text, len, &msg, why)) return why->code;
 	if(body_out){
 		size_t n = msg.body_len < outlen - 1 ? msg.body_len : outlen - 1;
 		memcpy(body_out, msg.body, n);
 		body_out[n] = '\0';
 	}
-	intake_checked_free(&msg);
+	room_msg_free(&msg);
 	return "";
 }
 
 #define CHECK_MSG(text, code) do{ \
-	struct intake_refusal why_; \
+	struct room_msg_refusal why_; \
 	CHECK_STR(check_msg(text, strlen(text), NULL, 0, &why_), code); \
 }while(0)
 
 static void test_message_bodies_with_control_characters_are_refused(void)
 {
-	struct intake_refusal why;
+	struct room_msg_refusal why;
 	const char raw_nul[] = "{\"id\":\"m1\",\"body\":\"I agree\0 -- NOT\"}";
 	const char *escaped = "{\"id\":\"n1\",\"body\":\"I agree\\u0000 -- NOT\"}";
 
@@ -272,7 +272,7 @@ static void test_message_bodies_with_control_characters_are_refused(void)
 
 static void test_message_text_is_taken_exactly(void)
 {
-	struct intake_refusal why;
+	struct room_msg_refusal why;
 	char body[64];
 	const char *text = "{\"id\":\"ok1\",\"body\":\"a\\nb\\tc \\u0085 \\u00e9 \\ud83d\\ude00\",\"extra\":[\"\\ud800\",\"\\u0000\"]}";
 
@@ -282,7 +282,7 @@ static void test_message_text_is_taken_exactly(void)
 
 static void test_message_other_refusals(void)
 {
-	struct intake_refusal why;
+	struct room_msg_refusal why;
 	char *deep = nested(PROTO_MAX_DEPTH + 1);
 	char big[16500];
 

@@ -1,10 +1,10 @@
-/* intake_check.c: the rules for a room message; see intake_check.h.
+/* room_msg.c: the rules for a room message; see room_msg.h.
  * Control characters are refused in bodies because the archive, the
  * terminal client and a web page would each show them differently (a NUL
  * ends a C string, ESC drives the terminal, CR overwrites the line); \n and
  * \t are text. C1 controls (U+0080-U+009F) are allowed: terminals in UTF-8
  * mode do not act on their two-byte form. */
-#include "intake_check.h"
+#include "room_msg.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +16,12 @@
 #include "json_util.h"
 #include "proto.h"
 
-static int refuse(struct intake_refusal *why, const char *code, const char *message)
+const struct room_msg_limits room_msg_protocol_limits = {
+	.max_payload_bytes = PROTO_MSG_PAYLOAD_MAX,
+	.max_body_bytes = PROTO_MSG_BODY_MAX,
+};
+
+static int refuse(struct room_msg_refusal *why, const char *code, const char *message)
 {
 	why->code = code;
 	snprintf(why->message, sizeof(why->message), "%s", message);
@@ -47,8 +52,28 @@ static int member_count(const cJSON *obj, const char *key)
 	return count;
 }
 
-int intake_check(const struct intake_limits *limits, const void *payload, size_t len,
-		struct checked_msg *out, struct intake_refusal *why)
+/* The body rule; see room_msg.h. Nothing to free. */
+int room_msg_body_check(long max_body_bytes, const char *body, size_t len, struct room_msg_refusal *why)
+{
+	char detail[128];
+
+	if(len == 0 || len > (size_t)max_body_bytes){
+		snprintf(detail, sizeof(detail), "\"body\" must be 1 to %ld bytes", max_body_bytes);
+		return refuse(why, PROTO_ERR_TOO_LARGE, detail);
+	}
+	/* cJSON passes invalid UTF-8 through; the archive only holds valid text. */
+	if(!utf8_valid(body, len)) return refuse(why, PROTO_ERR_BAD_UTF8, "\"body\" is not valid UTF-8");
+	if(has_control(body, len)){
+		return refuse(why, PROTO_ERR_BAD_BODY,
+				"\"body\" holds a control character (only newline and tab are allowed)");
+	}
+	return 0;
+}
+
+/* Checks a room message payload; see room_msg.h. On success the caller
+ * frees *out with room_msg_free. */
+int room_msg_check(const struct room_msg_limits *limits, const void *payload, size_t len,
+		struct room_msg *out, struct room_msg_refusal *why)
 {
 	cJSON *msg = NULL;
 	const cJSON *body_item;
@@ -68,7 +93,8 @@ int intake_check(const struct intake_limits *limits, const void *payload, size_t
 	case JSON_PAYLOAD_OK:
 		break;
 	case JSON_PAYLOAD_TOO_DEEP:
-		refuse(why, PROTO_ERR_TOO_DEEP, "objects and arrays nest over 64 levels");
+		snprintf(detail, sizeof(detail), "objects and arrays nest over %d levels", PROTO_MAX_DEPTH);
+		refuse(why, PROTO_ERR_TOO_DEEP, detail);
 		goto out;
 	case JSON_PAYLOAD_NOT_OBJECT:
 		refuse(why, PROTO_ERR_BAD_JSON, "payload is not a JSON object");
@@ -95,21 +121,7 @@ int intake_check(const struct intake_limits *limits, const void *payload, size_t
 	/* json_payload_parse leaves no NUL inside a string: strlen is the length. */
 	out->body = body_item->valuestring;
 	out->body_len = strlen(out->body);
-	if(out->body_len == 0 || out->body_len > (size_t)limits->max_body_bytes){
-		snprintf(detail, sizeof(detail), "\"body\" must be 1 to %ld bytes", limits->max_body_bytes);
-		refuse(why, PROTO_ERR_TOO_LARGE, detail);
-		goto out;
-	}
-	/* cJSON passes invalid UTF-8 through; the archive only holds valid text. */
-	if(!utf8_valid(out->body, out->body_len)){
-		refuse(why, PROTO_ERR_BAD_UTF8, "\"body\" is not valid UTF-8");
-		goto out;
-	}
-	if(has_control(out->body, out->body_len)){
-		refuse(why, PROTO_ERR_BAD_BODY,
-				"\"body\" holds a control character (only \\n and \\t are allowed)");
-		goto out;
-	}
+	if(room_msg_body_check(limits->max_body_bytes, out->body, out->body_len, why)) goto out;
 	out->msg_id = msg_id;
 	out->json = msg;
 	msg = NULL;
@@ -120,7 +132,8 @@ out:
 	return rc;
 }
 
-void intake_checked_free(struct checked_msg *msg)
+/* Frees what room_msg_check kept in msg (not msg itself). */
+void room_msg_free(struct room_msg *msg)
 {
 	cJSON_Delete(msg->json);
 	memset(msg, 0, sizeof(*msg));
