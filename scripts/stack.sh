@@ -7,6 +7,8 @@
 # exactly the processes whose pid files `up` wrote, nothing else.
 # Ports (loopback only) and their variables:
 #   CHAT_DB_PORT (13306)  CHAT_HUB_PORT (11883)  CHAT_LEAF_PORT (11884)
+#   CHAT_HUB_WS_PORT (19883)  CHAT_LEAF_WS_PORT (19884)  WebSockets listeners that
+#   also serve the web client (web/, docs/WEB.md) at http://127.0.0.1:PORT/
 # With CHAT_NODES=N (`make up NODES=N`) it runs a cluster instead: the hub,
 # leaves leaf1..leafN on CHAT_LEAF_PORT, +1, ..., HAProxy in front of the
 # leaves, and TLS (a private CA in $CHAT_VAR/tls, TLS listeners on every
@@ -41,6 +43,8 @@ if [ -n "$NODES" ]; then
 fi
 # Per-node TLS and WebSockets settings for node_conf; empty: none.
 NODE_TLS_PORT="" NODE_WS_PORT="" NODE_HUB_PORT=""
+# The web client's files, served by every WebSockets listener (http_dir).
+WEB_DIR="$VAR/web"
 
 log() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -154,6 +158,24 @@ CONF
 )
 }
 
+# Copies the web client (web/static and MQTT.js's browser bundle, which
+# `make deps` installs from web/package-lock.json) to the served directory,
+# readable by the user the brokers run as.
+install_web() {
+	local bundle="$ROOT/web/node_modules/mqtt/dist/mqtt.min.js"
+	rm -rf "$WEB_DIR.tmp"
+	mkdir -p "$WEB_DIR.tmp/vendor"
+	cp -R "$ROOT/web/static/." "$WEB_DIR.tmp/"
+	if [ -f "$bundle" ]; then
+		cp "$bundle" "$WEB_DIR.tmp/vendor/mqtt.min.js"
+	else
+		log "warning: $bundle is missing (run make deps): the web client cannot connect"
+	fi
+	chmod -R a+rX "$WEB_DIR.tmp"
+	rm -rf "$WEB_DIR"
+	mv "$WEB_DIR.tmp" "$WEB_DIR"
+}
+
 user_exists() {
 	[ "$(sql -N -B "$DB_NAME" -e "SELECT COUNT(*) FROM users WHERE username = '$1'")" != "0" ]
 }
@@ -193,7 +215,7 @@ node_conf() { # node port [hub]
 		# The bridge checks the hub's certificate (localhost is in its SAN).
 		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
 	fi
-	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" \
+	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
@@ -313,6 +335,7 @@ cmd_up() {
 	ensure_user presence service
 	ensure_user alice user lobby
 	ensure_user bob user lobby
+	install_web
 	if [ -n "$NODES" ]; then
 		cluster_up
 		start_service history-svc
@@ -322,8 +345,11 @@ cmd_up() {
 	fi
 	rm -f "$VAR/run/parts"
 	ensure_user bridge-leaf bridge
+	NODE_WS_PORT=$HUB_WS_PORT
 	start_broker hub "$HUB_PORT"
+	NODE_WS_PORT=$LEAF_WS_PORT
 	start_broker leaf "$LEAF_PORT" hub
+	NODE_WS_PORT=""
 	wait_bridge
 	start_service history-svc
 	start_service presence-svc
@@ -332,6 +358,7 @@ cmd_up() {
 The chat stack is up (state, logs and secrets in $VAR).
   hub  broker: $BIND:$HUB_PORT      leaf broker: $BIND:$LEAF_PORT
   demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
+Web client (docs/WEB.md): open http://$BIND:$LEAF_WS_PORT/  (or the hub's, http://$BIND:$HUB_WS_PORT/)
 Chat in two terminals:
   CHAT_PASSWORD=\$(cat $VAR/secrets/user-alice) $BUILD/chat --port $LEAF_PORT --user alice
   CHAT_PASSWORD=\$(cat $VAR/secrets/user-bob) $BUILD/chat --port $HUB_PORT --user bob

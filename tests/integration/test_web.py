@@ -1,0 +1,366 @@
+"""The web client (web/, docs/WEB.md) in a real browser: Debian's headless
+Chromium driven by Selenium, the page served by the leaf broker's WebSockets
+listener (http_dir) of the test stack, talking MQTT over WebSockets to it.
+Others in the room are Paho clients on the hub, across the bridge.
+
+Screenshots of the main screens are saved in $CHAT_BUILD/web-screenshots/.
+"""
+import os
+import queue
+import shutil
+import signal
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import BUILD, ROOT
+
+selenium = pytest.importorskip("selenium", reason="python3-selenium is not installed (make deps)")
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+SHOTS = os.path.join(BUILD, "web-screenshots")
+BUNDLE = os.path.join(ROOT, "web", "node_modules", "mqtt", "dist", "mqtt.min.js")
+
+
+def wait_until(condition, timeout=20.0, what="the condition"):
+    """Polls condition() until it returns something true; returns that."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except Exception as e:  # a redraw may replace an element under us
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {timeout}s (last: {last!r})")
+
+
+class Page:
+    """One Chromium with helpers that read the chat screen as a user sees it."""
+
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="chat-web-chromium-")
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = "/usr/bin/chromium"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1100,760", f"--user-data-dir={self.profile}"):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+        self.driver = webdriver.Chrome(options=opts, service=service)
+        self.driver.set_page_load_timeout(30)
+
+    def quit(self):
+        self.driver.quit()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def open(self, url):
+        self.driver.get(url)
+        wait_until(lambda: self.js("return document.readyState") == "complete", what="page load")
+
+    def login(self, url, user, password, expect_ok=True):
+        self.open(url)
+        self.driver.find_element(By.ID, "login-user").send_keys(user)
+        self.driver.find_element(By.ID, "login-password").send_keys(password)
+        self.driver.find_element(By.ID, "login-submit").click()
+        if expect_ok:
+            self.wait_online()
+
+    def wait_online(self, timeout=30):
+        wait_until(lambda: self.js("return document.body.dataset.conn") == "connected"
+                   and self.js("return document.querySelectorAll('#rooms .room').length") > 0,
+                   timeout, "connected chat screen with rooms")
+
+    def messages(self):
+        """The message list as shown: [{sender, body, state, seq}] top to bottom."""
+        return self.js("""return Array.from(document.querySelectorAll('#messages .msg')).map(m => ({
+            sender: m.querySelector('.sender').textContent, body: m.querySelector('.body').textContent,
+            state: m.dataset.state, seq: m.dataset.seq ? Number(m.dataset.seq) : null}));""")
+
+    def bodies(self):
+        return [m["body"] for m in self.messages()]
+
+    def room_badges(self):
+        """{room: unread count shown} for the rooms list."""
+        return self.js("""const r = {}; document.querySelectorAll('#rooms .room').forEach(b => {
+            const badge = b.querySelector('.badge'); r[b.dataset.room] = badge ? Number(badge.textContent) : 0; });
+            return r;""")
+
+    def select_room(self, name):
+        self.driver.find_element(By.CSS_SELECTOR, f'#rooms .room[data-room="{name}"]').click()
+        wait_until(lambda: self.js("return document.querySelector('#rooms [aria-current=true]')?.dataset.room")
+                   == name, what=f"room {name} selected")
+
+    def type_message(self, text):
+        box = self.driver.find_element(By.ID, "composer-text")
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+
+    def screenshot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        self.driver.save_screenshot(os.path.join(SHOTS, name))
+
+    def errors(self):
+        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not os.path.exists(BUNDLE):
+        pytest.fail(f"{BUNDLE} is missing: run make deps (npm ci in web/)", pytrace=False)
+    p = Page()
+    yield p
+    p.quit()
+
+
+def web_url(stack, node="leaf"):
+    return f"http://127.0.0.1:{stack.port(node + '_ws')}/"
+
+
+def room_msg(room, sender):
+    return f"chat/v1/rooms/{room}/msg/{sender}"
+
+
+def stored_count(stack, room):
+    return int(stack.sql(f"SELECT COUNT(*) FROM messages m JOIN rooms r ON r.id = m.room_id "
+                         f"WHERE r.name = '{room}'")[0][0])
+
+
+def new_room(stack, *users):
+    name = "w" + uuid.uuid4().hex[:10]
+    for u in users:
+        r = stack.chatctl("room", "add", name, u)
+        assert r.returncode == 0, r.stderr
+    # The plugins load memberships within their refresh interval: wait until
+    # every broker grants each member a subscription to the room.
+    for u in users:
+        for node in ("hub", "leaf"):
+            wait_until(lambda: subscription_granted(stack, u, node, f"chat/v1/rooms/{name}/msg/+"),
+                       what=f"{u} a member of {name} on the {node}")
+    return name
+
+
+def subscription_granted(stack, user, node, topic):
+    c = stack.client(user, node)
+    try:
+        granted = queue.Queue()
+        c.client.on_subscribe = lambda cl, ud, mid, qos, *rest: granted.put(qos[0])
+        c.client.subscribe(topic, qos=1)
+        return granted.get(timeout=10) != 128
+    finally:
+        c.close()
+        stack.clients.remove(c)
+
+
+def publish_all(client, room, bodies):
+    for body in bodies:
+        client.publish(f"chat/v1/rooms/{room}/msg/{client.user}", {"id": uuid.uuid4().hex, "body": body})
+
+
+def test_page_is_served_by_the_broker_with_a_content_security_policy(stack):
+    html = urllib.request.urlopen(web_url(stack), timeout=10).read().decode()
+    assert 'http-equiv="Content-Security-Policy"' in html
+    assert "script-src 'self'" in html and "connect-src 'self'" in html
+    assert 'type="module"' not in html  # the broker sends no Content-Type
+    for path in ("vendor/mqtt.min.js", "js/app.js", "app.css"):
+        assert urllib.request.urlopen(web_url(stack) + path, timeout=10).status == 200
+    # Served by the hub's listener as well.
+    assert "Content-Security-Policy" in urllib.request.urlopen(web_url(stack, "hub"), timeout=10).read().decode()
+
+
+def test_wrong_password_is_refused_and_the_password_is_never_stored(stack, page):
+    page.login(web_url(stack), "alice", "not-the-password", expect_ok=False)
+    wait_until(lambda: "refused" in page.driver.find_element(By.ID, "login-error").text,
+               what="login refused message")
+    password = stack.password("alice")
+    page.login(web_url(stack), "alice", password)
+    assert page.driver.find_element(By.ID, "login-password").get_attribute("value") == ""
+    # Nothing the page can store holds the password: web storage, cookies, IndexedDB.
+    stored = page.driver.execute_async_script("""const done = arguments[arguments.length - 1];
+        const dump = JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie]);
+        const req = indexedDB.open('mqtt-chat');
+        req.onsuccess = () => { const db = req.result;
+          if (!db.objectStoreNames.contains('outbox')) { done(dump); return; }
+          const all = db.transaction('outbox').objectStore('outbox').getAll();
+          all.onsuccess = () => done(dump + JSON.stringify(all.result)); };
+        req.onerror = () => done(dump);""")
+    assert password not in stored
+    page.screenshot("login-refused.png")
+
+
+def test_browser_and_paho_chat_across_the_bridge(stack, page):
+    """alice in the browser on the leaf, bob with Paho on the hub."""
+    bob = stack.client("bob", "hub")
+    bob.subscribe("chat/v1/rooms/lobby/msg/+")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room("lobby")
+    tag = uuid.uuid4().hex[:8]
+    bob.publish(room_msg("lobby", "bob"), {"id": f"b-{tag}", "body": f"hi alice {tag}"})
+    wait_until(lambda: f"hi alice {tag}" in page.bodies(), what="bob's message in the browser")
+
+    page.type_message(f"hello bob {tag}")
+    got = bob.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d: d["body"] == f"hello bob {tag}")
+    # Shown pending, then stored with its seq once the receipt came.
+    mine = wait_until(lambda: [m for m in page.messages() if m["body"] == f"hello bob {tag}"
+                               and m["state"] == "stored" and m["seq"]], what="the receipt shown")
+    row = stack.sql(f"SELECT seq FROM messages WHERE msg_id = '{got['id']}'")
+    assert [[str(mine[0]["seq"])]] == row
+    seen = page.bodies()
+    assert seen.index(f"hi alice {tag}") < seen.index(f"hello bob {tag}")
+    assert seen.count(f"hello bob {tag}") == 1 and seen.count(f"hi alice {tag}") == 1
+    page.screenshot("chat.png")
+    assert not page.errors(), page.errors()
+
+
+XSS_BODIES = [
+    '<img src=x onerror="window.__pwned=1">',
+    '<script>window.__pwned=2</script>',
+    'javascript:window.__pwned=3',
+    '<a href="javascript:window.__pwned=4">click</a>',
+    '<svg onload="window.__pwned=5"></svg>',
+    '"><iframe src="javascript:window.parent.__pwned=6">',
+]
+
+
+def test_markup_in_bodies_stays_inert_text(stack, page):
+    room = new_room(stack, "alice", "bob")
+    bob = stack.client("bob", "hub")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    publish_all(bob, room, XSS_BODIES)
+    wait_until(lambda: page.bodies() == XSS_BODIES, what="the markup bodies, as text")
+    assert page.js("return document.querySelectorAll('#messages img, #messages script, #messages a, "
+                   "#messages svg, #messages iframe').length") == 0
+    for link in page.driver.find_elements(By.CSS_SELECTOR, "#messages .body"):
+        link.click()  # clicking a "javascript:" text does nothing either
+    assert page.js("return window.__pwned === undefined")
+    with pytest.raises(NoAlertPresentException):
+        page.driver.switch_to.alert.text
+    page.screenshot("xss-inert.png")
+
+
+def test_unread_counts_and_history_scrollback(stack, page):
+    room = new_room(stack, "alice", "bob")
+    bob = stack.client("bob", "hub")
+    bodies = [f"old message {i:03d}" for i in range(1, 131)]
+    publish_all(bob, room, bodies)
+    wait_until(lambda: stored_count(stack, room) == len(bodies), 60, "130 messages stored")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    wait_until(lambda: page.room_badges().get(room) == 130, what="unread count 130")
+    page.select_room(room)
+    # The latest page first, newest at the bottom, in order.
+    wait_until(lambda: page.bodies() == bodies[-50:], what="the latest 50 messages")
+    assert page.js("return document.querySelector('#messages .divider') !== null")
+    # Scrolling up pages back until the start of the room.
+    for _ in range(20):
+        if page.bodies() == bodies:
+            break
+        page.js("document.getElementById('messages').scrollTop = 0")
+        n = len(page.bodies())
+        wait_until(lambda: len(page.bodies()) > n or page.bodies() == bodies, what="an older page")
+    assert page.bodies() == bodies
+    assert [m["seq"] for m in page.messages()] == list(range(1, 131))
+    wait_until(lambda: page.room_badges().get(room) == 0, what="unread count cleared")
+    # The read marker moved on the server: a new session shows no unread.
+    wait_until(lambda: stack.sql(f"SELECT k.seq FROM read_markers k JOIN rooms r ON r.id = k.room_id "
+                                 f"JOIN users u ON u.id = k.user_id WHERE r.name = '{room}' "
+                                 f"AND u.username = 'alice'") == [["130"]], what="read marker at 130")
+
+
+def test_typing_and_presence_show(stack, page):
+    room = new_room(stack, "alice", "bob")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    bob = stack.client("bob", "hub")
+    wait_until(lambda: page.js("return document.querySelector('#people [data-user=bob]')?.dataset.state")
+               == "online", what="bob shown online")
+    bob.publish(f"chat/v1/rooms/{room}/typing/bob", {"typing": True}, qos=0)
+    wait_until(lambda: "bob is typing" in page.driver.find_element(By.ID, "typing").text, what="bob typing")
+    bob.publish(f"chat/v1/rooms/{room}/typing/bob", {"typing": False}, qos=0)
+    wait_until(lambda: page.driver.find_element(By.ID, "typing").text == "", what="typing cleared")
+    bob.close()
+    wait_until(lambda: page.js("return document.querySelector('#people [data-user=bob]')?.dataset.state")
+               == "offline", what="bob shown offline")
+
+
+def leaf_pid(stack):
+    with open(os.path.join(stack.var, "run", "leaf.pid")) as f:
+        return int(f.read())
+
+
+def restart_leaf(stack):
+    up = stack.script("up", check=False)
+    assert up.returncode == 0, up.stderr
+
+
+def test_leaf_sigkill_every_message_once_in_order(stack, page):
+    """The leaf the browser is connected to dies (SIGKILL) and comes back:
+    what was said meanwhile is caught up once, in order, and a message
+    alice wrote while offline is stored once."""
+    room = new_room(stack, "alice", "bob")
+    bob = stack.client("bob", "hub")
+    bob.subscribe(f"chat/v1/rooms/{room}/msg/alice")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    before = [f"before {i}" for i in range(5)]
+    publish_all(bob, room, before)
+    wait_until(lambda: page.bodies() == before, what="the first messages")
+
+    os.kill(leaf_pid(stack), signal.SIGKILL)
+    wait_until(lambda: page.js("return document.body.dataset.conn") != "connected", what="browser offline")
+    during = [f"during {i}" for i in range(5)]
+    publish_all(bob, room, during)
+    page.type_message("written offline")
+    wait_until(lambda: [m["state"] for m in page.messages() if m["body"] == "written offline"] == ["pending"],
+               what="the offline message pending")
+    wait_until(lambda: stored_count(stack, room) == 10, what="bob's messages stored")
+    restart_leaf(stack)
+    page.wait_online(60)
+    after = [f"after {i}" for i in range(5)]
+    publish_all(bob, room, after)
+    bob.expect_json(room_msg(room, "alice"), lambda d: d["body"] == "written offline", timeout=30)
+    wait_until(lambda: [m["state"] for m in page.messages() if m["body"] == "written offline"] == ["stored"],
+               what="the offline message stored")
+    theirs = lambda: [b for b in page.bodies() if b != "written offline"]  # noqa: E731
+    wait_until(lambda: theirs() == before + during + after, 30, "every message once, in order")
+    assert page.bodies().count("written offline") == 1
+    assert stack.sql(f"SELECT COUNT(*) FROM messages WHERE body = 'written offline' AND room_id = "
+                     f"(SELECT id FROM rooms WHERE name = '{room}')") == [["1"]]
+    # Everything numbered and in seq order once caught up.
+    wait_until(lambda: all(m["seq"] for m in page.messages()), what="every message numbered")
+    seqs = [m["seq"] for m in page.messages()]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == 16
+
+
+def test_message_written_offline_survives_a_page_reload(stack, page):
+    room = new_room(stack, "alice", "bob")
+    bob = stack.client("bob", "hub")
+    bob.subscribe(f"chat/v1/rooms/{room}/msg/alice")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    os.kill(leaf_pid(stack), signal.SIGKILL)
+    wait_until(lambda: page.js("return document.body.dataset.conn") != "connected", what="browser offline")
+    page.type_message("kept across reload")
+    wait_until(lambda: [m["state"] for m in page.messages() if m["body"] == "kept across reload"] == ["pending"],
+               what="the message pending")
+    page.driver.refresh()  # the tab's memory is gone; IndexedDB keeps the message
+    restart_leaf(stack)
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    got = bob.expect_json(room_msg(room, "alice"), lambda d: d["body"] == "kept across reload", timeout=30)
+    page.select_room(room)
+    wait_until(lambda: [m["state"] for m in page.messages() if m["body"] == "kept across reload"] == ["stored"],
+               what="the message stored after the reload")
+    assert stack.sql("SELECT msg_id FROM messages WHERE body = 'kept across reload'") == [[got["id"]]]

@@ -1,0 +1,227 @@
+/* app.js: the web client's controller. Login form -> Chat.Net; packets from
+ * the net update the RoomModels (directly, or through Chat.History and
+ * Chat.Sender), then Chat.view redraws. The password is read from the form,
+ * handed to the MQTT connection and cleared from the form; it is never
+ * written to any browser storage. */
+"use strict";
+var Chat = window.Chat || (window.Chat = {});
+
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  var TYPING_RENEW_MS = 3000, TYPING_TTL_MS = 6000;
+  var s = null;   // the session: {me, net, history, sender, rooms, current, presence, typing}
+
+  function room(name) {
+    var r = s.rooms.get(name);
+    if (!r) { r = new Chat.RoomModel(name); s.rooms.set(name, r); }
+    return r;
+  }
+
+  function drawRooms() {
+    var list = Array.from(s.rooms.values()).filter(function (r) { return r.member; });
+    list.sort(function (a, b) { return (a.with ? 1 : 0) - (b.with ? 1 : 0) || a.name.localeCompare(b.name); });
+    Chat.view.renderRooms(list, s.current, s.presence);
+  }
+
+  function changed(r, scroll) {
+    if (r.name === s.current) {
+      Chat.view.renderMessages(r, s.me, scroll);
+      scheduleRead(r);
+    }
+  }
+
+  function visible() { return document.visibilityState === "visible"; }
+
+  /* Moves our read marker to the newest numbered message once it is seen. */
+  function scheduleRead(r) {
+    if (r.readTimer || !visible() || r.name !== s.current) return;
+    r.readTimer = setTimeout(function () {
+      r.readTimer = null;
+      var seq = r.maxSeq;
+      if (seq === null || seq <= r.readSeq || r.name !== s.current || !visible()) return;
+      s.net.request("history", { op: "read", room: r.name, seq: seq }).then(function (reply) {
+        if (reply.ok && reply.seq > r.readSeq) r.readSeq = reply.seq;
+      }).catch(function () {});
+    }, 800);
+  }
+
+  function selectRoom(name) {
+    var r = room(name);
+    s.current = name;
+    r.dividerSeq = r.unread > 0 ? r.readSeq : null;
+    r.unread = 0;
+    Chat.view.setRoom(r);
+    Chat.view.renderMessages(r, s.me, "bottom");
+    drawRooms();
+    drawTyping();
+    if (s.net.connected()) s.history.sync(r);
+  }
+
+  /* The rooms reply: membership, unread counts and read markers. */
+  function applyRooms(reply) {
+    var names = new Set();
+    (reply.rooms || []).forEach(function (info) {
+      var r = room(info.name);
+      names.add(info.name);
+      r.member = true;
+      r.visibility = info.visibility;
+      r.with = info.with || null;
+      r.readSeq = Math.max(r.readSeq, info.read_seq || 0);
+      r.lastSeq = Math.max(r.lastSeq, info.last_seq || 0);
+      if (info.name !== s.current) r.unread = info.unread || 0;
+    });
+    s.rooms.forEach(function (r) { if (!names.has(r.name)) r.member = false; });
+    return Array.from(names);
+  }
+
+  /* After every (re)connect: inbox and presence first (replies need the
+   * inbox), then the rooms, their topics, a catch-up of the open room and
+   * the messages that still wait for a receipt. */
+  function resync() {
+    var net = s.net;
+    net.subscribe(["chat/v1/users/" + s.me + "/inbox", "chat/v1/presence/+"]).then(function () {
+      return net.request("history", { op: "rooms" });
+    }).then(function (reply) {
+      if (!reply.ok) throw new Error("rooms refused");
+      var names = applyRooms(reply);
+      var topics = [];
+      names.forEach(function (n) { topics.push("chat/v1/rooms/" + n + "/msg/+", "chat/v1/rooms/" + n + "/typing/+"); });
+      return topics.length ? net.subscribe(topics).then(function () { return names; }) : names;
+    }).then(function (names) {
+      drawRooms();
+      if (!s.current || !room(s.current).member) {
+        var first = names.indexOf("lobby") >= 0 ? "lobby" : names[0];
+        if (first) selectRoom(first);
+      } else {
+        s.history.sync(room(s.current));
+      }
+      s.sender.flush();
+    }).catch(function (e) {
+      console.warn("resync failed, retrying:", e.message);
+      if (net.connected()) setTimeout(resync, 2000);
+    });
+  }
+
+  function onRoomMessage(name, sender, obj) {
+    var r = room(name);
+    if (r.get(sender, obj.id)) return;   // a duplicate (bridge redelivery, our echo)
+    r.add({ id: obj.id, sender: sender, body: obj.body, ts: new Date().toISOString() });
+    if (sender !== s.me) {
+      stopTyping(name, sender);
+      if (name !== s.current || !visible()) { r.unread++; drawRooms(); }
+    }
+    changed(r, "");
+    if (name === s.current) s.history.scheduleRenumber(r, s.me);
+  }
+
+  function drawTyping() {
+    var now = Date.now(), users = [];
+    var t = s.typing.get(s.current);
+    if (t) t.forEach(function (until, user) { if (until > now) users.push(user); else t.delete(user); });
+    Chat.view.renderTyping(users.sort());
+  }
+
+  function stopTyping(name, user) {
+    var t = s.typing.get(name);
+    if (t && t.delete(user) && name === s.current) drawTyping();
+  }
+
+  function onTyping(name, user, obj) {
+    if (user === s.me || typeof obj.typing !== "boolean") return;
+    if (!obj.typing) { stopTyping(name, user); return; }
+    if (!s.typing.has(name)) s.typing.set(name, new Map());
+    s.typing.get(name).set(user, Date.now() + TYPING_TTL_MS);
+    if (name === s.current) drawTyping();
+  }
+
+  function onPresence(user, obj) {
+    if (typeof obj.state !== "string") return;
+    s.presence.set(user, { state: obj.state, text: typeof obj.text === "string" ? obj.text : null });
+    Chat.view.renderPeople(s.presence);
+    drawRooms();
+  }
+
+  function onInbox(obj) {
+    if (obj.type === "receipt") s.sender.receipt(obj);
+    else if (obj.type === "error" && obj.id) s.sender.error(obj);
+  }
+
+  function onState(state, detail) {
+    Chat.view.setConnState(state);
+    if (state === "refused" && !s.net.everConnected) {
+      s = null;
+      Chat.view.showLogin("Login refused: wrong user name or password.");
+    } else if (state === "refused") {
+      Chat.view.setConnState("refused");
+      console.warn("login refused on reconnect:", detail);
+    }
+  }
+
+  function login(ev) {
+    ev.preventDefault();
+    var user = $("login-user").value.trim();
+    var password = $("login-password").value;
+    $("login-password").value = "";
+    if (typeof mqtt === "undefined") {
+      Chat.view.showLogin("MQTT.js is missing on this server (run make deps, then make up).");
+      return;
+    }
+    $("login-submit").disabled = true;
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/mqtt";
+    s = { me: user, rooms: new Map(), current: null, presence: new Map(), typing: new Map(), lastTyping: 0 };
+    s.net = new Chat.Net({ url: url, user: user, password: password,
+      handlers: { state: onState, connected: resync, roomMessage: onRoomMessage, typing: onTyping,
+                  presence: onPresence, inbox: onInbox } });
+    s.history = new Chat.History(s.net, changed);
+    s.sender = new Chat.Sender(s.net, user, room, function (r) { changed(r, ""); });
+    Chat.view.showChat(user);
+    Chat.view.setConnState("connecting");
+    s.sender.restore();
+  }
+
+  function submitComposer(ev) {
+    if (ev) ev.preventDefault();
+    var box = $("composer-text");
+    var body = box.value;
+    if (!s || !s.current || !body.trim()) return;
+    if (new TextEncoder().encode(body).length > 4000) { box.setCustomValidity("At most 4000 bytes"); return; }
+    box.value = "";
+    s.sender.send(s.current, body);
+    s.net.sendTyping(s.current, false);
+    s.lastTyping = 0;
+  }
+
+  function composerKey(ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) submitComposer(ev);
+  }
+
+  function composerInput() {
+    var box = $("composer-text");
+    box.setCustomValidity("");
+    if (!s || !s.current) return;
+    var now = Date.now();
+    if (box.value && now - s.lastTyping > TYPING_RENEW_MS) { s.lastTyping = now; s.net.sendTyping(s.current, true); }
+    if (!box.value && s.lastTyping) { s.lastTyping = 0; s.net.sendTyping(s.current, false); }
+  }
+
+  function onScroll() {
+    if (s && s.current && $("messages").scrollTop < 80) s.history.older(room(s.current));
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Chat.view.init({
+      selectRoom: selectRoom,
+      retry: function (name, id) { s.sender.retry(name, id); },
+      back: function () { Chat.view.setRoom(null); }
+    });
+    $("login-form").addEventListener("submit", login);
+    $("composer").addEventListener("submit", submitComposer);
+    $("composer-text").addEventListener("keydown", composerKey);
+    $("composer-text").addEventListener("input", composerInput);
+    $("messages").addEventListener("scroll", onScroll);
+    document.addEventListener("visibilitychange", function () {
+      if (s && s.current && visible()) { room(s.current).unread = 0; drawRooms(); scheduleRead(room(s.current)); }
+    });
+    setInterval(function () { if (s) drawTyping(); }, 1000);
+  });
+})();

@@ -1,0 +1,78 @@
+/* room_model.js: what the client knows of one room (Chat.RoomModel).
+ * Messages come from three places (live on the room topic, history replies,
+ * our own sends) and are merged on (sender, id), the pair the protocol makes
+ * unique, so a message seen live, again in a catch-up and again after a
+ * resend is shown once. Ordered by seq where known (the archive's order);
+ * messages not yet numbered follow in arrival order. */
+"use strict";
+var Chat = window.Chat || (window.Chat = {});
+
+Chat.RoomModel = function (name) {
+  this.name = name;
+  this.byKey = new Map();
+  this.arrivals = 0;
+  this.sortedCache = null;
+  this.minSeq = null;      // smallest seq held (paging back sends before=minSeq)
+  this.maxSeq = null;      // largest seq held (catch-up sends after=maxSeq)
+  this.loaded = false;     // the latest page has been fetched once
+  this.noOlder = false;    // history said there is nothing before minSeq
+  this.lastSeq = 0;        // the server's last_seq, from rooms/history replies
+  this.readSeq = 0;        // our read marker on the server
+  this.unread = 0;
+  this.visibility = "";
+  this.with = null;        // the other person of a direct room
+  this.dividerSeq = null;  // "new messages" divider goes before the first seq above this
+  this.syncedTo = 0;       // every message up to this seq has come from history
+};
+
+Chat.RoomModel.key = function (sender, id) { return sender + "/" + id; };
+
+/* Merges one message {id, sender, body, ts?, seq?, state?}; returns the stored
+ * record. A known message only gains what it lacked (seq, ts) and a better
+ * state (pending -> stored); its body never changes. */
+Chat.RoomModel.prototype.add = function (m) {
+  var key = Chat.RoomModel.key(m.sender, m.id);
+  var cur = this.byKey.get(key);
+  if (!cur) {
+    cur = { key: key, id: m.id, sender: m.sender, body: m.body, ts: m.ts || null,
+            seq: null, state: m.state || "live", arrival: this.arrivals++ };
+    this.byKey.set(key, cur);
+    this.sortedCache = null;
+  }
+  if (m.ts && !cur.ts) cur.ts = m.ts;
+  if (typeof m.seq === "number" && cur.seq === null) {
+    cur.seq = m.seq;
+    if (m.ts) cur.ts = m.ts;   // the server's time replaces the time we saw it arrive
+    this.sortedCache = null;
+    if (this.minSeq === null || m.seq < this.minSeq) this.minSeq = m.seq;
+    if (this.maxSeq === null || m.seq > this.maxSeq) this.maxSeq = m.seq;
+    if (m.seq > this.lastSeq) this.lastSeq = m.seq;
+    if (cur.state === "pending" || cur.state === "failed") cur.state = "stored";
+  }
+  if (m.state === "stored" || (m.state === "failed" && cur.state === "pending")) cur.state = m.state;
+  if (m.state === "pending" && cur.state === "failed") cur.state = "pending";
+  return cur;
+};
+
+Chat.RoomModel.prototype.get = function (sender, id) {
+  return this.byKey.get(Chat.RoomModel.key(sender, id)) || null;
+};
+
+/* The messages in display order (a cached array; do not modify it). */
+Chat.RoomModel.prototype.sorted = function () {
+  if (!this.sortedCache) {
+    this.sortedCache = Array.from(this.byKey.values()).sort(function (a, b) {
+      if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
+      if (a.seq !== null) return -1;
+      if (b.seq !== null) return 1;
+      return a.arrival - b.arrival;
+    });
+  }
+  return this.sortedCache;
+};
+
+/* True while someone else's message has no seq yet (a catch-up will number it). */
+Chat.RoomModel.prototype.hasUnnumbered = function (me) {
+  for (var m of this.byKey.values()) if (m.seq === null && m.sender !== me) return true;
+  return false;
+};

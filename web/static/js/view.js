@@ -1,0 +1,126 @@
+/* view.js: draws the screens from the models (Chat.view). It reads state and
+ * calls back only through the handlers given to init(); it never talks to the
+ * network. All user-supplied text is set as text (Chat.util.el). */
+"use strict";
+var Chat = window.Chat || (window.Chat = {});
+
+Chat.view = (function () {
+  var el = Chat.util.el;
+  var $ = function (id) { return document.getElementById(id); };
+  var on = {};   // handlers: selectRoom(name), retry(room, id), back()
+
+  var STATE_TEXT = { pending: "sending\u2026", stored: "\u2713", failed: "not sent" };
+  var CONN_TEXT = { connecting: "connecting\u2026", connected: "online", offline: "offline: reconnecting\u2026",
+                    refused: "login refused" };
+
+  function init(handlers) {
+    on = handlers;
+    $("back").addEventListener("click", function () { on.back(); });
+  }
+
+  function showLogin(error) {
+    $("chat-screen").hidden = true;
+    $("login-screen").hidden = false;
+    $("login-error").textContent = error || "";
+    $("login-submit").disabled = false;
+  }
+
+  function showChat(me) {
+    $("login-screen").hidden = true;
+    $("chat-screen").hidden = false;
+    $("me-name").textContent = me;
+  }
+
+  function setConnState(state) {
+    $("conn-state").textContent = CONN_TEXT[state] || state;
+    document.body.setAttribute("data-conn", state);
+  }
+
+  function dot(state) {
+    var s = state || "offline";
+    return el("span", { class: "dot dot-" + s, title: s, "aria-label": s, role: "img" });
+  }
+
+  function roomLabel(room) { return room.with ? "@" + room.with : "#" + room.name; }
+
+  /* rooms: RoomModels in display order; presence: Map user -> {state}. */
+  function renderRooms(rooms, current, presence) {
+    var list = $("rooms");
+    var frag = document.createDocumentFragment();
+    rooms.forEach(function (room) {
+      var badge = room.unread > 0
+        ? el("span", { class: "badge", "aria-label": room.unread + " unread" }, [String(room.unread)]) : null;
+      var p = room.with ? dot((presence.get(room.with) || {}).state) : null;
+      var btn = el("button", { type: "button", class: "room", "data-room": room.name,
+                               "aria-current": room.name === current ? "true" : null },
+                   [p, el("span", { class: "room-name" }, [roomLabel(room)]), badge]);
+      btn.addEventListener("click", function () { on.selectRoom(room.name); });
+      frag.appendChild(el("li", {}, [btn]));
+    });
+    list.replaceChildren(frag);
+  }
+
+  function renderPeople(presence) {
+    var frag = document.createDocumentFragment();
+    Array.from(presence.keys()).sort().forEach(function (user) {
+      var p = presence.get(user);
+      frag.appendChild(el("li", { class: "person", "data-user": user, "data-state": p.state },
+                          [dot(p.state), el("span", {}, [user]),
+                           p.text ? el("span", { class: "status-text" }, [" " + p.text]) : null]));
+    });
+    $("people").replaceChildren(frag);
+  }
+
+  function messageNode(room, m, me) {
+    var mine = m.sender === me;
+    var meta = [el("span", { class: "sender" }, [m.sender]),
+                el("time", { datetime: m.ts }, [Chat.util.shortTime(m.ts)])];
+    if (mine && STATE_TEXT[m.state]) meta.push(el("span", { class: "state" }, [STATE_TEXT[m.state]]));
+    if (mine && m.state === "failed") {
+      var retry = el("button", { type: "button", class: "retry" }, ["Retry"]);
+      retry.addEventListener("click", function () { on.retry(room.name, m.id); });
+      meta.push(retry);
+    }
+    return el("div", { class: "msg" + (mine ? " mine" : ""), "data-key": m.key, "data-seq": m.seq,
+                       "data-state": m.state },
+              [el("div", { class: "meta" }, meta), el("div", { class: "body" }, [m.body])]);
+  }
+
+  /* Redraws the message list of room. scroll: "bottom" (jump to the newest),
+   * "prepend" (older messages were added above: keep what is in view), or
+   * anything else (stay at the bottom if there, else keep the position). */
+  function renderMessages(room, me, scroll) {
+    var box = $("messages");
+    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    var oldHeight = box.scrollHeight, oldTop = box.scrollTop;
+    var frag = document.createDocumentFragment();
+    if (room.noOlder && room.byKey.size) frag.appendChild(el("div", { class: "start" }, ["Start of the room"]));
+    var dividerDone = room.dividerSeq === null;
+    room.sorted().forEach(function (m) {
+      if (!dividerDone && m.seq !== null && m.seq > room.dividerSeq && m.sender !== me) {
+        frag.appendChild(el("div", { class: "divider", role: "separator" }, ["New messages"]));
+        dividerDone = true;
+      }
+      frag.appendChild(messageNode(room, m, me));
+    });
+    box.replaceChildren(frag);
+    if (scroll === "prepend") box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
+    else if (scroll === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function setRoom(room) {
+    $("room-title").textContent = room ? roomLabel(room) : "";
+    document.body.setAttribute("data-view", room ? "room" : "rooms");
+  }
+
+  function renderTyping(users) {
+    var text = "";
+    if (users.length === 1) text = users[0] + " is typing\u2026";
+    else if (users.length > 1) text = users.join(", ") + " are typing\u2026";
+    $("typing").textContent = text;
+  }
+
+  return { init: init, showLogin: showLogin, showChat: showChat, setConnState: setConnState,
+           renderRooms: renderRooms, renderPeople: renderPeople, renderMessages: renderMessages,
+           setRoom: setRoom, renderTyping: renderTyping };
+})();
