@@ -21,6 +21,7 @@ from conftest import BUILD, ROOT
 selenium = pytest.importorskip("selenium", reason="python3-selenium is not installed (make deps)")
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -56,7 +57,7 @@ class Page:
                     "--no-first-run", "--window-size=1100,760", f"--user-data-dir={self.profile}"):
             opts.add_argument(arg)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+        service = ChromeService(executable_path="/usr/bin/chromedriver")
         self.driver = webdriver.Chrome(options=opts, service=service)
         self.driver.set_page_load_timeout(30)
 
@@ -141,8 +142,10 @@ def stored_count(stack, room):
 
 def new_room(stack, *users):
     name = "w" + uuid.uuid4().hex[:10]
+    r = stack.chatctl("room", "create", name)
+    assert r.returncode == 0, r.stderr
     for u in users:
-        r = stack.chatctl("room", "add", name, u)
+        r = stack.chatctl("member", "add", name, u)
         assert r.returncode == 0, r.stderr
     # The plugins load memberships within their refresh interval: wait until
     # every broker grants each member a subscription to the room.
@@ -281,19 +284,21 @@ def test_unread_counts_and_history_scrollback(stack, page):
 
 
 def test_typing_and_presence_show(stack, page):
-    room = new_room(stack, "alice", "bob")
+    carol = "wc" + uuid.uuid4().hex[:8]   # a user with no other connection open
+    stack.add_user(carol, "carol-pw-" + uuid.uuid4().hex[:8])
+    room = new_room(stack, "alice", carol)
     page.login(web_url(stack), "alice", stack.password("alice"))
     page.select_room(room)
-    bob = stack.client("bob", "hub")
-    wait_until(lambda: page.js("return document.querySelector('#people [data-user=bob]')?.dataset.state")
-               == "online", what="bob shown online")
-    bob.publish(f"chat/v1/rooms/{room}/typing/bob", {"typing": True}, qos=0)
-    wait_until(lambda: "bob is typing" in page.driver.find_element(By.ID, "typing").text, what="bob typing")
-    bob.publish(f"chat/v1/rooms/{room}/typing/bob", {"typing": False}, qos=0)
+    state = lambda: page.js(f"return document.querySelector('#people [data-user={carol}]')?.dataset.state")  # noqa
+    other = stack.client(carol, "hub")
+    wait_until(lambda: state() == "online", what=f"{carol} shown online")
+    other.publish(f"chat/v1/rooms/{room}/typing/{carol}", {"typing": True}, qos=0)
+    wait_until(lambda: f"{carol} is typing" in page.driver.find_element(By.ID, "typing").text, what="typing shown")
+    page.screenshot("typing-presence.png")
+    other.publish(f"chat/v1/rooms/{room}/typing/{carol}", {"typing": False}, qos=0)
     wait_until(lambda: page.driver.find_element(By.ID, "typing").text == "", what="typing cleared")
-    bob.close()
-    wait_until(lambda: page.js("return document.querySelector('#people [data-user=bob]')?.dataset.state")
-               == "offline", what="bob shown offline")
+    other.close()
+    wait_until(lambda: state() == "offline", what=f"{carol} shown offline")
 
 
 def leaf_pid(stack):

@@ -173,7 +173,10 @@ var Chat = window.Chat || (window.Chat = {});
       handlers: { state: onState, connected: resync, roomMessage: onRoomMessage, typing: onTyping,
                   presence: onPresence, inbox: onInbox } });
     s.history = new Chat.History(s.net, changed);
-    s.sender = new Chat.Sender(s.net, user, room, function (r) { changed(r, ""); });
+    s.sender = new Chat.Sender(s.net, user, room, function (r) {
+      changed(r, "");
+      if (r.name === s.current && r.needsCatchUp(user)) s.history.scheduleRenumber(r, user);
+    });
     Chat.view.showChat(user);
     Chat.view.setConnState("connecting");
     s.sender.restore();

@@ -54,7 +54,7 @@ Chat.History.prototype.latest = function (room) {
     // Only what history returned counts as caught up: a receipt's seq for our
     // own message says nothing of the messages just before it.
     var got = reply.messages || [];
-    room.syncedTo = got.length ? got[got.length - 1].seq : (reply.last_seq || 0);
+    room.setSyncedTo(got.length ? got[got.length - 1].seq : (reply.last_seq || 0));
     if ((reply.messages || []).length < PAGE || room.minSeq === 1) room.noOlder = true;
     self.changed(room, "bottom");
   });
@@ -65,7 +65,7 @@ Chat.History.prototype.catchUp = function (room) {
   return this.ask({ room: room.name, after: room.syncedTo || 0, limit: CATCHUP_PAGE }).then(function (reply) {
     var got = reply.messages || [];
     self.merge(room, reply);
-    if (got.length) room.syncedTo = got[got.length - 1].seq;
+    if (got.length) room.setSyncedTo(got[got.length - 1].seq);
     self.changed(room, "");
     if (got.length === CATCHUP_PAGE) return self.catchUp(room);
   });
@@ -94,7 +94,7 @@ Chat.History.prototype.scheduleRenumber = function (room, me, tries) {
   this.renumber.set(room.name, setTimeout(function () {
     self.renumber.delete(room.name);
     self.sync(room).then(function () {
-      if (room.hasUnnumbered(me) && tries < 5) self.scheduleRenumber(room, me, tries + 1);
+      if (room.needsCatchUp(me) && tries < 5) self.scheduleRenumber(room, me, tries + 1);
     });
   }, 600 + 800 * tries));
 };

@@ -23,7 +23,10 @@ Chat.Net = function (opts) {
     keepalive: 30,
     reconnectPeriod: 1000,
     connectTimeout: 8000,
-    resubscribe: true
+    resubscribe: true,
+    // Plain timers: the default "auto" starts a Worker from a blob: URL, which
+    // the page's Content-Security-Policy (script-src 'self') forbids.
+    timerVariant: "native"
   });
   var self = this;
   this.client.on("connect", function () {

@@ -2,8 +2,10 @@
  * Messages come from three places (live on the room topic, history replies,
  * our own sends) and are merged on (sender, id), the pair the protocol makes
  * unique, so a message seen live, again in a catch-up and again after a
- * resend is shown once. Ordered by seq where known (the archive's order);
- * messages not yet numbered follow in arrival order. */
+ * resend is shown once. Messages up to syncedTo (everything there came from
+ * history, without gaps) are in seq order, the archive's; the rest (live
+ * messages, our own, even when a receipt already numbered them) follow in
+ * arrival order until a catch-up covers them. */
 "use strict";
 var Chat = window.Chat || (window.Chat = {});
 
@@ -61,18 +63,28 @@ Chat.RoomModel.prototype.get = function (sender, id) {
 /* The messages in display order (a cached array; do not modify it). */
 Chat.RoomModel.prototype.sorted = function () {
   if (!this.sortedCache) {
+    var synced = this.syncedTo;
+    var inOrder = function (m) { return m.seq !== null && m.seq <= synced; };
     this.sortedCache = Array.from(this.byKey.values()).sort(function (a, b) {
-      if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
-      if (a.seq !== null) return -1;
-      if (b.seq !== null) return 1;
+      var ia = inOrder(a), ib = inOrder(b);
+      if (ia && ib) return a.seq - b.seq;
+      if (ia !== ib) return ia ? -1 : 1;
       return a.arrival - b.arrival;
     });
   }
   return this.sortedCache;
 };
 
-/* True while someone else's message has no seq yet (a catch-up will number it). */
-Chat.RoomModel.prototype.hasUnnumbered = function (me) {
-  for (var m of this.byKey.values()) if (m.seq === null && m.sender !== me) return true;
+/* Every message up to seq has now come from history (see the ordering above). */
+Chat.RoomModel.prototype.setSyncedTo = function (seq) {
+  if (seq > this.syncedTo) { this.syncedTo = seq; this.sortedCache = null; }
+};
+
+/* True while a catch-up would still place something: someone else's message
+ * without a seq, or a numbered one beyond syncedTo (our own, by its receipt). */
+Chat.RoomModel.prototype.needsCatchUp = function (me) {
+  for (var m of this.byKey.values()) {
+    if (m.seq === null ? m.sender !== me : m.seq > this.syncedTo) return true;
+  }
   return false;
 };
