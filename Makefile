@@ -1,6 +1,8 @@
 # Top-level build for the MQTT chat system. See README.md.
 #   make            build everything into build/
-#   make deps       install the Debian 12 packages (as root) or print the command
+#   make deps       install the Debian 12 packages (as root) or print the command,
+#                   and the web client's MQTT.js (npm ci in web/)
+#   make web        only the latter (docs/WEB.md)
 #   make up / down / status   run the local stack (state in var/)
 #   make test       unit + integration tests against real MariaDB and brokers
 #   make asan       the same with ASan + UBSan, into build-asan/
@@ -38,7 +40,7 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
 	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/unit-tests
 
-.PHONY: all deps up down status test unit integration asan clean fuzz
+.PHONY: all deps web up down status test unit integration asan clean fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -79,6 +81,9 @@ $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.
 
 deps:
 	@scripts/deps.sh
+
+web:
+	@scripts/deps.sh web
 
 up: deps
 	@$(MAKE) --no-print-directory all
