@@ -5,11 +5,14 @@ Others in the room are Paho clients on the hub, across the bridge.
 
 Screenshots of the main screens are saved in $CHAT_BUILD/web-screenshots/.
 """
+import json
 import os
 import queue
 import shutil
 import signal
+import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -369,3 +372,74 @@ def test_message_written_offline_survives_a_page_reload(stack, page):
     wait_until(lambda: [m["state"] for m in page.messages() if m["body"] == "kept across reload"] == ["stored"],
                what="the message stored after the reload")
     assert stack.sql("SELECT msg_id FROM messages WHERE body = 'kept across reload'") == [[got["id"]]]
+
+
+def part_pid(stack, part):
+    with open(os.path.join(stack.var, "run", f"{part}.pid")) as f:
+        return int(f.read())
+
+
+def test_message_without_receipt_shows_failed_and_retry_stores_it_once(stack, page):
+    room = new_room(stack, "alice", "bob")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    os.kill(part_pid(stack, "history-svc"), signal.SIGKILL)  # no receipts for now
+    try:
+        page.type_message("needs a retry")
+        state = lambda: [m["state"] for m in page.messages() if m["body"] == "needs a retry"]  # noqa: E731
+        assert state() == ["pending"]
+        wait_until(lambda: state() == ["failed"], 40, "the message shown failed")
+        page.screenshot("failed-retry.png")
+        # Retry sends it again, same id; it waits, pending, for the archive.
+        page.driver.find_element(By.CSS_SELECTOR, '#messages .msg[data-state="failed"] .retry').click()
+        wait_until(lambda: state() == ["pending"], what="the message pending again")
+    finally:
+        restart = stack.script("up", check=False)
+    assert restart.returncode == 0, restart.stderr
+    wait_until(lambda: state() == ["stored"], 30, "the message stored")
+    assert stack.sql(f"SELECT COUNT(*) FROM messages WHERE body = 'needs a retry' AND room_id = "
+                     f"(SELECT id FROM rooms WHERE name = '{room}')") == [["1"]]
+
+
+def test_browser_terminal_client_and_paho_see_the_same_order(stack, page):
+    carol = "wt" + uuid.uuid4().hex[:8]
+    password = "carol-pw-" + uuid.uuid4().hex[:8]
+    stack.add_user(carol, password)
+    room = new_room(stack, "alice", "bob", carol)
+    bob = stack.client("bob", "leaf")
+    bob.subscribe(f"chat/v1/rooms/{room}/msg/+")
+    env = dict(os.environ, CHAT_PASSWORD=password)
+    term = subprocess.Popen([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("hub")),
+                             "--user", carol, "--room", room], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in term.stdout], daemon=True).start()
+    try:
+        page.login(web_url(stack), "alice", stack.password("alice"))
+        page.select_room(room)
+        said = []
+        for i in range(3):
+            for who in ("bob", carol, "alice"):
+                body = f"{who} says {i}"
+                if who == "bob":
+                    bob.publish(room_msg(room, "bob"), {"id": uuid.uuid4().hex, "body": body})
+                elif who == carol:
+                    term.stdin.write(body + "\n")
+                    term.stdin.flush()
+                else:
+                    page.type_message(body)
+                said.append(body)
+                n = len(said)
+                wait_until(lambda: stored_count(stack, room) == n, what=f"{body!r} stored")
+        wait_until(lambda: page.bodies() == said, what="the browser showing every message in order")
+        got = [json.loads(bob.expect(lambda t, p: True, what="a room message")[1])["body"] for _ in said]
+        assert got == said
+        shown = []
+        while len(shown) < len(said):
+            line = lines.get(timeout=10)
+            if line.startswith(f"msg {room} "):
+                shown.append(line.split(" ", 3)[3])
+        assert shown == said
+    finally:
+        term.stdin.close()
+        term.wait(timeout=20)
