@@ -443,3 +443,31 @@ def test_browser_terminal_client_and_paho_see_the_same_order(stack, page):
     finally:
         term.stdin.close()
         term.wait(timeout=20)
+
+
+def test_create_invite_dm_status_and_leave_from_the_composer(stack, page):
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    name = "wc" + uuid.uuid4().hex[:10]
+    notice = lambda: page.driver.find_element(By.ID, "notice").text  # noqa: E731
+    page.type_message(f"/create {name}")
+    wait_until(lambda: page.js("return document.querySelector('#rooms [aria-current=true]')?.dataset.room")
+               == name, what="the new room open")
+    page.type_message("/invite bob")
+    wait_until(lambda: notice() == f"invited bob to #{name}", what="invite confirmed")
+    wait_until(lambda: subscription_granted(stack, "bob", "hub", f"chat/v1/rooms/{name}/msg/+"),
+               what="bob a member")
+    bob = stack.client("bob", "hub")
+    bob.publish(room_msg(name, "bob"), {"id": uuid.uuid4().hex, "body": "thanks for the invite"})
+    wait_until(lambda: page.bodies() == ["thanks for the invite"], what="bob's message in the new room")
+
+    page.type_message("/status away lunch, back at 2")
+    wait_until(lambda: page.js("return document.querySelector('#people [data-user=alice]')?.dataset.state")
+               == "away", what="alice shown away")
+    assert "lunch, back at 2" in page.driver.find_element(By.CSS_SELECTOR, "#people [data-user=alice]").text
+
+    page.type_message("/dm bob")
+    wait_until(lambda: page.driver.find_element(By.ID, "room-title").text == "@bob", what="the direct room open")
+    page.select_room(name)
+    page.type_message("/leave")
+    wait_until(lambda: name not in page.room_badges(), what="the room gone from the list")
+    page.type_message("/status online")

@@ -74,27 +74,42 @@ var Chat = window.Chat || (window.Chat = {});
     return Array.from(names);
   }
 
-  /* After every (re)connect: inbox and presence first (replies need the
-   * inbox), then the rooms, their topics, a catch-up of the open room and
-   * the messages that still wait for a receipt. */
-  function resync() {
+  /* Asks for our rooms, subscribes to the new ones, drops the ones we left,
+   * and opens select (or keeps the open room, or opens lobby). */
+  function refreshRooms(select) {
     var net = s.net;
-    net.subscribe(["chat/v1/users/" + s.me + "/inbox", "chat/v1/presence/+"]).then(function () {
-      return net.request("history", { op: "rooms" });
-    }).then(function (reply) {
+    var before = new Set(Array.from(s.rooms.values()).filter(function (r) { return r.member; })
+                              .map(function (r) { return r.name; }));
+    return net.request("history", { op: "rooms" }).then(function (reply) {
       if (!reply.ok) throw new Error("rooms refused");
       var names = applyRooms(reply);
       var topics = [];
       names.forEach(function (n) { topics.push("chat/v1/rooms/" + n + "/msg/+", "chat/v1/rooms/" + n + "/typing/+"); });
+      before.forEach(function (n) {
+        if (names.indexOf(n) < 0) net.unsubscribe(["chat/v1/rooms/" + n + "/msg/+", "chat/v1/rooms/" + n + "/typing/+"]);
+      });
       return topics.length ? net.subscribe(topics).then(function () { return names; }) : names;
     }).then(function (names) {
       drawRooms();
-      if (!s.current || !room(s.current).member) {
+      if (select && names.indexOf(select) >= 0) {
+        selectRoom(select);
+      } else if (!s.current || !room(s.current).member) {
         var first = names.indexOf("lobby") >= 0 ? "lobby" : names[0];
         if (first) selectRoom(first);
       } else {
         s.history.sync(room(s.current));
       }
+    });
+  }
+
+  /* After every (re)connect: inbox and presence first (replies need the
+   * inbox), then the rooms, their topics and a catch-up of the open room,
+   * then the messages that still wait for a receipt. */
+  function resync() {
+    var net = s.net;
+    net.subscribe(["chat/v1/users/" + s.me + "/inbox", "chat/v1/presence/+"]).then(function () {
+      return refreshRooms(null);
+    }).then(function () {
       s.sender.flush();
     }).catch(function (e) {
       console.warn("resync failed, retrying:", e.message);
@@ -138,6 +153,7 @@ var Chat = window.Chat || (window.Chat = {});
     if (typeof obj.state !== "string") return;
     s.presence.set(user, { state: obj.state, text: typeof obj.text === "string" ? obj.text : null });
     Chat.view.renderPeople(s.presence);
+    if (user === s.me) Chat.view.setMyState(obj.state);
     drawRooms();
   }
 
@@ -189,9 +205,21 @@ var Chat = window.Chat || (window.Chat = {});
     if (!s || !s.current || !body.trim()) return;
     if (new TextEncoder().encode(body).length > 4000) { box.setCustomValidity("At most 4000 bytes"); return; }
     box.value = "";
+    if (body.charAt(0) === "/" && body.charAt(1) !== "/") { command(body); return; }
+    if (body.slice(0, 2) === "//") body = body.slice(1);   // "//x" sends "/x"
     s.sender.send(s.current, body);
     s.net.sendTyping(s.current, false);
     s.lastTyping = 0;
+  }
+
+  function command(line) {
+    var session = s;
+    Chat.view.notice("\u2026");
+    Chat.commands.run(s.net, line, s.current).then(function (out) {
+      if (session !== s) return;
+      Chat.view.notice(out.text);
+      if (out.refresh) return refreshRooms(out.select);
+    }).catch(function (e) { Chat.view.notice("error: " + e.message); });
   }
 
   function composerKey(ev) {

@@ -36,6 +36,11 @@ Chat.view = (function () {
     document.body.setAttribute("data-conn", state);
   }
 
+  function setMyState(state) {
+    $("me-dot").className = "dot dot-" + state;
+    $("me-dot").title = state;
+  }
+
   function dot(state) {
     var s = state || "offline";
     return el("span", { class: "dot dot-" + s, title: s, "aria-label": s, role: "img" });
@@ -113,6 +118,8 @@ Chat.view = (function () {
     document.body.setAttribute("data-view", room ? "room" : "rooms");
   }
 
+  function notice(text) { $("notice").textContent = text; }
+
   function renderTyping(users) {
     var text = "";
     if (users.length === 1) text = users[0] + " is typing\u2026";
@@ -121,6 +128,6 @@ Chat.view = (function () {
   }
 
   return { init: init, showLogin: showLogin, showChat: showChat, setConnState: setConnState,
-           renderRooms: renderRooms, renderPeople: renderPeople, renderMessages: renderMessages,
-           setRoom: setRoom, renderTyping: renderTyping };
+           setMyState: setMyState, renderRooms: renderRooms, renderPeople: renderPeople,
+           renderMessages: renderMessages, setRoom: setRoom, renderTyping: renderTyping, notice: notice };
 })();
