@@ -16,6 +16,10 @@
 #   CHAT_LB_PORT (11890)       HAProxy, MQTT      CHAT_LB_TLS_PORT (18890)  HAProxy, MQTT over TLS
 #   CHAT_HUB_TLS_PORT (18883)  CHAT_LEAF_TLS_PORT (18884, +1, ...)
 #   CHAT_HUB_WS_PORT (19883)   CHAT_LEAF_WS_PORT (19884, +1, ...)
+#   CHAT_LB_WEB_PORT (18080)   HAProxy, the web client (http:// and ws://)
+#   CHAT_LB_WEB_TLS_PORT (18443)  HAProxy, the web client over TLS (https:// and wss://;
+#                              HAProxy ends TLS: the brokers' own WebSockets over TLS
+#                              offer HTTP/2, on which http_dir fails, docs/WEB.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +39,8 @@ HUB_TLS_PORT=${CHAT_HUB_TLS_PORT:-18883}
 LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
+LB_WEB_PORT=${CHAT_LB_WEB_PORT:-18080}
+LB_WEB_TLS_PORT=${CHAT_LB_WEB_TLS_PORT:-18443}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -282,11 +288,14 @@ wait_bridge() { # [leaf]
 	log "bridge $leaf -> hub connected"
 }
 
-start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
+start_haproxy() { # "name=host:port ..." x 3 (MQTT, TLS, WebSockets)
 	if alive_pid haproxy >/dev/null; then log "haproxy already up"; return; fi
 	check_port "$LB_PORT" CHAT_LB_PORT
 	check_port "$LB_TLS_PORT" CHAT_LB_TLS_PORT
+	check_port "$LB_WEB_PORT" CHAT_LB_WEB_PORT
+	check_port "$LB_WEB_TLS_PORT" CHAT_LB_WEB_TLS_PORT
 	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" \
+	LB_WEB_PORT=$LB_WEB_PORT WEB_LEAVES="$3" LB_WEB_TLS_PORT=$LB_WEB_TLS_PORT LB_WEB_PEM="$VAR/tls/lb.pem" \
 		"$ROOT/mosquitto-conf/gen-haproxy-conf.sh" "$VAR/conf/haproxy.cfg"
 	haproxy -c -q -f "$VAR/conf/haproxy.cfg" || die "haproxy rejects $VAR/conf/haproxy.cfg"
 	haproxy -db -f "$VAR/conf/haproxy.cfg" </dev/null >>"$VAR/log/haproxy.log" 2>&1 &
@@ -295,12 +304,12 @@ start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS)
 		tail -20 "$VAR/log/haproxy.log" >&2
 		die "haproxy did not listen on $BIND:$LB_PORT within 10 s"
 	fi
-	log "haproxy up on $BIND:$LB_PORT (TLS $LB_TLS_PORT) in front of the leaves"
+	log "haproxy up on $BIND:$LB_PORT (TLS $LB_TLS_PORT; web $LB_WEB_PORT, TLS $LB_WEB_TLS_PORT) in front of the leaves"
 }
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf mqtt="" tls="" parts="mariadb hub"
+	local i leaf mqtt="" tls="" web="" parts="mariadb hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -317,11 +326,15 @@ cluster_up() {
 		start_broker "$leaf" $(( LEAF_PORT + i - 1 )) hub
 		mqtt="$mqtt $leaf=$BIND:$(( LEAF_PORT + i - 1 ))"
 		tls="$tls $leaf=$BIND:$NODE_TLS_PORT"
+		web="$web $leaf=$BIND:$NODE_WS_PORT"
 		parts="$parts $leaf"
 	done
 	NODE_HUB_HOST="" NODE_HUB_PORT=""
 	for i in $(seq 1 "$NODES"); do wait_bridge "leaf$i"; done
-	start_haproxy "$mqtt" "$tls"
+	# HAProxy's certificate for the web client over TLS: key and chain in one file.
+	"$ROOT/scripts/certs.sh" "$VAR/tls" lb >/dev/null
+	(umask 077; cat "$VAR/tls/lb.crt" "$VAR/tls/lb.key" > "$VAR/tls/lb.pem")
+	start_haproxy "$mqtt" "$tls" "$web"
 	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
 }
 
@@ -378,6 +391,8 @@ The chat cluster is up (state, logs, secrets and TLS files in $VAR).
   hub: $BIND:$HUB_PORT (TLS $HUB_TLS_PORT, WebSockets $HUB_WS_PORT)
   $NODES leaves: $BIND:$LEAF_PORT.. (TLS $LEAF_TLS_PORT.., WebSockets $LEAF_WS_PORT..), bridged to the hub over TLS
   HAProxy in front of the leaves: $BIND:$LB_PORT (MQTT), $BIND:$LB_TLS_PORT (MQTT over TLS)
+Web client (docs/WEB.md): open https://localhost:$LB_WEB_TLS_PORT/ (after trusting $VAR/tls/ca.crt)
+  or http://$BIND:$LB_WEB_PORT/; each leaf serves it too (http://$BIND:$LEAF_WS_PORT/ ..)
   demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
 Through HAProxy, over TLS:
   mosquitto_sub -h localhost -p $LB_TLS_PORT --cafile $VAR/tls/ca.crt -u bob -P \$(cat $VAR/secrets/user-bob) -t 'chat/v1/rooms/lobby/msg/+' -v
