@@ -51,13 +51,14 @@ def wait_until(condition, timeout=20.0, what="the condition"):
 class Page:
     """One Chromium with helpers that read the chat screen as a user sees it."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         self.profile = tempfile.mkdtemp(prefix="chat-web-chromium-")
         opts = webdriver.ChromeOptions()
         opts.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1100,760", f"--user-data-dir={self.profile}"):
+                    "--no-first-run", "--window-size=1100,760", f"--user-data-dir={self.profile}",
+                    *extra_args):
             opts.add_argument(arg)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = ChromeService(executable_path="/usr/bin/chromedriver")
