@@ -271,6 +271,7 @@ def test_unread_counts_and_history_scrollback(stack, page):
     # The latest page first, newest at the bottom, in order.
     wait_until(lambda: page.bodies() == bodies[-50:], what="the latest 50 messages")
     assert page.js("return document.querySelector('#messages .divider') !== null")
+    page.screenshot("history.png")
     # Scrolling up pages back until the start of the room.
     for _ in range(20):
         if page.bodies() == bodies:
@@ -472,3 +473,19 @@ def test_create_invite_dm_status_and_leave_from_the_composer(stack, page):
     page.type_message("/leave")
     wait_until(lambda: name not in page.room_badges(), what="the room gone from the list")
     page.type_message("/status online")
+
+
+def test_phone_sized_screen_shows_one_pane_at_a_time(stack, page):
+    page.driver.set_window_size(390, 780)
+    try:
+        page.login(web_url(stack), "alice", stack.password("alice"))
+        shown = lambda el: page.driver.find_element(By.ID, el).is_displayed()  # noqa: E731
+        wait_until(lambda: shown("sidebar") and not shown("room-view"), what="the rooms list first")
+        page.select_room("lobby")
+        wait_until(lambda: shown("room-view") and not shown("sidebar"), what="the room alone")
+        page.screenshot("phone-room.png")
+        page.driver.find_element(By.ID, "back").click()
+        wait_until(lambda: shown("sidebar") and not shown("room-view"), what="the rooms list alone")
+        page.screenshot("phone-rooms.png")
+    finally:
+        page.driver.set_window_size(1100, 760)

@@ -45,12 +45,13 @@ var Chat = window.Chat || (window.Chat = {});
     }, 800);
   }
 
-  function selectRoom(name) {
+  /* Opens room name; show: the user chose it (on a phone, the room pane comes to the front). */
+  function selectRoom(name, show) {
     var r = room(name);
     s.current = name;
     r.dividerSeq = r.unread > 0 ? r.readSeq : null;
     r.unread = 0;
-    Chat.view.setRoom(r);
+    Chat.view.setRoom(r, show);
     Chat.view.renderMessages(r, s.me, "bottom");
     drawRooms();
     drawTyping();
@@ -92,7 +93,7 @@ var Chat = window.Chat || (window.Chat = {});
     }).then(function (names) {
       drawRooms();
       if (select && names.indexOf(select) >= 0) {
-        selectRoom(select);
+        selectRoom(select, true);
       } else if (!s.current || !room(s.current).member) {
         var first = names.indexOf("lobby") >= 0 ? "lobby" : names[0];
         if (first) selectRoom(first);
@@ -241,9 +242,9 @@ var Chat = window.Chat || (window.Chat = {});
 
   document.addEventListener("DOMContentLoaded", function () {
     Chat.view.init({
-      selectRoom: selectRoom,
+      selectRoom: function (name) { selectRoom(name, true); },
       retry: function (name, id) { s.sender.retry(name, id); },
-      back: function () { Chat.view.setRoom(null); }
+      back: function () { Chat.view.setRoom(s.current ? room(s.current) : null, false); }
     });
     $("login-form").addEventListener("submit", login);
     $("composer").addEventListener("submit", submitComposer);

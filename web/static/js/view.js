@@ -113,9 +113,11 @@ Chat.view = (function () {
     else if (scroll === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
   }
 
-  function setRoom(room) {
+  /* Shows room's title; on a phone-sized screen, show (true) brings the room
+   * pane to the front, else the rooms list stays. */
+  function setRoom(room, show) {
     $("room-title").textContent = room ? roomLabel(room) : "";
-    document.body.setAttribute("data-view", room ? "room" : "rooms");
+    document.body.setAttribute("data-view", room && show ? "room" : "rooms");
   }
 
   function notice(text) { $("notice").textContent = text; }
