@@ -232,6 +232,28 @@ def test_browser_and_paho_chat_across_the_bridge(stack, page):
     assert not page.errors(), page.errors()
 
 
+def test_two_browsers_chat_across_the_bridge(stack, page):
+    """alice in the browser on the leaf, bob in a second browser on the hub."""
+    room = new_room(stack, "alice", "bob")
+    second = Page()
+    try:
+        page.login(web_url(stack), "alice", stack.password("alice"))
+        second.login(web_url(stack, "hub"), "bob", stack.password("bob"))
+        page.select_room(room)
+        second.select_room(room)
+        page.type_message("hello from the leaf")
+        wait_until(lambda: second.bodies() == ["hello from the leaf"], what="alice's message in bob's browser")
+        second.type_message("hello from the hub")
+        want = ["hello from the leaf", "hello from the hub"]
+        for p in (page, second):
+            wait_until(lambda: p.bodies() == want and all(m["seq"] for m in p.messages()),
+                       what="both messages, numbered, in both browsers")
+        assert [m["seq"] for m in page.messages()] == [m["seq"] for m in second.messages()]
+        second.screenshot("bob-browser.png")
+    finally:
+        second.quit()
+
+
 XSS_BODIES = [
     '<img src=x onerror="window.__pwned=1">',
     '<script>window.__pwned=2</script>',
@@ -302,6 +324,12 @@ def test_typing_and_presence_show(stack, page):
     page.screenshot("typing-presence.png")
     other.publish(f"chat/v1/rooms/{room}/typing/{carol}", {"typing": False}, qos=0)
     wait_until(lambda: page.driver.find_element(By.ID, "typing").text == "", what="typing cleared")
+    # alice typing is published (and stops when she sends).
+    other.subscribe(f"chat/v1/rooms/{room}/typing/alice")
+    page.driver.find_element(By.ID, "composer-text").send_keys("I am wri")
+    other.expect_json(f"chat/v1/rooms/{room}/typing/alice", lambda d: d.get("typing") is True)
+    page.driver.find_element(By.ID, "composer-text").send_keys("ting" + Keys.ENTER)
+    other.expect_json(f"chat/v1/rooms/{room}/typing/alice", lambda d: d.get("typing") is False)
     other.close()
     wait_until(lambda: state() == "offline", what=f"{carol} shown offline")
 
@@ -442,6 +470,7 @@ def test_browser_terminal_client_and_paho_see_the_same_order(stack, page):
             if line.startswith(f"msg {room} "):
                 shown.append(line.split(" ", 3)[3])
         assert shown == said
+        page.screenshot("three-clients.png")
     finally:
         term.stdin.close()
         term.wait(timeout=20)
