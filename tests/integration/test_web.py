@@ -101,7 +101,7 @@ class Page:
     def room_badges(self):
         """{room: unread count shown} for the rooms list."""
         return self.js("""const r = {}; document.querySelectorAll('#rooms .room').forEach(b => {
-            const badge = b.querySelector('.badge'); r[b.dataset.room] = badge ? Number(badge.textContent) : 0; });
+            const badge = b.querySelector('.badge:not(.mention-badge)'); r[b.dataset.room] = badge ? Number(badge.textContent) : 0; });
             return r;""")
 
     def select_room(self, name):
@@ -518,3 +518,30 @@ def test_phone_sized_screen_shows_one_pane_at_a_time(stack, page):
         page.screenshot("phone-rooms.png")
     finally:
         page.driver.set_window_size(1100, 760)
+
+
+def test_mentions_are_counted_and_notified_in_the_background(stack, page):
+    room = new_room(stack, "alice", "bob")
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.type_message("/dm bob")
+    wait_until(lambda: page.driver.find_element(By.ID, "room-title").text == "@bob", what="the direct room")
+    dm = page.js("return document.querySelector('#rooms [aria-current=true]').dataset.room")
+    page.select_room("lobby")
+    # The tab goes to the background; notifications are recorded instead of shown.
+    page.js("""window.__notes = [];
+        window.Notification = function (title, opts) { window.__notes.push([title, opts.body]); };
+        window.Notification.permission = 'granted';
+        Object.defineProperty(document, 'visibilityState', {get: () => 'hidden', configurable: true});""")
+    bob = stack.client("bob", "hub")
+    publish_all(bob, room, ["just chatting", "@alice have a look", "mail@alice.example is not a mention"])
+    wait_until(lambda: page.js(f"return document.querySelector('#rooms [data-room={room}] .mention-badge')"
+                               "?.textContent") == "@1", what="one mention counted")
+    assert page.room_badges()[room] == 3
+    assert page.js("return window.__notes") == [[f"bob in #{room}", "@alice have a look"]]
+    publish_all(bob, dm, ["a direct word"])
+    wait_until(lambda: page.js("return window.__notes.length") == 2, what="the direct message notified")
+    assert page.js("return window.__notes[1]") == ["bob in @bob", "a direct word"]
+    page.select_room(room)
+    wait_until(lambda: page.js("return document.querySelectorAll('#messages .msg.mention').length") == 1,
+               what="the mention marked")
+    assert page.js(f"return document.querySelector('#rooms [data-room={room}] .mention-badge')") is None

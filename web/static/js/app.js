@@ -51,6 +51,7 @@ var Chat = window.Chat || (window.Chat = {});
     s.current = name;
     r.dividerSeq = r.unread > 0 ? r.readSeq : null;
     r.unread = 0;
+    r.mentions = 0;
     Chat.view.setRoom(r, show);
     Chat.view.renderMessages(r, s.me, "bottom");
     drawRooms();
@@ -124,7 +125,13 @@ var Chat = window.Chat || (window.Chat = {});
     r.add({ id: obj.id, sender: sender, body: obj.body, ts: new Date().toISOString() });
     if (sender !== s.me) {
       stopTyping(name, sender);
-      if (name !== s.current || !visible()) { r.unread++; drawRooms(); }
+      var mention = Chat.notify.mentions(obj.body, s.me);
+      if (name !== s.current || !visible()) {
+        r.unread++;
+        if (mention) r.mentions++;
+        drawRooms();
+      }
+      if (!visible() && (mention || r.with)) Chat.notify.show(r.with ? "@" + r.with : "#" + name, sender, obj.body);
     }
     changed(r, "");
     if (name === s.current) s.history.scheduleRenumber(r, s.me);
@@ -184,6 +191,7 @@ var Chat = window.Chat || (window.Chat = {});
       return;
     }
     $("login-submit").disabled = true;
+    Chat.notify.ask();
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/mqtt";
     s = { me: user, rooms: new Map(), current: null, presence: new Map(), typing: new Map(), lastTyping: 0 };
     s.net = new Chat.Net({ url: url, user: user, password: password,
@@ -252,7 +260,12 @@ var Chat = window.Chat || (window.Chat = {});
     $("composer-text").addEventListener("input", composerInput);
     $("messages").addEventListener("scroll", onScroll);
     document.addEventListener("visibilitychange", function () {
-      if (s && s.current && visible()) { room(s.current).unread = 0; drawRooms(); scheduleRead(room(s.current)); }
+      if (!s || !s.current || !visible()) return;
+      var r = room(s.current);
+      r.unread = 0;
+      r.mentions = 0;
+      drawRooms();
+      scheduleRead(r);
     });
     setInterval(function () { if (s) drawTyping(); }, 1000);
   });

@@ -21,6 +21,7 @@ Chat.RoomModel = function (name) {
   this.lastSeq = 0;        // the server's last_seq, from rooms/history replies
   this.readSeq = 0;        // our read marker on the server
   this.unread = 0;
+  this.mentions = 0;       // live messages naming us since the room was last open
   this.visibility = "";
   this.with = null;        // the other person of a direct room
   this.dividerSeq = null;  // "new messages" divider goes before the first seq above this

@@ -55,10 +55,13 @@ Chat.view = (function () {
     rooms.forEach(function (room) {
       var badge = room.unread > 0
         ? el("span", { class: "badge", "aria-label": room.unread + " unread" }, [String(room.unread)]) : null;
+      var at = room.mentions > 0
+        ? el("span", { class: "badge mention-badge", "aria-label": room.mentions + " mentions" }, ["@" + room.mentions])
+        : null;
       var p = room.with ? dot((presence.get(room.with) || {}).state) : null;
       var btn = el("button", { type: "button", class: "room", "data-room": room.name,
                                "aria-current": room.name === current ? "true" : null },
-                   [p, el("span", { class: "room-name" }, [roomLabel(room)]), badge]);
+                   [p, el("span", { class: "room-name" }, [roomLabel(room)]), at, badge]);
       btn.addEventListener("click", function () { on.selectRoom(room.name); });
       frag.appendChild(el("li", {}, [btn]));
     });
@@ -86,7 +89,8 @@ Chat.view = (function () {
       retry.addEventListener("click", function () { on.retry(room.name, m.id); });
       meta.push(retry);
     }
-    return el("div", { class: "msg" + (mine ? " mine" : ""), "data-key": m.key, "data-seq": m.seq,
+    var cls = "msg" + (mine ? " mine" : "") + (!mine && Chat.notify.mentions(m.body, me) ? " mention" : "");
+    return el("div", { class: cls, "data-key": m.key, "data-seq": m.seq,
                        "data-state": m.state },
               [el("div", { class: "meta" }, meta), el("div", { class: "body" }, [m.body])]);
   }
