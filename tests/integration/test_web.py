@@ -545,3 +545,42 @@ def test_mentions_are_counted_and_notified_in_the_background(stack, page):
     wait_until(lambda: page.js("return document.querySelectorAll('#messages .msg.mention').length") == 1,
                what="the mention marked")
     assert page.js(f"return document.querySelector('#rooms [data-room={room}] .mention-badge')") is None
+
+
+def seed_messages(stack, room, sender, count):
+    """Writes count numbered messages into room's archive directly (fast
+    set-up for long histories); bodies "seeded 00001", ..."""
+    stack.sql(f"INSERT INTO messages (room_id, seq, msg_id, sender_id, body) "
+              f"SELECT r.id, s.seq, CONCAT('seed', s.seq), u.id, CONCAT('seeded ', LPAD(s.seq, 5, '0')) "
+              f"FROM seq_1_to_{count} s, rooms r, users u WHERE r.name = '{room}' AND u.username = '{sender}'")
+    stack.sql(f"UPDATE rooms SET last_seq = {count} WHERE name = '{room}'")
+
+
+def test_long_scrollback_keeps_the_page_bounded(stack, page):
+    """Paging back through 1,000 messages and down again: every message
+    reachable in order, never more than 400 drawn at once."""
+    room = new_room(stack, "alice", "bob")
+    seed_messages(stack, room, "bob", 1000)
+    page.login(web_url(stack), "alice", stack.password("alice"))
+    page.select_room(room)
+    wait_until(lambda: [m["seq"] for m in page.messages()] == list(range(951, 1001)), what="the latest page")
+    seen, most = set(), 0
+
+    def step(where):
+        nonlocal most
+        before = page.messages()
+        page.js(f"const b = document.getElementById('messages'); b.scrollTop = {where};")
+        wait_until(lambda: page.messages() != before, what="another page")
+        shown = page.messages()
+        seqs = [m["seq"] for m in shown]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a gap or a disorder"
+        seen.update(seqs)
+        most = max(most, len(shown))
+        return seqs
+    while step(0)[0] != 1:
+        pass
+    assert seen == set(range(1, 1001))
+    while page.js("return document.querySelector('#messages .more') !== null"):
+        step("b.scrollHeight")
+    assert [m["seq"] for m in page.messages()][-1] == 1000
+    assert most <= 400, f"{most} messages drawn at once"

@@ -23,7 +23,10 @@ var Chat = window.Chat || (window.Chat = {});
     Chat.view.renderRooms(list, s.current, s.presence);
   }
 
+  /* Messages of r were added or changed: keep the room bounded (paging back
+   * drops the newest, anything else the oldest) and redraw it if open. */
   function changed(r, scroll) {
+    r.trim(scroll !== "prepend");
     if (r.name === s.current) {
       Chat.view.renderMessages(r, s.me, scroll);
       scheduleRead(r);
@@ -48,6 +51,7 @@ var Chat = window.Chat || (window.Chat = {});
   /* Opens room name; show: the user chose it (on a phone, the room pane comes to the front). */
   function selectRoom(name, show) {
     var r = room(name);
+    if (r.shownTo !== null) r.reset();   // left while paging back: open at the newest again
     s.current = name;
     r.dividerSeq = r.unread > 0 ? r.readSeq : null;
     r.unread = 0;
@@ -245,7 +249,10 @@ var Chat = window.Chat || (window.Chat = {});
   }
 
   function onScroll() {
-    if (s && s.current && $("messages").scrollTop < 80) s.history.older(room(s.current));
+    if (!s || !s.current) return;
+    var box = $("messages");
+    if (box.scrollTop < 80) s.history.older(room(s.current));
+    else if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) s.history.newer(room(s.current));
   }
 
   document.addEventListener("DOMContentLoaded", function () {

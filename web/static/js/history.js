@@ -84,6 +84,21 @@ Chat.History.prototype.older = function (room) {
   }).catch(function () { /* scrolling again retries */ }).then(function () { room.loadingOlder = false; });
 };
 
+/* Fetches the page after the last message shown, once newer ones were
+ * dropped while paging back (scrolling down again). */
+Chat.History.prototype.newer = function (room) {
+  var self = this;
+  if (room.shownTo === null || room.loadingNewer) return Promise.resolve();
+  room.loadingNewer = true;
+  return this.ask({ room: room.name, after: room.shownTo, limit: PAGE }).then(function (reply) {
+    var got = reply.messages || [];
+    self.merge(room, reply);
+    room.shownTo = got.length ? got[got.length - 1].seq : room.shownTo;
+    if (got.length < PAGE || room.shownTo >= room.syncedTo) room.shownTo = null;
+    self.changed(room, "");
+  }).catch(function () { /* scrolling again retries */ }).then(function () { room.loadingNewer = false; });
+};
+
 /* After live messages: a catch-up numbers them (live payloads carry no seq)
  * and fills anything the live path missed; repeated a few times while some
  * stay unnumbered (history-svc may not have stored them yet). */

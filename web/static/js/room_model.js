@@ -15,7 +15,7 @@ Chat.RoomModel = function (name) {
   this.arrivals = 0;
   this.sortedCache = null;
   this.minSeq = null;      // smallest seq held (paging back sends before=minSeq)
-  this.maxSeq = null;      // largest seq held (catch-up sends after=maxSeq)
+  this.maxSeq = null;      // largest seq held
   this.loaded = false;     // the latest page has been fetched once
   this.noOlder = false;    // history said there is nothing before minSeq
   this.lastSeq = 0;        // the server's last_seq, from rooms/history replies
@@ -26,7 +26,13 @@ Chat.RoomModel = function (name) {
   this.with = null;        // the other person of a direct room
   this.dividerSeq = null;  // "new messages" divider goes before the first seq above this
   this.syncedTo = 0;       // every message up to this seq has come from history
+  this.shownTo = null;     // after newer messages were dropped: the last seq shown (null: all)
 };
+
+/* At most this many messages are held per room (and drawn): a long
+ * scrollback or a busy room keeps the page's memory and DOM bounded. */
+Chat.RoomModel.MAX_HELD = 400;
+Chat.RoomModel.KEEP = 300;
 
 Chat.RoomModel.key = function (sender, id) { return sender + "/" + id; };
 
@@ -74,6 +80,44 @@ Chat.RoomModel.prototype.sorted = function () {
     });
   }
   return this.sortedCache;
+};
+
+/* Beyond MAX_HELD, drops messages down to KEEP: the oldest when dropOldest
+ * (the reader is at the newest end), else the newest (the reader is paging
+ * back). Only numbered messages that history can give back again
+ * (seq <= syncedTo) are dropped, never a message of ours without receipt. */
+Chat.RoomModel.prototype.trim = function (dropOldest) {
+  if (this.byKey.size <= Chat.RoomModel.MAX_HELD) return;
+  var synced = this.syncedTo;
+  var numbered = this.sorted().filter(function (m) { return m.seq !== null && m.seq <= synced; });
+  var n = Math.min(this.byKey.size - Chat.RoomModel.KEEP, numbered.length);
+  var drop = dropOldest ? numbered.slice(0, n) : numbered.slice(numbered.length - n);
+  var self = this;
+  drop.forEach(function (m) { self.byKey.delete(m.key); });
+  this.sortedCache = null;
+  var kept = numbered.slice(dropOldest ? n : 0, dropOldest ? numbered.length : numbered.length - n);
+  this.minSeq = kept.length ? kept[0].seq : null;
+  if (dropOldest) this.noOlder = false;
+  else this.shownTo = kept.length ? kept[kept.length - 1].seq : null;
+  this.maxSeq = null;
+  for (var m of this.byKey.values()) if (m.seq !== null && (this.maxSeq === null || m.seq > this.maxSeq)) this.maxSeq = m.seq;
+};
+
+/* Forgets the numbered messages (history gives them back) so that the room
+ * opens at its latest page again; keeps our messages without a receipt. */
+Chat.RoomModel.prototype.reset = function () {
+  var self = this;
+  this.byKey.forEach(function (m, key) { if (m.seq !== null) self.byKey.delete(key); });
+  this.sortedCache = null;
+  this.minSeq = this.maxSeq = this.shownTo = null;
+  this.loaded = this.noOlder = false;
+};
+
+/* The messages to draw: all, or after newer ones were dropped those up to shownTo. */
+Chat.RoomModel.prototype.shown = function () {
+  var to = this.shownTo;
+  if (to === null) return this.sorted();
+  return this.sorted().filter(function (m) { return m.seq !== null && m.seq <= to; });
 };
 
 /* Every message up to seq has now come from history (see the ordering above). */

@@ -95,26 +95,43 @@ Chat.view = (function () {
               [el("div", { class: "meta" }, meta), el("div", { class: "body" }, [m.body])]);
   }
 
-  /* Redraws the message list of room. scroll: "bottom" (jump to the newest),
-   * "prepend" (older messages were added above: keep what is in view), or
-   * anything else (stay at the bottom if there, else keep the position). */
+  function atBottom() {
+    var box = $("messages");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  }
+
+  /* The first message in view and its distance from the top of the box. */
+  function anchor(box) {
+    var top = box.scrollTop;
+    for (var n = box.firstElementChild; n; n = n.nextElementSibling) {
+      if (n.dataset.key && n.offsetTop + n.offsetHeight > top) return { key: n.dataset.key, off: n.offsetTop - top };
+    }
+    return null;
+  }
+
+  /* Redraws the message list of room. scroll: "bottom" jumps to the newest;
+   * otherwise the view stays at the bottom if it was there, else the message
+   * at the top of the view stays where it is (messages added or dropped
+   * above it do not move what one is reading). */
   function renderMessages(room, me, scroll) {
     var box = $("messages");
-    var atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-    var oldHeight = box.scrollHeight, oldTop = box.scrollTop;
+    var wasAtBottom = atBottom();
+    var keep = scroll === "bottom" || (wasAtBottom && scroll !== "prepend") ? null : anchor(box);
     var frag = document.createDocumentFragment();
     if (room.noOlder && room.byKey.size) frag.appendChild(el("div", { class: "start" }, ["Start of the room"]));
     var dividerDone = room.dividerSeq === null;
-    room.sorted().forEach(function (m) {
+    room.shown().forEach(function (m) {
       if (!dividerDone && m.seq !== null && m.seq > room.dividerSeq && m.sender !== me) {
         frag.appendChild(el("div", { class: "divider", role: "separator" }, ["New messages"]));
         dividerDone = true;
       }
       frag.appendChild(messageNode(room, m, me));
     });
+    if (room.shownTo !== null) frag.appendChild(el("div", { class: "start more" }, ["Newer messages below\u2026"]));
     box.replaceChildren(frag);
-    if (scroll === "prepend") box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
-    else if (scroll === "bottom" || atBottom) box.scrollTop = box.scrollHeight;
+    var at = keep && box.querySelector('[data-key="' + CSS.escape(keep.key) + '"]');
+    if (at) box.scrollTop = at.offsetTop - keep.off;
+    else if (scroll === "bottom" || wasAtBottom) box.scrollTop = box.scrollHeight;
   }
 
   /* Shows room's title; on a phone-sized screen, show (true) brings the room
@@ -135,5 +152,5 @@ Chat.view = (function () {
 
   return { init: init, showLogin: showLogin, showChat: showChat, setConnState: setConnState,
            setMyState: setMyState, renderRooms: renderRooms, renderPeople: renderPeople,
-           renderMessages: renderMessages, setRoom: setRoom, renderTyping: renderTyping, notice: notice };
+           renderMessages: renderMessages, atBottom: atBottom, setRoom: setRoom, renderTyping: renderTyping, notice: notice };
 })();
