@@ -155,10 +155,16 @@ $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_OBJ)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-web
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+
+# The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
+bench-web: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
