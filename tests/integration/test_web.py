@@ -417,7 +417,7 @@ def test_message_without_receipt_shows_failed_and_retry_stores_it_once(stack, pa
     try:
         page.type_message("needs a retry")
         state = lambda: [m["state"] for m in page.messages() if m["body"] == "needs a retry"]  # noqa: E731
-        assert state() == ["pending"]
+        wait_until(lambda: state() == ["pending"], what="the message pending")
         wait_until(lambda: state() == ["failed"], 40, "the message shown failed")
         page.screenshot("failed-retry.png")
         # Retry sends it again, same id; it waits, pending, for the archive.

@@ -27,10 +27,22 @@ var Chat = window.Chat || (window.Chat = {});
    * drops the newest, anything else the oldest) and redraw it if open. */
   function changed(r, scroll) {
     r.trim(scroll !== "prepend");
-    if (r.name === s.current) {
-      Chat.view.renderMessages(r, s.me, scroll);
-      scheduleRead(r);
-    }
+    if (r.name !== s.current) return;
+    // One redraw per frame however many messages arrived: "bottom" wins,
+    // then "prepend" (do not stick to the bottom), then "".
+    if (scroll === "bottom" || (scroll === "prepend" && s.drawScroll !== "bottom")) s.drawScroll = scroll;
+    if (s.drawPending) return;
+    s.drawPending = true;
+    var session = s;
+    requestAnimationFrame(function () {
+      if (session !== s) return;
+      s.drawPending = false;
+      var mode = s.drawScroll || "";
+      s.drawScroll = "";
+      var cur = room(s.current);
+      Chat.view.renderMessages(cur, s.me, mode);
+      scheduleRead(cur);
+    });
   }
 
   function visible() { return document.visibilityState === "visible"; }
@@ -57,7 +69,7 @@ var Chat = window.Chat || (window.Chat = {});
     r.unread = 0;
     r.mentions = 0;
     Chat.view.setRoom(r, show);
-    Chat.view.renderMessages(r, s.me, "bottom");
+    changed(r, "bottom");
     drawRooms();
     drawTyping();
     if (s.net.connected()) s.history.sync(r);

@@ -100,8 +100,8 @@ Chat.History.prototype.newer = function (room) {
 };
 
 /* After live messages: a catch-up numbers them (live payloads carry no seq)
- * and fills anything the live path missed; repeated a few times while some
- * stay unnumbered (history-svc may not have stored them yet). */
+ * and fills anything the live path missed; repeated, less and less often,
+ * while some stay unnumbered (history-svc may not have stored them yet). */
 Chat.History.prototype.scheduleRenumber = function (room, me, tries) {
   var self = this;
   if (this.renumber.has(room.name) || !room.loaded) return;
@@ -109,7 +109,7 @@ Chat.History.prototype.scheduleRenumber = function (room, me, tries) {
   this.renumber.set(room.name, setTimeout(function () {
     self.renumber.delete(room.name);
     self.sync(room).then(function () {
-      if (room.needsCatchUp(me) && tries < 5) self.scheduleRenumber(room, me, tries + 1);
+      if (room.needsCatchUp(me)) self.scheduleRenumber(room, me, tries + 1);
     });
-  }, 600 + 800 * tries));
+  }, 600 + 800 * Math.min(tries, 5)));
 };

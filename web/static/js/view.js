@@ -120,7 +120,11 @@ Chat.view = (function () {
     var frag = document.createDocumentFragment();
     if (room.noOlder && room.byKey.size) frag.appendChild(el("div", { class: "start" }, ["Start of the room"]));
     var dividerDone = room.dividerSeq === null;
-    room.shown().forEach(function (m) {
+    // A burst of live messages not yet numbered (so not yet trimmed) is drawn
+    // from its newest MAX_HELD only.
+    var list = room.shown();
+    if (list.length > Chat.RoomModel.MAX_HELD) list = list.slice(list.length - Chat.RoomModel.MAX_HELD);
+    list.forEach(function (m) {
       if (!dividerDone && m.seq !== null && m.seq > room.dividerSeq && m.sender !== me) {
         frag.appendChild(el("div", { class: "divider", role: "separator" }, ["New messages"]));
         dividerDone = true;
