@@ -496,9 +496,20 @@ def test_create_invite_dm_status_and_leave_from_the_composer(stack, page):
                == "away", what="alice shown away")
     assert "lunch, back at 2" in page.driver.find_element(By.CSS_SELECTOR, "#people [data-user=alice]").text
 
+    page.type_message("/rooms")
+    wait_until(lambda: notice().startswith("public rooms:") and f"{name} (2)" in notice(), what="the directory")
     page.type_message("/dm bob")
     wait_until(lambda: page.driver.find_element(By.ID, "room-title").text == "@bob", what="the direct room open")
+    # Keyboard: Alt+Up goes to the room above in the list, from the composer.
+    names = page.js("return Array.from(document.querySelectorAll('#rooms .room')).map(b => b.dataset.room)")
+    above = names[names.index(page.js("return document.querySelector('#rooms [aria-current=true]').dataset.room"))
+                  - 1]
+    page.driver.find_element(By.ID, "composer-text").send_keys(Keys.ALT, Keys.ARROW_UP)
+    wait_until(lambda: page.js("return document.querySelector('#rooms [aria-current=true]').dataset.room")
+               == above, what="Alt+Up")
     page.select_room(name)
+    page.type_message("/kick bob")
+    wait_until(lambda: notice() == f"removed bob from #{name}", what="kick confirmed")
     page.type_message("/leave")
     wait_until(lambda: name not in page.room_badges(), what="the room gone from the list")
     page.type_message("/status online")

@@ -260,6 +260,19 @@ var Chat = window.Chat || (window.Chat = {});
     if (!box.value && s.lastTyping) { s.lastTyping = 0; s.net.sendTyping(s.current, false); }
   }
 
+  /* Alt+Up / Alt+Down: previous / next room (focus stays in the composer);
+   * Escape: back to the rooms list on a phone-sized screen. */
+  function onKey(ev) {
+    if (!s || !s.current) return;
+    if (ev.altKey && (ev.key === "ArrowUp" || ev.key === "ArrowDown")) {
+      var names = Array.from(document.querySelectorAll("#rooms .room")).map(function (b) { return b.dataset.room; });
+      var i = names.indexOf(s.current) + (ev.key === "ArrowUp" ? -1 : 1);
+      if (i >= 0 && i < names.length) { ev.preventDefault(); selectRoom(names[i], true); }
+    } else if (ev.key === "Escape" && document.body.dataset.view === "room") {
+      Chat.view.setRoom(room(s.current), false);
+    }
+  }
+
   function onScroll() {
     if (!s || !s.current) return;
     var box = $("messages");
@@ -278,6 +291,7 @@ var Chat = window.Chat || (window.Chat = {});
     $("composer-text").addEventListener("keydown", composerKey);
     $("composer-text").addEventListener("input", composerInput);
     $("messages").addEventListener("scroll", onScroll);
+    document.addEventListener("keydown", onKey);
     document.addEventListener("visibilitychange", function () {
       if (!s || !s.current || !visible()) return;
       var r = room(s.current);

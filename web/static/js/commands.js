@@ -37,7 +37,7 @@ Chat.commands = (function () {
     case "/invite":
     case "/kick":
       return ask("history", { op: cmd.slice(1), room: current, user: arg }, function (r) {
-        return { text: (cmd === "/kick" ? "removed " : "invited ") + r.user + " to #" + r.room };
+        return { text: (cmd === "/kick" ? "removed " + r.user + " from #" : "invited " + r.user + " to #") + r.room };
       });
     case "/dm":
       return ask("history", { op: "dm", user: arg }, function (r) {
