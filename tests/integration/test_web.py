@@ -476,7 +476,7 @@ def test_browser_terminal_client_and_paho_see_the_same_order(stack, page):
         term.wait(timeout=20)
 
 
-def test_create_invite_dm_status_and_leave_from_the_composer(stack, page):
+def test_create_join_invite_kick_dm_status_and_leave_from_the_composer(stack, page):
     page.login(web_url(stack), "alice", stack.password("alice"))
     name = "wc" + uuid.uuid4().hex[:10]
     notice = lambda: page.driver.find_element(By.ID, "notice").text  # noqa: E731
@@ -496,6 +496,14 @@ def test_create_invite_dm_status_and_leave_from_the_composer(stack, page):
                == "away", what="alice shown away")
     assert "lunch, back at 2" in page.driver.find_element(By.CSS_SELECTOR, "#people [data-user=alice]").text
 
+    # bob opens a public room; alice finds and joins it.
+    pub = "wj" + uuid.uuid4().hex[:10]
+    bob.subscribe("chat/v1/users/bob/inbox")
+    bob.publish("chat/v1/users/bob/req/history", {"op": "create", "req_id": "c1", "room": pub})
+    bob.expect_json("chat/v1/users/bob/inbox", lambda d: d.get("req_id") == "c1" and d["ok"])
+    page.type_message(f"/join {pub}")
+    wait_until(lambda: page.js("return document.querySelector('#rooms [aria-current=true]')?.dataset.room")
+               == pub, what="the joined room open")
     page.type_message("/rooms")
     wait_until(lambda: notice().startswith("public rooms:") and f"{name} (2)" in notice(), what="the directory")
     page.type_message("/dm bob")
