@@ -205,7 +205,9 @@ def test_wrong_password_is_refused_and_the_password_is_never_stored(stack, page)
           all.onsuccess = () => done(dump + JSON.stringify(all.result)); };
         req.onerror = () => done(dump);""")
     assert password not in stored
-    page.screenshot("login-refused.png")
+    page.driver.find_element(By.ID, "logout").click()
+    wait_until(lambda: page.driver.find_element(By.ID, "login-screen").is_displayed(), what="logged out")
+    wait_until(lambda: page.js("return document.getElementById('chat-screen').hidden"), what="chat hidden")
 
 
 def test_browser_and_paho_chat_across_the_bridge(stack, page):

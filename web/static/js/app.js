@@ -210,9 +210,13 @@ var Chat = window.Chat || (window.Chat = {});
     Chat.notify.ask();
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/mqtt";
     s = { me: user, rooms: new Map(), current: null, presence: new Map(), typing: new Map(), lastTyping: 0 };
+    var session = s;
+    var mine = function (fn) {   // events of a connection we logged out of are ignored
+      return function () { if (s === session) fn.apply(null, arguments); };
+    };
     s.net = new Chat.Net({ url: url, user: user, password: password,
-      handlers: { state: onState, connected: resync, roomMessage: onRoomMessage, typing: onTyping,
-                  presence: onPresence, inbox: onInbox } });
+      handlers: { state: mine(onState), connected: mine(resync), roomMessage: mine(onRoomMessage),
+                  typing: mine(onTyping), presence: mine(onPresence), inbox: mine(onInbox) } });
     s.history = new Chat.History(s.net, changed);
     s.sender = new Chat.Sender(s.net, user, room, function (r) {
       changed(r, "");
@@ -227,11 +231,16 @@ var Chat = window.Chat || (window.Chat = {});
     if (ev) ev.preventDefault();
     var box = $("composer-text");
     var body = box.value;
-    if (!s || !s.current || !body.trim()) return;
-    if (new TextEncoder().encode(body).length > 4000) { box.setCustomValidity("At most 4000 bytes"); return; }
-    box.value = "";
-    if (body.charAt(0) === "/" && body.charAt(1) !== "/") { command(body); return; }
+    if (!s || !body.trim()) return;
+    if (body.charAt(0) === "/" && body.charAt(1) !== "/") { box.value = ""; command(body); return; }
+    if (!s.current) { Chat.view.notice("no room open: /join or /create one"); return; }
     if (body.slice(0, 2) === "//") body = body.slice(1);   // "//x" sends "/x"
+    if (new TextEncoder().encode(body).length > 4000) {
+      box.setCustomValidity("At most 4000 bytes");
+      box.reportValidity();
+      return;
+    }
+    box.value = "";
     s.sender.send(s.current, body);
     s.net.sendTyping(s.current, false);
     s.lastTyping = 0;
@@ -245,6 +254,16 @@ var Chat = window.Chat || (window.Chat = {});
       Chat.view.notice(out.text);
       if (out.refresh) return refreshRooms(out.select);
     }).catch(function (e) { Chat.view.notice("error: " + e.message); });
+  }
+
+  /* Closes the connection and forgets the session (the password with it);
+   * messages still waiting for a receipt stay in IndexedDB for next time. */
+  function logout() {
+    if (!s) return;
+    s.net.end();
+    s = null;
+    $("composer-text").value = "";
+    Chat.view.showLogin("");
   }
 
   function composerKey(ev) {
@@ -287,6 +306,7 @@ var Chat = window.Chat || (window.Chat = {});
       back: function () { Chat.view.setRoom(s.current ? room(s.current) : null, false); }
     });
     $("login-form").addEventListener("submit", login);
+    $("logout").addEventListener("click", logout);
     $("composer").addEventListener("submit", submitComposer);
     $("composer-text").addEventListener("keydown", composerKey);
     $("composer-text").addEventListener("input", composerInput);
