@@ -591,7 +591,8 @@ def test_long_scrollback_keeps_the_page_bounded(stack, page):
         nonlocal most
         before = page.messages()
         page.js(f"const b = document.getElementById('messages'); b.scrollTop = {where};")
-        wait_until(lambda: page.messages() != before, what="another page")
+        wait_until(lambda: page.messages() != before,
+                   what=f"another page after scrollTop = {where} (from seq {before[0]['seq']}..{before[-1]['seq']})")
         shown = page.messages()
         seqs = [m["seq"] for m in shown]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a gap or a disorder"

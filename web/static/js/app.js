@@ -292,11 +292,18 @@ var Chat = window.Chat || (window.Chat = {});
     }
   }
 
+  /* Near the top: the page before; near the bottom after paging back: the
+   * page after. Checked again once a page came (or failed), since a view
+   * still at the edge gets no further scroll event. */
   function onScroll() {
     if (!s || !s.current) return;
-    var box = $("messages");
-    if (box.scrollTop < 80) s.history.older(room(s.current));
-    else if (box.scrollHeight - box.scrollTop - box.clientHeight < 80) s.history.newer(room(s.current));
+    var box = $("messages"), r = room(s.current);
+    var again = function () { setTimeout(onScroll, 300); };
+    if (box.scrollTop < 80 && !r.noOlder && !r.loadingOlder) {
+      s.history.older(r).then(again);
+    } else if (box.scrollHeight - box.scrollTop - box.clientHeight < 80 && r.shownTo !== null && !r.loadingNewer) {
+      s.history.newer(r).then(again);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
