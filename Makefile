@@ -1,6 +1,8 @@
 # Top-level build for the MQTT chat system. See README.md.
 #   make            build everything into build/
-#   make deps       install the Debian 12 packages (as root) or print the command
+#   make deps       install the Debian 12 packages (as root) or print the command,
+#                   and the web client's MQTT.js (npm ci in web/)
+#   make web        only the latter (docs/WEB.md)
 #   make up / down / status   run the local stack (state in var/)
 #   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
 #                   backup; restore into the stopped stack (docs/ADMIN.md)
@@ -52,7 +54,7 @@ COMMON_LIB := $(BUILD)/libchatcommon.a
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
 	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
 
-.PHONY: all deps up down status backup restore test unit integration asan clean fuzz
+.PHONY: all deps web up down status backup restore test unit integration asan clean fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -100,6 +102,9 @@ $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.
 
 deps:
 	@scripts/deps.sh
+
+web:
+	@scripts/deps.sh web
 
 up: deps
 	@$(MAKE) --no-print-directory all
@@ -224,10 +229,16 @@ $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-web
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+
+# The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
+bench-web: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)

@@ -7,6 +7,11 @@
 #   LB_TLS_PORT + TLS_LEAVES  "name=host:port ..." the leaves' TLS listeners;
 #                     TLS is passed through, so each leaf's certificate
 #                     must name the address clients use for HAProxy
+#   LB_WEB_PORT + WEB_LEAVES  "name=host:port ..." the leaves' WebSockets
+#                     listeners, which also serve the web client
+#   LB_WEB_TLS_PORT + LB_WEB_PEM  the same over TLS, which HAProxy ends with
+#                     the certificate and key in LB_WEB_PEM, offering HTTP/1.1
+#                     only (Mosquitto 2.0.11's http_dir fails on HTTP/2)
 #   RUN_AS            user HAProxy drops to when started as root
 #   AGENTS            "name=host:port ..." each leaf's health agent
 #                     (health-agent/): an agent-check beside the TCP check
@@ -64,5 +69,19 @@ if [ -n "${LB_TLS_PORT:-}" ]; then
 	tls=$(servers "$TLS_LEAVES")
 	awk -v servers="$tls" '/^@TLS_SERVERS@$/ { print servers; next } { print }' "$here/haproxy-tls.cfg.in" |
 		sed -e "s|@LB_BIND@|$LB_BIND|g" -e "s|@LB_TLS_PORT@|$LB_TLS_PORT|g" >> "$tmp"
+fi
+# extra TEMPLATE PLACEHOLDER PORT_NAME PORT LEAVES: appends one more frontend.
+extra() {
+	[ -n "$5" ] || { echo "gen-haproxy-conf: $4 needs its leaves" >&2; exit 2; }
+	list=$(servers "$5")
+	awk -v servers="$list" -v ph="$2" '$0 == ph { print servers; next } { print }' "$here/$1" |
+		sed -e "s|@LB_BIND@|$LB_BIND|g" -e "s|@$3@|$4|g" >> "$tmp"
+}
+[ -z "${LB_WEB_PORT:-}" ] || extra haproxy-web.cfg.in @WEB_SERVERS@ LB_WEB_PORT "$LB_WEB_PORT" "${WEB_LEAVES:-}"
+if [ -n "${LB_WEB_TLS_PORT:-}" ]; then
+	[ -n "${LB_WEB_PORT:-}" ] && [ -n "${LB_WEB_PEM:-}" ] ||
+		{ echo "gen-haproxy-conf: LB_WEB_TLS_PORT needs LB_WEB_PORT and LB_WEB_PEM" >&2; exit 2; }
+	sed -e "s|@LB_BIND@|$LB_BIND|g" -e "s|@LB_WEB_TLS_PORT@|$LB_WEB_TLS_PORT|g" \
+		-e "s|@LB_WEB_PEM@|$LB_WEB_PEM|g" "$here/haproxy-web-tls.cfg.in" >> "$tmp"
 fi
 mv "$tmp" "$out"

@@ -6,6 +6,8 @@
 # Optional (cluster, docs/ADMIN.md "Cluster"):
 #   TLS_PORT CAFILE CERTFILE KEYFILE   a TLS listener (listener-tls.conf.in)
 #   WS_PORT                            a WebSockets listener (listener-ws.conf.in)
+#   HTTP_DIR                           with WS_PORT: the listener also serves the static
+#                                      files of this directory (the web client, web/)
 #   BRIDGE_CAFILE                      the bridge runs over TLS (bridge-tls.conf.in);
 #                                      HUB_PORT is then the hub's TLS port
 #   STANDBY_HUB                        host:port of a standby hub: the bridge's
@@ -69,6 +71,10 @@ fi
 # the plugin and its options are global either way.
 [ -z "${TLS_PORT:-}" ] || subst "$here/listener-tls.conf.in" >> "$tmp"
 [ -z "${WS_PORT:-}" ] || subst "$here/listener-ws.conf.in" >> "$tmp"
+if [ -n "${WS_PORT:-}" ] && [ -n "${HTTP_DIR:-}" ]; then
+	# Served without Content-Type or caching headers (docs/WEB.md).
+	printf 'http_dir %s\n' "$HTTP_DIR" >> "$tmp"
+fi
 if [ -n "${HUB_PORT:-}" ]; then
 	printf '\n' >> "$tmp"
 	subst "$here/bridge.conf.in" > "$tmp.bridge"

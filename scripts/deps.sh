@@ -1,14 +1,41 @@
 #!/bin/sh
 # deps.sh: installs the Debian 12 packages this project builds, runs and
-# tests with. Idempotent: does nothing when all are present. As root it runs
-# apt-get; otherwise it prints the exact command to run.
+# tests with, then the web client's one npm package (MQTT.js, pinned by
+# web/package-lock.json). Idempotent: does nothing when all are present. As
+# root it runs apt-get; otherwise it prints the exact command to run.
+#   deps.sh        packages, then the web client's npm package
+#   deps.sh web    only the npm package (`make web`)
 set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+# MQTT.js's browser bundle for web/ (Debian's node-mqtt has none): `npm ci`
+# installs exactly the versions of web/package-lock.json, without running
+# any package's install scripts; scripts/stack.sh serves the bundle.
+web_deps() {
+	local bundle="$ROOT/web/node_modules/mqtt/dist/mqtt.min.js"
+	if [ -f "$bundle" ] && [ "$bundle" -nt "$ROOT/web/package-lock.json" ]; then
+		return 0
+	fi
+	command -v npm >/dev/null || { echo "deps: npm is missing (apt-get install npm)" >&2; exit 1; }
+	echo "deps: npm ci in web/ (MQTT.js for the web client)"
+	(cd "$ROOT/web" && npm ci --ignore-scripts --omit=dev --no-audit --no-fund --loglevel=error)
+	touch "$bundle"
+}
+
+if [ "${1:-}" = web ]; then
+	web_deps
+	exit 0
+fi
 
 PACKAGES="build-essential pkg-config iproute2 iptables procps clang libclang-rt-14-dev
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup
 libcurl4-openssl-dev libssl-dev uthash-dev
-python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev"
+python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev
+chromium chromium-driver python3-selenium nodejs"
+# Debian's nodejs needs the npm package; a nodejs from elsewhere may bring its own npm.
+command -v npm >/dev/null || PACKAGES="$PACKAGES npm"
 
 missing=""
 for pkg in $PACKAGES; do
@@ -19,6 +46,7 @@ done
 
 if [ -z "$missing" ]; then
 	echo "deps: all Debian packages present"
+	web_deps
 	exit 0
 fi
 
@@ -39,3 +67,4 @@ fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+web_deps

@@ -9,6 +9,8 @@
 # exactly the processes whose pid files `up` wrote, nothing else.
 # Ports (loopback only) and their variables:
 #   CHAT_DB_PORT (13306)  CHAT_HUB_PORT (11883)  CHAT_LEAF_PORT (11884)
+#   CHAT_HUB_WS_PORT (19883)  CHAT_LEAF_WS_PORT (19884)  WebSockets listeners that
+#   also serve the web client (web/, docs/WEB.md) at http://127.0.0.1:PORT/
 # With CHAT_NODES=N (`make up NODES=N`) it runs a cluster instead: the hub,
 # leaves leaf1..leafN on CHAT_LEAF_PORT, +1, ..., HAProxy in front of the
 # leaves, and TLS (a private CA in $CHAT_VAR/tls, TLS listeners on every
@@ -19,6 +21,10 @@
 # and a health agent per leaf (health-agent/, docs/ADMIN.md "Health check")
 # answering HAProxy's agent-check on CHAT_HEALTH_PORT, +1, ... (default: any
 # free loopback port, written to $CHAT_VAR/run/health-leafN.port).
+#   CHAT_LB_WEB_PORT (18080)   HAProxy, the web client (http:// and ws://)
+#   CHAT_LB_WEB_TLS_PORT (18443)  HAProxy, the web client over TLS (https:// and wss://;
+#                              HAProxy ends TLS: the brokers' own WebSockets over TLS
+#                              offer HTTP/2, on which http_dir fails, docs/WEB.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +45,8 @@ LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
 HEALTH_PORT=${CHAT_HEALTH_PORT:-}
+LB_WEB_PORT=${CHAT_LB_WEB_PORT:-18080}
+LB_WEB_TLS_PORT=${CHAT_LB_WEB_TLS_PORT:-18443}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -47,6 +55,8 @@ if [ -n "$NODES" ]; then
 fi
 # Per-node TLS and WebSockets settings for node_conf; empty: none.
 NODE_TLS_PORT="" NODE_WS_PORT="" NODE_HUB_PORT=""
+# The web client's files, served by every WebSockets listener (http_dir).
+WEB_DIR="$VAR/web"
 
 log() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -160,6 +170,24 @@ CONF
 )
 }
 
+# Copies the web client (web/static and MQTT.js's browser bundle, which
+# `make deps` installs from web/package-lock.json) to the served directory,
+# readable by the user the brokers run as.
+install_web() {
+	local bundle="$ROOT/web/node_modules/mqtt/dist/mqtt.min.js"
+	rm -rf "$WEB_DIR.tmp"
+	mkdir -p "$WEB_DIR.tmp/vendor"
+	cp -R "$ROOT/web/static/." "$WEB_DIR.tmp/"
+	if [ -f "$bundle" ]; then
+		cp "$bundle" "$WEB_DIR.tmp/vendor/mqtt.min.js"
+	else
+		log "warning: $bundle is missing (run make deps): the web client cannot connect"
+	fi
+	chmod -R a+rX "$WEB_DIR.tmp"
+	rm -rf "$WEB_DIR"
+	mv "$WEB_DIR.tmp" "$WEB_DIR"
+}
+
 user_exists() {
 	[ "$(sql -N -B "$DB_NAME" -e "SELECT COUNT(*) FROM users WHERE username = '$1'")" != "0" ]
 }
@@ -200,7 +228,7 @@ node_conf() { # node port [hub]
 		# The bridge checks the hub's certificate (localhost is in its SAN).
 		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
 	fi
-	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" \
+	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
@@ -302,11 +330,14 @@ CONF
 	echo "$leaf=$BIND:$agent_port"
 }
 
-start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS) "name=host:port ..." (agents)
+start_haproxy() { # "name=host:port ..." x 4 (MQTT, TLS, WebSockets, health agents)
 	if alive_pid haproxy >/dev/null; then log "haproxy already up"; return; fi
 	check_port "$LB_PORT" CHAT_LB_PORT
 	check_port "$LB_TLS_PORT" CHAT_LB_TLS_PORT
-	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" AGENTS="${3:-}" \
+	check_port "$LB_WEB_PORT" CHAT_LB_WEB_PORT
+	check_port "$LB_WEB_TLS_PORT" CHAT_LB_WEB_TLS_PORT
+	LB_BIND=$BIND LB_PORT=$LB_PORT LEAVES="$1" LB_TLS_PORT=$LB_TLS_PORT TLS_LEAVES="$2" \
+	LB_WEB_PORT=$LB_WEB_PORT WEB_LEAVES="$3" LB_WEB_TLS_PORT=$LB_WEB_TLS_PORT LB_WEB_PEM="$VAR/tls/lb.pem" AGENTS="${4:-}" \
 		"$ROOT/mosquitto-conf/gen-haproxy-conf.sh" "$VAR/conf/haproxy.cfg"
 	haproxy -c -q -f "$VAR/conf/haproxy.cfg" || die "haproxy rejects $VAR/conf/haproxy.cfg"
 	haproxy -db -f "$VAR/conf/haproxy.cfg" </dev/null >>"$VAR/log/haproxy.log" 2>&1 &
@@ -315,12 +346,12 @@ start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS) "name=
 		tail -20 "$VAR/log/haproxy.log" >&2
 		die "haproxy did not listen on $BIND:$LB_PORT within 10 s"
 	fi
-	log "haproxy up on $BIND:$LB_PORT (TLS $LB_TLS_PORT) in front of the leaves"
+	log "haproxy up on $BIND:$LB_PORT (TLS $LB_TLS_PORT; web $LB_WEB_PORT, TLS $LB_WEB_TLS_PORT) in front of the leaves"
 }
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf port mqtt="" tls="" agents="" parts="mariadb hub"
+	local i leaf port mqtt="" tls="" web="" agents="" parts="mariadb hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -338,6 +369,7 @@ cluster_up() {
 		start_broker "$leaf" $(( LEAF_PORT + i - 1 )) hub
 		mqtt="$mqtt $leaf=$BIND:$(( LEAF_PORT + i - 1 ))"
 		tls="$tls $leaf=$BIND:$NODE_TLS_PORT"
+		web="$web $leaf=$BIND:$NODE_WS_PORT"
 		parts="$parts $leaf"
 	done
 	NODE_HUB_HOST="" NODE_HUB_PORT=""
@@ -348,7 +380,10 @@ cluster_up() {
 		agents="$agents $(start_agent "leaf$i" $(( LEAF_PORT + i - 1 )) $port)" || exit 1
 		parts="$parts health-leaf$i"
 	done
-	start_haproxy "$mqtt" "$tls" "$agents"
+	# HAProxy's certificate for the web client over TLS: key and chain in one file.
+	"$ROOT/scripts/certs.sh" "$VAR/tls" lb >/dev/null
+	(umask 077; cat "$VAR/tls/lb.crt" "$VAR/tls/lb.key" > "$VAR/tls/lb.pem")
+	start_haproxy "$mqtt" "$tls" "$web" "$agents"
 	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
 }
 
@@ -362,6 +397,7 @@ cmd_up() {
 	ensure_user presence service
 	ensure_user alice user lobby
 	ensure_user bob user lobby
+	install_web
 	if [ -n "$NODES" ]; then
 		cluster_up
 		start_service history-svc
@@ -371,8 +407,11 @@ cmd_up() {
 	fi
 	rm -f "$VAR/run/parts"
 	ensure_user bridge-leaf bridge
+	NODE_WS_PORT=$HUB_WS_PORT
 	start_broker hub "$HUB_PORT"
+	NODE_WS_PORT=$LEAF_WS_PORT
 	start_broker leaf "$LEAF_PORT" hub
+	NODE_WS_PORT=""
 	wait_bridge
 	start_service history-svc
 	start_service presence-svc
@@ -381,6 +420,7 @@ cmd_up() {
 The chat stack is up (state, logs and secrets in $VAR).
   hub  broker: $BIND:$HUB_PORT      leaf broker: $BIND:$LEAF_PORT
   demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
+Web client (docs/WEB.md): open http://$BIND:$LEAF_WS_PORT/  (or the hub's, http://$BIND:$HUB_WS_PORT/)
 Chat in two terminals:
   CHAT_PASSWORD=\$(cat $VAR/secrets/user-alice) $BUILD/chat --port $LEAF_PORT --user alice
   CHAT_PASSWORD=\$(cat $VAR/secrets/user-bob) $BUILD/chat --port $HUB_PORT --user bob
@@ -400,6 +440,8 @@ The chat cluster is up (state, logs, secrets and TLS files in $VAR).
   hub: $BIND:$HUB_PORT (TLS $HUB_TLS_PORT, WebSockets $HUB_WS_PORT)
   $NODES leaves: $BIND:$LEAF_PORT.. (TLS $LEAF_TLS_PORT.., WebSockets $LEAF_WS_PORT..), bridged to the hub over TLS
   HAProxy in front of the leaves: $BIND:$LB_PORT (MQTT), $BIND:$LB_TLS_PORT (MQTT over TLS)
+Web client (docs/WEB.md): open https://localhost:$LB_WEB_TLS_PORT/ (after trusting $VAR/tls/ca.crt)
+  or http://$BIND:$LB_WEB_PORT/; each leaf serves it too (http://$BIND:$LEAF_WS_PORT/ ..)
   demo users:  alice / $(secret user-alice)    bob / $(secret user-bob)   (room: lobby)
 Through HAProxy, over TLS:
   mosquitto_sub -h localhost -p $LB_TLS_PORT --cafile $VAR/tls/ca.crt -u bob -P \$(cat $VAR/secrets/user-bob) -t 'chat/v1/rooms/lobby/msg/+' -v

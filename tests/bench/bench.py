@@ -110,7 +110,8 @@ class Bench:
         self.ports = ports
         self.stack_env = dict(os.environ, CHAT_VAR=self.var, CHAT_BUILD=BUILD,
                               CHAT_DB_PORT=str(ports["db"]), CHAT_HUB_PORT=str(ports["hub"]),
-                              CHAT_LEAF_PORT=str(ports["leaf"]), CHAT_LOG_LEVEL="info")
+                              CHAT_LEAF_PORT=str(ports["leaf"]), CHAT_LOG_LEVEL="info",
+                              CHAT_HUB_WS_PORT=str(free_port()), CHAT_LEAF_WS_PORT=str(free_port()))
         log(f"starting the stack in {self.var} (db {ports['db']}, hub {ports['hub']}, leaf {ports['leaf']})")
         r = subprocess.run([os.path.join(ROOT, "scripts/stack.sh"), "up"], env=self.stack_env,
                            capture_output=True, text=True, timeout=300)

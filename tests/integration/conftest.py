@@ -114,10 +114,13 @@ class Client:
 class Stack:
     def __init__(self, var):
         self.var = var
-        self.ports = {"db": free_port(), "hub": free_port(), "leaf": free_port()}
+        self.ports = {"db": free_port(), "hub": free_port(), "leaf": free_port(),
+                      "hub_ws": free_port(), "leaf_ws": free_port()}
         self.env = dict(os.environ, CHAT_VAR=var, CHAT_BUILD=BUILD,
                         CHAT_DB_PORT=str(self.ports["db"]), CHAT_HUB_PORT=str(self.ports["hub"]),
                         CHAT_LEAF_PORT=str(self.ports["leaf"]), CHAT_LOG_LEVEL="debug",
+                        CHAT_HUB_WS_PORT=str(self.ports["hub_ws"]),
+                        CHAT_LEAF_WS_PORT=str(self.ports["leaf_ws"]),
                         CHAT_RETENTION_INTERVAL_S="2")
         self.clients = []
 

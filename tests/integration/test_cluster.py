@@ -49,13 +49,15 @@ class Cluster:
         os.chmod(self.var, 0o755)
         self.ports = {"db": free_port(), "hub": free_port(), "leaf": free_ports(NODES), "lb": free_port(),
                       "lb_tls": free_port(), "hub_tls": free_port(), "leaf_tls": free_ports(NODES),
-                      "hub_ws": free_port(), "leaf_ws": free_ports(NODES)}
+                      "hub_ws": free_port(), "leaf_ws": free_ports(NODES), "lb_web": free_port(),
+                      "lb_web_tls": free_port()}
         p = self.ports
         self.env = dict(os.environ, CHAT_VAR=self.var, CHAT_BUILD=BUILD, CHAT_NODES=str(NODES),
                         CHAT_DB_PORT=str(p["db"]), CHAT_HUB_PORT=str(p["hub"]), CHAT_LEAF_PORT=str(p["leaf"]),
                         CHAT_LB_PORT=str(p["lb"]), CHAT_LB_TLS_PORT=str(p["lb_tls"]),
                         CHAT_HUB_TLS_PORT=str(p["hub_tls"]), CHAT_LEAF_TLS_PORT=str(p["leaf_tls"]),
                         CHAT_HUB_WS_PORT=str(p["hub_ws"]), CHAT_LEAF_WS_PORT=str(p["leaf_ws"]),
+                        CHAT_LB_WEB_PORT=str(p["lb_web"]), CHAT_LB_WEB_TLS_PORT=str(p["lb_web_tls"]),
                         CHAT_LOG_LEVEL="debug")
         self.clients = []
 
