@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -176,10 +177,12 @@ def wait_snapshot(version, log_paths, timeout=WAIT_S):
 
 
 class Client:
-    """A paho MQTT client that queues what it receives."""
+    """A paho MQTT client that queues what it receives, connected as user to
+    the stack's node (or to host:port, with TLS trusting tls_ca, over
+    transport "tcp" or "websockets"); rc is the CONNACK's code."""
 
     def __init__(self, stack, user, node, password=None, client_id=None, protocol=mqtt.MQTTv311,
-                 bind_address=""):
+                 bind_address="", port=None, host="127.0.0.1", tls_ca=None, transport="tcp"):
         self.user = user
         self.messages = queue.Queue()
         self.connected = queue.Queue()
@@ -187,13 +190,15 @@ class Client:
         self.client_id = client_id or f"test-{user}-{uuid.uuid4().hex[:8]}"
         self.client = mqtt.Client(client_id=self.client_id,
                                   clean_session=None if protocol == mqtt.MQTTv5 else True,
-                                  protocol=protocol)
+                                  protocol=protocol, transport=transport)
         self.client.username_pw_set(user, stack.password(user) if password is None else password)
+        if tls_ca:
+            self.client.tls_set(ca_certs=tls_ca, cert_reqs=ssl.CERT_REQUIRED)
         # MQTT 5 callbacks take a properties argument too.
         self.client.on_connect = lambda c, u, f, rc, *props: self.connected.put(rc)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
         self.client.on_subscribe = lambda c, u, mid, *rest: self.subacked.add(mid)
-        self.client.connect("127.0.0.1", stack.port(node), keepalive=30, bind_address=bind_address)
+        self.client.connect(host, port or stack.port(node), keepalive=30, bind_address=bind_address)
         self.client.loop_start()
         self.rc = self.connected.get(timeout=WAIT_S)
         if self.rc != 0:
