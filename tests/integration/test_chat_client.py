@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, WAIT_S, free_port, inbox, wait_out_window, wait_until
+from conftest import BUILD, WAIT_S, free_port, inbox, run_process, start_process, wait_out_window, wait_until
 
 
 def client_env(stack, env):
@@ -81,7 +81,7 @@ class Chat:
         env = client_env(stack, dict(os.environ))
         if env_password:
             env["CHAT_PASSWORD"] = stack.password(user) if password is None else password
-        self.proc = subprocess.Popen([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
+        self.proc = start_process([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
                                       "--user", user, *extra],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
@@ -183,7 +183,7 @@ def test_wrong_password_and_loose_password_file_are_refused(stack, tmp_path):
     loose = tmp_path / "pw"
     loose.write_text(stack.password("alice") + "\n")
     os.chmod(loose, 0o644)
-    r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
+    r = run_process([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
                         "--password-file", str(loose)], input="", capture_output=True, text=True, timeout=WAIT_S,
                        env=client_env(stack, {k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"}))
     assert r.returncode != 0 and "0644" in (r.stderr + r.stdout)
@@ -198,7 +198,7 @@ def test_piped_lines_are_all_sent_before_exit(stack):
     watcher = stack.client("bob", "hub")
     watcher.subscribe("chat/v1/rooms/lobby/msg/alice")
     env = client_env(stack, dict(os.environ, CHAT_PASSWORD=stack.password("alice")))
-    r = subprocess.run([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
+    r = run_process([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
                        input="\n".join(room_msgs) + "\n", capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     got = [watcher.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d, b=b: d["body"] == b)["body"] for b in room_msgs]

@@ -40,11 +40,19 @@ class Tui:
         shell = ("trap : INT; " + " ".join(args) + '; echo "[chat exited $?]"; echo "[tty $(' + modes + ')]"; sleep 60')
         env = client_env(stack, {"CHAT_PASSWORD": stack.password(user), "LANG": "C.UTF-8",
                                  "TERM": "screen-256color"})
-        self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                  *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell)
+        # Retried: a new-session racing the exit of the private tmux server
+        # (its last session just killed by the previous test) fails.
+        tried = []
 
-    def tmux(self, *args):
-        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=60, check=True)
+        def started():
+            r = self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                          *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell, check=False)
+            tried.append(r.stderr.strip())
+            return r.returncode == 0
+        assert wait_until(started, step=0.5), f"tmux new-session failed: {tried[-3:]}"
+
+    def tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=60, check=check)
 
     def screen(self):
         return self.tmux("capture-pane", "-p", "-t", self.name).stdout

@@ -503,7 +503,7 @@ def run_fault(cl, stack, fault, load_s=24, fault_at=6, receipt_timeout=None, liv
             assert set(live) <= set(ids), f"{u.user} saw live a message that was not stored"
             live_dups += len(live) - len(set(live))
         if live_complete:
-            ok = wait_until(lambda: all(set(u.live_ids()) == set(ids) for u in users), 30)
+            ok = wait_until(lambda: all(set(u.live_ids()) == set(ids) for u in users), 2 * WAIT_S)
             assert ok, {u.user: len(set(ids) - set(u.live_ids())) for u in users}
         # Presence: everyone online on exactly one device, then one leaves.
         names = [u.user for u in users]
@@ -679,8 +679,8 @@ def test_standby_hub_takes_over_while_the_primary_is_down(nscluster_standby, sta
         assert set(on.values()) == {"l1", "l2"}, on
         t0 = time.monotonic()
         cl.procs["hub"].kill(signal.SIGKILL)
-        cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=30)
-        cl.wait_log("hub2", "as l2-bridge", after=sizes["hub2"], timeout=30)
+        cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=60)
+        cl.wait_log("hub2", "as l2-bridge", after=sizes["hub2"], timeout=60)
         moved = time.monotonic()
         wait_out_window(10, "the primary stays down")
         window = sent_between(users, moved + 0.5, time.monotonic() - 2)
@@ -694,8 +694,8 @@ def test_standby_hub_takes_over_while_the_primary_is_down(nscluster_standby, sta
         assert got == len(window) > 0, f"{got} of {len(window)} receipts during the failover"
         stored_on_standby = cl.log_text("history-svc-hub2.log").count("stored cf-")
         cl.procs["hub"].start()
-        cl.wait_log("hub", "as l1-bridge", after=sizes["hub"], timeout=30)
-        cl.wait_log("hub", "as l2-bridge", after=sizes["hub"], timeout=30)
+        cl.wait_log("hub", "as l1-bridge", after=sizes["hub"], timeout=60)
+        cl.wait_log("hub", "as l2-bridge", after=sizes["hub"], timeout=60)
         return {"failover_s": round(moved - t0, 1), "failback_s": round(time.monotonic() - moved - 10, 1),
                 "sent_during_failover": len(window), "stored_by_standby_svc": stored_on_standby}
     info = run_fault(cl, stack, primary_down, load_s=30, fault_at=4, receipt_timeout=10)
@@ -720,7 +720,7 @@ def test_standby_hub_split_when_one_leaf_loses_the_primary(nscluster_standby, st
         cl.net.partition("l1", "hub")
         t0 = time.monotonic()
         try:
-            cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=40)
+            cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=60)
             moved = time.monotonic()
             wait_out_window(12, "the split is held")
         finally:

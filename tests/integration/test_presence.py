@@ -281,7 +281,7 @@ def test_status_away_dnd_text_and_bad_input_refused(stack):
     bob = stack.client("bob", "leaf")
     bob.publish(req_topic(user), {"op": "status", "req_id": "evil", "state": "online"})
     # Nothing of that was stored: still dnd with the same text.
-    obs.quiet_for(lambda t, p: t == ptopic(user), 2.5)
+    obs.quiet_for(lambda t, p: t == ptopic(user), OFFLINE_BOUND_S)   # a change would be out by then
     r = ask(me, user, {"op": "devices", "req_id": "s3"})
     assert r["state"] == "dnd" and r["text"] == "x" * 100
     # The status lasts while connected; back online after a reconnect.
@@ -336,7 +336,7 @@ def test_typing_indicator_seen_then_expires_and_is_policed(stack):
     ca.publish(typing_a, {"typing": True}, qos=0)
     t0 = time.monotonic()
     assert cb.expect_json(typing_a, lambda d: d["typing"] is True)
-    stopped = cb.expect_json(typing_a, lambda d: d["typing"] is False, timeout=10)
+    stopped = cb.expect_json(typing_a, lambda d: d["typing"] is False)
     waited = time.monotonic() - t0
     assert stopped.get("expired") is True
     assert 5.0 <= waited <= 7.5, f"expired after {waited:.2f}s"
