@@ -6,6 +6,7 @@ exactly what a user runs. On a failing test the logs of the brokers and
 services are attached to the report; with CHAT_SANITIZED=1 the session fails
 if any sanitizer report appears in a log.
 """
+import functools
 import glob
 import json
 import os
@@ -60,31 +61,42 @@ def wait_out_window(seconds, what):
         time.sleep(seconds)
 
 
-def sanitizer_env(env=None):
+@functools.lru_cache(maxsize=None)
+def sanitizer_preload():
+    """The LD_PRELOAD value that puts the ASan and UBSan runtimes first."""
+    lib = lambda name: subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True,
+                                      text=True).stdout.strip()
+    return f"{lib('libasan.so')} {lib('libubsan.so')}"
+
+
+def sanitizer_env(env=None, broker=True):
     """env (default: this process's) for a process a test starts. With
-    CHAT_SANITIZED=1 an uninstrumented Mosquitto that loads the instrumented
-    plugin needs the ASan and UBSan runtimes first in its library list, as
-    scripts/stack.sh does for the stack's brokers."""
+    CHAT_SANITIZED=1 an uninstrumented Mosquitto (broker) that loads the
+    instrumented plugin needs the ASan and UBSan runtimes first in its
+    library list, with the options scripts/stack.sh gives the stack's
+    brokers; our own programs link the runtimes and keep env as it is."""
     env = dict(os.environ if env is None else env)
-    if os.environ.get("CHAT_SANITIZED"):
-        lib = lambda name: subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True,
-                                          text=True).stdout.strip()
-        env["LD_PRELOAD"] = f"{lib('libasan.so')} {lib('libubsan.so')}"
+    if os.environ.get("CHAT_SANITIZED") and broker:
+        env["LD_PRELOAD"] = sanitizer_preload()
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     return env
 
 
+def is_broker(argv):
+    return any(os.path.basename(a) == "mosquitto" for a in argv)
+
+
 def start_process(argv, env=None, **kw):
-    """subprocess.Popen for every broker or service a test starts by hand,
-    with the sanitizer environment applied (sanitizer_env)."""
-    return subprocess.Popen(argv, env=sanitizer_env(env), **kw)
+    """subprocess.Popen for every broker, service or client a test starts
+    by hand, with the sanitizer environment applied (sanitizer_env)."""
+    return subprocess.Popen(argv, env=sanitizer_env(env, is_broker(argv)), **kw)
 
 
 def run_process(argv, env=None, **kw):
     """subprocess.run with the sanitizer environment applied, for a broker
-    or service expected to exit by itself."""
-    return subprocess.run(argv, env=sanitizer_env(env), **kw)
+    or program expected to exit by itself."""
+    return subprocess.run(argv, env=sanitizer_env(env, is_broker(argv)), **kw)
 
 
 def wait_listening(port, timeout=WAIT_S, proc=None, host="127.0.0.1"):
