@@ -18,8 +18,6 @@ import subprocess
 import time
 import uuid
 
-import pytest
-
 from conftest import BUILD, WAIT_S, Client, inbox, start_process, wait_listening, wait_out_window, wait_until
 from conftest import ask as ask_service
 from conftest import fresh_room as new_room
@@ -371,7 +369,7 @@ def test_presence_svc_restart_rebuilds_without_flapping(stack):
     obs = observer(stack)
     obs.subscribe("chat/v1/presence/+")
     c_stays = stack.client(stays, "leaf")
-    c_stays_hub = stack.client(stays, "hub")
+    stack.client(stays, "hub")   # stays' second device
     c_leaves = stack.client(leaves, "hub")
     wait_state(obs, stays, "online", 10, devices=2)
     wait_state(obs, leaves, "online", 10)
