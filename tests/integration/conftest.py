@@ -6,6 +6,7 @@ exactly what a user runs. On a failing test the logs of the brokers and
 services are attached to the report; with CHAT_SANITIZED=1 the session fails
 if any sanitizer report appears in a log.
 """
+import functools
 import glob
 import json
 import os
@@ -14,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -26,6 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("CHAT_BUILD", os.path.join(ROOT, "build"))
 LOGS = ["hub/mosquitto.log", "leaf/mosquitto.log", "log/hub.stderr", "log/leaf.stderr",
         "log/history-svc.log", "log/presence-svc.log", "log/mariadb.log"]
+# How long a test waits for something that should happen: generous, because
+# the suite runs on a slow, loaded machine, and free when it happens early.
+WAIT_S = 30.0
 
 
 def free_port():
@@ -34,43 +39,204 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(pred, timeout=WAIT_S, step=0.1):
+    """Polls pred() until it returns something true, at most timeout
+    seconds; returns that value, or pred()'s last (false) value. The only
+    place where the suite sleeps to wait for a condition."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def wait_out_window(seconds, what):
+    """Sleeps through a documented time window (a lock, a check interval)
+    whose end, or what happens inside it, is what the test checks; what
+    names the window. The one kind of fixed wait allowed besides the poll
+    interval of wait_until."""
+    assert what
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=None)
+def sanitizer_preload():
+    """The LD_PRELOAD value that puts the ASan and UBSan runtimes first."""
+    lib = lambda name: subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True,
+                                      text=True).stdout.strip()
+    return f"{lib('libasan.so')} {lib('libubsan.so')}"
+
+
+def sanitizer_env(env=None, broker=True):
+    """env (default: this process's) for a process a test starts. With
+    CHAT_SANITIZED=1 an uninstrumented Mosquitto (broker) that loads the
+    instrumented plugin needs the ASan and UBSan runtimes first in its
+    library list, with the options scripts/stack.sh gives the stack's
+    brokers; our own programs link the runtimes and keep env as it is."""
+    env = dict(os.environ if env is None else env)
+    if os.environ.get("CHAT_SANITIZED") and broker:
+        env["LD_PRELOAD"] = sanitizer_preload()
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
+
+
+def is_broker(argv):
+    return any(os.path.basename(a) == "mosquitto" for a in argv)
+
+
+def start_process(argv, env=None, **kw):
+    """subprocess.Popen for every broker, service or client a test starts
+    by hand, with the sanitizer environment applied (sanitizer_env)."""
+    return subprocess.Popen(argv, env=sanitizer_env(env, is_broker(argv)), **kw)
+
+
+def run_process(argv, env=None, **kw):
+    """subprocess.run with the sanitizer environment applied, for a broker
+    or program expected to exit by itself."""
+    return subprocess.run(argv, env=sanitizer_env(env, is_broker(argv)), **kw)
+
+
+def wait_listening(port, timeout=WAIT_S, proc=None, host="127.0.0.1"):
+    """True once something accepts TCP connections on host:port; False on
+    timeout or when proc (a Popen) has exited."""
+    def up():
+        if proc is not None and proc.poll() is not None:
+            return None
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    return bool(wait_until(lambda: up() is not False, timeout) and up())
+
+
+def broker_barrier(port, timeout=WAIT_S):
+    """Returns once the broker on port has run through its main loop since
+    the call: it is sent a packet that is not a CONNECT, which it answers by
+    closing the connection, with no plugin involved (no login, no flood
+    accounting). Whatever the broker was doing in its loop when this was
+    called (a SIGHUP reload, say) is then complete."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"\xe0\x00")  # DISCONNECT before CONNECT: a protocol error
+        try:
+            while sock.recv(64):
+                pass
+        except ConnectionResetError:
+            pass
+
+
+def inbox(user):
+    """The topic of user's inbox (replies, receipts, errors)."""
+    return f"chat/v1/users/{user}/inbox"
+
+
+def req_topic(user, service="history"):
+    """The topic user sends service's requests to."""
+    return f"chat/v1/users/{user}/req/{service}"
+
+
+def ask(client, user, req, service="history", timeout=WAIT_S):
+    """Sends req (a dict, or raw bytes) as user to service and returns the
+    decoded reply with the same req_id (a dict without one gets a fresh
+    req_id; raw bytes wait for a reply with req_id null). client must be
+    subscribed to user's inbox."""
+    if isinstance(req, dict) and "req_id" not in req:
+        req = dict(req, req_id=uuid.uuid4().hex[:12])
+    rid = req.get("req_id") if isinstance(req, dict) else None
+    client.publish(req_topic(user, service), req)
+    return client.expect_json(inbox(user), lambda d: d.get("type") == "reply" and d.get("req_id") == rid,
+                              timeout=timeout)
+
+
+def fresh_room(stack, *members, prefix="r", name=None):
+    """Creates a room (a new unique name with prefix, or name) with these
+    members; returns its name once every broker applies the memberships."""
+    room = name or prefix + uuid.uuid4().hex[:10]
+    r = stack.chatctl("room", "create", room)
+    assert r.returncode == 0, r.stderr
+    for m in members:
+        r = stack.chatctl("member", "add", room, m)
+        assert r.returncode == 0, r.stderr
+    stack.sync_auth()
+    return room
+
+
+SNAPSHOT_RE = re.compile(r"chat-auth: snapshot version (\d+)")
+
+
+def snapshot_version(log_path):
+    """The auth snapshot version the plugin last adopted, from a broker's
+    log (its "chat-auth: snapshot version N" line); -1 if none yet."""
+    try:
+        with open(log_path, errors="replace") as f:
+            found = SNAPSHOT_RE.findall(f.read())
+    except OSError:
+        return -1
+    return int(found[-1]) if found else -1
+
+
+def wait_snapshot(version, log_paths, timeout=WAIT_S):
+    """Waits until the plugin behind each broker log has adopted auth
+    snapshot version (or a newer one); fails naming the laggards."""
+    lagging = lambda: [p for p in log_paths if snapshot_version(p) < version]
+    if wait_until(lambda: not lagging(), timeout):
+        return
+    raise AssertionError(f"auth snapshot {version} not adopted within {timeout}s by "
+                         + ", ".join(f"{p} (at {snapshot_version(p)})" for p in lagging()))
+
+
 class Client:
-    """A paho MQTT client that queues what it receives."""
+    """A paho MQTT client that queues what it receives, connected as user to
+    the stack's node (or to host:port, with TLS trusting tls_ca, over
+    transport "tcp" or "websockets"); rc is the CONNACK's code."""
 
     def __init__(self, stack, user, node, password=None, client_id=None, protocol=mqtt.MQTTv311,
-                 bind_address=""):
+                 bind_address="", port=None, host="127.0.0.1", tls_ca=None, transport="tcp"):
         self.user = user
         self.messages = queue.Queue()
         self.connected = queue.Queue()
-        self.client = mqtt.Client(client_id=client_id or f"test-{user}-{uuid.uuid4().hex[:8]}",
+        self.subacked = set()
+        self.client_id = client_id or f"test-{user}-{uuid.uuid4().hex[:8]}"
+        self.client = mqtt.Client(client_id=self.client_id,
                                   clean_session=None if protocol == mqtt.MQTTv5 else True,
-                                  protocol=protocol)
+                                  protocol=protocol, transport=transport)
         self.client.username_pw_set(user, stack.password(user) if password is None else password)
+        if tls_ca:
+            self.client.tls_set(ca_certs=tls_ca, cert_reqs=ssl.CERT_REQUIRED)
         # MQTT 5 callbacks take a properties argument too.
         self.client.on_connect = lambda c, u, f, rc, *props: self.connected.put(rc)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
-        self.client.connect("127.0.0.1", stack.port(node), keepalive=30, bind_address=bind_address)
+        self.client.on_subscribe = lambda c, u, mid, *rest: self.subacked.add(mid)
+        self.client.connect(host, port or stack.port(node), keepalive=30, bind_address=bind_address)
         self.client.loop_start()
-        self.rc = self.connected.get(timeout=10)
+        self.rc = self.connected.get(timeout=WAIT_S)
         if self.rc != 0:
             # paho would retry a refused login in the background forever.
             self.client.loop_stop()
             self.client.disconnect()
 
-    def subscribe(self, *topics):
+    def subscribe(self, *topics, qos=1):
+        """Subscribes and returns once every SUBACK has arrived (a refused
+        subscription is acknowledged too), so that what is published next
+        is routed to these subscriptions."""
+        mids = []
         for t in topics:
-            result, mid = self.client.subscribe(t, qos=1)
+            result, mid = self.client.subscribe(t, qos=qos)
             assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.3)  # let SUBACKs arrive before anything is published
+            mids.append(mid)
+        assert wait_until(lambda: all(m in self.subacked for m in mids)), f"{self.user}: no SUBACK for {topics}"
 
     def publish(self, topic, payload, qos=1, retain=False):
         if not isinstance(payload, (bytes, bytearray)):
             payload = json.dumps(payload)
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        info.wait_for_publish(timeout=10)
+        info.wait_for_publish(timeout=WAIT_S)
         return info
 
-    def expect(self, predicate, timeout=10.0, what="a matching message"):
+    def expect(self, predicate, timeout=WAIT_S, what="a matching message"):
         """Returns the first (topic, payload) satisfying predicate."""
         deadline = time.monotonic() + timeout
         seen = []
@@ -86,7 +252,7 @@ class Client:
             if predicate(topic, payload):
                 return topic, payload
 
-    def expect_json(self, topic_wanted, predicate=lambda d: True, timeout=10.0):
+    def expect_json(self, topic_wanted, predicate=lambda d: True, timeout=WAIT_S):
         def match(topic, payload):
             if topic != topic_wanted:
                 return False
@@ -96,8 +262,42 @@ class Client:
                 return False
         return json.loads(self.expect(match, timeout, f"message on {topic_wanted}")[1])
 
+    def collect_until(self, marker, timeout=WAIT_S):
+        """Everything received before the first message satisfying marker,
+        as (topic, payload) pairs; fails if the marker does not come."""
+        before = []
+
+        def match(topic, payload):
+            if marker(topic, payload):
+                return True
+            before.append((topic, payload))
+            return False
+        self.expect(match, timeout, "marker message")
+        return before
+
+    def quiet_until(self, predicate, marker, timeout=WAIT_S):
+        """Asserts nothing satisfying predicate arrives before the first
+        message satisfying marker (something sent after the unwanted thing,
+        over the same path: had the unwanted thing come, it would have come
+        first)."""
+        for topic, payload in self.collect_until(marker, timeout):
+            assert not predicate(topic, payload), f"{self.user} unexpectedly got {topic} {payload!r}"
+
+    def quiet_until_reply(self, predicate, service="history", user=None):
+        """Asserts nothing satisfying predicate arrives before the reply to a
+        request sent now (as user, default this client's user) to service:
+        the reply comes from the hub over the same path as anything routed
+        to this client before it, so it is the marker for quiet_until."""
+        user = user or self.user
+        self.subscribe(inbox(user))
+        rid = "marker-" + uuid.uuid4().hex[:8]
+        self.publish(req_topic(user, service), {"op": "devices" if service == "presence" else "rooms",
+                                                "req_id": rid})
+        self.quiet_until(predicate, lambda t, p: t == inbox(user) and rid.encode() in p)
+
     def quiet_for(self, predicate, seconds):
-        """Asserts nothing satisfying predicate arrives within seconds."""
+        """Asserts nothing satisfying predicate arrives within seconds: for
+        a documented window (prefer quiet_until with a marker)."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -123,6 +323,7 @@ class Stack:
                         CHAT_LEAF_WS_PORT=str(self.ports["leaf_ws"]),
                         CHAT_RETENTION_INTERVAL_S="2")
         self.clients = []
+        self.solos = []  # running SoloBrokers (sync_auth waits for them too)
 
     def script(self, *args, check=True, env=None):
         return subprocess.run([os.path.join(ROOT, "scripts/stack.sh"), *args], env=env or self.env,
@@ -159,7 +360,23 @@ class Stack:
             assert r.returncode == 0, r.stderr
         with open(os.path.join(self.var, "secrets", f"user-{name}"), "w") as f:
             f.write(password)
-        time.sleep(1.2)  # the plugins reload users within their refresh interval
+        self.sync_auth()
+
+    def auth_version(self):
+        """The users-and-memberships version in MariaDB (auth_version)."""
+        return int(self.sql("SELECT version FROM auth_version WHERE id = 1")[0][0])
+
+    def broker_logs(self):
+        """The logs of the brokers running the plugin now: hub, leaf and
+        live solo brokers."""
+        return [os.path.join(self.var, n, "mosquitto.log") for n in ("hub", "leaf")] + \
+            [os.path.join(b.dir, "mosquitto.log") for b in self.solos]
+
+    def sync_auth(self, logs=None, timeout=WAIT_S):
+        """Waits until every broker (or those writing logs) has adopted the
+        users and memberships as they are in MariaDB now: call it after a
+        chatctl change instead of waiting for the refresh interval."""
+        wait_snapshot(self.auth_version(), logs or self.broker_logs(), timeout)
 
     def logs(self):
         parts = []
@@ -254,25 +471,15 @@ class SoloBroker:
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        env = dict(os.environ)
-        if os.environ.get("CHAT_SANITIZED"):
-            cc = lambda lib: subprocess.run(["gcc", f"-print-file-name={lib}"], capture_output=True, text=True).stdout.strip()
-            env["LD_PRELOAD"] = f"{cc('libasan.so')} {cc('libubsan.so')}"
-            env["ASAN_OPTIONS"] = "detect_leaks=0"
         self.stderr = open(os.path.join(self.dir, "stderr.log"), "w")
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=self.stderr, stderr=self.stderr, env=env)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        self.proc = start_process(["mosquitto", "-c", self.conf], stdout=self.stderr, stderr=self.stderr)
+        if not wait_listening(self.port, proc=self.proc):
             if self.proc.poll() is not None:
                 raise AssertionError(f"solo broker exited: {self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
+            self.stop()
             raise AssertionError(f"solo broker did not listen: {self.log()}")
         stack.ports[f"solo-{name}"] = self.port
+        stack.solos.append(self)
 
     def log(self, tail=6000):
         """The broker's log and stderr: the last tail characters (for
@@ -285,18 +492,26 @@ class SoloBroker:
         return text if tail is None else text[-tail:]
 
     def reload(self):
-        """SIGHUP, and wait until the plugin has reloaded."""
+        """SIGHUP, and wait until the broker and the plugin have reloaded:
+        the broker logs "Reloading config." when it starts and reloads the
+        plugin in the same turn of its loop, so a packet sent after that line
+        is read only after the reload is complete (broker_barrier)."""
+        before = self.log(tail=None).count("Reloading config")
         self.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        assert wait_until(lambda: self.log(tail=None).count("Reloading config") > before), \
+            f"{self.name} did not reload: {self.log()}"
+        broker_barrier(self.port)
 
     def connect(self, user, password, **kw):
         return Client(self.stack, user, f"solo-{self.name}", password=password, **kw)
 
     def stop(self):
+        if self in self.stack.solos:
+            self.stack.solos.remove(self)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=WAIT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, free_port
+from conftest import BUILD, WAIT_S, free_port, inbox, run_process, start_process, wait_out_window, wait_until
 
 
 def client_env(stack, env):
@@ -44,12 +44,31 @@ def sanitizer_reports(stack):
     return reports
 
 
+def running_chats(stack):
+    """Pids of this stack's chat processes still running (those whose
+    sanitizer reports go under its directory)."""
+    exe = os.path.realpath(os.path.join(BUILD, "chat"))
+    mark = f"log_path={os.path.join(stack.var, 'chat-sanitizer')}/".encode()
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            if os.readlink(f"{d}/exe") != exe:
+                continue
+            with open(f"{d}/environ", "rb") as f:
+                if mark in f.read():
+                    pids.append(int(d[6:]))
+        except OSError:
+            pass
+    return pids
+
+
 @pytest.fixture(autouse=True)
 def no_sanitizer_reports(stack):
     yield
-    # A client killed by its tmux session or a quit has exited by now;
-    # give the last ones a moment to write.
-    time.sleep(0.5 if os.environ.get("CHAT_SANITIZED") else 0)
+    # A client killed by its tmux session or a quit writes its reports as it
+    # exits: wait until every chat of this stack has.
+    if os.environ.get("CHAT_SANITIZED"):
+        assert wait_until(lambda: not running_chats(stack)), f"chat still running: {running_chats(stack)}"
     reports = sanitizer_reports(stack)
     if reports:
         pytest.fail("sanitizer reports from chat:\n" + "\n".join(reports), pytrace=False)
@@ -62,7 +81,7 @@ class Chat:
         env = client_env(stack, dict(os.environ))
         if env_password:
             env["CHAT_PASSWORD"] = stack.password(user) if password is None else password
-        self.proc = subprocess.Popen([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
+        self.proc = start_process([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port(node)),
                                       "--user", user, *extra],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
@@ -81,7 +100,7 @@ class Chat:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
-    def expect(self, prefix, timeout=10):
+    def expect(self, prefix, timeout=WAIT_S):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -103,7 +122,7 @@ class Chat:
     def quit(self):
         self.send("/quit")
         try:
-            return self.proc.wait(timeout=15)
+            return self.proc.wait(timeout=WAIT_S)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -159,13 +178,13 @@ def test_presence_and_refused_join_are_shown(stack):
 
 def test_wrong_password_and_loose_password_file_are_refused(stack, tmp_path):
     bad = Chat(stack, "alice", "leaf", password="not-it")
-    assert bad.proc.wait(timeout=15) == 2
+    assert bad.proc.wait(timeout=WAIT_S) == 2
     assert bad.expect("error auth")
     loose = tmp_path / "pw"
     loose.write_text(stack.password("alice") + "\n")
     os.chmod(loose, 0o644)
-    r = subprocess.run([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
-                        "--password-file", str(loose)], input="", capture_output=True, text=True, timeout=15,
+    r = run_process([os.path.join(BUILD, "chat"), "--plain", "--port", str(stack.port("leaf")), "--user", "alice",
+                        "--password-file", str(loose)], input="", capture_output=True, text=True, timeout=WAIT_S,
                        env=client_env(stack, {k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"}))
     assert r.returncode != 0 and "0644" in (r.stderr + r.stdout)
     os.chmod(loose, 0o600)
@@ -179,8 +198,8 @@ def test_piped_lines_are_all_sent_before_exit(stack):
     watcher = stack.client("bob", "hub")
     watcher.subscribe("chat/v1/rooms/lobby/msg/alice")
     env = client_env(stack, dict(os.environ, CHAT_PASSWORD=stack.password("alice")))
-    r = subprocess.run([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
-                       input="\n".join(room_msgs) + "\n", capture_output=True, text=True, timeout=30, env=env)
+    r = run_process([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", "alice"],
+                       input="\n".join(room_msgs) + "\n", capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     got = [watcher.expect_json("chat/v1/rooms/lobby/msg/alice", lambda d, b=b: d["body"] == b)["body"] for b in room_msgs]
     assert got == room_msgs
@@ -197,7 +216,10 @@ def test_reconnect_backoff_is_exponential_capped_and_jittered(stack):
     chats = [Chat(stack, "alice", "leaf", extra=("--port", str(dead), "--reconnect-min", str(lo),
                                                    "--reconnect-max", str(hi))) for _ in range(2)]
     try:
-        time.sleep(5)
+        # At least 15 attempts each (every attempt fails at once; the
+        # schedule reaches the cap after 4).
+        attempts = lambda chat: sum(1 for _, l in list(chat.stamped) if l.startswith("status reconnecting "))
+        assert wait_until(lambda: all(attempts(c) >= 15 for c in chats), 60), [attempts(c) for c in chats]
         schedules = []
         for chat in chats:
             plan = [(t, int(l.split()[2]), int(l.split()[3])) for t, l in list(chat.stamped)
@@ -281,27 +303,31 @@ def test_messages_a_leaf_acked_and_lost_are_resent_and_stored_once(stack, tmp_pa
     try:
         alice.expect("status connected")
         alice.send(f"durable {word} warm-up")
-        receipts(alice, 1, 10)
+        receipts(alice, 1, WAIT_S)
         acked_before = len(traced(trace, f"acked {topic}"))
         hub = pid_of(stack, "hub")
         os.kill(hub, signal.SIGSTOP)
         try:
             for i in range(n):
                 alice.send(f"durable {word} {i:03d}")
-            deadline = time.monotonic() + 10
-            while len(traced(trace, f"acked {topic}")) < acked_before + n and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: len(traced(trace, f"acked {topic}")) >= acked_before + n, step=0.05)
             assert len(traced(trace, f"acked {topic}")) == acked_before + n, "the leaf did not ack every message"
             os.kill(pid_of(stack, "leaf"), signal.SIGKILL)
         finally:
             os.kill(hub, signal.SIGCONT)
         alice.expect("status disconnected")
-        time.sleep(3)  # whatever reached the hub is stored by now
+        # Whatever reached the hub is stored once a message sent on the hub
+        # now has its receipt (history-svc takes the hub's messages in order).
+        bob = stack.client("bob", "hub")
+        bob.subscribe(inbox("bob"))
+        marker = {"id": uuid.uuid4().hex, "body": f"marker {word}"}
+        bob.publish("chat/v1/rooms/lobby/msg/bob", marker)
+        bob.expect_json(inbox("bob"), lambda d: d.get("type") == "receipt" and d["id"] == marker["id"], timeout=60)
         stored = int(stack.sql(f"SELECT COUNT(*) FROM messages WHERE body LIKE 'durable {word} 0%'")[0][0])
         assert stored < n, "the leaf lost nothing: the fault was not real"
         up = stack.script("up", check=False)
         assert up.returncode == 0, up.stdout + up.stderr
-        got = receipts(alice, n, 60)
+        got = receipts(alice, n, 90)
         rows = stack.sql(f"SELECT msg_id, COUNT(*), MIN(seq) FROM messages WHERE body LIKE 'durable {word} 0%' "
                          "GROUP BY msg_id")
         assert len(rows) == n and all(r[1] == "1" for r in rows), rows
@@ -313,7 +339,7 @@ def test_messages_a_leaf_acked_and_lost_are_resent_and_stored_once(stack, tmp_pa
         assert len(resent) >= n - stored and set(resent) <= set(original), (len(resent), n, stored)
         assert resent == sorted(resent, key=original.index)
         print({"messages": n, "stored_before_the_leaf_was_back": stored, "resent": len(resent)})
-        time.sleep(2)
+        wait_out_window(2, "late duplicate receipts, had there been any")
         alice.send("/rooms")
         alice.expect("rooms-end ")
         shown = collections.Counter(l.split()[3] for l in alice.seen if l.startswith("receipt "))
@@ -336,17 +362,21 @@ def test_a_message_without_a_receipt_is_sent_again_after_the_timeout(stack, tmp_
         os.kill(history, signal.SIGSTOP)
         try:
             alice.send(body)
-            time.sleep(13)
-            sent = [json.loads(l.split(" ", 2)[2]) for l in traced(trace, f"out {topic} ")]
-            sent = [d["id"] for d in sent if d["body"] == body]
+
+            def sent_ids():
+                out = [json.loads(l.split(" ", 2)[2]) for l in traced(trace, f"out {topic} ")]
+                return [d["id"] for d in out if d["body"] == body]
+            # No receipt within 10 s: sent again (history-svc stays frozen).
+            wait_until(lambda: len(sent_ids()) >= 2, 10 + WAIT_S)
+            sent = sent_ids()
             assert len(sent) == 2 and sent[0] == sent[1], sent
         finally:
             os.kill(history, signal.SIGCONT)
-        got = receipts(alice, 1, 15)
+        got = receipts(alice, 1, WAIT_S)
         assert list(got) == sent[:1]
         rows = stack.sql(f"SELECT COUNT(*) FROM messages WHERE body = '{body}'")
         assert rows == [["1"]]
-        time.sleep(2)
+        wait_out_window(2, "late duplicate receipts, had there been any")
         alice.send("/rooms")
         alice.expect("rooms-end ")
         assert sum(1 for l in alice.seen if l.startswith("receipt ")) == 1, alice.seen

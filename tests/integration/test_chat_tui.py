@@ -4,18 +4,16 @@ the read marker, history paging, presence, the leaf broker killed and
 restarted while messages flow (every message exactly once, in order), and
 the offline queue. Each client runs in its own session of a private tmux
 server (socket in the stack's directory), removed at the end."""
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, WAIT_S, fresh_room, wait_out_window, wait_until
 from test_chat_client import client_env, no_sanitizer_reports  # noqa: F401 (an autouse fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -42,25 +40,34 @@ class Tui:
         shell = ("trap : INT; " + " ".join(args) + '; echo "[chat exited $?]"; echo "[tty $(' + modes + ')]"; sleep 60')
         env = client_env(stack, {"CHAT_PASSWORD": stack.password(user), "LANG": "C.UTF-8",
                                  "TERM": "screen-256color"})
-        self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                  *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell)
+        # Retried: a new-session racing the exit of the private tmux server
+        # (its last session just killed by the previous test) fails.
+        tried = []
 
-    def tmux(self, *args):
-        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=20, check=True)
+        def started():
+            r = self.tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                          *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], "sh", "-c", shell, check=False)
+            tried.append(r.stderr.strip())
+            return r.returncode == 0
+        assert wait_until(started, step=0.5), f"tmux new-session failed: {tried[-3:]}"
+
+    def tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=60, check=check)
 
     def screen(self):
         return self.tmux("capture-pane", "-p", "-t", self.name).stdout
 
-    def wait(self, what, timeout=20):
+    def wait(self, what, timeout=WAIT_S):
         """Polls the screen until what (a string, or a function of the
         screen) holds; returns the screen."""
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if (what(screen) if callable(what) else what in screen):
-                return screen
-            time.sleep(0.2)
+        last = [""]
+
+        def holds():
+            last[0] = self.screen()
+            return what(last[0]) if callable(what) else what in last[0]
+        if wait_until(holds, timeout, step=0.2):
+            return last[0]
+        screen = last[0]
         raise AssertionError(f"{self.name}: waited {timeout}s for {what!r}; screen:\n{screen}\n"
                              f"last lines of its --trace:\n{self.trace_tail()}")
 
@@ -106,12 +113,8 @@ def tuis(stack):
 
 
 def make_room(stack, room, *members):
-    r = stack.chatctl("room", "create", room)
-    assert r.returncode == 0, r.stderr
-    for user in members:
-        r = stack.chatctl("member", "add", room, user)
-        assert r.returncode == 0, r.stderr
-    time.sleep(1.2)  # the plugins reload within their refresh interval
+    """Creates room with members; returns once every broker applies them."""
+    fresh_room(stack, *members, name=room)
 
 
 def room_lines(screen, word):
@@ -136,7 +139,7 @@ def test_two_clients_chat_dm_and_presence(stack, tuis):
     bob.type(f"/msg alice secret {word}")
     bob.wait("@alice")
     bob.wait(f"<bob> secret {word}")
-    screen = alice.wait("@bob", timeout=30)  # rooms are polled every 10 s
+    screen = alice.wait("@bob", timeout=10 + WAIT_S)  # rooms are polled every 10 s
     assert re.search(r"[*!]@bob\s+1", screen), screen
     # An unknown command and wrong arguments: one readable line each.
     alice.type("/frobnicate")
@@ -149,7 +152,7 @@ def test_two_clients_chat_dm_and_presence(stack, tuis):
     screen = alice.wait("!! forbidden in lobby: ")
     assert re.search(r"!! forbidden in lobby: \w+( \w+)+", screen), screen
     alice.type(f"/join nosuch-{word}")
-    screen = alice.wait(f"!! not_member")
+    screen = alice.wait("!! not_member")
     line = next(l for l in screen.splitlines() if "!! not_member" in l)  # (long ones wrap)
     assert f"cannot join room nosuch-{word}: no such room" in line, screen
     # /me as an action.
@@ -230,10 +233,8 @@ def test_messages_seen_live_move_the_read_marker(stack, tuis):
     alice.wait("seen live 2")
     query = ("SELECT m.seq FROM read_markers m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id"
              f" WHERE r.name = '{room}' AND u.username = 'alice'")
-    deadline = time.monotonic() + 25  # the rooms poll comes every 10 s
-    while time.monotonic() < deadline and stack.sql(query) != [["3"]]:
-        time.sleep(0.5)
-    assert stack.sql(query) == [["3"]], alice.trace_tail()
+    # The rooms poll comes every 10 s.
+    assert wait_until(lambda: stack.sql(query) == [["3"]], 10 + WAIT_S, step=0.5), alice.trace_tail()
 
 
 def test_history_paging_with_page_up(stack, tuis):
@@ -243,20 +244,15 @@ def test_history_paging_with_page_up(stack, tuis):
     for i in range(1, 81):
         pub.publish(f"chat/v1/rooms/{room}/msg/alice", {"id": f"p{i}-{room}", "body": f"page-msg {i:03d}"})
     # Wait until all are stored.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if stack.sql(f"SELECT last_seq FROM rooms WHERE name='{room}'") == [["80"]]:
-            break
-        time.sleep(0.3)
+    wait_until(lambda: stack.sql(f"SELECT last_seq FROM rooms WHERE name='{room}'") == [["80"]], 60, step=0.3)
     alice = tuis("alice", "leaf", room=room, height=30)
     alice.wait("page-msg 080")
     assert "page-msg 010" not in alice.screen()
     # Page Up until the oldest shows: older pages come from history-svc.
-    for _ in range(12):
+    def page_up():
         alice.keys("PPage")
-        if "page-msg 001" in alice.screen():
-            break
-        time.sleep(0.5)
+        return "page-msg 001" in alice.screen()
+    wait_until(page_up, step=0.5)
     alice.wait("page-msg 001")
     alice.keys("NPage", "NPage", "NPage", "NPage", "NPage", "NPage", "NPage", "NPage")
     alice.wait("page-msg 080")
@@ -268,14 +264,14 @@ def test_presence_change_shown(stack, tuis):
     stack.add_user("tina", "tina-pw-1", rooms=["lobby"])
     tina = tuis("tina", "leaf")
     tina.wait("online")
-    bob.wait("tina is online", timeout=20)
+    bob.wait("tina is online")
     tina.type("/away lunch")
-    tina.wait("you are away: lunch", timeout=8)
-    bob.wait("~tina", timeout=15)
+    tina.wait("you are away: lunch")
+    bob.wait("~tina")
     bob.wait("tina is away: lunch")
     tina.keys("C-c")
     tina.wait("[chat exited 0]")
-    bob.wait("tina is offline", timeout=20)
+    bob.wait("tina is offline")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -315,7 +311,7 @@ def test_leaf_killed_and_restarted_every_message_once_in_order(stack, tuis):
         for _ in range(n):
             sent += 1
             pub.publish(f"chat/v1/rooms/{room}/msg/bob", {"id": f"k{sent}", "body": f"flow {sent:03d}"})
-            time.sleep(0.05)
+            wait_out_window(0.05, "spacing of the message flow")
 
     send(10)
     alice.wait("flow 010")
@@ -330,13 +326,15 @@ def test_leaf_killed_and_restarted_every_message_once_in_order(stack, tuis):
     up = stack.script("up", check=False)
     assert up.returncode == 0, up.stdout + up.stderr
     send(total - sent)
-    screen = alice.wait(lambda s: f"flow {total:03d}" in s and "online" in s and "queued one" in s, timeout=60)
+    screen = alice.wait(lambda s: f"flow {total:03d}" in s and "online" in s and "queued one" in s, timeout=90)
     flows = [int(m) for m in re.findall(r"<bob> flow (\d{3})", screen)]
     assert flows == list(range(1, total + 1)), screen
     assert len(room_lines(screen, "<alice> queued one")) == 1
     assert len(room_lines(screen, "<alice> queued two")) == 1
     lines = screen.splitlines()
     assert next(i for i, l in enumerate(lines) if "queued one" in l) < next(i for i, l in enumerate(lines) if "queued two" in l)
-    got = [watcher.expect_json(f"chat/v1/rooms/{room}/msg/alice", timeout=20)["body"] for _ in range(2)]
+    got = [watcher.expect_json(f"chat/v1/rooms/{room}/msg/alice")["body"] for _ in range(2)]
     assert got == ["queued one", "queued two"]
-    watcher.quiet_for(lambda t, p: True, 1.5)
+    # A line typed now comes after any copy of the queued ones.
+    alice.type("after the queue")
+    watcher.quiet_until(lambda t, p: True, lambda t, p: b"after the queue" in p)

@@ -3,22 +3,19 @@ TLS, HAProxy in front of the leaves, TLS and WebSockets listeners.
 
 Started with the same scripts/stack.sh (CHAT_NODES=3) in its own state
 directory and on free ports; stopped by `stack.sh down` (pid files)."""
-import json
 import os
-import queue
 import re
 import shutil
 import signal
 import ssl
 import subprocess
 import tempfile
-import time
 import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import BUILD, ROOT, free_port
+import conftest
+from conftest import BUILD, ROOT, free_port, start_process, wait_until
 
 NODES = 3
 
@@ -90,48 +87,17 @@ class Cluster:
         return c
 
 
-class Client:
-    def __init__(self, user, password, port, host="127.0.0.1", tls_ca=None, transport="tcp", client_id=None):
-        self.user = user
-        self.client_id = client_id or f"cl-{user}-{uuid.uuid4().hex[:8]}"
-        self.messages = queue.Queue()
-        self.connected = queue.Queue()
-        self.client = mqtt.Client(client_id=self.client_id, clean_session=True, transport=transport)
-        self.client.username_pw_set(user, password)
-        if tls_ca:
-            self.client.tls_set(ca_certs=tls_ca, cert_reqs=ssl.CERT_REQUIRED)
-        self.client.on_connect = lambda c, u, f, rc: self.connected.put(rc)
-        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-        self.rc = self.connected.get(timeout=10)
+class Client(conftest.Client):
+    """conftest.Client on a port of the cluster; publish checks the PUBACK."""
 
-    def subscribe(self, *topics):
-        for t in topics:
-            assert self.client.subscribe(t, qos=1)[0] == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.3)
+    def __init__(self, user, password, port, host="127.0.0.1", tls_ca=None, transport="tcp", client_id=None):
+        super().__init__(None, user, None, password=password, port=port, host=host, tls_ca=tls_ca,
+                         transport=transport, client_id=client_id or f"cl-{user}-{uuid.uuid4().hex[:8]}")
 
     def publish(self, topic, payload):
-        info = self.client.publish(topic, json.dumps(payload), qos=1)
-        info.wait_for_publish(timeout=10)
+        info = super().publish(topic, payload)
         assert info.is_published()
-
-    def expect_json(self, topic, pred=lambda d: True, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                t, p = self.messages.get(timeout=left)
-            except queue.Empty:
-                break
-            if t == topic:
-                d = json.loads(p)
-                if pred(d):
-                    return d
-        raise AssertionError(f"{self.user}: nothing matching on {topic} within {timeout}s")
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
+        return info
 
 
 @pytest.fixture(scope="module")
@@ -222,13 +188,11 @@ def test_haproxy_spreads_clients_and_skips_a_dead_leaf(cluster):
     os.kill(cluster.pid("leaf3"), signal.SIGKILL)
     # Two failed checks 1 s apart mark it down; until then a new client may
     # still be sent there, and HAProxy redispatches a refused connect.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    def marked_down():
         c = Client("bob", cluster.password("bob"), lb)
         c.close()
-        if c.rc == 0 and "leaf3 is DOWN" in cluster.log("log/haproxy.log"):
-            break
-        time.sleep(0.5)
+        return c.rc == 0 and "leaf3 is DOWN" in cluster.log("log/haproxy.log")
+    wait_until(marked_down, step=0.5)
     assert "leaf3 is DOWN" in cluster.log("log/haproxy.log"), cluster.log("log/haproxy.log")
     after = [cluster.client("bob", lb) for _ in range(4)]
     assert all(c.rc == 0 for c in after)
@@ -236,10 +200,8 @@ def test_haproxy_spreads_clients_and_skips_a_dead_leaf(cluster):
     # stack.sh up restarts the dead leaf; HAProxy takes it back.
     up = cluster.script("up")
     assert up.returncode == 0, up.stderr
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and "leaf3 is UP" not in cluster.log("log/haproxy.log"):
-        time.sleep(0.5)
-    assert "leaf3 is UP" in cluster.log("log/haproxy.log")
+    assert wait_until(lambda: "leaf3 is UP" in cluster.log("log/haproxy.log"), step=0.5), \
+        cluster.log("log/haproxy.log")
 
 
 def test_bridge_refuses_a_hub_certificate_from_another_ca(cluster):
@@ -262,16 +224,15 @@ def test_bridge_refuses_a_hub_certificate_from_another_ca(cluster):
     subprocess.run([os.path.join(ROOT, "mosquitto-conf/gen-node-conf.sh"), conf], env=env, check=True)
     before = len(cluster.log("hub"))
     with open(os.path.join(d, "stderr.log"), "w") as err:
-        p = subprocess.Popen(["mosquitto", "-c", conf], stdout=err, stderr=err)
+        p = start_process(["mosquitto", "-c", conf], stdout=err, stderr=err)
     try:
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and "Connecting bridge" not in cluster.log("rogue"):
-            time.sleep(0.2)
-        time.sleep(4)  # at least one full attempt
+        # At least one full attempt: it connected and TLS refused the hub.
+        failed = re.compile(r"certificate verify failed|OpenSSL Error")
+        wait_until(lambda: "Connecting bridge" in cluster.log("rogue") and failed.search(cluster.log("rogue")))
         rogue = cluster.log("rogue")
         assert "Connecting bridge" in rogue, rogue
         assert "as rogue-bridge" not in cluster.log("hub")[before:], "the hub accepted a bridge that should not trust it"
-        assert re.search(r"certificate verify failed|OpenSSL Error", rogue), rogue[-2000:]
+        assert failed.search(rogue), rogue[-2000:]
     finally:
         p.terminate()
-        p.wait(timeout=15)
+        p.wait(timeout=conftest.WAIT_S)

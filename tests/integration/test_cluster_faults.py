@@ -40,7 +40,7 @@ from contextlib import contextmanager
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, WAIT_S, start_process, wait_out_window, wait_until
 
 NET = "10.231.7"
 ADDR = {"hub": f"{NET}.1", "hub2": f"{NET}.2", "l1": f"{NET}.11", "l2": f"{NET}.12", "cli": f"{NET}.100"}
@@ -147,20 +147,13 @@ class Proc:
 
     def start(self):
         self.log = open(self.logpath, "a")
-        env = dict(os.environ)
-        if os.environ.get("CHAT_SANITIZED") and self.argv[0] == "mosquitto":
-            # The instrumented plugin needs the sanitizer runtimes loaded first.
-            lib = lambda name: subprocess.run(["gcc", f"-print-file-name={name}"], capture_output=True,
-                                              text=True).stdout.strip()
-            env["LD_PRELOAD"] = f"{lib('libasan.so')} {lib('libubsan.so')}"
-            env["ASAN_OPTIONS"] = "detect_leaks=0"
-        self.p = subprocess.Popen(self.net.exec(self.node, *self.argv), stdout=self.log, stderr=self.log, env=env)
+        self.p = start_process(self.net.exec(self.node, *self.argv), stdout=self.log, stderr=self.log)
 
     def kill(self, sig=signal.SIGKILL):
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
-                self.p.wait(timeout=15)
+                self.p.wait(timeout=WAIT_S)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
@@ -223,16 +216,18 @@ class NsCluster:
                 if svc == "history-svc":
                     self.wait_log(None, "connected to", path=f"{self.dir}/{name}.log")
 
+    def broker_logs(self):
+        """The logs of this cluster's brokers (for stack.sync_auth)."""
+        return [self.path(n) for n in (["hub", "hub2"] if self.standby else ["hub"]) + ["l1", "l2"]]
+
     def path(self, node):
         return os.path.join(self.dir, node, "mosquitto.log") if "." not in node else os.path.join(self.dir, node)
 
-    def wait_log(self, node, text, timeout=30, path=None, after=0):
+    def wait_log(self, node, text, timeout=60, path=None, after=0):
         path = path or self.path(node)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if os.path.exists(path) and text in open(path, errors="replace").read()[after:]:
-                return
-            time.sleep(0.2)
+        if wait_until(lambda: os.path.exists(path) and text in open(path, errors="replace").read()[after:],
+                      timeout, step=0.2):
+            return
         raise AssertionError(f"no '{text}' in {path} within {timeout}s")
 
     def log_size(self, node):
@@ -382,7 +377,7 @@ class ChatUser:
             self.sent_at[mid] = time.monotonic()
             self.sent += 1
             self.resend_overdue()
-            time.sleep(RATE_S)
+            wait_out_window(RATE_S, "the load's message spacing")
 
     def live_ids(self):
         return [i for i, _ in list(self.live)]
@@ -394,7 +389,7 @@ class ChatUser:
             rid = uuid.uuid4().hex[:8]
             self.c.publish(f"chat/v1/users/{self.user}/req/history",
                            json.dumps({"op": "history", "req_id": rid, "room": self.room, "limit": 250, "after": after}), qos=1)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + WAIT_S
             while True:
                 d = self.replies.get(timeout=max(0.1, deadline - time.monotonic()))
                 if d.get("req_id") == rid:
@@ -460,16 +455,6 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("cluster logs", cl.logs()))
 
 
-def wait_until(pred, timeout, step=0.2):
-    """True as soon as pred() holds, False after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
 def run_fault(cl, stack, fault, load_s=24, fault_at=6, receipt_timeout=None, live_complete=False):
     """Chat load through HAProxy; fault(users) at fault_at s; then the checks.
     live_complete: every client, connected throughout, must also have seen
@@ -478,25 +463,25 @@ def run_fault(cl, stack, fault, load_s=24, fault_at=6, receipt_timeout=None, liv
     assert stack.chatctl("room", "create", room).returncode == 0
     for u in cl.users:
         assert stack.chatctl("member", "add", room, u).returncode == 0
-    time.sleep(1.5)
+    stack.sync_auth(logs=cl.broker_logs())
     with cl.net.inside("cli"):
         users = [ChatUser(u, f"pw-{u}", room, cl.net.pfx, receipt_timeout) for u in cl.users]
         threads = [threading.Thread(target=u.run, args=(time.monotonic() + load_s,)) for u in users]
     try:
         for t in threads:
             t.start()
-        time.sleep(fault_at)
+        wait_out_window(fault_at, "load before the fault")
         info = fault(users) or {}
         for t in threads:
             t.join(timeout=load_s + 30)
         assert not any(t.is_alive() for t in threads)
         # Wait for every receipt (resends happen on reconnect, and after
         # receipt_timeout where set).
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and any(u.pending for u in users):
+        def all_receipted():
             for u in users:
                 u.resend_overdue()
-            time.sleep(0.5)
+            return not any(u.pending for u in users)
+        wait_until(all_receipted, 120, step=0.5)
         assert not any(u.pending for u in users), {u.user: sorted(u.pending)[:5] for u in users}
         rows = stack.sql(f"SELECT m.seq, m.msg_id FROM messages m JOIN rooms r ON r.id = m.room_id "
                          f"WHERE r.name = '{room}' ORDER BY m.seq")
@@ -518,7 +503,7 @@ def run_fault(cl, stack, fault, load_s=24, fault_at=6, receipt_timeout=None, liv
             assert set(live) <= set(ids), f"{u.user} saw live a message that was not stored"
             live_dups += len(live) - len(set(live))
         if live_complete:
-            ok = wait_until(lambda: all(set(u.live_ids()) == set(ids) for u in users), 30)
+            ok = wait_until(lambda: all(set(u.live_ids()) == set(ids) for u in users), 2 * WAIT_S)
             assert ok, {u.user: len(set(ids) - set(u.live_ids())) for u in users}
         # Presence: everyone online on exactly one device, then one leaves.
         names = [u.user for u in users]
@@ -538,7 +523,6 @@ def run_fault(cl, stack, fault, load_s=24, fault_at=6, receipt_timeout=None, liv
                 u.close()
             except Exception:
                 pass
-        time.sleep(1)
 
 
 def cut_leaf_link(cl, seconds):
@@ -558,7 +542,7 @@ def cut_leaf_link(cl, seconds):
                 lambda: all(observer.presence.get(u.user, (None,))[0] == "offline" for u in on_l1),
                 min(seconds, PRESENCE_S))
             offline_after = time.monotonic() - t0
-            time.sleep(max(0, seconds - (time.monotonic() - t0)))
+            wait_out_window(seconds - (time.monotonic() - t0), "the rest of the cut")
         finally:
             cl.net.heal("l1", "hub")
         healed = time.monotonic()
@@ -602,13 +586,14 @@ def test_cut_leaf_link_longer_than_bridge_keepalive(nscluster, stack):
 def test_sigkill_a_leaf_clients_move_through_haproxy(nscluster, stack):
     cl = nscluster
 
+    before = cl.log_size("haproxy.log")
+
     def kill_and_restart(users):
         cl.procs["l2"].kill(signal.SIGKILL)
-        time.sleep(5)
+        cl.wait_log(None, "l2 is DOWN", path=cl.path("haproxy.log"), after=before)  # HAProxy saw it go
         size = cl.log_size("hub")
         cl.procs["l2"].start()
         cl.wait_log("hub", "as l2-bridge", after=size)
-    before = cl.log_size("haproxy.log")
     print(run_fault(cl, stack, kill_and_restart))
     text = cl.log_text("haproxy.log", before)
     assert "l2 is DOWN" in text and "l2 is UP" in text, "HAProxy's health check must have seen l2 go and come back"
@@ -645,11 +630,11 @@ def test_sigkill_the_hub_under_load(nscluster, stack):
         history = cl.procs["history-svc"].p
         history.send_signal(signal.SIGSTOP)
         try:
-            time.sleep(3)
+            wait_out_window(3, "history-svc held: the hub's backlog grows")
             cl.procs["hub"].kill(signal.SIGKILL)
         finally:
             history.send_signal(signal.SIGCONT)
-        time.sleep(2)
+        wait_out_window(2, "the hub stays down")
         cl.procs["hub"].start()
         cl.wait_log("hub", "as l1-bridge", after=size)
         cl.wait_log("hub", "as l2-bridge", after=size)
@@ -665,7 +650,8 @@ def test_restart_mariadb(nscluster, stack):
     def restart(users):
         pid = int(open(os.path.join(stack.var, "run/mariadb.pid")).read())
         os.kill(pid, signal.SIGKILL)
-        time.sleep(2)
+        assert wait_until(lambda: not os.path.exists(f"/proc/{pid}/status")
+                          or "State:\tZ" in open(f"/proc/{pid}/status").read())
         assert stack.script("up", check=False).returncode == 0
     print(run_fault(nscluster, stack, restart))
 
@@ -693,10 +679,10 @@ def test_standby_hub_takes_over_while_the_primary_is_down(nscluster_standby, sta
         assert set(on.values()) == {"l1", "l2"}, on
         t0 = time.monotonic()
         cl.procs["hub"].kill(signal.SIGKILL)
-        cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=30)
-        cl.wait_log("hub2", "as l2-bridge", after=sizes["hub2"], timeout=30)
+        cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=60)
+        cl.wait_log("hub2", "as l2-bridge", after=sizes["hub2"], timeout=60)
         moved = time.monotonic()
-        time.sleep(10)
+        wait_out_window(10, "the primary stays down")
         window = sent_between(users, moved + 0.5, time.monotonic() - 2)
         # Across leaves, live, through the standby.
         for mid, sender in window.items():
@@ -708,8 +694,8 @@ def test_standby_hub_takes_over_while_the_primary_is_down(nscluster_standby, sta
         assert got == len(window) > 0, f"{got} of {len(window)} receipts during the failover"
         stored_on_standby = cl.log_text("history-svc-hub2.log").count("stored cf-")
         cl.procs["hub"].start()
-        cl.wait_log("hub", "as l1-bridge", after=sizes["hub"], timeout=30)
-        cl.wait_log("hub", "as l2-bridge", after=sizes["hub"], timeout=30)
+        cl.wait_log("hub", "as l1-bridge", after=sizes["hub"], timeout=60)
+        cl.wait_log("hub", "as l2-bridge", after=sizes["hub"], timeout=60)
         return {"failover_s": round(moved - t0, 1), "failback_s": round(time.monotonic() - moved - 10, 1),
                 "sent_during_failover": len(window), "stored_by_standby_svc": stored_on_standby}
     info = run_fault(cl, stack, primary_down, load_s=30, fault_at=4, receipt_timeout=10)
@@ -734,10 +720,9 @@ def test_standby_hub_split_when_one_leaf_loses_the_primary(nscluster_standby, st
         cl.net.partition("l1", "hub")
         t0 = time.monotonic()
         try:
-            cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=40)
+            cl.wait_log("hub2", "as l1-bridge", after=sizes["hub2"], timeout=60)
             moved = time.monotonic()
-            time.sleep(12)
-            t1 = time.monotonic()
+            wait_out_window(12, "the split is held")
         finally:
             cl.net.heal("l1", "hub")
         # Sent on l1 in the first seconds on the standby, so forwarded to
@@ -746,7 +731,7 @@ def test_standby_hub_split_when_one_leaf_loses_the_primary(nscluster_standby, st
         l1_msgs = {m for m, s in sent_between(users, moved + 0.5, moved + 4).items() if on[s.user] == "l1"}
         assert l1_msgs
         l2_users = [u for u in users if on[u.user] == "l2"]
-        time.sleep(3)
+        wait_out_window(3, "l1's messages would reach l2 live in this time, if at all")
         seen_by_l2 = {m for u in l2_users for m in u.live_ids()} & l1_msgs
         assert not seen_by_l2, "a message from the standby's side reached l2 live: the split is not what the docs say"
         l1_log = cl.log_text("l1", sizes["l1"])

@@ -3,10 +3,12 @@ when it is killed mid-burst or MariaDB restarts mid-burst."""
 import os
 import signal
 import threading
-import time
 import uuid
 
 import paho.mqtt.client as mqtt
+
+from conftest import BUILD, WAIT_S, start_process, wait_until
+from conftest import fresh_room as new_room
 
 BURST = int(os.environ.get("CHAT_BURST", "20000"))
 
@@ -22,12 +24,7 @@ def ensure_sender(stack):
 
 def fresh_room(stack, *members):
     ensure_sender(stack)
-    room = "dur-" + uuid.uuid4().hex[:8]
-    assert stack.chatctl("room", "create", room).returncode == 0
-    for m in members:
-        assert stack.chatctl("member", "add", room, m).returncode == 0
-    time.sleep(1.2)
-    return room
+    return new_room(stack, *members, prefix="dur-")
 
 
 class Burst:
@@ -63,25 +60,19 @@ class Burst:
                 self.ids[info.mid] = msg_id
             self.sent += 1
             if self.sent % 500 == 0:
-                info.wait_for_publish(timeout=30)
+                info.wait_for_publish(timeout=120)
 
-    def finish(self, timeout=120):
-        deadline = time.monotonic() + timeout
-        while len(self.acked) < self.sent and time.monotonic() < deadline:
-            time.sleep(0.2)
+    def finish(self, timeout=240):
+        wait_until(lambda: len(self.acked) >= self.sent, timeout, step=0.2)
         self.client.disconnect()
         self.client.loop_stop()
 
 
-def wait_stored(stack, room, want, timeout=240):
-    deadline = time.monotonic() + timeout
-    count = -1
-    while time.monotonic() < deadline:
-        count = int(stack.sql(f"SELECT COUNT(*) FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = '{room}'")[0][0])
-        if count >= want:
-            return count
-        time.sleep(1.0)
-    return count
+def wait_stored(stack, room, want, timeout=300):
+    count = lambda: int(stack.sql(f"SELECT COUNT(*) FROM messages m JOIN rooms r ON r.id = m.room_id "
+                                  f"WHERE r.name = '{room}'")[0][0])
+    wait_until(lambda: count() >= want, timeout, step=1.0)
+    return count()
 
 
 def check_archive(stack, room, burst):
@@ -99,6 +90,18 @@ def history_pid(stack):
     return int(open(os.path.join(stack.var, "run/history-svc.pid")).read())
 
 
+def wait_dead(pid):
+    """Waits until process pid has exited (a killed child of stack.sh is
+    reaped by init: kill -0 fails once it is gone, zombie state aside)."""
+    def gone():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except OSError:
+            return True
+    assert wait_until(gone), f"process {pid} did not exit"
+
+
 def test_sigkill_of_history_svc_mid_burst_loses_nothing(stack):
     room = fresh_room(stack, SENDER)
     burst = Burst(stack, "leaf", room, BURST)
@@ -108,8 +111,9 @@ def test_sigkill_of_history_svc_mid_burst_loses_nothing(stack):
     up = stack.script("up", check=False)        # restarts what is down
     assert up.returncode == 0, up.stderr
     burst.send(3 * BURST // 4)
-    os.kill(history_pid(stack), signal.SIGKILL)  # and once more, at full speed
-    time.sleep(0.5)
+    pid = history_pid(stack)
+    os.kill(pid, signal.SIGKILL)  # and once more, at full speed
+    wait_dead(pid)
     assert stack.script("up", check=False).returncode == 0
     burst.send(BURST)
     burst.finish()
@@ -127,7 +131,7 @@ def test_mariadb_restart_mid_burst_loses_nothing(stack):
     pid = int(open(os.path.join(stack.var, "run/mariadb.pid")).read())
     os.kill(pid, signal.SIGKILL)
     burst.send(2 * count // 3)
-    time.sleep(2)
+    wait_dead(pid)
     assert stack.script("up", check=False).returncode == 0
     burst.send(count)
     burst.finish()
@@ -140,20 +144,17 @@ def test_retention_trims_old_messages_in_the_background(stack):
     room = fresh_room(stack, SENDER)
     alice = stack.client("alice", "hub")
     stack.chatctl("member", "add", room, "alice")
-    time.sleep(1.2)
+    stack.sync_auth()
     alice.subscribe("chat/v1/users/alice/inbox")
     for i in range(10):
         m = {"id": uuid.uuid4().hex, "body": f"old {i}"}
         alice.publish(f"chat/v1/rooms/{room}/msg/alice", m)
         alice.expect_json("chat/v1/users/alice/inbox", lambda d, m=m: d.get("type") == "receipt" and d["id"] == m["id"])
     assert stack.chatctl("room", "retention", room, "3", "none").returncode == 0
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        rows = stack.sql(f"SELECT m.seq FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = '{room}' ORDER BY m.seq")
-        if len(rows) == 3:
-            break
-        time.sleep(0.5)
-    assert [int(r[0]) for r in rows] == [8, 9, 10]
+    seqs = lambda: [int(r[0]) for r in stack.sql(f"SELECT m.seq FROM messages m JOIN rooms r ON r.id = m.room_id "
+                                                 f"WHERE r.name = '{room}' ORDER BY m.seq")]
+    wait_until(lambda: len(seqs()) == 3, step=0.5)
+    assert seqs() == [8, 9, 10]
     # Traffic goes on, seq goes on (never reused), the limit keeps holding.
     m = {"id": uuid.uuid4().hex, "body": "new"}
     alice.publish(f"chat/v1/rooms/{room}/msg/alice", m)
@@ -162,8 +163,6 @@ def test_retention_trims_old_messages_in_the_background(stack):
 
 
 def test_two_history_instances_keep_seq_gapless_per_room(stack):
-    import subprocess
-    from conftest import BUILD
     rooms = [fresh_room(stack, SENDER) for _ in range(10)]
     # A second instance: same archive, its own client id and persistence.
     conf = open(os.path.join(stack.var, "conf/history-svc.conf")).read()
@@ -172,10 +171,28 @@ def test_two_history_instances_keep_seq_gapless_per_room(stack):
     path = os.path.join(stack.var, "conf/history-svc-2.conf")
     with open(path, "w") as f:
         f.write(conf)
-    log = open(os.path.join(stack.var, "log/history-svc-2.log"), "w")
-    second = subprocess.Popen([os.path.join(BUILD, "history-svc"), "-c", path], stdout=log, stderr=log)
+    log_path = os.path.join(stack.var, "log/history-svc-2.log")
+    log = open(log_path, "w")
+    second = start_process([os.path.join(BUILD, "history-svc"), "-c", path], stdout=log, stderr=log)
     try:
-        time.sleep(2)
+        # Subscribed once it takes a probe message (in a room of its own, so
+        # the counts below stay the test's): the same message, stored once,
+        # goes again until the second instance logs it, stored or duplicate.
+        probe_room = fresh_room(stack, SENDER)
+        prober = mqtt.Client(client_id=f"probe-{uuid.uuid4().hex[:6]}", clean_session=True)
+        prober.username_pw_set(SENDER, stack.password(SENDER))
+        prober.connect("127.0.0.1", stack.port("hub"), keepalive=60)
+        prober.loop_start()
+
+        def second_took_probe():
+            prober.publish(f"chat/v1/rooms/{probe_room}/msg/{SENDER}", '{"id":"probe","body":"probe"}',
+                           qos=1).wait_for_publish(timeout=WAIT_S)
+            return f" {probe_room}" in open(log_path, errors="replace").read()
+        try:
+            assert wait_until(second_took_probe, step=1.0), "the second history-svc did not subscribe"
+        finally:
+            prober.disconnect()
+            prober.loop_stop()
         total = int(os.environ.get("CHAT_TWO_INSTANCE_MESSAGES", "10000"))
         client = mqtt.Client(client_id=f"two-{uuid.uuid4().hex[:6]}", clean_session=True)
         client.username_pw_set(SENDER, stack.password(SENDER))
@@ -187,8 +204,8 @@ def test_two_history_instances_keep_seq_gapless_per_room(stack):
             room = rooms[i % 10]
             last = client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", f'{{"id":"t{i:06d}","body":"two {i}"}}', qos=1)
             if i % 500 == 499:
-                last.wait_for_publish(timeout=60)
-        last.wait_for_publish(timeout=60)
+                last.wait_for_publish(timeout=120)
+        last.wait_for_publish(timeout=120)
         client.disconnect()
         client.loop_stop()
         per_room = total // 10
@@ -210,5 +227,5 @@ def test_two_history_instances_keep_seq_gapless_per_room(stack):
             assert stored[i] + dups[i] >= total, (stored, dups)
     finally:
         second.terminate()
-        second.wait(timeout=10)
+        second.wait(timeout=WAIT_S)
         log.close()

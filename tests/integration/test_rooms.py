@@ -1,26 +1,22 @@
 """Rooms and members over MQTT requests: create, join, leave, invite, kick,
 public_rooms, and that the brokers apply each change by the time its reply
 arrives."""
-import json
-import time
 import uuid
 
-from conftest import Client
-
-
-def inbox(user):
-    return f"chat/v1/users/{user}/inbox"
-
-
-def ask(client, user, req):
-    req = dict(req, req_id=uuid.uuid4().hex[:12])
-    client.publish(f"chat/v1/users/{user}/req/history", req)
-    return client.expect_json(inbox(user), lambda d: d.get("type") == "reply" and d.get("req_id") == req["req_id"])
+from conftest import ask, inbox
 
 
 def say(client, user, room, body):
     m = {"id": uuid.uuid4().hex, "body": body}
     client.publish(f"chat/v1/rooms/{room}/msg/{user}", m)
+    return m
+
+
+def say_stored(client, user, room, body):
+    """say(), then wait for its receipt (client is subscribed to its inbox):
+    the hub has routed the message to every subscriber by then."""
+    m = say(client, user, room, body)
+    client.expect_json(inbox(user), lambda d: d.get("type") == "receipt" and d["id"] == m["id"])
     return m
 
 
@@ -37,8 +33,8 @@ def test_public_room_create_join_leave(stack):
     assert any(x["name"] == room and x["members"] == 1 for x in listed["rooms"])
     # Not a member yet: bob's subscription is refused, so he sees nothing.
     bob.subscribe(f"chat/v1/rooms/{room}/msg/+")
-    say(alice, "alice", room, "before bob")
-    bob.quiet_for(lambda t, p: room in t, 1.0)
+    say_stored(alice, "alice", room, "before bob")
+    bob.quiet_until_reply(lambda t, p: room in t)
     # Joined: by the time the reply arrives, both brokers let him in.
     assert ask(bob, "bob", {"op": "join", "room": room})["ok"]
     bob.subscribe(f"chat/v1/rooms/{room}/msg/+")
@@ -48,8 +44,8 @@ def test_public_room_create_join_leave(stack):
     assert bob.expect_json(inbox("bob"), lambda d: d.get("type") == "receipt")["id"] == mine["id"]
     # Left: nothing more arrives on the same subscription.
     assert ask(bob, "bob", {"op": "leave", "room": room})["ok"]
-    say(alice, "alice", room, "after bob left")
-    bob.quiet_for(lambda t, p: room in t, 1.0)
+    say_stored(alice, "alice", room, "after bob left")
+    bob.quiet_until_reply(lambda t, p: room in t)
     assert ask(bob, "bob", {"op": "leave", "room": room})["error"]["code"] == "not_member"
     rooms = {x["name"] for x in ask(bob, "bob", {"op": "rooms"})["rooms"]}
     assert room not in rooms
@@ -76,8 +72,8 @@ def test_private_room_needs_an_invitation_from_an_admin(stack):
     assert ask(ivy, "ivy", {"op": "invite", "room": room, "user": "ivy"})["error"]["code"] == "not_member"
     assert ask(alice, "alice", {"op": "invite", "room": room, "user": "nobody-here"})["error"]["code"] == "unknown_user"
     assert ask(alice, "alice", {"op": "kick", "room": room, "user": "bob"})["ok"]
-    say(alice, "alice", room, "bob is gone")
-    bob.quiet_for(lambda t, p: room in t, 1.0)
+    say_stored(alice, "alice", room, "bob is gone")
+    bob.quiet_until_reply(lambda t, p: room in t)
     assert ask(alice, "alice", {"op": "kick", "room": room, "user": "bob"})["error"]["code"] == "not_member"
 
 
