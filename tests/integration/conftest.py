@@ -31,6 +31,10 @@ LOGS = ["hub/mosquitto.log", "leaf/mosquitto.log", "log/hub.stderr", "log/leaf.s
 # How long a test waits for something that should happen: generous, because
 # the suite runs on a slow, loaded machine, and free when it happens early.
 WAIT_S = 30.0
+# Client.rc when the broker closed the connection without a CONNACK: what
+# the plugin answers where it never checked the password (locked, slowed,
+# busy, a back-end that cannot check; docs/PROTOCOL.md 1).
+NO_CONNACK = "closed without CONNACK"
 
 
 def free_port():
@@ -191,7 +195,7 @@ def wait_snapshot(version, log_paths, timeout=WAIT_S):
 class Client:
     """A paho MQTT client that queues what it receives, connected as user to
     the stack's node (or to host:port, with TLS trusting tls_ca, over
-    transport "tcp" or "websockets"); rc is the CONNACK's code."""
+    transport "tcp" or "websockets"); rc is the CONNACK's code, or NO_CONNACK."""
 
     def __init__(self, stack, user, node, password=None, client_id=None, protocol=mqtt.MQTTv311,
                  bind_address="", port=None, host="127.0.0.1", tls_ca=None, transport="tcp"):
@@ -210,6 +214,9 @@ class Client:
         self.client.on_connect = lambda c, u, f, rc, *props: self.connected.put(rc)
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
         self.client.on_subscribe = lambda c, u, mid, *rest: self.subacked.add(mid)
+        # Before a CONNACK, a disconnect is the broker's refusal without one
+        # (after it, the first rc is already taken and this goes unread).
+        self.client.on_disconnect = lambda c, u, rc, *props: self.connected.put(NO_CONNACK)
         self.client.connect(host, port or stack.port(node), keepalive=30, bind_address=bind_address)
         self.client.loop_start()
         self.rc = self.connected.get(timeout=WAIT_S)
@@ -217,6 +224,11 @@ class Client:
             # paho would retry a refused login in the background forever.
             self.client.loop_stop()
             self.client.disconnect()
+
+    @property
+    def refused(self):
+        """Refused either way: CONNACK "not authorised" or no CONNACK."""
+        return self.rc in (5, 0x87, NO_CONNACK)
 
     def subscribe(self, *topics, qos=1):
         """Subscribes and returns once every SUBACK has arrived (a refused

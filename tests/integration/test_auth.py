@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import WAIT_S, SoloBroker, wait_out_window, wait_until
+from conftest import NO_CONNACK, WAIT_S, SoloBroker, wait_out_window, wait_until
 
 
 def passwd_file(path, *entries):
@@ -107,7 +107,7 @@ def test_http_backend_allow_deny_ignore_error_and_cache(stack, solo):
     c.close()
     assert b.connect("httpuser", "bad").rc == 5                      # deny
     assert b.connect("alice", stack.password("alice")).rc == 0       # ignore -> next back-end
-    assert b.connect("broken", "x").rc == 5                          # HTTP 500 -> error -> refused
+    assert b.connect("broken", "x").rc == NO_CONNACK                 # HTTP 500 -> error -> refused unchecked
     admin = b.connect("httpadmin", "good")                           # is_superuser
     assert admin.rc == 0
     admin.subscribe("chat/v1/rooms/+/msg/+")                         # a user may not; an admin may
@@ -120,7 +120,7 @@ def test_http_backend_allow_deny_ignore_error_and_cache(stack, solo):
     server.server_close()
     calls = len(AuthHandler.calls)
     assert b.connect("httpuser", "good").rc == 0
-    assert b.connect("httpnew", "good").rc == 5
+    assert b.connect("httpnew", "good").rc == NO_CONNACK
     assert len(AuthHandler.calls) == calls
 
 
@@ -134,10 +134,11 @@ def test_flood_lockout_spares_other_users_and_cached_logins(stack, solo):
     assert b.connect("alice", stack.password("alice")).rc == 0
     # The guesses come from 127.0.0.2, the real users from 127.0.0.1.
     for _ in range(3):
-        assert b.connect("flooded", "guess", bind_address="127.0.0.2").rc == 5
-        assert b.connect("alice", "guess", bind_address="127.0.0.2").rc == 5
-    # Locked: even the right password is refused without hashing it...
-    assert b.connect("flooded", "flooded-pw").rc == 5
+        assert b.connect("flooded", "guess", bind_address="127.0.0.2").refused
+        assert b.connect("alice", "guess", bind_address="127.0.0.2").refused
+    # Locked: even the right password is refused without hashing it (and
+    # without a CONNACK, so that clients do not ask for the password)...
+    assert b.connect("flooded", "flooded-pw").rc == NO_CONNACK
     assert "flooded is locked" in b.log()
     # ...except a recently cached success, and other users are unaffected.
     assert b.connect("alice", stack.password("alice")).rc == 0
@@ -154,17 +155,17 @@ def test_flood_slows_a_name_then_locks_it_until_the_lock_expires(stack, solo):
     logged, until both run out. Other users are not affected."""
     stack.add_user("slowme", "slowme-pw")
     b = solo("slow", flood_user_threshold=4, flood_user_slow_after=1, flood_slow_interval_ms=8000,
-             flood_delay_s=2, flood_lockout_s=2, flood_address_threshold=1000, flood_verify_budget_ms=1000)
+             flood_delay_s=2, flood_lockout_s=2, flood_address_threshold=1000, flood_verify_budget=1000)
     assert b.connect("slowme", "guess1", bind_address="127.0.0.2").rc == 5   # checked: 1 failure
     t_checked = time.monotonic()
     # Slowed: the right password too, from another address, is not checked.
-    assert b.connect("slowme", "slowme-pw", bind_address="127.0.0.3").rc == 5   # 2
+    assert b.connect("slowme", "slowme-pw", bind_address="127.0.0.3").rc == NO_CONNACK   # 2
     assert "login of slowme from 127.0.0.3 is slowed after failed logins; refused without a password check" in b.log()
     assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.2").rc == 0   # another name: fine
-    assert b.connect("slowme", "guess2", bind_address="127.0.0.4").rc == 5   # 3
-    assert b.connect("slowme", "guess3", bind_address="127.0.0.5").rc == 5   # 4: locked for 2 s
+    assert b.connect("slowme", "guess2", bind_address="127.0.0.4").rc == NO_CONNACK   # 3
+    assert b.connect("slowme", "guess3", bind_address="127.0.0.5").rc == NO_CONNACK   # 4: locked for 2 s
     t_locked = time.monotonic()
-    assert b.connect("slowme", "slowme-pw").rc == 5
+    assert b.connect("slowme", "slowme-pw").rc == NO_CONNACK
     assert "user slowme is locked for" in b.log()
     assert b.connect("alice", stack.password("alice")).rc == 0
     # The lock is over, but the next check is due only 8 s after the last
@@ -172,7 +173,7 @@ def test_flood_slows_a_name_then_locks_it_until_the_lock_expires(stack, solo):
     # locks the name again for 2 s). (8 s leaves room for a slow machine.)
     wait_out_window(t_locked + 2.1 - time.monotonic(), "the 2 s lock")
     assert time.monotonic() < t_checked + 8.0
-    assert b.connect("slowme", "slowme-pw").rc == 5
+    assert b.connect("slowme", "slowme-pw").rc == NO_CONNACK
     assert b.log().count("login of slowme from 127.0.0.1 is slowed") == 1
     wait_out_window(max(2.1, t_checked + 8.1 - time.monotonic()), "the second lock and the 8 s check interval")
     assert b.connect("slowme", "slowme-pw").rc == 0
@@ -189,10 +190,10 @@ def test_flood_many_addresses_against_one_name_and_one_address_against_many_name
         stack.add_user(n, f"{n}-pw")
     b = solo("spread")
     for i in range(20):
-        assert b.connect("target", f"guess{i}", bind_address=f"127.0.1.{i + 1}").rc == 5
+        assert b.connect("target", f"guess{i}", bind_address=f"127.0.1.{i + 1}").refused
     # After two checked failures the name is slowed, then locked (5 failures).
     assert "user target is locked for" in b.log(tail=None)
-    assert b.connect("target", "target-pw", bind_address="127.0.1.200").rc == 5
+    assert b.connect("target", "target-pw", bind_address="127.0.1.200").rc == NO_CONNACK
     # How many guesses it takes depends on the machine's speed: attempts at
     # a locked name do not count for the address, so a fast guesser waits
     # for the names' locks to run out. Guess until the address is locked.
@@ -200,12 +201,12 @@ def test_flood_many_addresses_against_one_name_and_one_address_against_many_name
 
     def guess_until_address_locked():
         i = next(guesses)
-        assert b.connect(names[i % len(names)], "guess", bind_address="127.0.2.1").rc == 5
+        assert b.connect(names[i % len(names)], "guess", bind_address="127.0.2.1").refused
         return i >= 59 and "address 127.0.2.1 is locked for" in b.log(tail=None)
     wait_until(guess_until_address_locked, 2 * WAIT_S, step=0)
     assert "address 127.0.2.1 is locked for" in b.log(tail=None)
     # Locked: a right password from it is refused without a check.
-    assert b.connect("bob", stack.password("bob"), bind_address="127.0.2.1").rc == 5
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.2.1").rc == NO_CONNACK
     # The guessing stops; the node-wide budget recovers (a login refused as
     # busy from an address that never failed counts against nothing).
     # Elsewhere, users nobody guessed at log in; so do the guessed-at names
@@ -218,8 +219,8 @@ def test_flood_many_addresses_against_one_name_and_one_address_against_many_name
 def test_flood_from_one_address_locks_that_address_only(stack, solo):
     b = solo("addr", flood_address_threshold=5, flood_delay_s=30, flood_lockout_s=30)
     for i in range(6):
-        assert b.connect(f"nobody{i}", "x", bind_address="127.0.0.2").rc == 5
-    assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.2").rc == 5   # address locked
+        assert b.connect(f"nobody{i}", "x", bind_address="127.0.0.2").refused
+    assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.2").rc == NO_CONNACK   # address locked
     assert b.connect("bob", stack.password("bob"), bind_address="127.0.0.1").rc == 0   # elsewhere fine
 
 

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, WAIT_S, Client, free_port, run_process, start_process, wait_listening, wait_out_window, wait_until
+from conftest import BUILD, NO_CONNACK, WAIT_S, Client, free_port, run_process, start_process, wait_listening, wait_out_window, wait_until
 
 
 def start_http(handler):
@@ -125,15 +125,15 @@ def test_backend_error_never_allows_even_when_a_later_backend_would(stack, solo)
         # ignore -> defer -> mariadb allows alice
         assert b.connect("alice", stack.password("alice")).rc == 0
         # Answers that are not the contract are errors, and refuse.
-        assert b.connect("garbled1", "x").rc == 5
-        assert b.connect("weird1", "x").rc == 5
+        assert b.connect("garbled1", "x").rc == NO_CONNACK
+        assert b.connect("weird1", "x").rc == NO_CONNACK
         assert "answered something other than" in b.log()
     finally:
         server.shutdown()
         server.server_close()
     # Endpoint down: bob is valid in MariaDB, next in the chain, but the
     # error from the first back-end refuses him (he is not in any cache).
-    assert b.connect("bob", stack.password("bob")).rc == 5
+    assert b.connect("bob", stack.password("bob")).rc == NO_CONNACK
     assert "could not check user bob; refused" in b.log()
 
 
@@ -150,7 +150,7 @@ def test_http_backend_times_out_and_reuses_its_connection(stack, solo):
         assert len(Handler.peers) == 4
         assert len(set(Handler.peers)) == 1, Handler.peers
         started = time.monotonic()
-        assert b.connect("slow1", "x").rc == 5          # allow arrives after 5 s: too late
+        assert b.connect("slow1", "x").rc == NO_CONNACK   # allow arrives after 5 s: too late
         assert time.monotonic() - started < SLOW_ANSWER_S - 1.0   # the plugin did not wait for it
         assert "Timeout was reached" in b.log()
         # The 300 ms the broker thread spent waiting is paid from the
@@ -172,7 +172,7 @@ def test_login_cache_is_cleared_on_sighup(stack, solo):
     # Only the cache can answer now.
     assert b.connect("httpcached", "good").rc == 0
     b.reload()
-    assert b.connect("httpcached", "good").rc == 5
+    assert b.connect("httpcached", "good").rc == NO_CONNACK
 
 
 def sha512_line(user: bytes, password: bytes) -> bytes:
