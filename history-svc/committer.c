@@ -58,7 +58,10 @@ static bool db_ready(struct committer *c)
 	while(!c->db){
 		if(atomic_load(&c->stopping)) return false;
 		c->db = db_open(&c->svc->cfg.db, err, sizeof(err));
-		if(c->db) break;
+		if(c->db){
+			log_info("storage: writing through MariaDB %s", db_server(c->db));
+			break;
+		}
 		if(failures++ % 10 == 0) log_warn("storage: %s; retrying (messages wait in the intake log)", err);
 		for(long step = 0; step < backoff_ms && !atomic_load(&c->stopping); step += 50) usleep(50 * 1000);
 		backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
@@ -88,19 +91,35 @@ static bool store_alone(struct committer *c, const struct intake_msg *msg, struc
 }
 
 /* Stores a batch, falling back to one message at a time when it holds a
- * duplicate or keeps failing. Returns false only when stopping. */
+ * duplicate or keeps failing. A batch whose transaction the server aborted
+ * (DB_RETRY: a deadlock, or a Galera certification conflict at COMMIT) was
+ * rolled back; one whose connection or node was lost (DB_GONE) was rolled
+ * back or, when lost at COMMIT, perhaps committed. Either way the same batch
+ * runs again on a fresh connection (to the next usable node), where the
+ * lookup of stored messages finds what did commit with its seq: nothing is
+ * stored twice or renumbered, and no receipt goes out before a COMMIT
+ * succeeded. These do not count as the batch failing: only 3 other errors
+ * (or 30 aborts in a row) send it message by message. Returns false only
+ * when stopping. */
 static bool store_all(struct committer *c, struct intake_msg **msgs, int n, struct store_result *results)
 {
-	for(int failures = 0; failures < 3; ){
+	int errors = 0, aborts = 0;
+
+	while(errors < 3 && aborts < 30){
 		int rc;
 
 		if(!db_ready(c)) return false;
 		rc = store_batch(c->db, msgs, n, results);
 		if(rc == DB_OK) return true;
 		if(rc == DB_DUPLICATE) break;
-		failures++;
-		log_warn("storing a batch of %d failed (%s); attempt %d", n, db_error(c->db), failures);
+		if(rc == DB_RETRY || rc == DB_GONE) aborts++;
+		else errors++;
+		log_warn("storing a batch of %d %s (%s); attempt %d", n,
+				rc == DB_RETRY ? "was aborted by the server" : rc == DB_GONE ? "lost its server" : "failed",
+				db_error(c->db), errors + aborts);
 		db_drop(c);
+		/* Let the conflicting writer finish before running again. */
+		if(rc == DB_RETRY) usleep((useconds_t)(aborts < 10 ? aborts : 10) * 20 * 1000);
 	}
 	for(int i = 0; i < n; i++){
 		if(!store_alone(c, msgs[i], &results[i])) return false;
