@@ -1,7 +1,8 @@
 # Top-level build for the MQTT chat system. See README.md.
 #   make            build everything into build/
 #   make deps       install the Debian 12 packages (as root) or print the command
-#   make up / down / status   run the local stack (state in var/)
+#   make up / down / status   run the local stack (state in var/); NODES=N: a
+#                   cluster of N leaves; DB_NODES=3: a MariaDB Galera cluster
 #   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
 #                   backup; restore into the stopped stack (docs/ADMIN.md)
 #   make test       unit + integration tests against real MariaDB and brokers
@@ -103,7 +104,7 @@ deps:
 
 up: deps
 	@$(MAKE) --no-print-directory all
-	@CHAT_NODES=$(NODES) scripts/stack.sh up
+	@CHAT_NODES=$(NODES) CHAT_DB_NODES=$(DB_NODES) scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down

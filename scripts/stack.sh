@@ -19,6 +19,11 @@
 # and a health agent per leaf (health-agent/, docs/ADMIN.md "Health check")
 # answering HAProxy's agent-check on CHAT_HEALTH_PORT, +1, ... (default: any
 # free loopback port, written to $CHAT_VAR/run/health-leafN.port).
+# With CHAT_DB_NODES=N (`make up DB_NODES=3`) the database is a MariaDB
+# Galera cluster of N nodes instead of one MariaDB (scripts/galera.sh):
+#   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
+#   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
+#   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +44,16 @@ LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
 HEALTH_PORT=${CHAT_HEALTH_PORT:-}
+DB_NODES=${CHAT_DB_NODES:-}
+if [ -n "$DB_NODES" ]; then
+	case $DB_NODES in
+		*[!0-9]*) echo "stack: error: DB_NODES must be a number of Galera nodes (1-9)" >&2; exit 1 ;;
+	esac
+	[ "$DB_NODES" -ge 1 ] && [ "$DB_NODES" -le 9 ] || { echo "stack: error: DB_NODES must be 1-9" >&2; exit 1; }
+	# shellcheck source=galera.sh
+	. "$ROOT/scripts/galera.sh"
+	PARTS="$(for i in $(seq 1 "$DB_NODES"); do printf 'mariadb%s ' "$i"; done)hub leaf history-svc presence-svc"
+fi
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -102,7 +117,9 @@ secret() { # name: prints a random secret kept in $VAR/secrets/NAME
 }
 
 sql() { # runs SQL text from stdin as root over the private socket
-	mariadb --no-defaults -S "$VAR/db/mariadb.sock" -uroot "$@"
+	local sock="$VAR/db/mariadb.sock"
+	[ -z "$DB_NODES" ] || sock=$(galera_any_sock) || die "no Galera node is up and synced"
+	mariadb --no-defaults -S "$sock" -uroot "$@"
 }
 
 start_mariadb() {
@@ -150,9 +167,11 @@ SQL
 		sql "$DB_NAME" -e "INSERT INTO schema_migrations (name) VALUES ('$name')"
 	done
 	# The tools and services read their database settings from this file.
+	local where="db_host = 127.0.0.1
+db_port = $DB_PORT"
+	[ -z "$DB_NODES" ] || where="db_hosts = $(galera_hosts)"
 	(umask 077; cat > "$VAR/conf/db.conf" <<CONF
-db_host = 127.0.0.1
-db_port = $DB_PORT
+$where
 db_user = $DB_USER
 db_password = $pw
 db_name = $DB_NAME
@@ -202,7 +221,8 @@ node_conf() { # node port [hub]
 	fi
 	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
-	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
+	DB_PORT=$DB_PORT DB_HOSTS=${DB_NODES:+$(galera_hosts)} \
+	DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
 	BRIDGE_PASSWORD=${3:+$(secret user-bridge-$node)} \
 		"$ROOT/mosquitto-conf/gen-node-conf.sh" "$dir/mosquitto.conf"
@@ -320,7 +340,7 @@ start_haproxy() { # "name=host:port ..." "name=host:port ..." (MQTT, TLS) "name=
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf port mqtt="" tls="" agents="" parts="mariadb hub"
+	local i leaf port mqtt="" tls="" agents="" parts="${PARTS%% hub *} hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -356,7 +376,7 @@ cmd_up() {
 	[ -x "$BUILD/chat_auth.so" ] || [ -f "$BUILD/chat_auth.so" ] || die "nothing built in $BUILD: run make first"
 	mkdir -p "$VAR/run" "$VAR/log" "$VAR/conf" "$VAR/secrets"
 	chmod 700 "$VAR/secrets" "$VAR/conf"
-	start_mariadb
+	if [ -n "$DB_NODES" ]; then galera_up; else start_mariadb; fi
 	setup_database
 	ensure_user history service
 	ensure_user presence service
@@ -369,7 +389,7 @@ cmd_up() {
 		cluster_info
 		return
 	fi
-	rm -f "$VAR/run/parts"
+	if [ -n "$DB_NODES" ]; then echo "$PARTS" > "$VAR/run/parts"; else rm -f "$VAR/run/parts"; fi
 	ensure_user bridge-leaf bridge
 	start_broker hub "$HUB_PORT"
 	start_broker leaf "$LEAF_PORT" hub
@@ -446,6 +466,22 @@ cmd_down() {
 	for part in leaf hub mariadb; do
 		stop_part "$part"
 	done
+	# Galera nodes last to first, whatever DB_NODES `up` had: the last
+	# one stopped (node 1) is the one the next `up` bootstraps from.
+	for f in $(ls -r "$VAR"/run/mariadb[0-9]*.pid 2>/dev/null); do
+		stop_part "$(basename "$f" .pid)"
+	done
+}
+
+# Stops or starts one Galera node while the rest serve (a rolling restart:
+# docs/ADMIN.md "Database cluster").
+cmd_db_node() { # stop|start N
+	[ -n "$DB_NODES" ] || die "db-$1 needs DB_NODES (CHAT_DB_NODES) as given to up"
+	case ${2:-} in
+		[1-9]) [ "$2" -le "$DB_NODES" ] || die "no node $2 in a cluster of $DB_NODES" ;;
+		*) die "usage: stack.sh db-$1 N (1-$DB_NODES)" ;;
+	esac
+	if [ "$1" = stop ]; then stop_part "mariadb$2"; else galera_start_one "$2"; fi
 }
 
 cmd_status() {
@@ -530,5 +566,7 @@ case "${1:-}" in
 	status) cmd_status ;;
 	backup) cmd_backup "${2:-}" ;;
 	restore) cmd_restore "${2:-}" ;;
-	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR" >&2; exit 2 ;;
+	db-stop) cmd_db_node stop "${2:-}" ;;
+	db-start) cmd_db_node start "${2:-}" ;;
+	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR|db-stop N|db-start N" >&2; exit 2 ;;
 esac
