@@ -153,6 +153,14 @@ out:
 	return rc;
 }
 
+/* Writes "host:port" or the socket path of server into buf; returns buf. */
+static const char *server_describe(const struct db_server *server, char *buf, size_t len)
+{
+	if(server->socket) snprintf(buf, len, "%s", server->socket);
+	else snprintf(buf, len, "%s:%u", server->host ? server->host : "localhost", server->port);
+	return buf;
+}
+
 /* Connects to the first usable server of the list. */
 static int connect_now(struct db *db)
 {
@@ -161,13 +169,12 @@ static int connect_now(struct db *db)
 
 	db->error[0] = '\0';
 	for(int i = 0; i < db->nservers; i++){
-		const struct db_server *server = &db->servers[i];
-
 		if(connect_to(db, i, why, sizeof(why)) == DB_OK) return DB_OK;
 		if(at < sizeof(db->error)){
-			at += (size_t)snprintf(db->error + at, sizeof(db->error) - at, "%sconnect to MariaDB %s%s%u: %s",
-					i ? "; " : "", server->socket ? server->socket : server->host,
-					server->socket ? "" : ":", server->socket ? 0 : server->port, why);
+			char name[300];
+
+			at += (size_t)snprintf(db->error + at, sizeof(db->error) - at, "%sconnect to MariaDB %s: %s",
+					i ? "; " : "", server_describe(&db->servers[i], name, sizeof(name)), why);
 		}
 	}
 	if(db->nservers > 1 && at < sizeof(db->error)){
@@ -292,13 +299,8 @@ const char *db_error(const struct db *db)
 
 const char *db_server(struct db *db)
 {
-	const struct db_server *server;
-
 	if(db->current < 0) return "";
-	server = &db->servers[db->current];
-	if(server->socket) return server->socket;
-	snprintf(db->server_name, sizeof(db->server_name), "%s:%u", server->host ? server->host : "localhost", server->port);
-	return db->server_name;
+	return server_describe(&db->servers[db->current], db->server_name, sizeof(db->server_name));
 }
 
 static int classify(struct db *db, const char *what, unsigned int code, const char *message)
