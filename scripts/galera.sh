@@ -137,7 +137,7 @@ galera_up() {
 		start_galera_node "$first" new
 	fi
 	for i in $(seq 1 "$DB_NODES"); do
-		start_galera_node "$i"
+		alive_pid "mariadb$i" >/dev/null || start_galera_node "$i"
 	done
 }
 

@@ -507,6 +507,8 @@ cmd_status() {
 cmd_backup() {
 	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)}
 	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	[ -z "$DB_NODES" ] && [ ! -e "$(pidfile mariadb1)" ] \
+		|| die "backups of a Galera cluster (DB_NODES) are not scripted yet (docs/ADMIN.md, \"Database cluster\")"
 	alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
 	[ ! -e "$dir" ] || die "$dir already exists"
 	mkdir -p "$(dirname "$dir")"
