@@ -3,7 +3,8 @@
 #   make deps       install the Debian 12 packages (as root) or print the command,
 #                   and the web client's MQTT.js (npm ci in web/)
 #   make web        only the latter (docs/WEB.md)
-#   make up / down / status   run the local stack (state in var/)
+#   make up / down / status   run the local stack (state in var/); NODES=N: a
+#                   cluster of N leaves; DB_NODES=3: a MariaDB Galera cluster
 #   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
 #                   backup; restore into the stopped stack (docs/ADMIN.md)
 #   make test       unit + integration tests against real MariaDB and brokers
@@ -108,7 +109,7 @@ web:
 
 up: deps
 	@$(MAKE) --no-print-directory all
-	@CHAT_NODES=$(NODES) scripts/stack.sh up
+	@CHAT_NODES=$(NODES) CHAT_DB_NODES=$(DB_NODES) scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down

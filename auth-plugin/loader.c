@@ -11,7 +11,7 @@
 
 struct loader {
 	struct db_opts opts;
-	char *host, *socket, *user, *password, *name;
+	char *hosts, *host, *socket, *user, *password, *name;
 	long refresh_ms;
 	pthread_t thread;
 	bool thread_started;
@@ -149,12 +149,14 @@ struct loader *loader_start(const struct db_opts *opts, long refresh_ms, char *e
 	pthread_mutex_init(&loader->status_lock, NULL);
 	atomic_init(&loader->pending, NULL);
 	atomic_init(&loader->stopping, false);
+	loader->hosts = dup_opt(opts->hosts);
 	loader->host = dup_opt(opts->host);
 	loader->socket = dup_opt(opts->socket);
 	loader->user = dup_opt(opts->user);
 	loader->password = dup_opt(opts->password);
 	loader->name = dup_opt(opts->name);
 	loader->opts = *opts;
+	loader->opts.hosts = loader->hosts;
 	loader->opts.host = loader->host;
 	loader->opts.socket = loader->socket;
 	loader->opts.user = loader->user;
@@ -205,6 +207,7 @@ void loader_stop(struct loader *loader)
 	if(loader->thread_started) pthread_join(loader->thread, NULL);
 	snapshot_free(atomic_exchange(&loader->pending, NULL));
 	db_close(loader->db);
+	free(loader->hosts);
 	free(loader->host);
 	free(loader->socket);
 	free(loader->user);

@@ -2,7 +2,8 @@
  * broker node:
  *   plugin /path/to/chat_auth.so
  *   plugin_opt_node leaf1
- *   plugin_opt_db_host 127.0.0.1   plugin_opt_db_port 3306   (or plugin_opt_db_socket)
+ *   plugin_opt_db_host 127.0.0.1   plugin_opt_db_port 3306   (or plugin_opt_db_socket,
+ *   or plugin_opt_db_hosts h1:p1,h2:p2,h3:p3 for a Galera cluster)
  *   plugin_opt_db_user ...  plugin_opt_db_password ...  plugin_opt_db_name ...
  * and the optional ones in docs/ADMIN.md (back-ends, login cache, flood
  * protection, ACL file). It checks logins through a chain of back-ends,

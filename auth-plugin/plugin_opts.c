@@ -44,13 +44,14 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 		snprintf(err, errlen, "plugin_opt_node \"%s\" must be 1-32 of a-z, 0-9, '_', '-'", out->node);
 		return -1;
 	}
+	out->db.hosts = backend_opt(opts, opt_count, "db_hosts");
 	out->db.host = backend_opt(opts, opt_count, "db_host");
 	out->db.socket = backend_opt(opts, opt_count, "db_socket");
 	out->db.user = backend_opt(opts, opt_count, "db_user");
 	out->db.password = backend_opt(opts, opt_count, "db_password");
 	out->db.name = backend_opt(opts, opt_count, "db_name");
-	if(!out->db.host && !out->db.socket){
-		snprintf(err, errlen, "set plugin_opt_db_host (with plugin_opt_db_port) or plugin_opt_db_socket");
+	if(!out->db.hosts && !out->db.host && !out->db.socket){
+		snprintf(err, errlen, "set plugin_opt_db_hosts, plugin_opt_db_host (with plugin_opt_db_port) or plugin_opt_db_socket");
 		return -1;
 	}
 	if(read_long(opts, opt_count, "db_port", 3306, 1, 65535, &port, err, errlen)) return -1;

@@ -428,7 +428,7 @@ static int usage(FILE *out, int status)
 	for(size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++){
 		if(commands[i].usage) fprintf(out, "  chatctl -c FILE %s\n", commands[i].usage);
 	}
-	fprintf(out, "FILE holds db_host/db_port (or db_socket), db_user, db_password, db_name.\n"
+	fprintf(out, "FILE holds db_host/db_port (or db_socket, or db_hosts), db_user, db_password, db_name.\n"
 			"Passwords are asked on the terminal, or read as one line from stdin.\n"
 			"Exit status: 0 done, 1 failed, 2 usage.\n");
 	return status;

@@ -1,4 +1,8 @@
-/* db.c: prepared-statement MariaDB helper; see db.h. */
+/* db.c: prepared-statement MariaDB helper; see db.h. With several servers
+ * (opts.hosts) each connect walks the list from its top and keeps the first
+ * server that is usable: for a Galera node, one that is ready (in the
+ * primary component) and synced, so a joiner, a donor or a node cut off in
+ * a minority partition is passed over. */
 #include "db.h"
 
 #include <errno.h>
@@ -13,6 +17,14 @@
 #include "config.h"
 
 #define STMT_CACHE_SIZE 64
+#define MAX_SERVERS 16
+
+/* One server of the list: a unix socket, or host and port. */
+struct db_server {
+	char *host;
+	char *socket;
+	unsigned int port;
+};
 
 struct stmt_slot {
 	const char *sql;
@@ -22,7 +34,11 @@ struct stmt_slot {
 struct db {
 	MYSQL *conn;
 	struct db_opts opts;
-	char *host, *socket, *user, *password, *name;
+	char *user, *password, *name;
+	struct db_server servers[MAX_SERVERS];
+	int nservers;
+	int current;            /* index of the connected server, -1: none */
+	char server_name[300];
 	struct stmt_slot cache[STMT_CACHE_SIZE];
 	char error[512];
 };
@@ -37,7 +53,11 @@ static bool errno_is_gone(unsigned int code)
 	return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST
 		|| code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR
 		|| code == ER_CONNECTION_KILLED || code == CR_COMMANDS_OUT_OF_SYNC
-		|| code == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+		|| code == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */
+		/* Galera: the node left the primary component ("WSREP has not
+		 * yet prepared node for application use"), or lost it during a
+		 * COMMIT, whose outcome is then unknown. Another node serves. */
+		|| code == ER_UNKNOWN_COM_ERROR || code == ER_ERROR_DURING_COMMIT;
 }
 
 static void cache_clear(struct db *db)
@@ -54,16 +74,60 @@ static void disconnect(struct db *db)
 	cache_clear(db);
 	if(db->conn) mysql_close(db->conn);
 	db->conn = NULL;
+	db->current = -1;
 }
 
-static int connect_now(struct db *db)
+/* Galera state of the connected server: wsrep_on, wsrep_ready, and
+ * wsrep_local_state (4 = Synced). */
+struct wsrep_state {
+	bool galera, ready, synced;
+};
+
+static int wsrep_row(void *ud, int ncols, char **cols, unsigned long *lens)
 {
+	struct wsrep_state *state = ud;
+
+	(void)lens;
+	if(ncols == 3){
+		state->galera = cols[0] && strcmp(cols[0], "1") == 0;
+		state->ready = cols[1] && strcmp(cols[1], "ON") == 0;
+		state->synced = cols[2] && strcmp(cols[2], "4") == 0;
+	}
+	return 1;
+}
+
+static const char sql_wsrep_state[] =
+	"SELECT @@global.wsrep_on,"
+	" (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'),"
+	" (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')";
+
+/* True when the just connected server may take this db's statements: not a
+ * Galera node, or one that is ready and synced. */
+static bool server_usable(struct db *db, char *why, size_t whylen)
+{
+	struct wsrep_state state = { false, false, false };
+	int rc;
+
+	rc = db_exec(db, sql_wsrep_state, NULL, 0, wsrep_row, &state, NULL, NULL);
+	if(rc == DB_ERROR && mysql_errno(db->conn) == ER_UNKNOWN_SYSTEM_VARIABLE) return true; /* no wsrep built in */
+	if(rc != DB_OK){
+		snprintf(why, whylen, "%.300s", db->error);
+		return false;
+	}
+	if(!state.galera || (state.ready && state.synced)) return true;
+	snprintf(why, whylen, "Galera node not %s", state.ready ? "synced" : "ready (not in the primary component)");
+	return false;
+}
+
+static int connect_to(struct db *db, int index, char *why, size_t whylen)
+{
+	const struct db_server *server = &db->servers[index];
 	unsigned int timeout = db->opts.timeout_s ? db->opts.timeout_s : 10;
 	int rc = DB_GONE;
 
 	db->conn = mysql_init(NULL);
 	if(!db->conn){
-		set_error(db, "mysql_init", "out of memory");
+		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
 	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -72,11 +136,16 @@ static int connect_now(struct db *db)
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* Every timestamp in and out of the database is UTC. */
 	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-	if(!mysql_real_connect(db->conn, db->host, db->user, db->password, db->name,
-				db->opts.port, db->socket, 0)){
-		set_error(db, "connect to MariaDB", mysql_error(db->conn));
+	if(!mysql_real_connect(db->conn, server->host, db->user, db->password, db->name,
+				server->port, server->socket, 0)){
+		snprintf(why, whylen, "%s", mysql_error(db->conn));
 		mysql_close(db->conn);
 		db->conn = NULL;
+		goto out;
+	}
+	db->current = index;
+	if(db->nservers > 1 && !server_usable(db, why, whylen)){
+		disconnect(db);
 		goto out;
 	}
 	rc = DB_OK;
@@ -84,9 +153,100 @@ out:
 	return rc;
 }
 
+/* Writes "host:port" or the socket path of server into buf; returns buf. */
+static const char *server_describe(const struct db_server *server, char *buf, size_t len)
+{
+	if(server->socket) snprintf(buf, len, "%s", server->socket);
+	else snprintf(buf, len, "%s:%u", server->host ? server->host : "localhost", server->port);
+	return buf;
+}
+
+/* Connects to the first usable server of the list. */
+static int connect_now(struct db *db)
+{
+	char why[400];
+	size_t at = 0;
+
+	db->error[0] = '\0';
+	for(int i = 0; i < db->nservers; i++){
+		if(connect_to(db, i, why, sizeof(why)) == DB_OK) return DB_OK;
+		if(at < sizeof(db->error)){
+			char name[300];
+
+			at += (size_t)snprintf(db->error + at, sizeof(db->error) - at, "%sconnect to MariaDB %s: %s",
+					i ? "; " : "", server_describe(&db->servers[i], name, sizeof(name)), why);
+		}
+	}
+	if(db->nservers > 1 && at < sizeof(db->error)){
+		snprintf(db->error + at, sizeof(db->error) - at, " (no usable server of %d)", db->nservers);
+	}
+	return DB_GONE;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return (s && *s) ? strdup(s) : NULL;
+}
+
+/* Fills db->servers from opts: the list in opts->hosts, else the one
+ * host/port/socket. Returns 0, or -1 with a message in err. */
+static int servers_parse(struct db *db, const struct db_opts *opts, char *err, size_t errlen)
+{
+	char *list = NULL, *item, *save = NULL;
+	int rc = -1;
+
+	if(!opts->hosts || !*opts->hosts){
+		db->servers[0].host = dup_or_null(opts->host);
+		db->servers[0].socket = dup_or_null(opts->socket);
+		db->servers[0].port = opts->port;
+		db->nservers = 1;
+		rc = 0;
+		goto out;
+	}
+	list = strdup(opts->hosts);
+	if(!list){
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for(item = strtok_r(list, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)){
+		struct db_server *server = &db->servers[db->nservers];
+		char *colon, *end = NULL;
+
+		if(db->nservers == MAX_SERVERS){
+			snprintf(err, errlen, "db hosts: more than %d servers", MAX_SERVERS);
+			goto out;
+		}
+		server->port = opts->port ? opts->port : 3306;
+		if(item[0] == '/'){
+			server->socket = strdup(item);
+		}else{
+			colon = strrchr(item, ':');
+			if(colon){
+				unsigned long port = strtoul(colon + 1, &end, 10);
+
+				if(colon == item || !colon[1] || *end || port < 1 || port > 65535){
+					snprintf(err, errlen, "db hosts: \"%s\" is not host:port", item);
+					goto out;
+				}
+				*colon = '\0';
+				server->port = (unsigned int)port;
+			}
+			server->host = strdup(item);
+		}
+		if(!server->socket && !server->host){
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		db->nservers++;
+	}
+	if(db->nservers == 0){
+		snprintf(err, errlen, "db hosts: the list is empty");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(list);
+	return rc;
 }
 
 struct db *db_open(const struct db_opts *opts, char *err, size_t errlen)
@@ -98,11 +258,15 @@ struct db *db_open(const struct db_opts *opts, char *err, size_t errlen)
 		return NULL;
 	}
 	db->opts = *opts;
-	db->host = dup_or_null(opts->host);
-	db->socket = dup_or_null(opts->socket);
+	db->opts.hosts = db->opts.host = db->opts.socket = NULL; /* copied into servers */
+	db->current = -1;
 	db->user = dup_or_null(opts->user);
 	db->password = dup_or_null(opts->password);
 	db->name = dup_or_null(opts->name);
+	if(servers_parse(db, opts, err, errlen)){
+		db_close(db);
+		return NULL;
+	}
 	if(connect_now(db) != DB_OK){
 		snprintf(err, errlen, "%s", db->error);
 		db_close(db);
@@ -115,8 +279,10 @@ void db_close(struct db *db)
 {
 	if(!db) return;
 	disconnect(db);
-	free(db->host);
-	free(db->socket);
+	for(int i = 0; i < db->nservers; i++){
+		free(db->servers[i].host);
+		free(db->servers[i].socket);
+	}
 	free(db->user);
 	if(db->password){
 		memset(db->password, 0, strlen(db->password));
@@ -131,10 +297,20 @@ const char *db_error(const struct db *db)
 	return db->error;
 }
 
+const char *db_server(struct db *db)
+{
+	if(db->current < 0) return "";
+	return server_describe(&db->servers[db->current], db->server_name, sizeof(db->server_name));
+}
+
 static int classify(struct db *db, const char *what, unsigned int code, const char *message)
 {
 	set_error(db, what, message);
 	if(code == ER_DUP_ENTRY) return DB_DUPLICATE;
+	/* InnoDB rolled the transaction back; Galera reports a certification
+	 * conflict (at COMMIT, or a local transaction aborted by a replicated
+	 * one) the same way. */
+	if(code == ER_LOCK_DEADLOCK) return DB_RETRY;
 	if(errno_is_gone(code)){
 		disconnect(db);
 		return DB_GONE;
@@ -370,6 +546,7 @@ int db_opts_from_config(const struct config *cfg, const char *prefix,
 		snprintf(key, sizeof(key), "%s%s", prefix, name); \
 		opts->field = config_get(cfg, key, NULL); \
 	} while(0)
+	GET(hosts, "hosts");
 	GET(host, "host");
 	GET(socket, "socket");
 	GET(user, "user");
@@ -379,9 +556,9 @@ int db_opts_from_config(const struct config *cfg, const char *prefix,
 	snprintf(key, sizeof(key), "%sport", prefix);
 	if(config_get_long(cfg, key, 3306, 1, 65535, &port, err, errlen)) return -1;
 	opts->port = (unsigned int)port;
-	if(!opts->user || !opts->name || (!opts->host && !opts->socket)){
-		snprintf(err, errlen, "missing %suser, %sname and %shost or %ssocket in the configuration",
-				prefix, prefix, prefix, prefix);
+	if(!opts->user || !opts->name || (!opts->hosts && !opts->host && !opts->socket)){
+		snprintf(err, errlen, "missing %suser, %sname and %shosts, %shost or %ssocket in the configuration",
+				prefix, prefix, prefix, prefix, prefix);
 		return -1;
 	}
 	return 0;

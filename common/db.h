@@ -1,7 +1,14 @@
 /* db.h: MariaDB access through prepared statements only (Connector/C).
  * Every query goes through db_exec with typed parameters; statements are
  * prepared once per connection and cached by the address of their SQL text,
- * so pass string literals (or strings that live as long as the db). */
+ * so pass string literals (or strings that live as long as the db).
+ *
+ * Several servers (a Galera cluster, docs/ADMIN.md "Database cluster"):
+ * opts.hosts lists them in the order every component uses; a connection
+ * goes to the first one that answers and is a synced, primary cluster
+ * member, so all components write through the same node while it lives.
+ * A lost connection (DB_GONE) reconnects, again from the top of the list,
+ * on the next statement. */
 #ifndef CHAT_DB_H
 #define CHAT_DB_H
 
@@ -11,6 +18,9 @@
 struct db;
 
 struct db_opts {
+	const char *hosts;      /* "h1:p1,h2:p2,/path/to.sock": several servers,
+	                         * tried in this order (a port left out is port);
+	                         * when set, host and socket are not used */
 	const char *host;       /* NULL or "" with socket set: unix socket */
 	unsigned int port;
 	const char *socket;
@@ -24,7 +34,12 @@ enum db_result {
 	DB_OK = 0,
 	DB_ERROR = -1,      /* the query failed; see db_error */
 	DB_DUPLICATE = -2,  /* a unique key refused the row */
-	DB_GONE = -3,       /* the connection is lost; the next statement reconnects */
+	DB_GONE = -3,       /* the connection is lost, or its server left the
+	                     * cluster (outcome of a COMMIT unknown); the next
+	                     * statement reconnects, to the next server if need be */
+	DB_RETRY = -4,      /* the server aborted the transaction (a deadlock or a
+	                     * Galera certification conflict) and rolled it back:
+	                     * run the whole transaction again */
 };
 
 enum db_param_type { DB_PARAM_STR, DB_PARAM_I64, DB_PARAM_NULL };
@@ -72,9 +87,13 @@ int db_rollback(struct db *db);
 /* The last error message of this db; owned by db. */
 const char *db_error(const struct db *db);
 
-/* Reads database settings "<prefix>host", "<prefix>port", "<prefix>socket",
- * "<prefix>user", "<prefix>password", "<prefix>name" from cfg into opts; the
- * strings point into cfg. Returns 0, or -1 with a message when a required
+/* The server this db talks to now ("host:port" or the socket path), or ""
+ * when disconnected; owned by db, valid until its next statement. */
+const char *db_server(struct db *db);
+
+/* Reads database settings "<prefix>hosts" (or "<prefix>host",
+ * "<prefix>port", "<prefix>socket"), "<prefix>user", "<prefix>password",
+ * "<prefix>name" from cfg into opts; the strings point into cfg. Returns 0, or -1 with a message when a required
  * key is missing. */
 struct config;
 int db_opts_from_config(const struct config *cfg, const char *prefix,

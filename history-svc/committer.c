@@ -20,6 +20,7 @@ struct committer {
 	struct committer_opts opts;
 	struct intake_log *log;   /* guarded by lock */
 	struct db *db;            /* the thread's own connection */
+	char server[300];         /* the server it last wrote through */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
@@ -58,7 +59,13 @@ static bool db_ready(struct committer *c)
 	while(!c->db){
 		if(atomic_load(&c->stopping)) return false;
 		c->db = db_open(&c->svc->cfg.db, err, sizeof(err));
-		if(c->db) break;
+		if(c->db){
+			if(strcmp(c->server, db_server(c->db)) != 0){
+				snprintf(c->server, sizeof(c->server), "%s", db_server(c->db));
+				log_info("storage: writing through MariaDB %s", c->server);
+			}
+			break;
+		}
 		if(failures++ % 10 == 0) log_warn("storage: %s; retrying (messages wait in the intake log)", err);
 		for(long step = 0; step < backoff_ms && !atomic_load(&c->stopping); step += 50) usleep(50 * 1000);
 		backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
@@ -87,20 +94,45 @@ static bool store_alone(struct committer *c, const struct intake_msg *msg, struc
 	}
 }
 
+/* Sleeps up to ms, less when stopping. */
+static void pause_ms(struct committer *c, long ms)
+{
+	for(long step = 0; step < ms && !atomic_load(&c->stopping); step += 20) usleep(20 * 1000);
+}
+
 /* Stores a batch, falling back to one message at a time when it holds a
- * duplicate or keeps failing. Returns false only when stopping. */
+ * duplicate or keeps failing. A batch whose transaction the server aborted
+ * (DB_RETRY: a deadlock, or a Galera certification conflict) was rolled
+ * back; one whose connection or node was lost (DB_GONE) was rolled back or,
+ * when lost at COMMIT, perhaps committed. Either way the same batch runs
+ * again, for as long as it takes, on a fresh connection (to the next usable
+ * node): the lookup of stored messages finds what did commit with its seq,
+ * so nothing is stored twice or renumbered, no receipt goes out before a
+ * COMMIT succeeded, and no message is refused for an abort. Only 3 other
+ * errors send the batch message by message. Returns false only when
+ * stopping. */
 static bool store_all(struct committer *c, struct intake_msg **msgs, int n, struct store_result *results)
 {
-	for(int failures = 0; failures < 3; ){
+	long aborts = 0;
+	int errors = 0;
+
+	while(errors < 3){
 		int rc;
 
 		if(!db_ready(c)) return false;
 		rc = store_batch(c->db, msgs, n, results);
 		if(rc == DB_OK) return true;
 		if(rc == DB_DUPLICATE) break;
-		failures++;
-		log_warn("storing a batch of %d failed (%s); attempt %d", n, db_error(c->db), failures);
+		if(rc == DB_RETRY || rc == DB_GONE) aborts++;
+		else errors++;
+		/* A conflict storm logs every 50th abort as a warning. */
+		log_msg(rc != DB_RETRY || aborts % 50 == 1 ? LOG_WARN : LOG_DEBUG,
+				"storing a batch of %d %s (%s); attempt %ld", n,
+				rc == DB_RETRY ? "was aborted by the server" : rc == DB_GONE ? "lost its server" : "failed",
+				db_error(c->db), errors + aborts);
 		db_drop(c);
+		/* Let a conflicting writer finish before running again. */
+		if(rc == DB_RETRY) pause_ms(c, aborts < 25 ? aborts * 20 : 500);
 	}
 	for(int i = 0; i < n; i++){
 		if(!store_alone(c, msgs[i], &results[i])) return false;

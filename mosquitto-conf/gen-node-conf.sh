@@ -18,12 +18,15 @@
 #   PLUGIN_OPTS                        more plugin options, "name value;name value"
 #   DB_SOCKET                          MariaDB's unix socket instead of 127.0.0.1:DB_PORT
 #                                      (DB_PORT may then be empty)
+#   DB_HOSTS                           "host:port,host:port,...": several database
+#                                      servers (a Galera cluster) instead of
+#                                      127.0.0.1:DB_PORT (DB_PORT may then be empty)
 # The output holds passwords: it is written with mode 0600.
 set -eu
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 
-[ -z "${DB_SOCKET:-}" ] || DB_PORT=${DB_PORT:-0}
+[ -z "${DB_SOCKET:-}${DB_HOSTS:-}" ] || DB_PORT=${DB_PORT:-0}
 for var in NODE PORT BIND STATE_DIR PLUGIN DB_PORT DB_USER DB_PASSWORD DB_NAME; do
 	eval "val=\${$var:-}"
 	[ -n "$val" ] || { echo "gen-node-conf: $var is not set" >&2; exit 2; }
@@ -60,6 +63,8 @@ tmp="$out.tmp"
 subst "$here/node.conf.in" > "$tmp"
 if [ -n "${DB_SOCKET:-}" ]; then
 	sed -i -e '/^plugin_opt_db_port /d' -e "s|^plugin_opt_db_host .*|plugin_opt_db_socket $DB_SOCKET|" "$tmp"
+elif [ -n "${DB_HOSTS:-}" ]; then
+	sed -i -e '/^plugin_opt_db_port /d' -e "s|^plugin_opt_db_host .*|plugin_opt_db_hosts $DB_HOSTS|" "$tmp"
 fi
 if [ -n "${ACL_FILE:-}" ]; then
 	printf 'plugin_opt_acl_file %s\n' "$ACL_FILE" >> "$tmp"

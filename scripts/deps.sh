@@ -30,7 +30,7 @@ fi
 
 PACKAGES="build-essential pkg-config iproute2 iptables procps clang libclang-rt-14-dev
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
-libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup
+libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup galera-4 rsync
 libcurl4-openssl-dev libssl-dev uthash-dev
 python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev
 chromium chromium-driver python3-selenium nodejs"

@@ -25,6 +25,11 @@
 #   CHAT_LB_WEB_TLS_PORT (18443)  HAProxy, the web client over TLS (https:// and wss://;
 #                              HAProxy ends TLS: the brokers' own WebSockets over TLS
 #                              offer HTTP/2, on which http_dir fails, docs/WEB.md)
+# With CHAT_DB_NODES=N (`make up DB_NODES=3`) the database is a MariaDB
+# Galera cluster of N nodes instead of one MariaDB (scripts/galera.sh):
+#   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
+#   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
+#   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +52,16 @@ LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
 HEALTH_PORT=${CHAT_HEALTH_PORT:-}
 LB_WEB_PORT=${CHAT_LB_WEB_PORT:-18080}
 LB_WEB_TLS_PORT=${CHAT_LB_WEB_TLS_PORT:-18443}
+DB_NODES=${CHAT_DB_NODES:-}
+if [ -n "$DB_NODES" ]; then
+	case $DB_NODES in
+		*[!0-9]*) echo "stack: error: DB_NODES must be a number of Galera nodes (1-9)" >&2; exit 1 ;;
+	esac
+	[ "$DB_NODES" -ge 1 ] && [ "$DB_NODES" -le 9 ] || { echo "stack: error: DB_NODES must be 1-9" >&2; exit 1; }
+	# shellcheck source=galera.sh
+	. "$ROOT/scripts/galera.sh"
+	PARTS="$(for i in $(seq 1 "$DB_NODES"); do printf 'mariadb%s ' "$i"; done)hub leaf history-svc presence-svc"
+fi
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -112,7 +127,9 @@ secret() { # name: prints a random secret kept in $VAR/secrets/NAME
 }
 
 sql() { # runs SQL text from stdin as root over the private socket
-	mariadb --no-defaults -S "$VAR/db/mariadb.sock" -uroot "$@"
+	local sock="$VAR/db/mariadb.sock"
+	[ -z "$DB_NODES" ] || sock=$(galera_any_sock) || die "no Galera node is up and synced"
+	mariadb --no-defaults -S "$sock" -uroot "$@"
 }
 
 start_mariadb() {
@@ -160,9 +177,11 @@ SQL
 		sql "$DB_NAME" -e "INSERT INTO schema_migrations (name) VALUES ('$name')"
 	done
 	# The tools and services read their database settings from this file.
+	local where="db_host = 127.0.0.1
+db_port = $DB_PORT"
+	[ -z "$DB_NODES" ] || where="db_hosts = $(galera_hosts)"
 	(umask 077; cat > "$VAR/conf/db.conf" <<CONF
-db_host = 127.0.0.1
-db_port = $DB_PORT
+$where
 db_user = $DB_USER
 db_password = $pw
 db_name = $DB_NAME
@@ -230,7 +249,8 @@ node_conf() { # node port [hub]
 	fi
 	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
-	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
+	DB_PORT=$DB_PORT DB_HOSTS=${DB_NODES:+$(galera_hosts)} \
+	DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
 	BRIDGE_PASSWORD=${3:+$(secret user-bridge-$node)} \
 		"$ROOT/mosquitto-conf/gen-node-conf.sh" "$dir/mosquitto.conf"
@@ -351,7 +371,7 @@ start_haproxy() { # "name=host:port ..." x 4 (MQTT, TLS, WebSockets, health agen
 
 # The cluster: hub + NODES leaves with TLS and WebSockets, and HAProxy.
 cluster_up() {
-	local i leaf port mqtt="" tls="" web="" agents="" parts="mariadb hub"
+	local i leaf port mqtt="" tls="" web="" agents="" parts="${PARTS%% hub *} hub"
 	mkdir -p "$VAR/tls"
 	chmod 755 "$VAR/tls"
 	"$ROOT/scripts/certs.sh" "$VAR/tls" hub >/dev/null
@@ -391,7 +411,7 @@ cmd_up() {
 	[ -x "$BUILD/chat_auth.so" ] || [ -f "$BUILD/chat_auth.so" ] || die "nothing built in $BUILD: run make first"
 	mkdir -p "$VAR/run" "$VAR/log" "$VAR/conf" "$VAR/secrets"
 	chmod 700 "$VAR/secrets" "$VAR/conf"
-	start_mariadb
+	if [ -n "$DB_NODES" ]; then galera_up; else start_mariadb; fi
 	setup_database
 	ensure_user history service
 	ensure_user presence service
@@ -405,7 +425,7 @@ cmd_up() {
 		cluster_info
 		return
 	fi
-	rm -f "$VAR/run/parts"
+	if [ -n "$DB_NODES" ]; then echo "$PARTS" > "$VAR/run/parts"; else rm -f "$VAR/run/parts"; fi
 	ensure_user bridge-leaf bridge
 	NODE_WS_PORT=$HUB_WS_PORT
 	start_broker hub "$HUB_PORT"
@@ -488,6 +508,22 @@ cmd_down() {
 	for part in leaf hub mariadb; do
 		stop_part "$part"
 	done
+	# Galera nodes last to first, whatever DB_NODES `up` had: the last
+	# one stopped (node 1) is the one the next `up` bootstraps from.
+	for f in $(ls -r "$VAR"/run/mariadb[0-9]*.pid 2>/dev/null); do
+		stop_part "$(basename "$f" .pid)"
+	done
+}
+
+# Stops or starts one Galera node while the rest serve (a rolling restart:
+# docs/ADMIN.md "Database cluster").
+cmd_db_node() { # stop|start N
+	[ -n "$DB_NODES" ] || die "db-$1 needs DB_NODES (CHAT_DB_NODES) as given to up"
+	case ${2:-} in
+		[1-9]) [ "$2" -le "$DB_NODES" ] || die "no node $2 in a cluster of $DB_NODES" ;;
+		*) die "usage: stack.sh db-$1 N (1-$DB_NODES)" ;;
+	esac
+	if [ "$1" = stop ]; then stop_part "mariadb$2"; else galera_start_one "$2"; fi
 }
 
 cmd_status() {
@@ -513,6 +549,8 @@ cmd_status() {
 cmd_backup() {
 	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)}
 	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
+	[ -z "$DB_NODES" ] && [ ! -e "$(pidfile mariadb1)" ] \
+		|| die "backups of a Galera cluster (DB_NODES) are not scripted yet (docs/ADMIN.md, \"Database cluster\")"
 	alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
 	[ ! -e "$dir" ] || die "$dir already exists"
 	mkdir -p "$(dirname "$dir")"
@@ -572,5 +610,7 @@ case "${1:-}" in
 	status) cmd_status ;;
 	backup) cmd_backup "${2:-}" ;;
 	restore) cmd_restore "${2:-}" ;;
-	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR" >&2; exit 2 ;;
+	db-stop) cmd_db_node stop "${2:-}" ;;
+	db-start) cmd_db_node start "${2:-}" ;;
+	*) echo "usage: $0 up|down|status|backup [DIR]|restore DIR|db-stop N|db-start N" >&2; exit 2 ;;
 esac

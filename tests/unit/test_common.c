@@ -1,7 +1,8 @@
 /* test_common.c: unit tests of the shared helpers in common/: config files,
  * name and UTF-8 validation, "$7$" password hashes (against vectors computed
  * independently with Python's hashlib and one made by mosquitto_passwd),
- * chat/v1 topics, JSON accessors, random ids, timestamps and password input. */
+ * chat/v1 topics, JSON accessors, random ids, timestamps, password input and
+ * db_open's list of servers. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "db.h"
 #include "fnv.h"
 #include "json_util.h"
 #include "names.h"
@@ -859,8 +861,30 @@ static void clock_monotonic_moves_forward(void)
 	CHECK(clock_wall_ms() > 1700000000000LL);
 }
 
+/* db_hosts: a malformed entry is refused before any connection; with no
+ * server reachable the error names each one tried, in order. */
+static void db_hosts_parse_and_try_each_in_order(void)
+{
+	struct db_opts opts = { .user = "u", .password = "p", .name = "n", .timeout_s = 2 };
+	const char *bad[] = { "h1:", ":3306", "h1:0", "h1:70000", "h1:33x", ", ,", "" };
+	char err[512];
+
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
+		opts.hosts = bad[i];
+		err[0] = '\0';
+		CHECK(db_open(&opts, err, sizeof(err)) == NULL);
+		if(*bad[i]) CHECK(strstr(err, "db hosts") != NULL);
+	}
+	opts.hosts = "/nonexistent/a.sock, /nonexistent/b.sock";
+	CHECK(db_open(&opts, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "/nonexistent/a.sock") != NULL);
+	CHECK(strstr(err, "/nonexistent/b.sock") > strstr(err, "/nonexistent/a.sock"));
+	CHECK(strstr(err, "no usable server of 2") != NULL);
+}
+
 static const struct test_case cases[] = {
 	TEST_ENTRY(config_parse_trims_and_skips_comments),
+	TEST_ENTRY(db_hosts_parse_and_try_each_in_order),
 	TEST_ENTRY(config_later_key_replaces_earlier),
 	TEST_ENTRY(config_errors_name_origin_and_line),
 	TEST_ENTRY(config_get_default_when_absent),

@@ -1,0 +1,412 @@
+"""The database tier as a 3-node MariaDB Galera cluster (`make up DB_NODES=3`,
+scripts/galera.sh) under faults, during QoS 1 bursts into one room:
+
+- a certification conflict: another node keeps writing the room's row while
+  history-svc stores (its COMMITs abort with 1213 and must be run again);
+- SIGKILL of the writer node (node 1, the first in db_hosts);
+- the writer cut off in a minority partition (iptables DROP between its
+  address and the others', on loopback), then healed;
+- a rolling restart of all three nodes, one after another.
+
+After each: every message the broker acknowledged is stored exactly once
+with gapless seq, every node holds the same archive, and a new user can log
+in, be added to the room and get a receipt for a message (logins and
+memberships go through the cluster too). Each test prints its figures:
+burst size, drain time (end of the burst to all stored) and how many times
+history-svc ran a batch again or found a message already stored.
+
+The module starts its own stack (hub, leaf, services, 3 Galera nodes on
+private loopback addresses) once, about 20-30 s. Needs root (the nodes run
+as user mysql, the partition needs iptables) and galera-4: otherwise
+skipped."""
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import Client, Stack
+import paho.mqtt.client as mqtt
+
+from test_durability import SENDER, check_archive, wait_stored
+
+BURST = int(os.environ.get("CHAT_GALERA_BURST", "20000"))
+SMALL_BURST = int(os.environ.get("CHAT_GALERA_SMALL_BURST", "6000"))
+NODES = (1, 2, 3)
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/lib/galera/libgalera_smm.so"),
+    reason="needs root and galera-4 (make deps)")
+
+
+class GaleraStack(Stack):
+    """conftest's Stack with CHAT_DB_NODES=3 on private loopback addresses."""
+
+    def __init__(self, var):
+        super().__init__(var)
+        self.net = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
+        base = random.randint(20000, 40000)
+        self.env.update(CHAT_DB_NODES="3", CHAT_DB_NET=self.net, CHAT_GALERA_PORT=str(base),
+                        CHAT_GALERA_IST_PORT=str(base + 10), CHAT_GALERA_SST_PORT=str(base + 20))
+
+    def addr(self, node):
+        return f"{self.net}.{10 + node}"
+
+    def node_sql(self, node, query, timeout=30):
+        out = subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(self.var, f"db{node}/mariadb.sock"),
+                              "-uroot", "-N", "-B", "chat", "-e", query],
+                             capture_output=True, text=True, timeout=timeout, check=True).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
+    def status(self, node, name):
+        try:
+            rows = self.node_sql(node, f"SHOW GLOBAL STATUS LIKE '{name}'", timeout=10)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            return None
+        return rows[0][1] if rows else None
+
+    def sql(self, query):
+        """Runs query on the first synced node."""
+        for node in NODES:
+            if self.status(node, "wsrep_local_state") == "4":
+                return self.node_sql(node, query)
+        raise AssertionError("no synced Galera node")
+
+    def pid(self, part):
+        return int(open(os.path.join(self.var, f"run/{part}.pid")).read())
+
+    def logs(self):
+        text = super().logs()
+        for node in NODES:
+            path = os.path.join(self.var, f"db{node}/mariadb.log")
+            if os.path.exists(path):
+                lines = open(path, errors="replace").readlines()
+                text += f"\n===== db{node}/mariadb.log (last 40 lines) =====\n" + "".join(lines[-40:])
+        return text
+
+
+def wait_until(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.2)
+
+
+def wait_cluster(st, size=3, timeout=120):
+    wait_until(f"all of {NODES} synced in a cluster of {size}",
+               lambda: all(st.status(n, "wsrep_local_state") == "4"
+                           and st.status(n, "wsrep_cluster_size") == str(size) for n in NODES), timeout)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Overrides conftest's session stack in this module (its failure hook
+    then attaches these logs, the Galera nodes' included)."""
+    var = tempfile.mkdtemp(prefix="chat-galera-")
+    os.chmod(var, 0o755)  # the brokers (user mosquitto) and nodes (user mysql) reach their dirs
+    st = GaleraStack(var)
+    started = time.monotonic()
+    up = st.script("up", check=False)
+    if up.returncode != 0:
+        logs = st.logs()
+        st.script("down", check=False)
+        pytest.fail(f"stack.sh up (DB_NODES=3) failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    print(f"\n3-node Galera stack up in {time.monotonic() - started:.1f} s")
+    st.add_user(SENDER, "burster-pw-1")
+    yield st
+    for c in st.clients:
+        try:
+            c.close()
+        except Exception:
+            pass
+    st.script("down", check=False)
+    if os.environ.get("CHAT_KEEP_VAR"):
+        print(f"state kept in {var}")
+    else:
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def fresh_room(st):
+    """A new room with SENDER in it, once the brokers know it: SENDER's
+    probe message (seq 1) got its receipt."""
+    room = "gal-" + uuid.uuid4().hex[:8]
+    assert st.chatctl("room", "create", room).returncode == 0
+    assert st.chatctl("member", "add", room, SENDER).returncode == 0
+    client = Client(st, SENDER, "leaf")
+    try:
+        client.subscribe(f"chat/v1/users/{SENDER}/inbox")
+        deadline = time.monotonic() + 30
+        while True:
+            probe = "probe-" + uuid.uuid4().hex
+            client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", {"id": probe, "body": "probe"})
+            try:
+                client.expect_json(f"chat/v1/users/{SENDER}/inbox",
+                                   lambda d: d.get("type") == "receipt" and d.get("id") == probe, timeout=3)
+                return room
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+    finally:
+        client.close()
+
+
+class Burst:
+    """Publishes QoS 1 messages b000000, b000001, ... as SENDER into room and
+    records which ones the broker acknowledged (PUBACK). Acks are kept by
+    message id number and matched afterwards: a PUBACK may arrive before
+    publish() has returned its mid (test_durability's Burst misses those)."""
+
+    def __init__(self, st, node, room, count):
+        self.room, self.count, self.sent = room, count, 0
+        self.ids, self.acked_mids = {}, set()
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(client_id=f"burst-{uuid.uuid4().hex[:8]}", clean_session=True)
+        self.client.username_pw_set(SENDER, st.password(SENDER))
+        self.client.max_inflight_messages_set(200)
+        self.client.max_queued_messages_set(0)
+        self.client.on_publish = self.on_publish
+        self.client.connect("127.0.0.1", st.port(node), keepalive=60)
+        self.client.loop_start()
+
+    def on_publish(self, client, userdata, mid):
+        with self.lock:
+            self.acked_mids.add(mid)
+
+    @property
+    def acked(self):
+        with self.lock:
+            return {self.ids[mid] for mid in self.acked_mids if mid in self.ids}
+
+    def send(self, upto):
+        topic = f"chat/v1/rooms/{self.room}/msg/{SENDER}"
+        while self.sent < upto:
+            msg_id = f"b{self.sent:06d}"
+            info = self.client.publish(topic, f'{{"id":"{msg_id}","body":"burst {self.sent}"}}', qos=1)
+            with self.lock:
+                self.ids[info.mid] = msg_id
+            self.sent += 1
+            if self.sent % 500 == 0:
+                info.wait_for_publish(timeout=30)
+
+    def finish(self, timeout):
+        wait_until(f"PUBACKs for all {self.sent} messages", lambda: len(self.acked) >= self.sent, timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class HistoryLog:
+    """What history-svc logged from now on."""
+
+    def __init__(self, st):
+        self.path = os.path.join(st.var, "log/history-svc.log")
+        self.offset = os.path.getsize(self.path)
+
+    def text(self):
+        with open(self.path, errors="replace") as f:
+            f.seek(self.offset)
+            return f.read()
+
+    def figures(self, room):
+        text = self.text()
+        return {"batches run again": len(re.findall(r"storing a batch of \d+ (?:was aborted|lost its server|failed)", text)),
+                "aborted by a conflict": len(re.findall(r"was aborted by the server", text)),
+                "found already stored": text.count(f"debug: duplicate {room}/"),
+                "writing through": sorted(set(re.findall(r"writing through MariaDB (\S+)", text)))}
+
+
+def burst_until_stored(st, burst, fault, count, log):
+    """Sends count messages with fault() run a third of the way in; returns
+    (drain seconds, figures) once every acknowledged message is stored."""
+    burst.send(count // 3)
+    fault()
+    burst.send(count)
+    burst.finish(timeout=240)
+    sent_at = time.monotonic()
+    stored = wait_stored(st, burst.room, count + 1, timeout=300) - 1  # fresh_room's probe is seq 1
+    drain = time.monotonic() - sent_at
+    assert stored == count, f"{stored} of {count} acknowledged messages stored"
+    check_archive(st, burst.room, burst)
+    return drain, log.figures(burst.room)
+
+
+def same_on_every_node(st, room):
+    query = (f"SELECT COUNT(*), COALESCE(SUM(m.seq), 0), COALESCE(MAX(m.seq), 0), "
+             f"COALESCE(SUM(CRC32(CONCAT(m.seq, m.msg_id, m.body))), 0) "
+             f"FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = '{room}'")
+    seen = {}
+
+    def agree():
+        seen.clear()
+        for n in NODES:
+            seen[n] = tuple(st.node_sql(n, query)[0])
+        return len(set(seen.values())) == 1
+    wait_until(f"the same archive of {room} on every node ({seen})", agree, 60)
+
+
+def logins_and_memberships_work(st, room):
+    """A user created now logs in, joins room and gets a receipt."""
+    name = "g" + uuid.uuid4().hex[:8]
+    password = "pw-" + uuid.uuid4().hex
+    r = st.chatctl("user", "add", name, "--iterations", "1000", stdin=password + "\n")
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(st.var, "secrets", f"user-{name}"), "w") as f:
+        f.write(password)
+    assert st.chatctl("member", "add", room, name).returncode == 0
+    client = None
+
+    def logged_in():
+        nonlocal client
+        c = Client(st, name, "leaf")
+        if c.rc == 0:
+            client = c
+            return True
+        return False
+    wait_until(f"{name} can log in", logged_in, 30)
+    st.clients.append(client)
+    client.subscribe(f"chat/v1/users/{name}/inbox")
+    msg_id = uuid.uuid4().hex
+    deadline = time.monotonic() + 30
+    while True:  # the membership reaches the plugin within its refresh interval
+        client.publish(f"chat/v1/rooms/{room}/msg/{name}", {"id": msg_id, "body": "after the fault"})
+        try:
+            receipt = client.expect_json(f"chat/v1/users/{name}/inbox",
+                                         lambda d: d.get("type") == "receipt" and d.get("id") == msg_id, timeout=5)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+    rows = st.sql(f"SELECT MAX(m.seq) FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = '{room}'")
+    assert receipt["seq"] == int(rows[0][0]), "the new message takes the next seq"
+
+
+def report(name, count, drain, figures):
+    print(f"\n{name}: {count} messages, drain {drain:.1f} s after the burst, {figures}")
+
+
+def test_certification_conflicts_are_retried(stack):
+    """For a few seconds mid-burst node 2 rewrites the room's row as fast as
+    it can (visibility flipped and back in one transaction: nothing a user
+    sees changes) while history-svc stores through node 1: its transactions
+    on that row are aborted by certification, over and over. Not one
+    acknowledged message may be refused or lost for it."""
+    st = stack
+    wait_cluster(st)
+    room = fresh_room(st)
+    log = HistoryLog(st)
+    storm = {}
+
+    def conflict_storm():
+        one = (f"BEGIN; UPDATE rooms SET visibility = 'private' WHERE name = '{room}'; "
+               f"UPDATE rooms SET visibility = 'public' WHERE name = '{room}'; COMMIT;\n")
+        started = time.monotonic()
+        subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(st.var, "db2/mariadb.sock"),
+                        "-uroot", "--force", "chat"], input=one * 1500, capture_output=True, text=True, timeout=120)
+        storm["seconds"] = round(time.monotonic() - started, 1)
+    burst = Burst(st, "leaf", room, SMALL_BURST)
+    storm_thread = threading.Thread(target=conflict_storm, daemon=True)
+    try:
+        drain, figures = burst_until_stored(st, burst, storm_thread.start, SMALL_BURST, log)
+    finally:
+        if storm_thread.is_alive():
+            storm_thread.join(timeout=120)
+    report("certification conflicts", SMALL_BURST, drain,
+           dict(figures, **{"node-2 transactions": 1500, "storm seconds": storm.get("seconds")}))
+    assert figures["aborted by a conflict"] > 0, "the storm meant to cause certification conflicts caused none"
+    assert "unavailable" not in log.text(), "a message was refused because of a conflict"
+    same_on_every_node(st, room)
+    logins_and_memberships_work(st, room)
+
+
+def test_sigkill_of_the_writer_node_mid_burst(stack):
+    st = stack
+    wait_cluster(st)
+    room = fresh_room(st)
+    log = HistoryLog(st)
+    burst = Burst(st, "leaf", room, BURST)
+    drain, figures = burst_until_stored(st, burst, lambda: os.kill(st.pid("mariadb1"), signal.SIGKILL), BURST, log)
+    report("SIGKILL of the writer (node 1)", BURST, drain, figures)
+    assert any(w.startswith(st.addr(2)) or w.startswith(st.addr(3)) for w in figures["writing through"]), \
+        "history-svc must have moved to another node"
+    logins_and_memberships_work(st, room)
+    started = time.monotonic()
+    r = st.script("db-start", "1", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_cluster(st)
+    print(f"node 1 rejoined in {time.monotonic() - started:.1f} s")
+    same_on_every_node(st, room)
+
+
+def iptables_cut(st, node, add):
+    """Drops every packet between node's address and the other nodes'."""
+    for other in NODES:
+        if other == node:
+            continue
+        for src, dst in ((st.addr(node), st.addr(other)), (st.addr(other), st.addr(node))):
+            subprocess.run(["iptables", "-w", "-I" if add else "-D", "INPUT", "-i", "lo", "-s", src, "-d", dst,
+                            "-j", "DROP"], check=add, capture_output=True, timeout=20)
+
+
+def writer_node(st):
+    """The node history-svc writes through now (from its log)."""
+    with open(os.path.join(st.var, "log/history-svc.log"), errors="replace") as f:
+        found = re.findall(r"writing through MariaDB (\S+):\d+", f.read())
+    assert found, "history-svc logged no server yet"
+    return next(n for n in NODES if st.addr(n) == found[-1])
+
+
+@pytest.mark.skipif(not shutil.which("iptables"), reason="needs iptables")
+def test_writer_cut_off_in_a_minority_partition_then_healed(stack):
+    """The node history-svc writes through (node 2 after the SIGKILL test)
+    loses the other two: its COMMITs wait, then fail once it knows it is a
+    minority (non-Primary); history-svc moves to the majority."""
+    st = stack
+    wait_cluster(st)
+    room = fresh_room(st)
+    writer = writer_node(st)
+    log = HistoryLog(st)
+    burst = Burst(st, "leaf", room, SMALL_BURST)
+    try:
+        drain, figures = burst_until_stored(st, burst, lambda: iptables_cut(st, writer, True), SMALL_BURST, log)
+        # Alone, the node is no primary component: it refuses service.
+        wait_until(f"node {writer} non-primary", lambda: st.status(writer, "wsrep_cluster_status") == "non-Primary", 60)
+        report(f"writer (node {writer}) cut off in a minority", SMALL_BURST, drain, figures)
+        assert any(not w.startswith(st.addr(writer)) for w in figures["writing through"]), \
+            "history-svc must have moved to the majority"
+        logins_and_memberships_work(st, room)
+    finally:
+        iptables_cut(st, writer, False)
+    started = time.monotonic()
+    wait_cluster(st)
+    print(f"healed: node {writer} synced again {time.monotonic() - started:.1f} s after the cut was removed")
+    same_on_every_node(st, room)
+
+
+def test_rolling_restart_of_all_three_nodes(stack):
+    st = stack
+    wait_cluster(st)
+    room = fresh_room(st)
+    log = HistoryLog(st)
+    burst = Burst(st, "leaf", room, BURST)
+    times = []
+
+    def restart_all():
+        for node in NODES:
+            started = time.monotonic()
+            for step in ("db-stop", "db-start"):
+                r = st.script(step, str(node), check=False)
+                assert r.returncode == 0, r.stdout + r.stderr
+            wait_cluster(st)
+            times.append(round(time.monotonic() - started, 1))
+            burst.send(min(burst.sent + BURST // 6, BURST))
+    drain, figures = burst_until_stored(st, burst, restart_all, BURST, log)
+    report("rolling restart 1, 2, 3", BURST, drain, dict(figures, **{"restart seconds per node": times}))
+    same_on_every_node(st, room)
+    logins_and_memberships_work(st, room)
