@@ -11,7 +11,8 @@ BUILD ?= build
 CC ?= cc
 PKGS := libcjson libmariadb libmosquitto openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
+# libmicrohttpd serves the metrics (common/metrics.c) on a thread of its own.
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lmicrohttpd -lm
 SAN_FLAGS ?=
 # CFLAGS is the user's (optimisation, debug); the flags the build needs are
 # kept apart so that `make CFLAGS=...` cannot drop them.
@@ -21,11 +22,12 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/metrics.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
+	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c \
+	auth-plugin/plugin_metrics.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/intake_check.c history-svc/outbox.c \
@@ -74,7 +76,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 # The plugin takes only the common code it needs (the archive gives no
 # more) and leaves libmosquitto's symbols to the broker that loads it.
 $(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(COMMON_LIB)
-	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl)
+	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl) -lmicrohttpd -lm
 
 $(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)

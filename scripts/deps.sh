@@ -8,7 +8,8 @@ PACKAGES="build-essential pkg-config iproute2 iptables procps clang libclang-rt-
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup
 libcurl4-openssl-dev libssl-dev uthash-dev
-python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev"
+python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev
+libmicrohttpd-dev prometheus"
 
 missing=""
 for pkg in $PACKAGES; do
