@@ -33,7 +33,8 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 	history-svc/committer.c history-svc/intake_log.c history-svc/intake_check.c history-svc/outbox.c \
 	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
-	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
+	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
+	presence-svc/presence_metrics.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
@@ -42,9 +43,9 @@ CHATCTL_SRC := clients/chatctl.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
-	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
+	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c history-svc/intake_check.c
+	tests/unit/test_wire_rules.c history-svc/intake_check.c tests/unit/test_metrics.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -161,7 +162,7 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 
 # presence-svc's connection-event parser and the state machine it feeds.
 FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \
-	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c,$(PRESENCE_SRC)) \
+	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	common/json_util.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c common/topics.c
 $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 	@mkdir -p $(BUILD)

@@ -172,8 +172,12 @@ void metric_inc(struct metric *metric)
 
 void metric_set(struct metric *metric, double value)
 {
-	if(!metric || metric->kind != METRIC_GAUGE) return;
-	atomic_store_explicit(&metric->gauge, value, memory_order_relaxed);
+	if(!metric) return;
+	if(metric->kind == METRIC_COUNTER && value >= 0){
+		atomic_store_explicit(&metric->count, (unsigned long long)value, memory_order_relaxed);
+	}else if(metric->kind == METRIC_GAUGE){
+		atomic_store_explicit(&metric->gauge, value, memory_order_relaxed);
+	}
 }
 
 static void double_add(_Atomic double *target, double delta)

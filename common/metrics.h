@@ -52,7 +52,8 @@ void metric_add(struct metric *metric, unsigned long long n);
 /* Adds one to a counter (or a gauge). NULL allowed. Any thread. */
 void metric_inc(struct metric *metric);
 
-/* Sets a gauge; metric_gauge_add moves it by delta (negative to lower it).
+/* Sets a gauge, or a counter to a total kept elsewhere (which must never
+ * go down); metric_gauge_add moves a gauge by delta (negative to lower it).
  * NULL allowed. Any thread. */
 void metric_set(struct metric *metric, double value);
 void metric_gauge_add(struct metric *metric, double delta);
