@@ -19,6 +19,13 @@
 # and a health agent per leaf (health-agent/, docs/ADMIN.md "Health check")
 # answering HAProxy's agent-check on CHAT_HEALTH_PORT, +1, ... (default: any
 # free loopback port, written to $CHAT_VAR/run/health-leafN.port).
+# Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
+# history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
+# (hub, history-svc, presence-svc, then the leaf or leaf1..leafN), or when
+# unset on free loopback ports picked at start (each in
+# $CHAT_VAR/run/metrics-PART.port). `up` writes a Prometheus scrape config
+# for all of them to $CHAT_VAR/prometheus/prometheus.yml (scrape interval
+# CHAT_SCRAPE_INTERVAL, default 15s).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +46,8 @@ LEAF_TLS_PORT=${CHAT_LEAF_TLS_PORT:-18884}
 HUB_WS_PORT=${CHAT_HUB_WS_PORT:-19883}
 LEAF_WS_PORT=${CHAT_LEAF_WS_PORT:-19884}
 HEALTH_PORT=${CHAT_HEALTH_PORT:-}
+METRICS_PORT=${CHAT_METRICS_PORT:-}
+SCRAPE_INTERVAL=${CHAT_SCRAPE_INTERVAL:-15s}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -91,6 +100,58 @@ wait_for() { # seconds description command...
 		fi
 		sleep 0.2
 	done
+}
+
+# Picks the metrics port of a part (hub, leaf, leafN, history-svc,
+# presence-svc), records it in $VAR/run/metrics-PART.port and prints it.
+metrics_port() { # part
+	local part=$1 index port
+	case $part in
+		hub) index=0 ;;
+		history-svc) index=1 ;;
+		presence-svc) index=2 ;;
+		leaf) index=3 ;;
+		leaf*) index=$(( 2 + ${part#leaf} )) ;;
+		*) die "no metrics port for $part" ;;
+	esac
+	if [ -n "$METRICS_PORT" ]; then
+		port=$(( METRICS_PORT + index ))
+		check_port "$port" CHAT_METRICS_PORT
+	else
+		# The kernel's pick, released again: the part binds it a moment later.
+		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+			|| die "cannot find a free port for $part's metrics"
+	fi
+	echo "$port" > "$VAR/run/metrics-$part.port"
+	echo "$port"
+}
+
+# Writes the Prometheus scrape config for the parts that serve metrics.
+write_scrape_config() { # parts...
+	local part port job dir="$VAR/prometheus" file="$VAR/prometheus/prometheus.yml"
+	mkdir -p "$dir"
+	{
+		echo "# Written by scripts/stack.sh up: the chat stack's metrics (docs/ADMIN.md, \"Metrics\")."
+		echo "global:"
+		echo "  scrape_interval: $SCRAPE_INTERVAL"
+		echo "  evaluation_interval: $SCRAPE_INTERVAL"
+		echo "scrape_configs:"
+		for part in "$@"; do
+			[ -s "$VAR/run/metrics-$part.port" ] || continue
+			port=$(cat "$VAR/run/metrics-$part.port")
+			case $part in
+				hub|leaf*) job=broker ;;
+				*) job=$part ;;
+			esac
+			echo "  - job_name: $part"
+			echo "    static_configs:"
+			echo "      - targets: ['$BIND:$port']"
+			echo "        labels: {component: $job, node: $part}"
+		done
+	} > "$file.tmp"
+	mv "$file.tmp" "$file"
+	log "Prometheus scrape config: $file"
+	log "  run: prometheus --config.file=$file --storage.tsdb.path=$dir/data --web.listen-address=$BIND:9090"
 }
 
 secret() { # name: prints a random secret kept in $VAR/secrets/NAME
@@ -200,7 +261,9 @@ node_conf() { # node port [hub]
 		# The bridge checks the hub's certificate (localhost is in its SAN).
 		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
 	fi
-	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" \
+	local metrics
+	metrics=$(metrics_port "$node")
+	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" METRICS_PORT="$metrics" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
 	HUB_HOST=${3:+${NODE_HUB_HOST:-$BIND}} HUB_PORT=${3:+${NODE_HUB_PORT:-$HUB_PORT}} BRIDGE_USER=${3:+bridge-$node} \
@@ -233,8 +296,9 @@ start_broker() { # node port [hub]
 start_service() { # name
 	local name=$1
 	if alive_pid "$name" >/dev/null; then log "$name already up"; return; fi
-	local hub_user
+	local hub_user metrics
 	hub_user=${name%-svc}
+	metrics=$(metrics_port "$name")
 	(umask 077; { cat "$VAR/conf/db.conf"; cat <<CONF
 mqtt_host = $BIND
 mqtt_port = $HUB_PORT
@@ -244,6 +308,8 @@ mqtt_client_id = $name
 mqtt_persistence_dir = $VAR/$name.persist
 retention_interval_s = ${CHAT_RETENTION_INTERVAL_S:-60}
 log_level = ${CHAT_LOG_LEVEL:-info}
+metrics_port = $metrics
+metrics_bind = $BIND
 CONF
 	} > "$VAR/conf/$name.conf")
 	# Only what this run appends to the log counts as the sign of life.
@@ -366,6 +432,8 @@ cmd_up() {
 		cluster_up
 		start_service history-svc
 		start_service presence-svc
+		# shellcheck disable=SC2046
+		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i"; done) history-svc presence-svc
 		cluster_info
 		return
 	fi
@@ -376,6 +444,7 @@ cmd_up() {
 	wait_bridge
 	start_service history-svc
 	start_service presence-svc
+	write_scrape_config hub leaf history-svc presence-svc
 	cat <<INFO
 
 The chat stack is up (state, logs and secrets in $VAR).
