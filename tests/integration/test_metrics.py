@@ -313,5 +313,34 @@ def test_broker_serves_while_a_slow_http_client_holds_a_metrics_connection(stack
         half.close()
 
 
+def admin_metrics_section():
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ADMIN.md")) as f:
+        text = f.read()
+    start = text.index("\n## Metrics\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def test_docs_list_every_metric_served_and_nothing_else(stack):
+    section = admin_metrics_section()
+    documented = set(re.findall(r"^\| `(chat_[a-z_]+)` \|", section, re.M))
+    served = set()
+    for part in PARTS:
+        url = f"http://127.0.0.1:{metrics_port(stack, part)}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            served |= set(re.findall(r"^# TYPE (\S+) ", r.read().decode(), re.M))
+    assert documented == served, (f"served, not in docs/ADMIN.md: {sorted(served - documented)}; "
+                                  f"documented, not served: {sorted(documented - served)}")
+
+
+def test_documented_alert_expressions_are_valid_promql(stack, prom):
+    section = admin_metrics_section()
+    alerts = section[section.index("### Alerts to set"):]
+    exprs = [e.replace("\\|", "|") for e in re.findall(r"^\| [^|]+ \| `((?:[^`])+)` \|", alerts, re.M)]
+    assert len(exprs) >= 10, exprs
+    for expr in exprs:
+        prom.api("query", query=expr)  # a syntax error is an HTTP 400
+
+
 def test_prometheus_is_installed_by_make_deps():
     assert shutil.which("prometheus"), "make deps installs Debian's prometheus"
