@@ -21,7 +21,8 @@
 # free loopback port, written to $CHAT_VAR/run/health-leafN.port).
 # Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
 # history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
-# (hub, history-svc, presence-svc, then the leaf or leaf1..leafN), or when
+# (hub, history-svc, presence-svc, then the leaf or leaf1..leafN, then the
+# health agents health-leaf1..N), or when
 # unset on free loopback ports picked at start (each in
 # $CHAT_VAR/run/metrics-PART.port). `up` writes a Prometheus scrape config
 # for all of them to $CHAT_VAR/prometheus/prometheus.yml (scrape interval
@@ -112,6 +113,7 @@ metrics_port() { # part
 		presence-svc) index=2 ;;
 		leaf) index=3 ;;
 		leaf*) index=$(( 2 + ${part#leaf} )) ;;
+		health-leaf*) index=$(( 2 + ${NODES:-1} + ${part#health-leaf} )) ;;
 		*) die "no metrics port for $part" ;;
 	esac
 	if [ -n "$METRICS_PORT" ]; then
@@ -141,6 +143,7 @@ write_scrape_config() { # parts...
 			port=$(cat "$VAR/run/metrics-$part.port")
 			case $part in
 				hub|leaf*) job=broker ;;
+				health-*) job=health-agent ;;
 				*) job=$part ;;
 			esac
 			echo "  - job_name: $part"
@@ -340,6 +343,8 @@ start_agent() { # leaf mqtt_port agent_port (0: any free)
 	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port"
 	if ! alive_pid "$part" >/dev/null; then
 		[ "$3" = 0 ] || check_port "$3" CHAT_HEALTH_PORT
+		local metrics
+		metrics=$(metrics_port "$part")
 		rm -f "$port_file"
 		(umask 077; cat > "$VAR/conf/$part.conf" <<CONF
 mqtt_host = $BIND
@@ -347,6 +352,8 @@ mqtt_port = $2
 mqtt_user = health
 mqtt_password = $(secret user-health)
 node = $leaf
+metrics_port = $metrics
+metrics_bind = $BIND
 agent_bind = $BIND
 agent_port = $3
 port_file = $port_file
@@ -433,7 +440,7 @@ cmd_up() {
 		start_service history-svc
 		start_service presence-svc
 		# shellcheck disable=SC2046
-		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i"; done) history-svc presence-svc
+		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i health-leaf$i"; done) history-svc presence-svc
 		cluster_info
 		return
 	fi

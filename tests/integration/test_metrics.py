@@ -24,7 +24,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, free_port
+from conftest import BUILD, Client, free_port
 
 PARTS = ("hub", "leaf", "history-svc", "presence-svc")
 
@@ -321,14 +321,59 @@ def admin_metrics_section():
     return text[start:end]
 
 
-def test_docs_list_every_metric_served_and_nothing_else(stack):
+@pytest.fixture
+def health_agent(stack):
+    """A health agent (as the cluster runs one per leaf) on the leaf, serving
+    metrics: yields its metrics port once it reports the leaf up."""
+    user = f"health{uuid.uuid4().hex[:6]}"
+    r = stack.chatctl("user", "add", user, "--role", "health", "--iterations", "1000", stdin="pw-health\n")
+    assert r.returncode == 0, r.stderr
+    wait_snapshot(stack, "leaf")
+    d = os.path.join(stack.var, f"agent-{user}")
+    os.makedirs(d)
+    port = free_port()
+    with open(os.path.join(d, "agent.conf"), "w") as f:
+        f.write(f"mqtt_host = 127.0.0.1\nmqtt_port = {stack.port('leaf')}\nmqtt_user = {user}\n"
+                f"mqtt_password = pw-health\nnode = leaf\nagent_port = 0\nport_file = {d}/agent.port\n"
+                f"metrics_port = {port}\n")
+    log = open(os.path.join(d, "agent.log"), "w")
+    proc = subprocess.Popen([os.path.join(BUILD, "health-agent"), "-c", os.path.join(d, "agent.conf")],
+                            stdout=log, stderr=log)
+    try:
+        def agent_says_up():
+            if not os.path.exists(f"{d}/agent.port") or not open(f"{d}/agent.port").read().strip():
+                return False
+            with socket.create_connection(("127.0.0.1", int(open(f"{d}/agent.port").read())), timeout=5) as s:
+                return s.recv(100).startswith(b"up")
+        wait_until(agent_says_up, 30, "the health agent answering up")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def served_metrics(port):
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    return text, set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+
+
+def test_health_agent_serves_its_metrics(health_agent):
+    text, _ = served_metrics(health_agent)
+    assert re.search(r'^chat_health_answers_total\{verdict="up"\} [1-9]', text, re.M), text
+    age = float(re.search(r"^chat_health_probe_age_seconds (\S+)$", text, re.M).group(1))
+    assert 0 <= age < 1.5
+    assert float(re.search(r"^chat_health_probes_sent_total (\S+)$", text, re.M).group(1)) >= 1
+
+
+def test_docs_list_every_metric_served_and_nothing_else(stack, health_agent):
     section = admin_metrics_section()
     documented = set(re.findall(r"^\| `(chat_[a-z_]+)` \|", section, re.M))
-    served = set()
+    served = served_metrics(health_agent)[1]
     for part in PARTS:
-        url = f"http://127.0.0.1:{metrics_port(stack, part)}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            served |= set(re.findall(r"^# TYPE (\S+) ", r.read().decode(), re.M))
+        served |= served_metrics(metrics_port(stack, part))[1]
     assert documented == served, (f"served, not in docs/ADMIN.md: {sorted(served - documented)}; "
                                   f"documented, not served: {sorted(documented - served)}")
 
