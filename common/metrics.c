@@ -372,7 +372,9 @@ int metrics_serve(struct metrics *m, const char *bind_address, int port, char *e
 	struct sockaddr_in6 addr6;
 	struct sockaddr_in addr4;
 	struct sockaddr *addr;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+	/* MHD_USE_ERROR_LOG: why a bind failed goes to stderr (the service's
+	 * log, the broker's stderr). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	int rc = -1;
 
 	if(!m || m->daemon){
