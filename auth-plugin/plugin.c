@@ -612,6 +612,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: node %s, back-ends %s, refresh %ld ms, login cache %ld s, ACL file %s",
 			state.opts.node, backend_opt(opts, opt_count, "backends") ? backend_opt(opts, opt_count, "backends") : "mariadb",
 			state.opts.refresh_ms, state.opts.cache_ttl_s, state.opts.acl_file ? state.opts.acl_file : "none");
+	if(state.metrics){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: metrics on http://%s:%ld/metrics",
+				state.opts.metrics_bind ? state.opts.metrics_bind : "127.0.0.1", state.opts.metrics_port);
+	}
 	rc = MOSQ_ERR_SUCCESS;
 out:
 	if(rc != MOSQ_ERR_SUCCESS) release();

@@ -222,13 +222,25 @@ double metric_value(const struct metric *metric)
 	return 0;
 }
 
-/* Prints a sample value as Prometheus reads it. */
+/* Writes v as Prometheus reads it, as short as it round-trips (0.0025, not
+ * 0.0025000000000000001), into buf. */
+static void format_number(char *buf, size_t len, double v)
+{
+	if(isnan(v)) snprintf(buf, len, "NaN");
+	else if(isinf(v)) snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
+	else if(fabs(v) < 9e15 && v == (double)(long long)v) snprintf(buf, len, "%lld", (long long)v);
+	else{
+		snprintf(buf, len, "%.15g", v);
+		if(strtod(buf, NULL) != v) snprintf(buf, len, "%.17g", v);
+	}
+}
+
 static void print_number(FILE *out, double v)
 {
-	if(isnan(v)) fputs("NaN", out);
-	else if(isinf(v)) fputs(v > 0 ? "+Inf" : "-Inf", out);
-	else if(v == (double)(long long)v && fabs(v) < 9e15) fprintf(out, "%lld", (long long)v);
-	else fprintf(out, "%.17g", v);
+	char buf[64];
+
+	format_number(buf, sizeof(buf), v);
+	fputs(buf, out);
 }
 
 /* name{label="value",extra} value: extra is an already formatted pair or NULL. */
@@ -250,12 +262,12 @@ static void print_sample(FILE *out, const struct metric *metric, const char *suf
 static void render_histogram(FILE *out, const struct metric *metric)
 {
 	unsigned long long cumulative = 0;
-	char le[64];
+	char le[80], bound[64];
 
 	for(size_t i = 0; i <= metric->nbounds; i++){
 		cumulative += atomic_load_explicit(&metric->buckets[i], memory_order_relaxed);
-		if(i < metric->nbounds) snprintf(le, sizeof(le), "le=\"%.17g\"", metric->bounds[i]);
-		else snprintf(le, sizeof(le), "le=\"+Inf\"");
+		format_number(bound, sizeof(bound), i < metric->nbounds ? metric->bounds[i] : INFINITY);
+		snprintf(le, sizeof(le), "le=\"%s\"", bound);
 		print_sample(out, metric, "_bucket", le, (double)cumulative);
 	}
 	print_sample(out, metric, "_sum", NULL, atomic_load_explicit(&metric->gauge, memory_order_relaxed));

@@ -20,7 +20,7 @@ static double forty_two(void *arg)
 
 static void metrics_render_families_and_histogram(void)
 {
-	static const double bounds[] = { 1, 5 };
+	static const double bounds[] = { 0.0025, 5 };
 	struct metrics *m = metrics_new();
 	struct metric *bad, *good, *gauge, *hist;
 	char *text;
@@ -36,6 +36,7 @@ static void metrics_render_families_and_histogram(void)
 	metric_set(gauge, 7);
 	metric_gauge_add(gauge, -2);
 	metric_observe(hist, 0.5);
+	metric_observe(hist, 0.002);
 	metric_observe(hist, 5);
 	metric_observe(hist, 100);
 	CHECK_EQ(metric_value(good), 3);
@@ -53,11 +54,11 @@ static void metrics_render_families_and_histogram(void)
 		"t_open 5\n"
 		"# HELP t_size Sizes.\n"
 		"# TYPE t_size histogram\n"
-		"t_size_bucket{le=\"1\"} 1\n"
-		"t_size_bucket{le=\"5\"} 2\n"
-		"t_size_bucket{le=\"+Inf\"} 3\n"
-		"t_size_sum 105.5\n"
-		"t_size_count 3\n"
+		"t_size_bucket{le=\"0.0025\"} 1\n"
+		"t_size_bucket{le=\"5\"} 3\n"
+		"t_size_bucket{le=\"+Inf\"} 4\n"
+		"t_size_sum 105.502\n"
+		"t_size_count 4\n"
 		"# HELP t_fn Computed.\n"
 		"# TYPE t_fn gauge\n"
 		"t_fn 42.5\n");
