@@ -14,7 +14,8 @@ BUILD ?= build
 CC ?= cc
 PKGS := libcjson libmariadb libmosquitto openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
+# libmicrohttpd serves the metrics (common/metrics.c) on a thread of its own.
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lmicrohttpd -lm
 SAN_FLAGS ?=
 # CFLAGS is the user's (optimisation, debug); the flags the build needs are
 # kept apart so that `make CFLAGS=...` cannot drop them.
@@ -24,17 +25,19 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c common/metrics.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
+	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c \
+	auth-plugin/plugin_metrics.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
-	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c
+	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
+	presence-svc/presence_metrics.c
 CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
@@ -43,9 +46,9 @@ CHATCTL_SRC := clients/chatctl.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
-	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c,$(PRESENCE_SRC)) \
+	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -77,7 +80,7 @@ $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 # The plugin takes only the common code it needs (the archive gives no
 # more) and leaves libmosquitto's symbols to the broker that loads it.
 $(BUILD)/chat_auth.so: $(call obj,$(PLUGIN_SRC)) $(COMMON_LIB)
-	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl)
+	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(shell pkg-config --libs libcjson libmariadb openssl libcurl) -lmicrohttpd -lm
 
 $(BUILD)/history-svc: $(call obj,$(HISTORY_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -165,7 +168,7 @@ $(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin
 
 # presence-svc's connection-event parser and the state machine it feeds.
 FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \
-	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c,$(PRESENCE_SRC)) \
+	$(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/conn_event.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	common/json_util.c common/json_payload.c common/names.c common/log.c common/fnv.c common/clock.c common/timefmt.c \
 	common/topics.c
 $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)

@@ -32,6 +32,7 @@
 #include "loader.h"
 #include "login_cache.h"
 #include "names.h"
+#include "plugin_metrics.h"
 #include "plugin_opts.h"
 #include "snapshot.h"
 #include "clock.h"
@@ -67,6 +68,7 @@ struct plugin_state {
 	struct acl_file *acl_file;
 	struct admin_client *admins;
 	struct clientid_owners *owners;
+	struct plugin_metrics *metrics; /* NULL when metrics are off */
 	long last_expire;
 	long last_owners_save;
 };
@@ -98,6 +100,7 @@ static void refresh(void)
 	if(loader_adopt(state.loader, &state.snap, &old)){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: snapshot version %llu: %lu users, %lu memberships",
 				state.snap->version, state.snap->user_count, state.snap->membership_count);
+		plugin_metrics_snapshot(state.metrics, state.snap->version, state.snap->user_count);
 		if(old) kick_disabled(old, state.snap);
 		snapshot_free(old);
 	}
@@ -199,6 +202,58 @@ static void log_flood_refusal(const struct login *login, enum flood_verdict verd
 	}
 }
 
+/* Whether a login's name and address were locked, to count the locks a
+ * failure sets (only when metrics are on: two O(1) lookups). */
+struct lock_state {
+	bool user, address;
+};
+
+static struct lock_state locks_now(const char *user, const char *address, long long now_ms)
+{
+	struct lock_state locks = { false, false };
+
+	if(!state.metrics) return locks;
+	locks.user = flood_locked_for(state.flood, FLOOD_USER, user, now_ms) > 0;
+	locks.address = flood_locked_for(state.flood, FLOOD_ADDRESS, address, now_ms) > 0;
+	return locks;
+}
+
+static void count_new_locks(struct lock_state before, const char *user, const char *address, long long now_ms)
+{
+	struct lock_state after;
+
+	if(!state.metrics) return;
+	after = locks_now(user, address, now_ms);
+	if(after.user && !before.user) plugin_metrics_flood_locked(state.metrics, false);
+	if(after.address && !before.address) plugin_metrics_flood_locked(state.metrics, true);
+}
+
+/* A failed login recorded with the flood protection, and counted. */
+static void login_failed(const char *user, const char *address, long long now_ms)
+{
+	struct lock_state before = locks_now(user, address, now_ms);
+
+	flood_failure(state.flood, user, address, now_ms);
+	count_new_locks(before, user, address, now_ms);
+}
+
+/* A login the flood protection refused without a check, recorded and counted. */
+static void login_flood_refused(enum flood_verdict verdict, const char *user, const char *address, long long now_ms)
+{
+	static const enum login_refusal reasons[] = {
+		[FLOOD_VERIFY] = REFUSED_BUSY, /* not used: a refusal is never FLOOD_VERIFY */
+		[FLOOD_SLOWED] = REFUSED_SLOWED,
+		[FLOOD_BUSY] = REFUSED_BUSY,
+		[FLOOD_USER_LOCKED] = REFUSED_USER_LOCKED,
+		[FLOOD_ADDRESS_LOCKED] = REFUSED_ADDRESS_LOCKED,
+	};
+	struct lock_state before = locks_now(user, address, now_ms);
+
+	flood_refused(state.flood, verdict, user, address, now_ms);
+	count_new_locks(before, user, address, now_ms);
+	plugin_metrics_login_refused(state.metrics, reasons[verdict]);
+}
+
 /* Checks a login: the login caches first (one HMAC; a cached login passes
  * whatever the flood protection says, except from a locked address), then
  * the flood protection decides whether the password may be verified (PBKDF2
@@ -216,6 +271,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	bool charged = false;
 	bool verified = false;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
+	enum login_refusal refusal = REFUSED_REASON_COUNT; /* none, or counted at out */
 	int answered;
 	int which = -1;
 
@@ -236,13 +292,14 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(!login.username || !name_user_valid(login.username) || !name_clientid_valid(login.client_id)){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a login with an invalid user name or client id from %s",
 				login.address ? login.address : "?");
-		flood_failure(state.flood, NULL, login.address, now_ms);
+		login_failed(NULL, login.address, now_ms);
+		refusal = REFUSED_INVALID_NAME;
 		rc = REFUSED_NOT_AUTHORISED;
 		goto out;
 	}
 	/* A locked address is refused before anything else. */
 	if(flood_locked_for(state.flood, FLOOD_ADDRESS, login.address, now_ms) > 0){
-		flood_refused(state.flood, FLOOD_ADDRESS_LOCKED, login.username, login.address, now_ms);
+		login_flood_refused(FLOOD_ADDRESS_LOCKED, login.username, login.address, now_ms);
 		log_flood_refusal(&login, FLOOD_ADDRESS_LOCKED, now_ms);
 		rc = REFUSED_TRY_LATER;
 		goto out;
@@ -254,7 +311,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(answered != BACKEND_ALLOW){
 		verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
 		if(verdict != FLOOD_VERIFY){
-			flood_refused(state.flood, verdict, login.username, login.address, now_ms);
+			login_flood_refused(verdict, login.username, login.address, now_ms);
 			log_flood_refusal(&login, verdict, now_ms);
 			rc = REFUSED_TRY_LATER;
 			goto out;
@@ -272,31 +329,38 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		if(owner && strcmp(owner, login.username)){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused %s from %s: client id %s belongs to another user's session",
 					login.username, login.address ? login.address : "?", login.client_id);
+			refusal = REFUSED_CLIENTID_TAKEN;
 			rc = REFUSED_NOT_AUTHORISED;
 			goto out;
 		}
 		if(clientid_owners_connected(state.owners, login.client_id, login.username, ed->client, now_ms)){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: out of memory recording client id %s; refused", login.client_id);
+			refusal = REFUSED_NO_MEMORY;
 			rc = MOSQ_ERR_NOMEM;
 			goto out;
 		}
 		if(!state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
+		plugin_metrics_login_accepted(state.metrics, ed->client);
 		rc = MOSQ_ERR_SUCCESS;
 	}else if(answered == BACKEND_DENY){
-		flood_failure(state.flood, login.username, login.address, now_ms);
+		login_failed(login.username, login.address, now_ms);
+		refusal = REFUSED_BAD_PASSWORD;
 		rc = REFUSED_NOT_AUTHORISED;
 	}else if(answered == BACKEND_ERROR){
 		/* The password could not be checked (no snapshot loaded yet, the
 		 * http endpoint down): not the client's fault, so no "not
 		 * authorised" that would make it ask for the password again. */
+		refusal = REFUSED_BACKEND_ERROR;
 		rc = REFUSED_TRY_LATER;
 	}else{
 		/* Nobody here knows this user: count it against the address only, and
 		 * let other plugins decide (Mosquitto refuses when all defer). */
-		flood_failure(state.flood, NULL, login.address, now_ms);
+		login_failed(NULL, login.address, now_ms);
+		refusal = REFUSED_UNKNOWN_USER;
 	}
 out:
+	if(refusal != REFUSED_REASON_COUNT) plugin_metrics_login_refused(state.metrics, refusal);
 	return rc;
 }
 
@@ -313,7 +377,10 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	refresh();
 	if(state.admins){
 		HASH_FIND_PTR(state.admins, &ed->client, admin);
-		if(admin) return MOSQ_ERR_SUCCESS;
+		if(admin){
+			plugin_metrics_acl(state.metrics, ed->access, ACL_OUTCOME_ALLOWED);
+			return MOSQ_ERR_SUCCESS;
+		}
 	}
 	username = mosquitto_client_username(ed->client);
 	user = snapshot_user(state.snap, username);
@@ -326,8 +393,15 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 			&& !conn_events_publish_allowed(state.events, ed->client, ed->topic, ed->payload, ed->payloadlen)){
 		answer = ACL_DENY;
 	}
-	if(answer == ACL_ALLOW) return MOSQ_ERR_SUCCESS;
-	if(answer == ACL_DENY) return MOSQ_ERR_ACL_DENIED;
+	if(answer == ACL_ALLOW){
+		plugin_metrics_acl(state.metrics, ed->access, ACL_OUTCOME_ALLOWED);
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(answer == ACL_DENY){
+		plugin_metrics_acl(state.metrics, ed->access, ACL_OUTCOME_DENIED);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	plugin_metrics_acl(state.metrics, ed->access, ACL_OUTCOME_DEFERRED);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
@@ -338,6 +412,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_disconnected(state.events, ed->client);
+	plugin_metrics_disconnected(state.metrics, ed->client);
 	clientid_owners_disconnected(state.owners, ed->client, clock_mono_ms());
 	admin_forget(ed->client);
 	return MOSQ_ERR_SUCCESS;
@@ -353,6 +428,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_message(state.events, ed->topic, ed->payload, ed->payloadlen);
+	plugin_metrics_message(state.metrics);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -434,6 +510,7 @@ static void release(void)
 		if(state.backends[i] && state.backends[i]->cleanup) state.backends[i]->cleanup(state.backend_states[i]);
 	}
 	loader_stop(state.loader);
+	plugin_metrics_stop(state.metrics);
 	snapshot_free(state.snap);
 	conn_events_free(state.events);
 	login_cache_free(state.cache);
@@ -509,6 +586,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: plugin_opt_flood_verify_budget_ms is no longer used: "
 				"the budget counts checks (plugin_opt_flood_verify_budget, docs/ADMIN.md)");
 	}
+	/* Before the first snapshot is adopted, so that it is counted. */
+	state.metrics = plugin_metrics_start(state.opts.metrics_bind, state.opts.metrics_port, err, sizeof(err));
+	if(!state.metrics && err[0]){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s; refusing to start", err);
+		goto out;
+	}
 	state.loader = loader_start(&state.opts.db, state.opts.refresh_ms, err, sizeof(err));
 	if(!state.loader){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: %s", err);
@@ -530,6 +613,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: node %s, back-ends %s, refresh %ld ms, login cache %ld s, ACL file %s",
 			state.opts.node, backend_opt(opts, opt_count, "backends") ? backend_opt(opts, opt_count, "backends") : "mariadb",
 			state.opts.refresh_ms, state.opts.cache_ttl_s, state.opts.acl_file ? state.opts.acl_file : "none");
+	if(state.metrics){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: metrics on http://%s:%ld/metrics",
+				state.opts.metrics_bind ? state.opts.metrics_bind : "127.0.0.1", state.opts.metrics_port);
+	}
 	rc = MOSQ_ERR_SUCCESS;
 out:
 	if(rc != MOSQ_ERR_SUCCESS) release();

@@ -69,7 +69,8 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 			|| read_long(opts, opt_count, "flood_verify_window_ms", 1000, 100, 3600000, &out->flood.verify_window_ms, err, errlen)
 			|| read_long(opts, opt_count, "clientid_hold_s", 30L * 86400, 0, 3650L * 86400, &out->clientid_hold_s, err, errlen)
 			|| read_long(opts, opt_count, "clientid_max_idle", 100000, 1, 100000000, &out->clientid_max_idle, err, errlen)
-			|| read_long(opts, opt_count, "clientid_per_user", 100, 1, 1000000, &out->clientid_per_user, err, errlen)){
+			|| read_long(opts, opt_count, "clientid_per_user", 100, 1, 1000000, &out->clientid_per_user, err, errlen)
+			|| read_long(opts, opt_count, "metrics_port", 0, 0, 65535, &out->metrics_port, err, errlen)){
 		return -1;
 	}
 	/* Slowing starts before locking, but not at the first failure: a typo
@@ -88,6 +89,7 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 	out->flood.max_entries = 100000;
 	out->acl_file = backend_opt(opts, opt_count, "acl_file");
 	out->clientid_file = backend_opt(opts, opt_count, "clientid_file");
+	out->metrics_bind = backend_opt(opts, opt_count, "metrics_bind");
 
 	backends = backend_opt(opts, opt_count, "backends");
 	snprintf(names_buf, names_len, "%s", backends ? backends : "mariadb");

@@ -26,6 +26,8 @@ struct plugin_opts {
 	long clientid_per_user; /* ... and for one user */
 	const char *clientid_file; /* where the bindings are saved; NULL: memory only */
 	const char *acl_file; /* NULL when none */
+	long metrics_port;           /* 0: no metrics server */
+	const char *metrics_bind;    /* its address; default 127.0.0.1 */
 };
 
 /* Fills out from the broker's options (strings point into opts, which the

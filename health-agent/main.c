@@ -12,7 +12,8 @@
  * mqtt_password, node, agent_bind (127.0.0.1), agent_port (0: any free
  * port), port_file (where the port listened on is written, for the script
  * that writes HAProxy's configuration), probe_interval_ms (250),
- * stale_ms (1500), keepalive_s (5), log_level. */
+ * stale_ms (1500), keepalive_s (5), log_level, metrics_port (0: no
+ * Prometheus metrics) and metrics_bind (127.0.0.1), docs/ADMIN.md "Metrics". */
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "probe.h"
 
@@ -38,6 +40,16 @@ struct agent_config {
 	long agent_port;
 	long probe_interval_ms;
 	long stale_ms;
+	long metrics_port;
+	const char *metrics_bind;
+};
+
+/* The agent's metrics; all NULL when metrics_port is unset. */
+struct agent_metrics {
+	struct metrics *registry;
+	struct metric *probes_sent;
+	struct metric *answers[2]; /* down, up */
+	struct probe *probe;       /* read by the server's thread: probe_age_ms locks briefly */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -61,11 +73,13 @@ static int read_config(const struct config *cfg, struct agent_config *out)
 	out->mqtt.node = config_get(cfg, "node", NULL);
 	out->bind = config_get(cfg, "agent_bind", "127.0.0.1");
 	out->port_file = config_get(cfg, "port_file", NULL);
+	out->metrics_bind = config_get(cfg, "metrics_bind", "127.0.0.1");
 	if(config_get_long(cfg, "mqtt_port", 1883, 1, 65535, &port, err, sizeof(err))
 			|| config_get_long(cfg, "agent_port", 0, 0, 65535, &out->agent_port, err, sizeof(err))
 			|| config_get_long(cfg, "probe_interval_ms", 250, 10, 60000, &out->probe_interval_ms, err, sizeof(err))
 			|| config_get_long(cfg, "stale_ms", 1500, 50, 600000, &out->stale_ms, err, sizeof(err))
-			|| config_get_long(cfg, "keepalive_s", 5, 5, 3600, &keepalive, err, sizeof(err))){
+			|| config_get_long(cfg, "keepalive_s", 5, 5, 3600, &keepalive, err, sizeof(err))
+			|| config_get_long(cfg, "metrics_port", 0, 0, 65535, &out->metrics_port, err, sizeof(err))){
 		log_error("%s", err);
 		goto out;
 	}
@@ -167,9 +181,50 @@ static int verdict(struct probe *probe, const struct agent_config *conf, char *b
 	return 0;
 }
 
+/* Seconds since the last probe came back, -1 before the first. On the
+ * metrics server's thread. */
+static double probe_age_s(void *arg)
+{
+	struct agent_metrics *am = arg;
+	long long age = probe_age_ms(am->probe, clock_mono_ms());
+
+	return age < 0 ? -1 : (double)age / 1000.0;
+}
+
+/* Registers the metrics and serves them. 0 (also when off), or -1 after logging. */
+static int metrics_start(struct agent_metrics *am, const struct agent_config *conf, struct probe *probe)
+{
+	static const char answers_help[] = "Answers given to HAProxy's agent-check, by verdict.";
+	char err[256];
+	int rc = -1;
+
+	memset(am, 0, sizeof(*am));
+	if(conf->metrics_port == 0) return 0;
+	am->probe = probe;
+	am->registry = metrics_new();
+	am->probes_sent = metrics_counter(am->registry, "chat_health_probes_sent_total",
+			"Probes published through the broker.", NULL, NULL);
+	am->answers[0] = metrics_counter(am->registry, "chat_health_answers_total", answers_help, "verdict", "down");
+	am->answers[1] = metrics_counter(am->registry, "chat_health_answers_total", answers_help, "verdict", "up");
+	if(!metrics_gauge_fn(am->registry, "chat_health_probe_age_seconds",
+				"Seconds since the last probe came back through the broker (-1: none yet); above stale_ms the agent answers down.",
+				NULL, NULL, probe_age_s, am) || !am->probes_sent || !am->answers[1]){
+		log_error("metrics: out of memory");
+		goto out;
+	}
+	if(metrics_serve(am->registry, conf->metrics_bind, (int)conf->metrics_port, err, sizeof(err))){
+		log_error("%s", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
 /* Answers one HAProxy connection and closes it. The line is short enough for
  * a fresh socket's buffer: the write does not block. */
-static void answer(int listen_fd, struct probe *probe, const struct agent_config *conf, int *was_up)
+static void answer(int listen_fd, struct probe *probe, const struct agent_config *conf, int *was_up,
+		struct agent_metrics *am)
 {
 	char line[160];
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -177,6 +232,7 @@ static void answer(int listen_fd, struct probe *probe, const struct agent_config
 
 	if(fd < 0) return;
 	up = verdict(probe, conf, line, sizeof(line));
+	metric_inc(am->answers[up]);
 	if(up != *was_up){
 		log_info("%s is now %s", conf->mqtt.node, up ? "up" : "down");
 		*was_up = up;
@@ -190,12 +246,14 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct agent_config conf;
 	struct probe *probe = NULL;
+	struct agent_metrics am;
 	struct sigaction sa;
 	char err[256];
 	int listen_fd = -1, was_up = -1, rc = 1, level;
 	long long next_probe;
 
 	log_setup("health-agent", LOG_INFO);
+	memset(&am, 0, sizeof(am));
 	if(argc != 3 || strcmp(argv[1], "-c")){
 		fprintf(stderr, "usage: health-agent -c FILE\n");
 		return 2;
@@ -221,6 +279,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	if(metrics_start(&am, &conf, probe)) goto out;
 	log_info("answering HAProxy on %s for %s (broker %s:%d)", conf.bind,
 			conf.mqtt.node, conf.mqtt.host, conf.mqtt.port);
 	next_probe = clock_mono_ms();
@@ -230,17 +289,19 @@ int main(int argc, char **argv)
 		int wait_ms;
 
 		if(now >= next_probe){
-			probe_send(probe);
+			if(probe_send(probe) == 0) metric_inc(am.probes_sent);
 			next_probe = now + conf.probe_interval_ms;
 		}
 		wait_ms = (int)(next_probe - now);
 		if(poll(&pfd, 1, wait_ms > 0 ? wait_ms : 0) > 0 && (pfd.revents & POLLIN)){
-			answer(listen_fd, probe, &conf, &was_up);
+			answer(listen_fd, probe, &conf, &was_up, &am);
 		}
 	}
 	log_info("stopping");
 	rc = 0;
 out:
+	/* The server reads the probe: it stops first. */
+	metrics_free(am.registry);
 	probe_free(probe);
 	if(listen_fd >= 0) close(listen_fd);
 	mosquitto_lib_cleanup();

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "history_metrics.h"
 #include "intake_log.h"
 #include "log.h"
 #include "outbox.h"
@@ -41,6 +43,8 @@ static void enqueue(struct committer *c, struct intake_msg *msg)
 	c->tail = msg;
 	c->pending++;
 	c->taken++;
+	msg->taken_ms = clock_mono_ms();
+	history_metrics_backlog(c->svc->metrics, c->pending);
 }
 
 static void enqueue_replayed(void *ud, struct intake_msg *msg)
@@ -145,6 +149,7 @@ static void *run(void *arg)
 	struct committer *c = arg;
 	struct intake_msg **msgs = calloc((size_t)c->opts.batch_max, sizeof(*msgs));
 	struct store_result *results = calloc((size_t)c->opts.batch_max, sizeof(*results));
+	long long started_us;
 	int n = 0;
 
 	if(!msgs || !results){
@@ -160,8 +165,11 @@ static void *run(void *arg)
 		}
 		if(!c->head) c->tail = NULL;
 		c->pending -= n;
+		history_metrics_backlog(c->svc->metrics, c->pending);
 		pthread_mutex_unlock(&c->lock);
 		if(n == 0) continue;
+		history_metrics_batch_begin(c->svc->metrics, msgs[0]->taken_ms);
+		started_us = clock_mono_us();
 		if(!store_all(c, msgs, n, results)) break; /* stopping: the log keeps them */
 		pthread_mutex_lock(&c->svc->lock);
 		for(int i = 0; i < n; i++) outbox_report(c->svc, msgs[i], &results[i]);
@@ -169,6 +177,7 @@ static void *run(void *arg)
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);
 		c->done += (unsigned long long)n;
+		history_metrics_batch_end(c->svc->metrics, n, clock_mono_us() - started_us, c->head ? c->head->taken_ms : 0);
 		pthread_cond_broadcast(&c->stored);
 		pthread_mutex_unlock(&c->lock);
 		for(int i = 0; i < n; i++) free(msgs[i]);

@@ -27,6 +27,8 @@ struct history_config {
 	long retention_interval_s; /* seconds between retention passes */
 	long batch_max;         /* most messages per storage transaction */
 	long max_pending;       /* most messages waiting for MariaDB before intake pauses */
+	long metrics_port;      /* 0: no metrics server */
+	const char *metrics_bind;
 };
 
 struct history_counters {
@@ -39,6 +41,7 @@ struct history_counters {
 
 struct queued_reply;
 struct committer;
+struct history_metrics;
 
 struct history_svc {
 	struct history_config cfg;
@@ -52,6 +55,7 @@ struct history_svc {
 	pthread_mutex_t lock;        /* Paho's, the committer's and the main thread share db, replies, counters */
 	volatile sig_atomic_t *stop;
 	struct history_counters counters;
+	struct history_metrics *metrics; /* NULL when off (history_metrics.h) */
 };
 
 #endif

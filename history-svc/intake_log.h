@@ -28,6 +28,7 @@ struct intake_msg {
 	const char *msg_id;
 	const char *body;         /* NUL-terminated too */
 	size_t body_len;
+	long long taken_ms;       /* monotonic; set when queued (metrics: oldest unstored age) */
 };
 
 struct intake_log;

@@ -15,6 +15,7 @@
 #include "committer.h"
 #include "config.h"
 #include "history.h"
+#include "history_metrics.h"
 #include "log.h"
 #include "outbox.h"
 #include "proto.h"
@@ -52,6 +53,7 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
 			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
 					checked.body, checked.body_len);
+			if(handled) history_metrics_taken(svc->metrics);
 			room_msg_free(&checked);
 		}else{
 			pthread_mutex_lock(&svc->lock);
@@ -62,6 +64,7 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 		break;
 	case TOPIC_USER_REQ:
 		if(strcmp(parts.service, "history")) break;
+		history_metrics_request(svc->metrics);
 		/* Answer as if messages were stored one by one: a request sent after
 		 * a message sees it (history, unread counts). */
 		if(!committer_wait_stored(svc->committer, 2000)) log_warn("answering a request while messages still wait for MariaDB");
@@ -101,6 +104,8 @@ static int load_config(const char *path, struct config **cfg_out, struct history
 	if(config_get_long(*cfg_out, "retention_interval_s", 60, 1, 86400, &cfg->retention_interval_s, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "store_batch_max", 1000, 1, 100000, &cfg->batch_max, err, sizeof(err))) goto fail;
 	if(config_get_long(*cfg_out, "store_max_pending", 200000, 1, 10000000, &cfg->max_pending, err, sizeof(err))) goto fail;
+	if(config_get_long(*cfg_out, "metrics_port", 0, 0, 65535, &cfg->metrics_port, err, sizeof(err))) goto fail;
+	cfg->metrics_bind = config_get(*cfg_out, "metrics_bind", "127.0.0.1");
 	cfg->persistence_dir = config_get(*cfg_out, "mqtt_persistence_dir", NULL);
 	if(!cfg->persistence_dir){
 		snprintf(err, sizeof(err), "mqtt_persistence_dir is required (a directory for messages in flight)");
@@ -145,6 +150,11 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	svc.stop = &stop_requested;
+	svc.metrics = history_metrics_start(svc.cfg.metrics_bind, svc.cfg.metrics_port, err, sizeof(err));
+	if(!svc.metrics && err[0]){
+		log_error("%s", err);
+		goto out;
+	}
 	while(request_db_wait(&svc, 5000) && !stop_requested);
 	if(stop_requested) goto out;
 	memset(&mopts, 0, sizeof(mopts));
@@ -212,6 +222,7 @@ out:
 	reply_queue_clear(&svc);
 	db_close(svc.db);
 	db_close(svc.retention_db);
+	history_metrics_stop(svc.metrics);
 	config_free(cfg_file);
 	pthread_mutex_destroy(&svc.lock);
 	return rc;

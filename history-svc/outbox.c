@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 
+#include "history_metrics.h"
 #include "json_util.h"
 #include "log.h"
 #include "proto.h"
@@ -29,6 +30,7 @@ void outbox_message_error(struct history_svc *svc, const char *sender, const cha
 	cJSON *reply = cJSON_CreateObject();
 
 	svc->counters.rejected++;
+	history_metrics_message_error(svc->metrics, code);
 	log_warn("refused a message from %s in %s: %s (%s)", sender, room, code, message);
 	if(!reply) return;
 	cJSON_AddStringToObject(reply, "type", "error");
@@ -44,6 +46,7 @@ void outbox_report(struct history_svc *svc, const struct intake_msg *msg, const 
 {
 	cJSON *receipt;
 
+	history_metrics_stored(svc->metrics, result->status);
 	switch(result->status){
 	case STORE_UNKNOWN_ROOM:
 		outbox_message_error(svc, msg->sender, msg->room, msg->msg_id, PROTO_ERR_UNKNOWN_ROOM, "no such room");

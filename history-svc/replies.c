@@ -1,6 +1,7 @@
 /* replies.c: request replies; see replies.h. */
 #include "replies.h"
 
+#include "history_metrics.h"
 #include "json_util.h"
 #include "log.h"
 #include "outbox.h"
@@ -16,6 +17,7 @@ void reply_error(struct history_svc *svc, const char *user, const char *op,
 	cJSON *reply = json_reply_new(op, req_id, false);
 
 	svc->counters.request_errors++;
+	history_metrics_request_error(svc->metrics, code);
 	log_info("request %s from %s refused: %s (%s)", op ? op : "?", user, code, message);
 	if(!reply) return;
 	json_reply_set_error(reply, code, message);

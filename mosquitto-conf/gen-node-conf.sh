@@ -16,6 +16,7 @@
 #                                      and does not cover: docs/ADMIN.md)
 #   ACL_FILE                           plugin_opt_acl_file
 #   PLUGIN_OPTS                        more plugin options, "name value;name value"
+#   METRICS_PORT                       the plugin serves Prometheus metrics on BIND:METRICS_PORT
 #   DB_SOCKET                          MariaDB's unix socket instead of 127.0.0.1:DB_PORT
 #                                      (DB_PORT may then be empty)
 #   DB_HOSTS                           "host:port,host:port,...": several database
@@ -48,7 +49,8 @@ subst() {
 		-e "s|@BRIDGE_USER@|${BRIDGE_USER:-}|g" -e "s|@BRIDGE_PASSWORD@|${BRIDGE_PASSWORD:-}|g" \
 		-e "s|@TLS_PORT@|${TLS_PORT:-}|g" -e "s|@CAFILE@|${CAFILE:-}|g" \
 		-e "s|@CERTFILE@|${CERTFILE:-}|g" -e "s|@KEYFILE@|${KEYFILE:-}|g" \
-		-e "s|@WS_PORT@|${WS_PORT:-}|g" -e "s|@BRIDGE_CAFILE@|${BRIDGE_CAFILE:-}|g" "$1"
+		-e "s|@WS_PORT@|${WS_PORT:-}|g" -e "s|@BRIDGE_CAFILE@|${BRIDGE_CAFILE:-}|g" \
+		-e "s|@METRICS_PORT@|${METRICS_PORT:-}|g" "$1"
 }
 
 if [ -n "${TLS_PORT:-}" ]; then
@@ -61,6 +63,9 @@ fi
 umask 077
 tmp="$out.tmp"
 subst "$here/node.conf.in" > "$tmp"
+if [ -z "${METRICS_PORT:-}" ]; then
+	sed -i -e '/^plugin_opt_metrics_port /d' -e '/^plugin_opt_metrics_bind /d' "$tmp"
+fi
 if [ -n "${DB_SOCKET:-}" ]; then
 	sed -i -e '/^plugin_opt_db_port /d' -e "s|^plugin_opt_db_host .*|plugin_opt_db_socket $DB_SOCKET|" "$tmp"
 elif [ -n "${DB_HOSTS:-}" ]; then

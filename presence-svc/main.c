@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mqtt_svc.h"
 #include "presence.h"
+#include "presence_metrics.h"
 #include "requests.h"
 #include "topics.h"
 #include "clock.h"
@@ -40,6 +41,7 @@ struct presence_svc {
 	size_t queued;
 	long long next_stats;
 	unsigned long long requests_handled;
+	struct presence_metrics *metrics; /* NULL when off */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -165,6 +167,13 @@ static void on_idle(void *ud)
 
 	presence_tick(svc->presence, mqtt_svc_connected(svc->mqtt));
 	flush_last_seen(svc);
+	if(svc->metrics){
+		struct presence_stats s;
+
+		presence_get_stats(svc->presence, &s);
+		presence_metrics_update(svc->metrics, &s, presence_users_online(svc->presence),
+				presence_connections(svc->presence), svc->requests_handled, svc->queued);
+	}
 	if(now >= svc->next_stats){
 		if(svc->next_stats) log_stats(svc, "counters");
 		svc->next_stats = now + 60000;
@@ -223,6 +232,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	char err[512];
 	long level;
+	long metrics_port;
 	int rc = 1;
 
 	memset(&svc, 0, sizeof(svc));
@@ -234,7 +244,8 @@ int main(int argc, char **argv)
 	if(config_load(argv[2], &cfg, err, sizeof(err))
 			|| db_opts_from_config(cfg, "db_", &svc.db_opts, err, sizeof(err))
 			|| mqtt_svc_opts_from_config(cfg, &mqtt_opts, err, sizeof(err))
-			|| read_opts(cfg, &popts, err, sizeof(err))){
+			|| read_opts(cfg, &popts, err, sizeof(err))
+			|| config_get_long(cfg, "metrics_port", 0, 0, 65535, &metrics_port, err, sizeof(err))){
 		log_error("configuration: %s", err);
 		goto out;
 	}
@@ -255,6 +266,11 @@ int main(int argc, char **argv)
 	sink.publish = publish;
 	sink.last_seen = queue_last_seen;
 	sink.ud = &svc;
+	svc.metrics = presence_metrics_start(config_get(cfg, "metrics_bind", "127.0.0.1"), metrics_port, err, sizeof(err));
+	if(!svc.metrics && err[0]){
+		log_error("%s", err);
+		goto out;
+	}
 	svc.queue = calloc(LAST_SEEN_QUEUE_MAX, sizeof(*svc.queue));
 	svc.presence = presence_new(&popts, &sink);
 	svc.requests.presence = svc.presence;
@@ -275,6 +291,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	mqtt_svc_free(svc.mqtt);
+	presence_metrics_stop(svc.metrics);
 	presence_free(svc.presence);
 	db_close(svc.db);
 	free(svc.queue);

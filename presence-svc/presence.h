@@ -65,6 +65,7 @@ struct presence_stats {
 	unsigned long long events, heartbeats, snapshot_parts, syncs_requested;
 	unsigned long long published, suppressed, nodes_lost, typing_expired, bad_input;
 	unsigned long long corrected; /* presence seen that we had not published: republished */
+	unsigned long long nodes_heard; /* a node heard first, after a restart, or back after being lost */
 };
 
 /* Fills opts with the defaults of docs/PROTOCOL.md. */

@@ -51,10 +51,12 @@ static struct node_entry *node_heard(struct presence *p, const struct conn_event
 		node->boot = event->boot;
 		HASH_ADD_STR(p->nodes, name, node);
 		log_info("node %s first heard", node->name);
+		p->stats.nodes_heard++;
 	}else if(event->boot < node->boot){
 		return NULL;
 	}else if(event->boot > node->boot){
 		log_info("node %s restarted; dropping its %u connections", node->name, node->conns);
+		p->stats.nodes_heard++;
 		presence_table__drop_node(p, node, presence_wall(p));
 		staging_clear(node);
 		node->boot = event->boot;
@@ -68,6 +70,7 @@ static struct node_entry *node_heard(struct presence *p, const struct conn_event
 	node->last_heard_wall = presence_wall(p);
 	if(node->lost){
 		log_info("node %s is back; asking for its connections", node->name);
+		p->stats.nodes_heard++;
 		node->lost = false;
 		node->synced = false;
 		node->sync_pending = false;

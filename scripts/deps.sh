@@ -33,7 +33,7 @@ mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup galera-4 rsync
 libcurl4-openssl-dev libssl-dev uthash-dev
 python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev
-chromium chromium-driver python3-selenium nodejs"
+chromium chromium-driver python3-selenium nodejs libmicrohttpd-dev prometheus"
 # Debian's nodejs needs the npm package; a nodejs from elsewhere may bring its own npm.
 command -v npm >/dev/null || PACKAGES="$PACKAGES npm"
 

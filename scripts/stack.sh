@@ -30,6 +30,14 @@
 #   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
 #   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
 #   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
+# Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
+# history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
+# (hub, history-svc, presence-svc, then the leaf or leaf1..leafN, then the
+# health agents health-leaf1..N), or when
+# unset on free loopback ports picked at start (each in
+# $CHAT_VAR/run/metrics-PART.port). `up` writes a Prometheus scrape config
+# for all of them to $CHAT_VAR/prometheus/prometheus.yml (scrape interval
+# CHAT_SCRAPE_INTERVAL, default 15s).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +70,8 @@ if [ -n "$DB_NODES" ]; then
 	. "$ROOT/scripts/galera.sh"
 	PARTS="$(for i in $(seq 1 "$DB_NODES"); do printf 'mariadb%s ' "$i"; done)hub leaf history-svc presence-svc"
 fi
+METRICS_PORT=${CHAT_METRICS_PORT:-}
+SCRAPE_INTERVAL=${CHAT_SCRAPE_INTERVAL:-15s}
 if [ -n "$NODES" ]; then
 	case $NODES in
 		*[!0-9]*) echo "stack: error: NODES must be a number of leaves (1-20)" >&2; exit 1 ;;
@@ -116,6 +126,60 @@ wait_for() { # seconds description command...
 		fi
 		sleep 0.2
 	done
+}
+
+# Picks the metrics port of a part (hub, leaf, leafN, history-svc,
+# presence-svc), records it in $VAR/run/metrics-PART.port and prints it.
+metrics_port() { # part
+	local part=$1 index port
+	case $part in
+		hub) index=0 ;;
+		history-svc) index=1 ;;
+		presence-svc) index=2 ;;
+		leaf) index=3 ;;
+		leaf*) index=$(( 2 + ${part#leaf} )) ;;
+		health-leaf*) index=$(( 2 + ${NODES:-1} + ${part#health-leaf} )) ;;
+		*) die "no metrics port for $part" ;;
+	esac
+	if [ -n "$METRICS_PORT" ]; then
+		port=$(( METRICS_PORT + index ))
+		check_port "$port" CHAT_METRICS_PORT
+	else
+		# The kernel's pick, released again: the part binds it a moment later.
+		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+			|| die "cannot find a free port for $part's metrics"
+	fi
+	echo "$port" > "$VAR/run/metrics-$part.port"
+	echo "$port"
+}
+
+# Writes the Prometheus scrape config for the parts that serve metrics.
+write_scrape_config() { # parts...
+	local part port job dir="$VAR/prometheus" file="$VAR/prometheus/prometheus.yml"
+	mkdir -p "$dir"
+	{
+		echo "# Written by scripts/stack.sh up: the chat stack's metrics (docs/ADMIN.md, \"Metrics\")."
+		echo "global:"
+		echo "  scrape_interval: $SCRAPE_INTERVAL"
+		echo "  evaluation_interval: $SCRAPE_INTERVAL"
+		echo "scrape_configs:"
+		for part in "$@"; do
+			[ -s "$VAR/run/metrics-$part.port" ] || continue
+			port=$(cat "$VAR/run/metrics-$part.port")
+			case $part in
+				hub|leaf*) job=broker ;;
+				health-*) job=health-agent ;;
+				*) job=$part ;;
+			esac
+			echo "  - job_name: $part"
+			echo "    static_configs:"
+			echo "      - targets: ['$BIND:$port']"
+			echo "        labels: {component: $job, node: $part}"
+		done
+	} > "$file.tmp"
+	mv "$file.tmp" "$file"
+	log "Prometheus scrape config: $file"
+	log "  run: prometheus --config.file=$file --storage.tsdb.path=$dir/data --web.listen-address=$BIND:9090"
 }
 
 secret() { # name: prints a random secret kept in $VAR/secrets/NAME
@@ -247,7 +311,9 @@ node_conf() { # node port [hub]
 		# The bridge checks the hub's certificate (localhost is in its SAN).
 		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
 	fi
-	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" \
+	local metrics
+	metrics=$(metrics_port "$node")
+	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" METRICS_PORT="$metrics" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_HOSTS=${DB_NODES:+$(galera_hosts)} \
 	DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \
@@ -281,8 +347,9 @@ start_broker() { # node port [hub]
 start_service() { # name
 	local name=$1
 	if alive_pid "$name" >/dev/null; then log "$name already up"; return; fi
-	local hub_user
+	local hub_user metrics
 	hub_user=${name%-svc}
+	metrics=$(metrics_port "$name")
 	(umask 077; { cat "$VAR/conf/db.conf"; cat <<CONF
 mqtt_host = $BIND
 mqtt_port = $HUB_PORT
@@ -292,6 +359,8 @@ mqtt_client_id = $name
 mqtt_persistence_dir = $VAR/$name.persist
 retention_interval_s = ${CHAT_RETENTION_INTERVAL_S:-60}
 log_level = ${CHAT_LOG_LEVEL:-info}
+metrics_port = $metrics
+metrics_bind = $BIND
 CONF
 	} > "$VAR/conf/$name.conf")
 	# Only what this run appends to the log counts as the sign of life.
@@ -322,6 +391,8 @@ start_agent() { # leaf mqtt_port agent_port (0: any free)
 	local leaf=$1 part="health-$1" port_file="$VAR/run/health-$1.port"
 	if ! alive_pid "$part" >/dev/null; then
 		[ "$3" = 0 ] || check_port "$3" CHAT_HEALTH_PORT
+		local metrics
+		metrics=$(metrics_port "$part")
 		rm -f "$port_file"
 		(umask 077; cat > "$VAR/conf/$part.conf" <<CONF
 mqtt_host = $BIND
@@ -329,6 +400,8 @@ mqtt_port = $2
 mqtt_user = health
 mqtt_password = $(secret user-health)
 node = $leaf
+metrics_port = $metrics
+metrics_bind = $BIND
 agent_bind = $BIND
 agent_port = $3
 port_file = $port_file
@@ -422,6 +495,8 @@ cmd_up() {
 		cluster_up
 		start_service history-svc
 		start_service presence-svc
+		# shellcheck disable=SC2046
+		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i health-leaf$i"; done) history-svc presence-svc
 		cluster_info
 		return
 	fi
@@ -435,6 +510,7 @@ cmd_up() {
 	wait_bridge
 	start_service history-svc
 	start_service presence-svc
+	write_scrape_config hub leaf history-svc presence-svc
 	cat <<INFO
 
 The chat stack is up (state, logs and secrets in $VAR).

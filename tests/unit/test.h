@@ -47,5 +47,6 @@ extern const struct test_suite intake_log_suite;
 extern const struct test_suite presence_suite;
 extern const struct test_suite client_suite;
 extern const struct test_suite wire_rules_suite;
+extern const struct test_suite metrics_suite;
 
 #endif
