@@ -402,22 +402,35 @@ class Stack:
         return "\n".join(parts)
 
 
-@pytest.fixture(scope="session")
-def stack():
-    var = tempfile.mkdtemp(prefix="chat-test-")
-    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
-    st = Stack(var)
+def bring_up(st, what="stack.sh up"):
+    """Runs `stack.sh up` for st (a test stack or cluster: script(), logs());
+    when it fails, stops what came up and fails the test with the logs."""
     up = st.script("up", check=False)
     if up.returncode != 0:
         logs = st.logs()
         st.script("down", check=False)
-        pytest.fail(f"stack.sh up failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
-    yield st
+        pytest.fail(f"{what} failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    return up
+
+
+def close_clients(st):
+    """Closes every client a test opened on st (st.clients), whatever state
+    each is in."""
     for c in st.clients:
         try:
             c.close()
         except Exception:
             pass
+
+
+@pytest.fixture(scope="session")
+def stack():
+    var = tempfile.mkdtemp(prefix="chat-test-")
+    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
+    st = Stack(var)
+    bring_up(st)
+    yield st
+    close_clients(st)
     st.script("down", check=False)
     reports = []
     solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))

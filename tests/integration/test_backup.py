@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, Stack
+from conftest import Client, Stack, bring_up, close_clients
 
 ROOM = "lobby"
 TOPIC = f"chat/v1/rooms/{ROOM}/msg/alice"
@@ -35,17 +35,9 @@ def bstack():
     var = tempfile.mkdtemp(prefix="chat-backup-")
     os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
     st = Stack(var)
-    up = st.script("up", check=False)
-    if up.returncode != 0:
-        logs = st.logs()
-        st.script("down", check=False)
-        pytest.fail(f"stack.sh up failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    bring_up(st)
     yield st
-    for c in st.clients:
-        try:
-            c.close()
-        except Exception:
-            pass
+    close_clients(st)
     st.script("down", check=False)
     if not os.environ.get("CHAT_KEEP_VAR"):
         shutil.rmtree(var, ignore_errors=True)

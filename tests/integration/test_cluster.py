@@ -58,9 +58,9 @@ class Cluster:
                         CHAT_LOG_LEVEL="debug")
         self.clients = []
 
-    def script(self, *args):
+    def script(self, *args, check=False):
         return subprocess.run([os.path.join(ROOT, "scripts/stack.sh"), *args], env=self.env,
-                              capture_output=True, text=True, timeout=180)
+                              capture_output=True, text=True, timeout=180, check=check)
 
     def password(self, user):
         return open(os.path.join(self.var, "secrets", f"user-{user}")).read().strip()
@@ -105,17 +105,9 @@ def cluster():
     if shutil.which("haproxy") is None or shutil.which("openssl") is None:
         pytest.skip("haproxy and openssl are needed (make deps installs them)")
     cl = Cluster()
-    up = cl.script("up")
-    if up.returncode != 0:
-        logs = cl.logs()
-        cl.script("down")
-        pytest.fail(f"stack.sh up (CHAT_NODES={NODES}) failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    conftest.bring_up(cl, f"stack.sh up (CHAT_NODES={NODES})")
     yield cl
-    for c in cl.clients:
-        try:
-            c.close()
-        except Exception:
-            pass
+    conftest.close_clients(cl)
     down = cl.script("down")
     assert "leaf3 stopped" in down.stdout and "haproxy stopped" in down.stdout, down.stdout
     if not os.environ.get("CHAT_KEEP_VAR"):

@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, Stack
+from conftest import Client, Stack, bring_up, close_clients
 import paho.mqtt.client as mqtt
 
 from test_durability import SENDER, check_archive, wait_stored
@@ -114,19 +114,11 @@ def stack():
     os.chmod(var, 0o755)  # the brokers (user mosquitto) and nodes (user mysql) reach their dirs
     st = GaleraStack(var)
     started = time.monotonic()
-    up = st.script("up", check=False)
-    if up.returncode != 0:
-        logs = st.logs()
-        st.script("down", check=False)
-        pytest.fail(f"stack.sh up (DB_NODES=3) failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    bring_up(st, "stack.sh up (DB_NODES=3)")
     print(f"\n3-node Galera stack up in {time.monotonic() - started:.1f} s")
     st.add_user(SENDER, "burster-pw-1")
     yield st
-    for c in st.clients:
-        try:
-            c.close()
-        except Exception:
-            pass
+    close_clients(st)
     st.script("down", check=False)
     if os.environ.get("CHAT_KEEP_VAR"):
         print(f"state kept in {var}")

@@ -18,6 +18,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
+import conftest
 from test_cluster import NODES, Cluster, which_leaf
 
 # docs/ADMIN.md, "Health check": a stuck leaf is marked DOWN within 5 s and
@@ -31,17 +32,9 @@ def cluster():
     if shutil.which("haproxy") is None or shutil.which("openssl") is None:
         pytest.skip("haproxy and openssl are needed (make deps installs them)")
     cl = Cluster()
-    up = cl.script("up")
-    if up.returncode != 0:
-        logs = cl.logs()
-        cl.script("down")
-        pytest.fail(f"stack.sh up (CHAT_NODES={NODES}) failed:\n{up.stdout}\n{up.stderr}\n{logs}", pytrace=False)
+    conftest.bring_up(cl, f"stack.sh up (CHAT_NODES={NODES})")
     yield cl
-    for c in cl.clients:
-        try:
-            c.close()
-        except Exception:
-            pass
+    conftest.close_clients(cl)
     # A test failing half-way must not leave a stopped leaf behind.
     for i in range(1, NODES + 1):
         try:
