@@ -326,7 +326,8 @@ def test_leaf_killed_and_restarted_every_message_once_in_order(stack, tuis):
     up = stack.script("up", check=False)
     assert up.returncode == 0, up.stdout + up.stderr
     send(total - sent)
-    screen = alice.wait(lambda s: f"flow {total:03d}" in s and "online" in s and "queued one" in s, timeout=90)
+    screen = alice.wait(lambda s: f"flow {total:03d}" in s and "online" in s and "queued one" in s
+                        and "queued two" in s, timeout=90)
     flows = [int(m) for m in re.findall(r"<bob> flow (\d{3})", screen)]
     assert flows == list(range(1, total + 1)), screen
     assert len(room_lines(screen, "<alice> queued one")) == 1
