@@ -1,13 +1,14 @@
 """history-svc keeps every acknowledged message, exactly once, in order,
 when it is killed mid-burst or MariaDB restarts mid-burst."""
 import os
+import re
 import signal
 import threading
 import uuid
 
 import paho.mqtt.client as mqtt
 
-from conftest import BUILD, WAIT_S, start_process, wait_until
+from conftest import BUILD, WAIT_S, free_port, start_process, wait_until
 from conftest import fresh_room as new_room
 
 BURST = int(os.environ.get("CHAT_BURST", "20000"))
@@ -168,6 +169,8 @@ def test_two_history_instances_keep_seq_gapless_per_room(stack):
     conf = open(os.path.join(stack.var, "conf/history-svc.conf")).read()
     conf = conf.replace("mqtt_client_id = history-svc", "mqtt_client_id = history-svc-2")
     conf = conf.replace("history-svc.persist", "history-svc-2.persist")
+    # Its metrics on a port of its own (the first instance holds the stack's).
+    conf = re.sub(r"(?m)^metrics_port = .*$", f"metrics_port = {free_port()}", conf)
     path = os.path.join(stack.var, "conf/history-svc-2.conf")
     with open(path, "w") as f:
         f.write(conf)
