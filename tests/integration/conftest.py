@@ -55,6 +55,25 @@ def wait_until(pred, timeout=WAIT_S, step=0.1):
         time.sleep(step)
 
 
+def wait_for(pred, what, timeout=WAIT_S, step=0.1, retry_on=()):
+    """Like wait_until, but fails the test, naming what (and pred()'s last
+    value), when pred() is still false at the deadline; returns pred()'s
+    true value. Exceptions of the types in retry_on count as false (a page
+    redrawn under a test, say)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = pred()
+        except retry_on as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no {what} within {timeout}s (last: {last!r})")
+        time.sleep(step)
+
+
 def wait_out_window(seconds, what):
     """Sleeps through a documented time window (a lock, a check interval)
     whose end, or what happens inside it, is what the test checks; what

@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, Stack, bring_up, close_clients
+from conftest import Client, Stack, bring_up, close_clients, wait_for
 
 ROOM = "lobby"
 TOPIC = f"chat/v1/rooms/{ROOM}/msg/alice"
@@ -74,20 +74,14 @@ class Sender:
             return list(self.receipts.get(mid, []))
 
     def wait_receipts(self, ids, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
+        def missing():
             with self.lock:
-                missing = [i for i in ids if i not in self.receipts]
-            if not missing:
-                return
-            assert time.monotonic() < deadline, f"{len(missing)} receipts missing, e.g. {missing[:3]}"
-            time.sleep(0.05)
+                return [i for i in ids if i not in self.receipts]
+        wait_for(lambda: not missing(), f"receipt for each of {len(ids)} messages (missing e.g. {missing()[:3]})",
+                 timeout, step=0.05)
 
     def wait_receipt_count(self, mid, n, timeout=30):
-        deadline = time.monotonic() + timeout
-        while len(self.seqs(mid)) < n:
-            assert time.monotonic() < deadline, f"no receipt #{n} for {mid}"
-            time.sleep(0.05)
+        wait_for(lambda: len(self.seqs(mid)) >= n, f"receipt #{n} for {mid}", timeout, step=0.05)
         return self.seqs(mid)[n - 1]
 
 
@@ -130,10 +124,7 @@ def test_backup_mid_burst_restores_the_archive_and_numbering_resumes(bstack):
     sender = threading.Thread(target=burst_loop)
     sender.start()
     try:
-        deadline = time.monotonic() + 30
-        while len(burst) < 100:  # the burst is flowing
-            assert time.monotonic() < deadline, "the burst does not flow"
-            time.sleep(0.01)
+        wait_for(lambda: len(burst) >= 100, "flowing burst", step=0.01)
         with alice.lock:
             stored_before_backup = set(alice.receipts)
         t0, n0 = time.monotonic(), len(burst)
@@ -143,10 +134,8 @@ def test_backup_mid_burst_restores_the_archive_and_numbering_resumes(bstack):
         took = time.monotonic() - t0
         print(f"backup took {took:.1f} s while {sent_before_end - n0} messages were sent "
               f"({(sent_before_end - n0) / took:.0f} msg/s)")
-        deadline = time.monotonic() + 30
-        while len(burst) < sent_before_end + 100:  # chat goes on after the backup
-            assert time.monotonic() < deadline, "the burst stopped"
-            time.sleep(0.01)
+        # Chat goes on after the backup.
+        wait_for(lambda: len(burst) >= sent_before_end + 100, "burst going on after the backup", step=0.01)
     finally:
         stop.set()
         sender.join(timeout=30)

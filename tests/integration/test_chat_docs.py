@@ -8,12 +8,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -50,13 +49,14 @@ class Screen:
     def wait(self, what, timeout=30):
         """Polls the screen until what (a string, or a function of the
         screen) holds; returns the screen."""
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if (what(screen) if callable(what) else what in screen):
-                return screen
-            time.sleep(0.2)
+        last = {"screen": ""}
+
+        def shows():
+            last["screen"] = screen = self.screen()
+            return screen if (what(screen) if callable(what) else what in screen) else None
+        if wait_until(shows, timeout, step=0.2):
+            return last["screen"]
+        screen = last["screen"]
         try:
             with open(self.trace, errors="replace") as f:
                 tail = "".join(f.readlines()[-40:])

@@ -31,6 +31,7 @@ import time
 import uuid
 
 import pytest
+from conftest import wait_for
 
 from conftest import Client, Stack, bring_up, close_clients
 import paho.mqtt.client as mqtt
@@ -93,11 +94,7 @@ class GaleraStack(Stack):
 
 
 def wait_until(what, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.2)
+    return wait_for(predicate, what, timeout, step=0.2)
 
 
 def wait_cluster(st, size=3, timeout=120):

@@ -17,6 +17,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from conftest import wait_for
 
 import conftest
 from test_cluster import NODES, Cluster, which_leaf
@@ -50,10 +51,7 @@ def cluster():
 def wait_until(what, cond, timeout):
     """Polls cond until it is true; returns the seconds it took."""
     start = time.monotonic()
-    while not cond():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
+    wait_for(cond, what, timeout, step=0.05)
     return time.monotonic() - start
 
 

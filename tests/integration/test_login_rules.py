@@ -13,17 +13,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 import pytest
+from conftest import wait_for
 
 V311, V5 = mqtt.MQTTv311, mqtt.MQTTv5
 NOT_AUTHORISED = {V311: 5, V5: 0x87}
 
 
 def wait_until(predicate, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        time.sleep(0.05)
+    return wait_for(predicate, what, timeout, step=0.05)
 
 
 class Login:

@@ -25,6 +25,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from conftest import wait_for
 
 from conftest import BUILD, Client, free_port
 
@@ -52,14 +53,7 @@ def scrape(stack, part, timeout=5.0):
 
 
 def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} within {timeout}s (last: {last!r})")
+    return wait_for(predicate, what, timeout, step=0.2)
 
 
 class Prometheus:

@@ -9,10 +9,9 @@ Every wait here polls for a condition with a deadline; the deadlines are
 the documented bounds with a margin for a slow, loaded machine.
 """
 import json
-import time
 import uuid
 
-from conftest import Client
+from conftest import Client, wait_for
 
 STATE_TIMEOUT_S = 15
 
@@ -66,10 +65,7 @@ def two_members(stack, prefix_a, prefix_b):
 
 
 def wait_until(condition, what, timeout=STATE_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.2)  # poll interval
+    return wait_for(condition, what, timeout, step=0.2)
 
 
 def stored_last_seen(stack, user):

@@ -13,11 +13,11 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.request
 import uuid
 
 import pytest
+from conftest import wait_for
 
 from conftest import BUILD, ROOT
 
@@ -33,19 +33,9 @@ BUNDLE = os.path.join(ROOT, "web", "node_modules", "mqtt", "dist", "mqtt.min.js"
 
 
 def wait_until(condition, timeout=20.0, what="the condition"):
-    """Polls condition() until it returns something true; returns that."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except Exception as e:  # a redraw may replace an element under us
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {timeout}s (last: {last!r})")
+    """Polls condition() until it returns something true; returns that (a
+    redraw may replace an element under us: an exception counts as false)."""
+    return wait_for(condition, what, timeout, retry_on=Exception)
 
 
 class Page:
