@@ -8,7 +8,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from conftest import BUILD, WAIT_S, free_port, start_process, wait_until
+from conftest import BUILD, WAIT_S, free_port, start_process, wait_for, wait_until
 from conftest import fresh_room as new_room
 
 BURST = int(os.environ.get("CHAT_BURST", "20000"))
@@ -29,13 +29,14 @@ def fresh_room(stack, *members):
 
 
 class Burst:
-    """Publishes count QoS 1 messages as SENDER and records which ones the
-    broker acknowledged (PUBACK)."""
+    """Publishes QoS 1 messages b000000, b000001, ... as SENDER into room and
+    records which ones the broker acknowledged (PUBACK). Acks are kept by
+    mid and matched to message ids afterwards: a PUBACK may arrive before
+    publish() has returned its mid."""
 
     def __init__(self, stack, node, room, count):
-        self.room = room
-        self.ids = {}
-        self.acked = set()
+        self.room, self.count, self.sent = room, count, 0
+        self.ids, self.acked_mids = {}, set()
         self.lock = threading.Lock()
         self.client = mqtt.Client(client_id=f"burst-{uuid.uuid4().hex[:8]}", clean_session=True)
         self.client.username_pw_set(SENDER, stack.password(SENDER))
@@ -44,13 +45,16 @@ class Burst:
         self.client.on_publish = self.on_publish
         self.client.connect("127.0.0.1", stack.port(node), keepalive=60)
         self.client.loop_start()
-        self.count = count
-        self.sent = 0
 
     def on_publish(self, client, userdata, mid):
         with self.lock:
-            if mid in self.ids:
-                self.acked.add(self.ids[mid])
+            self.acked_mids.add(mid)
+
+    @property
+    def acked(self):
+        """The ids of the messages the broker acknowledged."""
+        with self.lock:
+            return {self.ids[mid] for mid in self.acked_mids if mid in self.ids}
 
     def send(self, upto):
         topic = f"chat/v1/rooms/{self.room}/msg/{SENDER}"
@@ -64,7 +68,7 @@ class Burst:
                 info.wait_for_publish(timeout=120)
 
     def finish(self, timeout=240):
-        wait_until(lambda: len(self.acked) >= self.sent, timeout, step=0.2)
+        wait_for(lambda: len(self.acked) >= self.sent, f"PUBACKs for all {self.sent} messages", timeout, step=0.2)
         self.client.disconnect()
         self.client.loop_stop()
 

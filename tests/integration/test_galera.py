@@ -34,9 +34,8 @@ import pytest
 from conftest import wait_for
 
 from conftest import Client, Stack, bring_up, close_clients
-import paho.mqtt.client as mqtt
 
-from test_durability import SENDER, check_archive, wait_stored
+from test_durability import SENDER, Burst, check_archive, wait_stored
 
 BURST = int(os.environ.get("CHAT_GALERA_BURST", "20000"))
 SMALL_BURST = int(os.environ.get("CHAT_GALERA_SMALL_BURST", "6000"))
@@ -145,50 +144,6 @@ def fresh_room(st):
                     raise
     finally:
         client.close()
-
-
-class Burst:
-    """Publishes QoS 1 messages b000000, b000001, ... as SENDER into room and
-    records which ones the broker acknowledged (PUBACK). Acks are kept by
-    message id number and matched afterwards: a PUBACK may arrive before
-    publish() has returned its mid (test_durability's Burst misses those)."""
-
-    def __init__(self, st, node, room, count):
-        self.room, self.count, self.sent = room, count, 0
-        self.ids, self.acked_mids = {}, set()
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(client_id=f"burst-{uuid.uuid4().hex[:8]}", clean_session=True)
-        self.client.username_pw_set(SENDER, st.password(SENDER))
-        self.client.max_inflight_messages_set(200)
-        self.client.max_queued_messages_set(0)
-        self.client.on_publish = self.on_publish
-        self.client.connect("127.0.0.1", st.port(node), keepalive=60)
-        self.client.loop_start()
-
-    def on_publish(self, client, userdata, mid):
-        with self.lock:
-            self.acked_mids.add(mid)
-
-    @property
-    def acked(self):
-        with self.lock:
-            return {self.ids[mid] for mid in self.acked_mids if mid in self.ids}
-
-    def send(self, upto):
-        topic = f"chat/v1/rooms/{self.room}/msg/{SENDER}"
-        while self.sent < upto:
-            msg_id = f"b{self.sent:06d}"
-            info = self.client.publish(topic, f'{{"id":"{msg_id}","body":"burst {self.sent}"}}', qos=1)
-            with self.lock:
-                self.ids[info.mid] = msg_id
-            self.sent += 1
-            if self.sent % 500 == 0:
-                info.wait_for_publish(timeout=30)
-
-    def finish(self, timeout):
-        wait_until(f"PUBACKs for all {self.sent} messages", lambda: len(self.acked) >= self.sent, timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class HistoryLog:
