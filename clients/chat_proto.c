@@ -258,6 +258,11 @@ static void room_msg(const struct chat_proto_sink *sink, const struct topic_part
 		ignored(sink, "a message", parts->room, parts->user, why.message);
 		return;
 	}
+	if(msg.kind != ROOM_MSG_MESSAGE){
+		/* An event (edit, delete, reaction): not a message to show. */
+		room_msg_free(&msg);
+		return;
+	}
 	ev.id = msg.msg_id;
 	ev.body = msg.body;
 	ev.room = parts->room;
