@@ -50,15 +50,8 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
-		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0 && checked.kind != ROOM_MSG_MESSAGE){
-			/* Storage of events comes with the event store. */
-			room_msg_free(&checked);
-			pthread_mutex_lock(&svc->lock);
-			outbox_message_error(svc, parts.user, parts.room, why.msg_id, PROTO_ERR_BAD_MESSAGE, "events are not stored yet");
-			pthread_mutex_unlock(&svc->lock);
-		}else if(why.code == NULL){
-			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
-					checked.body, checked.body_len);
+		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
+			handled = committer_take(svc->committer, parts.room, parts.user, &checked);
 			if(handled) history_metrics_taken(svc->metrics);
 			room_msg_free(&checked);
 		}else{
