@@ -23,6 +23,7 @@
 #include <uthash.h>
 
 #include "log.h"
+#include "store_meta.h"
 
 #define COLS_PER_ROW 6
 
@@ -70,6 +71,7 @@ struct batch_key {
 	const char *name;
 	unsigned long long id;
 	unsigned long long last_seq; /* rooms only */
+	unsigned long long inserted_seq; /* rooms: rows up to this seq are in the table */
 	bool found;
 	UT_hash_handle hh;
 };
@@ -223,6 +225,18 @@ static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int 
 	return DB_OK;
 }
 
+/* The highest seq an event or a reply refers to (all when it cannot be
+ * read: the store then refuses it after inserting what waits). */
+static unsigned long long event_target(const struct intake_msg *msg)
+{
+	struct store_meta meta;
+	unsigned long long top;
+
+	if(store_meta_decode(msg->meta, msg->meta_len, &meta)) return ~0ULL;
+	top = meta.ref > meta.reply_to ? meta.ref : meta.reply_to;
+	return top > meta.thread ? top : meta.thread;
+}
+
 int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct store_result *results)
 {
 	struct batch_key *rooms = NULL, *senders = NULL, *key;
@@ -302,9 +316,10 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	rc = lookup_stored(db, msgs, rows, count, room_ids, sender_ids, &lookup);
 	if(rc != DB_OK) goto out;
 	/* Seq in batch order for what is new. Plain messages wait to be
-	 * inserted many at a time; an event first inserts those before it (its
-	 * target may be one of them), then goes alone (store_event.c). */
+	 * inserted many at a time; an event goes alone (store_event.c), after
+	 * inserting those waiting when its target may be one of them. */
 	fresh = 0;
+	for(key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
 	for(int r = 0; r < count; r++){
 		int i = rows[r];
 		struct batch_key *room = NULL;
@@ -312,9 +327,12 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 		if(results[i].status != STORE_STORED) continue;
 		HASH_FIND_STR(rooms, msgs[i]->room, room);
 		if(msgs[i]->meta_len){
-			rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
-			if(rc != DB_OK) goto out;
-			fresh = 0;
+			if(event_target(msgs[i]) > room->inserted_seq){
+				rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
+				if(rc != DB_OK) goto out;
+				fresh = 0;
+				for(key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
+			}
 			rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
 			if(rc != DB_OK) goto out;
 			continue;
