@@ -78,17 +78,28 @@ class Stack:
                        input=stdin, capture_output=True, text=True, timeout=60, check=True)
 
     def client(self):
-        c = mqtt.Client(client_id=f"ebench-{uuid.uuid4().hex[:8]}", clean_session=True)
-        c.username_pw_set(SENDER, self.password)
-        c.max_inflight_messages_set(200)
-        c.max_queued_messages_set(0)
-        connected = queue.Queue()
-        c.on_connect = lambda cl, ud, flags, rc: connected.put(rc)
-        c.connect("127.0.0.1", self.hub, keepalive=60)
-        c.loop_start()
-        if connected.get(timeout=30) != 0:
-            raise RuntimeError(f"{SENDER}: login refused")
-        return c
+        """A connected client of SENDER; retried while the hub's plugin has
+        not yet loaded the user (its snapshot refreshes every second)."""
+        deadline = time.monotonic() + 30
+        while True:
+            c = mqtt.Client(client_id=f"ebench-{uuid.uuid4().hex[:8]}", clean_session=True)
+            c.username_pw_set(SENDER, self.password)
+            c.max_inflight_messages_set(200)
+            c.max_queued_messages_set(0)
+            connected = queue.Queue()
+            c.on_connect = lambda cl, ud, flags, rc: connected.put(rc)
+            c.on_disconnect = lambda cl, ud, rc: connected.put(-1)
+            c.connect("127.0.0.1", self.hub, keepalive=60)
+            c.loop_start()
+            rc = connected.get(timeout=30)
+            if rc == 0:
+                c.on_disconnect = None
+                return c
+            c.loop_stop()
+            c.disconnect()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{SENDER}: login refused ({rc})")
+            time.sleep(0.2)
 
     def up(self):
         self.script("up")
