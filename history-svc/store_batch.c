@@ -25,7 +25,7 @@
 #include "log.h"
 #include "store_meta.h"
 
-#define COLS_PER_ROW 6
+#define COLS_PER_ROW 8
 
 /* INSERT statements for these row counts; a batch is cut greedily into
  * them, so each connection prepares at most four statements. */
@@ -57,8 +57,8 @@ static void build_repeated(const char *head, const char *term, const char *sep, 
 
 static void build_sql(void)
 {
-	build_repeated("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) VALUES ",
-			"(?, ?, ?, ?, ?, ?)", ",", insert_sql);
+	build_repeated("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at, kind, ref_seq) VALUES ",
+			"(?, ?, ?, ?, ?, ?, ?, ?)", ",", insert_sql);
 	/* Each term is an equality on the unique key, which the range optimiser
 	 * turns into one index lookup per message. */
 	build_repeated("SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
@@ -196,7 +196,7 @@ static void msg_keys_free(struct msg_key **table)
  * chunk sizes allow. */
 static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int *rows, int count,
 		const unsigned long long *room_ids, const unsigned long long *sender_ids,
-		const struct store_result *results, const char *ts_sql)
+		const struct store_result *results, struct store_meta *const *metas, const char *ts_sql)
 {
 	struct db_param params[CHUNK_MAX * COLS_PER_ROW];
 	int done = 0;
@@ -217,6 +217,17 @@ static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int 
 			p[3] = DB_I64(sender_ids[i]);
 			p[4] = DB_STRN(msgs[i]->body, msgs[i]->body_len);
 			p[5] = DB_STR(ts_sql);
+			p[6] = DB_STR("message");
+			p[7] = (struct db_param){ .type = DB_PARAM_NULL };
+			if(metas[i]){
+				/* An event's own row. */
+				size_t len;
+				const char *body = store_event_row_body(msgs[i], metas[i], &len);
+
+				p[4] = DB_STRN(body, len);
+				p[6] = DB_STR(room_msg_kind_name(metas[i]->kind));
+				p[7] = DB_I64(metas[i]->ref);
+			}
 		}
 		rc = db_exec(db, insert_sql[k], params, chunk_rows[k] * COLS_PER_ROW, NULL, NULL, NULL, NULL);
 		if(rc != DB_OK) return rc;
@@ -225,16 +236,71 @@ static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int 
 	return DB_OK;
 }
 
-/* The highest seq an event or a reply refers to (all when it cannot be
- * read: the store then refuses it after inserting what waits). */
-static unsigned long long event_target(const struct intake_msg *msg)
+/* The highest seq a message with a reply or thread refers to. */
+static unsigned long long reply_target(const struct store_meta *meta)
 {
-	struct store_meta meta;
-	unsigned long long top;
+	return meta->reply_to > meta->thread ? meta->reply_to : meta->thread;
+}
 
-	if(store_meta_decode(msg->meta, msg->meta_len, &meta)) return ~0ULL;
-	top = meta.ref > meta.reply_to ? meta.ref : meta.reply_to;
-	return top > meta.thread ? top : meta.thread;
+/* Inserts the rows waiting (rows[0..*fresh)) and marks every room's rows
+ * as in the table. */
+static int flush_rows(struct db *db, struct intake_msg *const *msgs, int *rows, int *fresh,
+		const unsigned long long *room_ids, const unsigned long long *sender_ids,
+		const struct store_result *results, struct store_meta *const *metas, const char *ts_sql,
+		struct batch_key *rooms)
+{
+	int rc = insert_rows(db, msgs, rows, *fresh, room_ids, sender_ids, results, metas, ts_sql);
+
+	if(rc != DB_OK) return rc;
+	*fresh = 0;
+	for(struct batch_key *key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
+	return DB_OK;
+}
+
+/* What the batch knows of seq in room_id when it waits in rows[0..fresh):
+ * returns pt filled, or NULL when it is not waiting (it is in the table). */
+static const struct store_pending_target *pending_target(const int *rows, int fresh, unsigned long long room_id,
+		unsigned long long seq, const unsigned long long *room_ids, const struct store_result *results,
+		struct store_meta *const *metas, struct store_pending_target *pt)
+{
+	for(int r = fresh - 1; r >= 0; r--){
+		int j = rows[r];
+
+		if(room_ids[j] == room_id && results[j].seq == seq){
+			pt->is_message = metas[j] == NULL;
+			return pt;
+		}
+	}
+	return NULL;
+}
+
+/* Stores the event msgs[i] in its place: its change now, its row with the
+ * rows waiting. Returns DB_OK (result set) or a db_result. */
+static int batch_event(struct db *db, struct intake_msg *const *msgs, int i, int *rows, int *fresh,
+		const unsigned long long *room_ids, const unsigned long long *sender_ids,
+		struct store_result *results, struct store_meta *const *metas, const char *ts_iso, const char *ts_sql,
+		struct batch_key *rooms, struct batch_key *room)
+{
+	const struct store_meta *meta = metas[i];
+	const struct store_pending_target *pending = NULL;
+	struct store_pending_target pt;
+	int rc;
+
+	if(meta->ref > room->inserted_seq){
+		if(meta->kind == ROOM_MSG_EDIT || meta->kind == ROOM_MSG_DELETE){
+			/* These change the target's row: it must be in the table. */
+			rc = flush_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, metas, ts_sql, rooms);
+			if(rc != DB_OK) return rc;
+		}else{
+			pending = pending_target(rows, *fresh, room_ids[i], meta->ref, room_ids, results, metas, &pt);
+		}
+	}
+	rc = store_event_change(db, room_ids[i], sender_ids[i], msgs[i], meta, ts_sql, pending, &results[i]);
+	if(rc != DB_OK || results[i].status != STORE_STORED) return rc;
+	results[i].seq = ++room->last_seq;
+	snprintf(results[i].ts, sizeof(results[i].ts), "%s", ts_iso);
+	rows[(*fresh)++] = i;
+	return DB_OK;
 }
 
 int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct store_result *results)
@@ -244,6 +310,7 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	unsigned long long *sender_ids = calloc((size_t)n + 1, sizeof(*sender_ids));
 	int *rows = calloc((size_t)n + 1, sizeof(*rows));
 	int *copy_of = calloc((size_t)n + 1, sizeof(*copy_of));
+	struct store_meta **metas = calloc((size_t)n + 1, sizeof(*metas)); /* events' and replies' fields */
 	struct lookup lookup = { .keys = NULL, .results = results };
 	char key_text[128];
 	int fresh;
@@ -254,7 +321,7 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	bool began = false;
 
 	pthread_once(&sql_once, build_sql);
-	if(!room_ids || !sender_ids || !rows || !copy_of) goto out;
+	if(!room_ids || !sender_ids || !rows || !copy_of || !metas) goto out;
 	for(int i = 0; i < n; i++){
 		if(!key_get(&rooms, msgs[i]->room) || !key_get(&senders, msgs[i]->sender)) goto out;
 	}
@@ -315,25 +382,40 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	}
 	rc = lookup_stored(db, msgs, rows, count, room_ids, sender_ids, &lookup);
 	if(rc != DB_OK) goto out;
-	/* Seq in batch order for what is new. Plain messages wait to be
-	 * inserted many at a time; an event goes alone (store_event.c), after
-	 * inserting those waiting when its target may be one of them. */
+	/* Seq in batch order for what is new. Plain messages and events' own
+	 * rows wait to be inserted many at a time; an event's change to its
+	 * target is made in its place (store_event.c), after inserting the rows
+	 * waiting when it must change one of them; a message with a reply,
+	 * thread or mentions is stored alone in its place. */
 	fresh = 0;
 	for(key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
 	for(int r = 0; r < count; r++){
 		int i = rows[r];
 		struct batch_key *room = NULL;
+		bool readable;
 
 		if(results[i].status != STORE_STORED) continue;
 		HASH_FIND_STR(rooms, msgs[i]->room, room);
 		if(msgs[i]->meta_len){
-			if(event_target(msgs[i]) > room->inserted_seq){
-				rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
-				if(rc != DB_OK) goto out;
-				fresh = 0;
-				for(key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
+			metas[i] = malloc(sizeof(*metas[i]));
+			if(!metas[i]){
+				rc = DB_ERROR;
+				goto out;
 			}
-			rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
+			readable = store_meta_decode(msgs[i]->meta, msgs[i]->meta_len, metas[i]) == 0;
+			if(!readable || metas[i]->kind == ROOM_MSG_MESSAGE){
+				/* A reply, thread or mentions (or an unreadable record: refused there). */
+				if(!readable || reply_target(metas[i]) > room->inserted_seq){
+					rc = flush_rows(db, msgs, rows, &fresh, room_ids, sender_ids, results, metas, ts_sql, rooms);
+					if(rc != DB_OK) goto out;
+				}
+				free(metas[i]);
+				metas[i] = NULL;
+				rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
+			}else{
+				rc = batch_event(db, msgs, i, rows, &fresh, room_ids, sender_ids, results, metas, ts_iso, ts_sql,
+						rooms, room);
+			}
 			if(rc != DB_OK) goto out;
 			continue;
 		}
@@ -341,7 +423,7 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 		memcpy(results[i].ts, ts_iso, sizeof(ts_iso));
 		rows[fresh++] = i;
 	}
-	rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
+	rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, metas, ts_sql);
 	if(rc != DB_OK) goto out;
 	for(int i = 0; i < n; i++){
 		struct store_result *first;
@@ -367,6 +449,8 @@ out:
 	keys_free(&senders);
 	msg_keys_free(&lookup.keys);
 	free(copy_of);
+	for(int i = 0; metas && i < n; i++) free(metas[i]);
+	free(metas);
 	free(room_ids);
 	free(sender_ids);
 	free(rows);
