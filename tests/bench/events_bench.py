@@ -15,6 +15,8 @@ private stack (scripts/stack.sh, free loopback ports):
    requests each, alternating; p50 and p99 and the p50 ratio reported.
 
     CHAT_BUILD=build /usr/bin/python3 tests/bench/events_bench.py [N] [RUNS] [REQS]
+
+N = 0 measures the history pages only.
 """
 import json
 import os
@@ -241,14 +243,15 @@ def main():
     try:
         st.up()
         rates = {"plain": [], "30% events": []}
-        for _ in range(runs):
+        for _ in range(runs if n else 0):
             rates["plain"].append(st.storage_run(n, False))
             rates["30% events"].append(st.storage_run(n, True))
-        for name, values in rates.items():
+        for name, values in rates.items() if n else ():
             print(f"storage, {name}: {n} payloads per run, stored/s per run {[round(r) for r in values]},"
                   f" median {statistics.median(values):,.0f}", flush=True)
-        print(f"storage ratio, 30% events / plain: "
-              f"{statistics.median(rates['30% events']) / statistics.median(rates['plain']):.2f}", flush=True)
+        if n:
+            print(f"storage ratio, 30% events / plain: "
+                  f"{statistics.median(rates['30% events']) / statistics.median(rates['plain']):.2f}", flush=True)
         plain, folded = st.history_rooms(10000)
         times = st.history_latency([plain, folded], reqs)
         for name, room in (("plain", plain), ("folded", folded)):
