@@ -341,7 +341,7 @@ def test_events_on_messages_of_the_same_burst(stack):
     assert [g.get("code") for g in got if g["type"] == "error"] == ["unknown_ref", "unknown_ref"]
     assert [g["seq"] for g in got if g["type"] == "receipt"] == [m, m + 1, m + 2, m + 3, m + 4]
     msg = entry(bob, "bob", room, m)
-    assert msg["body"] == "edited in the burst"
+    assert msg["body"] == "edited in the burst" and msg["edited"] == got[5]["ts"]
     assert msg["reactions"] == [{"reaction": PARTY, "count": 1, "users": ["alice"]}]
     sent = [send(alice, "alice", room, p) for p in (
         {"kind": "delete", "ref": m},
@@ -355,4 +355,10 @@ def test_events_on_messages_of_the_same_burst(stack):
     assert (got[0]["seq"], got[3]["seq"]) == (m + 5, m + 6)
     rid = room_id(stack, room)
     assert stack.sql(f"SELECT COUNT(*) FROM reactions WHERE room_id = {rid}") == [["0"]]
-    assert history(bob, "bob", room)["last_seq"] == m + 6
+    # Someone else's edit right behind the message: refused all the same.
+    mine = send(alice, "alice", room, {"body": "alice's"})
+    forged = send(bob, "bob", room, {"kind": "edit", "ref": m + 7, "text": "bob's"})
+    assert answer(alice, "alice", mine["id"])["seq"] == m + 7
+    assert answer(bob, "bob", forged["id"])["code"] == "forbidden"
+    assert entry(bob, "bob", room, m + 7)["body"] == "alice's"
+    assert history(bob, "bob", room)["last_seq"] == m + 7
