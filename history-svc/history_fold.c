@@ -194,11 +194,8 @@ int history_fold(struct db *db, unsigned long long room_id, unsigned long long t
 	}
 	if(rc != DB_OK) return rc;
 	cur.at = entries->child;
-	/* mentions is keyed by user first: reach it through the room's members
-	 * (one range per member), so a name shows while they are a member. */
-	return db_exec(db, "SELECT STRAIGHT_JOIN mn.seq, u.username FROM room_members rm FORCE INDEX (PRIMARY)"
-			" JOIN mentions mn FORCE INDEX (PRIMARY) ON mn.user_id = rm.user_id AND mn.room_id = rm.room_id"
-			" JOIN users u ON u.id = rm.user_id"
-			" WHERE rm.room_id = ? AND mn.seq BETWEEN ? AND ? ORDER BY mn.seq, u.username",
+	return db_exec(db, "SELECT STRAIGHT_JOIN mn.seq, u.username FROM mentions mn FORCE INDEX (mentions_room_seq)"
+			" JOIN users u ON u.id = mn.user_id"
+			" WHERE mn.room_id = ? AND mn.seq BETWEEN ? AND ? ORDER BY mn.seq, u.username",
 			params, 3, mention_row, &cur, NULL, NULL);
 }
