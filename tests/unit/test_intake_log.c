@@ -212,6 +212,7 @@ static void intake_keeps_event_meta(void)
 	struct intake_log *log;
 	struct intake_msg *msg;
 	const char *meta = "{\"kind\":\"edit\",\"ref\":7}";
+	const char *del = "{\"kind\":\"delete\",\"ref\":7}";
 
 	make_dir(dir, sizeof(dir));
 	if(!CHECK(dir[0])) return;
@@ -229,7 +230,7 @@ static void intake_keeps_event_meta(void)
 		CHECK_STR(msg->meta, "");
 		free(msg);
 	}
-	msg = intake_log_append_meta(log, "lobby", "bob", "d1", "", 0, "{\"kind\":\"delete\",\"ref\":7}", 27, err, sizeof(err));
+	msg = intake_log_append_meta(log, "lobby", "bob", "d1", "", 0, del, strlen(del), err, sizeof(err));
 	if(CHECK(msg)) free(msg);
 	intake_log_close(log);
 	log = intake_log_open(dir, 1 << 20, err, sizeof(err));
@@ -242,7 +243,7 @@ static void intake_keeps_event_meta(void)
 		CHECK_STR(got.msgs[1]->body, "plain");
 		CHECK_STR(got.msgs[1]->meta, "");
 		CHECK_EQ(got.msgs[2]->body_len, 0);
-		CHECK_STR(got.msgs[2]->meta, "{\"kind\":\"delete\",\"ref\":7}");
+		CHECK_STR(got.msgs[2]->meta, del);
 	}
 out:
 	collected_free(&got);
