@@ -20,6 +20,40 @@ struct room_list {
 	int n;
 };
 
+static int first_u64(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	unsigned long long *out = ud;
+
+	(void)lens;
+	if(ncols >= 1 && cols[0]) *out = strtoull(cols[0], NULL, 10);
+	return 1;
+}
+
+/* Drops the reactions and mentions of r's messages gone by retention (all
+ * below its oldest message left). Returns the rows removed, or -1. */
+static long trim_message_rows(struct db *db, const struct limited_room *r, long long deadline)
+{
+	struct db_param params[2] = { DB_I64(r->last_seq + 1), DB_I64(r->id) };
+	unsigned long long oldest = r->last_seq + 1, affected;
+	long removed = 0;
+
+	if(db_exec(db, "SELECT COALESCE(MIN(seq), ?) FROM messages WHERE room_id = ?",
+				params, 2, first_u64, &oldest, NULL, NULL) != DB_OK) return -1;
+	params[0] = DB_I64(r->id);
+	params[1] = DB_I64(oldest);
+	do{
+		if(db_exec(db, "DELETE FROM reactions WHERE room_id = ? AND seq < ? LIMIT 1000",
+					params, 2, NULL, NULL, &affected, NULL) != DB_OK) return -1;
+		removed += (long)affected;
+	}while(affected == BATCH && clock_mono_ms() < deadline);
+	do{
+		if(db_exec(db, "DELETE FROM mentions WHERE room_id = ? AND seq < ? LIMIT 1000",
+					params, 2, NULL, NULL, &affected, NULL) != DB_OK) return -1;
+		removed += (long)affected;
+	}while(affected == BATCH && clock_mono_ms() < deadline);
+	return removed;
+}
+
 static int room_fn(void *ud, int ncols, char **cols, unsigned long *lens)
 {
 	struct room_list *list = ud;
@@ -43,7 +77,7 @@ long retention_pass(struct history_svc *svc, long budget_ms)
 	long long deadline = clock_mono_ms() + budget_ms;
 	struct db_param params[2];
 	unsigned long long affected;
-	long removed = 0;
+	long removed = 0, trimmed = 0;
 	char err[512];
 
 	if(!list) return -1;
@@ -81,8 +115,15 @@ long retention_pass(struct history_svc *svc, long budget_ms)
 				removed += (long)affected;
 			}while(affected == BATCH && clock_mono_ms() < deadline);
 		}
+		if(clock_mono_ms() < deadline){
+			long rows = trim_message_rows(svc->retention_db, r, deadline);
+
+			if(rows < 0) goto failed;
+			trimmed += rows;
+		}
 	}
 	if(removed > 0) log_info("retention: removed %ld old messages", removed);
+	if(trimmed > 0) log_info("retention: removed %ld reactions and mentions of removed messages", trimmed);
 	goto out;
 failed:
 	log_warn("retention: %s", db_error(svc->retention_db));

@@ -2,7 +2,8 @@
  * applied in the background: on its own database connection, outside the
  * lock that message storage takes, in batches of 1,000 rows so that no
  * transaction holds locks for long. Sequence numbers are never reused: a
- * trimmed room's history simply starts later. */
+ * trimmed room's history simply starts later. The reactions and mentions
+ * of the messages removed go too. */
 #ifndef HISTORY_RETENTION_H
 #define HISTORY_RETENTION_H
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import ask, inbox
+from conftest import ask, inbox, wait_for
 
 THUMB = "\U0001F44D"
 PARTY = "\U0001F389"
@@ -362,3 +362,21 @@ def test_events_on_messages_of_the_same_burst(stack):
     assert answer(bob, "bob", forged["id"])["code"] == "forbidden"
     assert entry(bob, "bob", room, m + 7)["body"] == "alice's"
     assert history(bob, "bob", room)["last_seq"] == m + 7
+
+
+def test_retention_takes_the_reactions_and_mentions_of_what_it_removes(stack):
+    room = room_with(stack, "alice", "bob")
+    alice = connect(stack, "alice", "leaf")
+    old = [stored(alice, "alice", room, {"body": f"old {i} @bob", "mentions": ["bob"]}) for i in range(4)]
+    for m in old:
+        stored(alice, "alice", room, {"kind": "react", "ref": m["seq"], "reaction": THUMB})
+    kept = stored(alice, "alice", room, {"body": "kept @bob", "mentions": ["bob"]})
+    stored(alice, "alice", room, {"kind": "react", "ref": kept["seq"], "reaction": THUMB})
+    rid = room_id(stack, room)
+    rows = lambda table: [int(r[0]) for r in stack.sql(f"SELECT seq FROM {table} WHERE room_id = {rid} ORDER BY seq")]
+    assert rows("reactions") == [m["seq"] for m in old] + [kept["seq"]]
+    # Keep the last 2 rows: the kept message and its reaction event.
+    assert stack.chatctl("room", "retention", room, "2", "none").returncode == 0
+    wait_for(lambda: rows("reactions") == [kept["seq"]] and rows("mentions") == [kept["seq"]],
+             "reactions and mentions of removed messages removed", step=0.5)
+    assert entry(alice, "alice", room, kept["seq"])["reactions"][0]["users"] == ["alice"]
