@@ -271,6 +271,11 @@ def test_every_refusal_changes_nothing(stack):
     ]
     for payload, code in cases:
         refused(alice, "alice", room, payload, code)
+    # Raw JSON: a lone surrogate escape is no UTF-8 text.
+    u8 = "u8-" + uuid.uuid4().hex[:8]
+    alice.publish(f"chat/v1/rooms/{room}/msg/alice",
+                  ('{"id":"%s","kind":"edit","ref":%d,"text":"half \\ud800"}' % (u8, s)).encode())
+    assert answer(alice, "alice", u8)["code"] == "bad_utf8"
     page = history(alice, "alice", room, after=0)
     assert page["last_seq"] == ev["seq"] and len(page["messages"]) == 2
     assert page["messages"][0]["body"] == "target" and "edited" not in page["messages"][0]
