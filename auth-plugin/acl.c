@@ -12,18 +12,12 @@ static bool is_wild(const char *level)
 	return !strcmp(level, "+") || !strcmp(level, "#");
 }
 
-/* Subscriptions a member may hold on one room: .../{room}/#,
- * .../{room}/msg/+, .../{room}/msg/#, .../{room}/msg/{user}, and the same
- * three under .../{room}/typing/ (typing indicators). */
+/* Subscriptions a member may hold on one room: the shapes of
+ * topic_room_filter_allowed (topics.h) under chat/v1/rooms/{room}/. */
 static enum acl_answer decide_room_filter(const struct snapshot_user *user, char **lv, int n)
 {
 	if(!name_room_valid(lv[3]) || !snapshot_is_member(user, lv[3])) return ACL_DENY;
-	if(n == 5 && !strcmp(lv[4], "#")) return ACL_ALLOW;
-	if(n == 6 && (!strcmp(lv[4], "msg") || !strcmp(lv[4], "typing"))
-			&& (is_wild(lv[5]) || name_user_valid(lv[5]))){
-		return ACL_ALLOW;
-	}
-	return ACL_DENY;
+	return topic_room_filter_allowed(lv + 4, n - 4) ? ACL_ALLOW : ACL_DENY;
 }
 
 /* Whether a subscription filter can match topics of the chat tree:
@@ -62,6 +56,7 @@ static enum acl_answer decide_read(const struct snapshot_user *user, const char 
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
 	case TOPIC_ROOM_TYPING:
+	case TOPIC_ROOM_META:
 		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
 	case TOPIC_USER_INBOX:
 		return !strcmp(parts.user, user->name) ? ACL_ALLOW : ACL_DENY;
@@ -86,6 +81,7 @@ static enum acl_answer decide_write(const struct snapshot_user *user, const char
 		return snapshot_is_member(user, parts.room) ? ACL_ALLOW : ACL_DENY;
 	case TOPIC_USER_REQ:
 		return !strcmp(parts.user, user->name) ? ACL_ALLOW : ACL_DENY;
+	case TOPIC_ROOM_META: /* history-svc's announcements: services only */
 	default:
 		return ACL_DENY;
 	}

@@ -1,7 +1,6 @@
 /* clientid_owner.c: client id bindings; see clientid_owner.h. */
 #include "clientid_owner.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include <uthash.h>
@@ -12,23 +11,32 @@
 
 #define CLIENTID_MAX 128
 
+/* There is a binding for every connection, so it is kept small
+ * (docs/BENCHMARKS.md, memory per idle connection): the client id and the
+ * user name are stored at their length, one after the other; the
+ * by-connection hash handle and the idle-list links share memory, since a
+ * binding is either held or idle; and a user has a record of their own only
+ * while they have idle bindings (to bound them per user). */
 struct owner_user {
-	char name[NAME_USER_MAX + 1];
-	struct binding *idle;  /* this user's idle bindings, longest idle first */
-	size_t idle_count;
-	size_t total;
 	UT_hash_handle hh;
+	struct binding *idle;  /* this user's idle bindings, longest idle first */
+	size_t idle_count;     /* >= 1: the record goes with the last one */
+	char name[];           /* NUL-terminated */
 };
 
 struct binding {
-	char id[CLIENTID_MAX + 1];
-	struct owner_user *user;
-	const void *conn;          /* the connection holding the id, NULL when idle */
-	long long idle_since_ms;
-	struct binding *user_prev, *user_next; /* in user->idle */
-	struct binding *all_prev, *all_next;   /* in owners->idle */
 	UT_hash_handle hh;         /* by id */
-	UT_hash_handle hh_conn;    /* by conn, while held */
+	const void *conn;          /* the connection holding the id, NULL when idle */
+	union {
+		UT_hash_handle hh_conn;    /* by conn, while held (conn set) */
+		struct {                   /* while idle (conn NULL) */
+			long long idle_since_ms;
+			struct owner_user *owner;              /* the user's idle bindings */
+			struct binding *user_prev, *user_next; /* in owner->idle */
+			struct binding *all_prev, *all_next;   /* in owners->idle */
+		};
+	};
+	char id[];                 /* the client id, NUL, the user name, NUL */
 };
 
 struct clientid_owners {
@@ -39,8 +47,13 @@ struct clientid_owners {
 	struct binding *by_conn;
 	struct binding *idle;      /* every idle binding, longest idle first */
 	size_t idle_count;
-	struct owner_user *users;
+	struct owner_user *users;  /* users with idle bindings */
 };
+
+static const char *binding_user(const struct binding *b)
+{
+	return b->id + strlen(b->id) + 1;
+}
 
 struct clientid_owners *clientid_owners_new(long long hold_ms, size_t max_idle, size_t per_user_idle)
 {
@@ -53,45 +66,65 @@ struct clientid_owners *clientid_owners_new(long long hold_ms, size_t max_idle, 
 	return owners;
 }
 
+/* Takes idle b off both idle lists; its user's record goes with their last
+ * idle binding. */
 static void idle_unlink(struct clientid_owners *owners, struct binding *b)
 {
-	DL_DELETE2(b->user->idle, b, user_prev, user_next);
+	struct owner_user *owner = b->owner;
+
+	DL_DELETE2(owner->idle, b, user_prev, user_next);
 	DL_DELETE2(owners->idle, b, all_prev, all_next);
-	b->user->idle_count--;
 	owners->idle_count--;
+	if(--owner->idle_count == 0){
+		HASH_DEL(owners->users, owner);
+		plugin_free(owner);
+	}
 }
 
 static void drop(struct clientid_owners *owners, struct binding *b)
 {
-	struct owner_user *user = b->user;
-
 	HASH_DEL(owners->by_id, b);
 	if(b->conn){
 		HASH_DELETE(hh_conn, owners->by_conn, b);
 	}else{
 		idle_unlink(owners, b);
 	}
-	if(--user->total == 0){
-		HASH_DEL(owners->users, user);
-		plugin_free(user);
-	}
 	plugin_free(b);
 }
 
 /* Makes a held binding idle from now_ms, then keeps the idle ones within
- * their bounds. */
+ * their bounds. Out of memory for the user's record, the binding is
+ * forgotten (the id is free again), as the bounds would do. */
 static void make_idle(struct clientid_owners *owners, struct binding *b, long long now_ms)
 {
-	struct owner_user *user = b->user;
+	const char *name = binding_user(b);
+	struct owner_user *owner = NULL;
 
+	HASH_FIND_STR(owners->users, name, owner);
+	if(!owner){
+		owner = plugin_calloc(1, sizeof(*owner) + strlen(name) + 1);
+		if(!owner){
+			drop(owners, b);
+			return;
+		}
+		memcpy(owner->name, name, strlen(name) + 1);
+		HASH_ADD_STR(owners->users, name, owner);
+	}
 	HASH_DELETE(hh_conn, owners->by_conn, b);
 	b->conn = NULL;
 	b->idle_since_ms = now_ms;
-	DL_APPEND2(user->idle, b, user_prev, user_next);
+	b->owner = owner;
+	DL_APPEND2(owner->idle, b, user_prev, user_next);
 	DL_APPEND2(owners->idle, b, all_prev, all_next);
-	user->idle_count++;
+	owner->idle_count++;
 	owners->idle_count++;
-	while(user->idle_count > owners->per_user_idle) drop(owners, user->idle);
+	/* The user's record is freed with their last idle binding: stop there. */
+	while(owner->idle_count > owners->per_user_idle){
+		bool last = owner->idle_count == 1;
+
+		drop(owners, owner->idle);
+		if(last) break;
+	}
 	while(owners->idle_count > owners->max_idle) drop(owners, owners->idle);
 }
 
@@ -111,19 +144,21 @@ const char *clientid_owners_owner(struct clientid_owners *owners, const char *cl
 		drop(owners, b);
 		return NULL;
 	}
-	return b->user->name;
+	return binding_user(b);
 }
 
 int clientid_owners_connected(struct clientid_owners *owners, const char *client_id, const char *user,
 		const void *conn, long long now_ms)
 {
 	struct binding *b = NULL, *stale = NULL;
-	struct owner_user *owner = NULL;
 	const char *bound;
+	size_t id_len, user_len;
 	int rc = -1;
 
 	if(!owners || !client_id || !user || !conn) goto out;
-	if(strlen(client_id) > CLIENTID_MAX || strlen(user) > NAME_USER_MAX) goto out;
+	id_len = strlen(client_id);
+	user_len = strlen(user);
+	if(id_len > CLIENTID_MAX || user_len > NAME_USER_MAX) goto out;
 	bound = clientid_owners_owner(owners, client_id, now_ms);
 	if(bound && strcmp(bound, user)) goto out;
 	/* The same context pointer still holding an id means the broker reused
@@ -138,24 +173,10 @@ int clientid_owners_connected(struct clientid_owners *owners, const char *client
 			idle_unlink(owners, b);
 		}
 	}else{
-		HASH_FIND_STR(owners->users, user, owner);
-		if(!owner){
-			owner = plugin_calloc(1, sizeof(*owner));
-			if(!owner) goto out;
-			snprintf(owner->name, sizeof(owner->name), "%s", user);
-			HASH_ADD_STR(owners->users, name, owner);
-		}
-		b = plugin_calloc(1, sizeof(*b));
-		if(!b){
-			if(owner->total == 0){
-				HASH_DEL(owners->users, owner);
-				plugin_free(owner);
-			}
-			goto out;
-		}
-		snprintf(b->id, sizeof(b->id), "%s", client_id);
-		b->user = owner;
-		owner->total++;
+		b = plugin_calloc(1, sizeof(*b) + id_len + 1 + user_len + 1);
+		if(!b) goto out;
+		memcpy(b->id, client_id, id_len + 1);
+		memcpy(b->id + id_len + 1, user, user_len + 1);
 		HASH_ADD_STR(owners->by_id, id, b);
 	}
 	b->conn = conn;
@@ -202,7 +223,7 @@ void clientid_owners_each(const struct clientid_owners *owners,
 
 	if(!owners) return;
 	HASH_ITER(hh, owners->by_id, b, tmp){
-		fn(arg, b->id, b->user->name, b->conn ? -1 : b->idle_since_ms);
+		fn(arg, b->id, binding_user(b), b->conn ? -1 : b->idle_since_ms);
 	}
 }
 

@@ -17,16 +17,18 @@
 #include "fnv.h"
 #include "clock.h"
 
+/* One per connection, so kept small (docs/BENCHMARKS.md, memory per idle
+ * connection): the connection id is rebuilt from seq when needed, and the
+ * user name is the broker's own (mosquitto_client_username), which lives as
+ * long as the connection, until after its DISCONNECT event. */
 struct tracked_conn {
+	UT_hash_handle hh;
 	struct mosquitto *client; /* key: the broker's context pointer */
-	char conn_id[CONN_EV_ID_MAX + 1];
-	char user[NAME_USER_MAX + 1];
-	uint64_t id_hash;
+	unsigned long long seq;   /* the connection id's counter */
 	long long since_ms;       /* wall clock, for snapshots */
 	long long typing_window_ms; /* monotonic start of the current window */
-	int typing_count;
+	unsigned char typing_count; /* at most CONN_EVENTS_TYPING_MAX + 1 */
 	bool typing_logged;
-	UT_hash_handle hh;
 };
 
 struct conn_events {
@@ -47,6 +49,21 @@ struct conn_events {
 uint64_t conn_events_id_hash(const char *conn_id)
 {
 	return fnv1a64_str(conn_id);
+}
+
+/* The connection's id, unique across restarts: node, boot, counter. */
+static const char *conn_id(const struct conn_events *events, const struct tracked_conn *conn,
+		char buf[CONN_EV_ID_MAX + 1])
+{
+	snprintf(buf, CONN_EV_ID_MAX + 1, "%s-%s-%llu", events->node, events->boot, conn->seq);
+	return buf;
+}
+
+static const char *conn_user(const struct tracked_conn *conn)
+{
+	const char *user = mosquitto_client_username(conn->client);
+
+	return user ? user : "";
 }
 
 struct conn_events *conn_events_new(const char *node)
@@ -103,13 +120,14 @@ static void publish_change(struct conn_events *events, const char *kind,
 		const struct tracked_conn *conn, const char *client_id)
 {
 	cJSON *event = NULL;
+	char id[CONN_EV_ID_MAX + 1];
 
 	events->event_seq++;
 	event = event_start(events, kind);
 
 	if(!event) goto out;
-	if(!cJSON_AddStringToObject(event, CONN_EV_CONN, conn->conn_id)
-			|| !cJSON_AddStringToObject(event, CONN_EV_USER, conn->user)
+	if(!cJSON_AddStringToObject(event, CONN_EV_CONN, conn_id(events, conn, id))
+			|| !cJSON_AddStringToObject(event, CONN_EV_USER, conn_user(conn))
 			|| !cJSON_AddStringToObject(event, CONN_EV_CLIENT, client_id ? client_id : "")){
 		goto out;
 	}
@@ -122,6 +140,7 @@ out:
 void conn_events_connected(struct conn_events *events, struct mosquitto *client, const char *username)
 {
 	struct tracked_conn *conn = NULL;
+	char id[CONN_EV_ID_MAX + 1];
 
 	if(!events || !client || !username) return;
 	HASH_FIND_PTR(events->conns, &client, conn);
@@ -135,24 +154,23 @@ void conn_events_connected(struct conn_events *events, struct mosquitto *client,
 		return;
 	}
 	conn->client = client;
-	snprintf(conn->conn_id, sizeof(conn->conn_id), "%s-%s-%llu", events->node, events->boot, ++events->next_seq);
-	snprintf(conn->user, sizeof(conn->user), "%s", username);
-	conn->id_hash = conn_events_id_hash(conn->conn_id);
+	conn->seq = ++events->next_seq;
 	conn->since_ms = clock_wall_ms();
 	HASH_ADD_PTR(events->conns, client, conn);
-	events->digest ^= conn->id_hash;
+	events->digest ^= conn_events_id_hash(conn_id(events, conn, id));
 	publish_change(events, CONN_EV_KIND_CONNECT, conn, mosquitto_client_id(client));
 }
 
 void conn_events_disconnected(struct conn_events *events, struct mosquitto *client)
 {
 	struct tracked_conn *conn = NULL;
+	char id[CONN_EV_ID_MAX + 1];
 
 	if(!events || !client) return;
 	HASH_FIND_PTR(events->conns, &client, conn);
 	if(!conn) return;
 	publish_change(events, CONN_EV_KIND_DISCONNECT, conn, mosquitto_client_id(client));
-	events->digest ^= conn->id_hash;
+	events->digest ^= conn_events_id_hash(conn_id(events, conn, id));
 	HASH_DEL(events->conns, conn);
 	mosquitto_free(conn);
 }
@@ -194,12 +212,13 @@ static int publish_snapshot_part(struct conn_events *events, struct tracked_conn
 	if(!list) goto out;
 	for(int n = 0; *cursor && n < CONN_EVENTS_SNAPSHOT_PART; n++, *cursor = (*cursor)->hh.next){
 		const char *client_id = mosquitto_client_id((*cursor)->client);
+		char id[CONN_EV_ID_MAX + 1];
 
 		item = cJSON_CreateObject();
 		if(!item) goto out;
 		cJSON_AddItemToArray(list, item);
-		if(!cJSON_AddStringToObject(item, CONN_EV_CONN, (*cursor)->conn_id)
-				|| !cJSON_AddStringToObject(item, CONN_EV_USER, (*cursor)->user)
+		if(!cJSON_AddStringToObject(item, CONN_EV_CONN, conn_id(events, *cursor, id))
+				|| !cJSON_AddStringToObject(item, CONN_EV_USER, conn_user(*cursor))
 				|| !cJSON_AddStringToObject(item, CONN_EV_CLIENT, client_id ? client_id : "")
 				|| !cJSON_AddNumberToObject(item, CONN_EV_SINCE, (double)(*cursor)->since_ms)){
 			goto out;
@@ -297,18 +316,20 @@ bool conn_events_publish_allowed(struct conn_events *events, struct mosquitto *c
 		conn->typing_count = 0;
 		conn->typing_logged = false;
 	}
-	/* Malformed ones count too, which also bounds these log lines. */
-	if(++conn->typing_count > CONN_EVENTS_TYPING_MAX){
+	/* Malformed ones count too, which also bounds these log lines. The
+	 * count stops one past the limit (it is one byte). */
+	if(conn->typing_count <= CONN_EVENTS_TYPING_MAX) conn->typing_count++;
+	if(conn->typing_count > CONN_EVENTS_TYPING_MAX){
 		if(!conn->typing_logged){
 			conn->typing_logged = true;
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: typing indicators of %s over %d per %d ms; dropping",
-					conn->user, CONN_EVENTS_TYPING_MAX, CONN_EVENTS_TYPING_WINDOW_MS);
+					conn_user(conn), CONN_EVENTS_TYPING_MAX, CONN_EVENTS_TYPING_WINDOW_MS);
 		}
 		return false;
 	}
 	if(!typing_payload_valid(payload, len)){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: dropped a malformed typing indicator from %s on %s",
-				conn->user, topic);
+				conn_user(conn), topic);
 		return false;
 	}
 	return true;

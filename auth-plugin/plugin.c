@@ -34,6 +34,7 @@
 #include "names.h"
 #include "plugin_metrics.h"
 #include "plugin_opts.h"
+#include "send_rate.h"
 #include "snapshot.h"
 #include "clock.h"
 
@@ -69,6 +70,7 @@ struct plugin_state {
 	struct admin_client *admins;
 	struct clientid_owners *owners;
 	struct plugin_metrics *metrics; /* NULL when metrics are off */
+	struct send_rate *send_rate;
 	long last_expire;
 	long last_owners_save;
 };
@@ -364,6 +366,33 @@ out:
 	return rc;
 }
 
+/* The per-user send rate limit (send_rate.h) for a publish that the rules
+ * allowed user to make on topic: false when it must be refused. Only users
+ * are limited; services, bridges and admins never are. Mosquitto 2.0.11
+ * turns the refusal into PUBACK 0x87 for MQTT 5 and a plain PUBACK for
+ * 3.1.1 (src/handle_publish.c; docs/PROTOCOL.md 2, "Send rate limits"). */
+static bool send_allowed(const struct snapshot_user *user, const char *topic)
+{
+	static const char *const what[SEND_KIND_COUNT] = { "room messages", "requests" };
+	enum send_kind kind;
+	enum send_verdict verdict;
+	unsigned long long dropped = 0;
+
+	if(!user || user->role != ROLE_USER) return true;
+	kind = send_rate_classify(topic);
+	if(kind == SEND_UNLIMITED) return true;
+	verdict = send_rate_take(state.send_rate, user->name, kind, clock_mono_ms(), &dropped);
+	if(verdict == SEND_OK) return true;
+	plugin_metrics_send_limited(state.metrics, kind == SEND_REQUEST);
+	if(verdict == SEND_DROP_LOG){
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: %s sends %s faster than %ld/s (burst %ld) on this node; "
+				"%llu refused since the last such line (one line per user per %d s)",
+				user->name, what[kind], state.opts.send_rate.rate[kind], state.opts.send_rate.burst[kind],
+				dropped, SEND_RATE_LOG_WINDOW_MS / 1000);
+	}
+	return false;
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
@@ -393,6 +422,9 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 			&& !conn_events_publish_allowed(state.events, ed->client, ed->topic, ed->payload, ed->payloadlen)){
 		answer = ACL_DENY;
 	}
+	if(answer == ACL_ALLOW && ed->access == MOSQ_ACL_WRITE && !send_allowed(user, ed->topic)){
+		answer = ACL_DENY;
+	}
 	if(answer == ACL_ALLOW){
 		plugin_metrics_acl(state.metrics, ed->access, ACL_OUTCOME_ALLOWED);
 		return MOSQ_ERR_SUCCESS;
@@ -419,8 +451,10 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 }
 
 /* Sees every accepted message, also those arriving over a bridge: presence
- * sync requests. Never changes or refuses a message (2.0.11 leaks modified
- * ones and disconnects clients on a refusal here). */
+ * sync requests. Never changes or refuses a message: 2.0.11 leaks modified
+ * ones, and a refusal here (MOSQ_ERR_ACL_DENIED) gets the same PUBACK 0x87
+ * as one in ACL_CHECK, only later; any other error disconnects the client
+ * (src/handle_publish.c). */
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
@@ -452,6 +486,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)userdata;
 	refresh();
 	conn_events_tick(state.events);
+	send_rate_expire(state.send_rate, clock_mono_ms());
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
 		flood_expire(state.flood, clock_mono_ms());
@@ -515,6 +550,7 @@ static void release(void)
 	conn_events_free(state.events);
 	login_cache_free(state.cache);
 	flood_free(state.flood);
+	send_rate_free(state.send_rate);
 	clientid_owners_free(state.owners);
 	acl_file_free(state.acl_file);
 	HASH_ITER(hh, state.admins, admin, tmp){
@@ -564,7 +600,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	state.flood = flood_new(&state.opts.flood);
 	state.owners = clientid_owners_new((long long)state.opts.clientid_hold_s * 1000,
 			(size_t)state.opts.clientid_max_idle, (size_t)state.opts.clientid_per_user);
-	if(!state.events || !state.cache || !state.flood || !state.owners){
+	state.send_rate = send_rate_new(&state.opts.send_rate);
+	if(!state.events || !state.cache || !state.flood || !state.owners || !state.send_rate){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: out of memory");
 		rc = MOSQ_ERR_NOMEM;
 		goto out;
@@ -613,6 +650,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: node %s, back-ends %s, refresh %ld ms, login cache %ld s, ACL file %s",
 			state.opts.node, backend_opt(opts, opt_count, "backends") ? backend_opt(opts, opt_count, "backends") : "mariadb",
 			state.opts.refresh_ms, state.opts.cache_ttl_s, state.opts.acl_file ? state.opts.acl_file : "none");
+	mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: send rate per user: room messages %ld/s (burst %ld), requests %ld/s (burst %ld); 0/s: no limit",
+			state.opts.send_rate.rate[SEND_ROOM_MSG], state.opts.send_rate.burst[SEND_ROOM_MSG],
+			state.opts.send_rate.rate[SEND_REQUEST], state.opts.send_rate.burst[SEND_REQUEST]);
 	if(state.metrics){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: metrics on http://%s:%ld/metrics",
 				state.opts.metrics_bind ? state.opts.metrics_bind : "127.0.0.1", state.opts.metrics_port);

@@ -29,6 +29,7 @@ struct plugin_metrics {
 	struct metric *snapshot_users;
 	struct metric *snapshot_loaded;
 	struct metric *messages;
+	struct metric *send_limited[2]; /* room message, request */
 	struct open_conn *open; /* broker thread only */
 };
 
@@ -106,7 +107,11 @@ struct plugin_metrics *plugin_metrics_start(const char *bind, long port, char *e
 			NULL, NULL, snapshot_age, pm);
 	pm->messages = metrics_counter(r, "chat_auth_messages_total",
 			"Messages the broker accepted (publishes from clients and bridges).", NULL, NULL);
-	if(!pm->connections_open || !pm->messages || !pm->snapshot_loaded){
+	pm->send_limited[0] = metrics_counter(r, "chat_auth_send_limited_total",
+			"Publishes refused by the per-user send rate limit, by kind.", "kind", "room_message");
+	pm->send_limited[1] = metrics_counter(r, "chat_auth_send_limited_total",
+			"Publishes refused by the per-user send rate limit, by kind.", "kind", "request");
+	if(!pm->connections_open || !pm->messages || !pm->snapshot_loaded || !pm->send_limited[1]){
 		snprintf(err, errlen, "metrics: out of memory");
 		goto out;
 	}
@@ -184,6 +189,12 @@ void plugin_metrics_message(struct plugin_metrics *pm)
 {
 	if(!pm) return;
 	metric_inc(pm->messages);
+}
+
+void plugin_metrics_send_limited(struct plugin_metrics *pm, bool request)
+{
+	if(!pm) return;
+	metric_inc(pm->send_limited[request ? 1 : 0]);
 }
 
 void plugin_metrics_stop(struct plugin_metrics *pm)

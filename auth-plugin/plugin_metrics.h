@@ -57,6 +57,10 @@ void plugin_metrics_snapshot(struct plugin_metrics *pm, unsigned long long versi
 /* A message was accepted by the broker (MOSQ_EVT_MESSAGE). */
 void plugin_metrics_message(struct plugin_metrics *pm);
 
+/* A publish was refused by the send rate limit: a room message (request
+ * false) or a request. */
+void plugin_metrics_send_limited(struct plugin_metrics *pm, bool request);
+
 /* Stops the server and frees everything; NULL allowed. */
 void plugin_metrics_stop(struct plugin_metrics *pm);
 

@@ -31,6 +31,7 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 	const char *backends;
 	char *save = NULL;
 	long port;
+	long max_users;
 
 	memset(out, 0, sizeof(*out));
 	for(size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++){
@@ -73,6 +74,16 @@ int plugin_opts_read(struct mosquitto_opt *opts, int opt_count, struct plugin_op
 			|| read_long(opts, opt_count, "metrics_port", 0, 0, 65535, &out->metrics_port, err, errlen)){
 		return -1;
 	}
+	/* Send rates: far above what a person typing (or a client catching up
+	 * after a reconnect) does, far below what floods a room or the bridge. */
+	if(read_long(opts, opt_count, "send_rate", 20, 0, 1000000, &out->send_rate.rate[SEND_ROOM_MSG], err, errlen)
+			|| read_long(opts, opt_count, "send_burst", 60, 1, 10000000, &out->send_rate.burst[SEND_ROOM_MSG], err, errlen)
+			|| read_long(opts, opt_count, "request_rate", 50, 0, 1000000, &out->send_rate.rate[SEND_REQUEST], err, errlen)
+			|| read_long(opts, opt_count, "request_burst", 300, 1, 10000000, &out->send_rate.burst[SEND_REQUEST], err, errlen)
+			|| read_long(opts, opt_count, "send_rate_users", 100000, 1, 100000000, &max_users, err, errlen)){
+		return -1;
+	}
+	out->send_rate.max_users = (size_t)max_users;
 	/* Slowing starts before locking, but not at the first failure: a typo
 	 * and the client retrying it once by itself must not slow the name, and
 	 * several people behind one NAT may mistype. The address default

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "flood.h"
+#include "send_rate.h"
 
 #define PLUGIN_MAX_BACKENDS 4
 
@@ -28,6 +29,7 @@ struct plugin_opts {
 	const char *acl_file; /* NULL when none */
 	long metrics_port;           /* 0: no metrics server */
 	const char *metrics_bind;    /* its address; default 127.0.0.1 */
+	struct send_rate_opts send_rate; /* per-user room message and request limits */
 };
 
 /* Fills out from the broker's options (strings point into opts, which the

@@ -56,6 +56,10 @@ enum topic_kind topic_parse(const char *topic, struct topic_parts *parts)
 		copy_name(parts->room, sizeof(parts->room), lv[3]);
 		copy_name(parts->user, sizeof(parts->user), lv[5]);
 		kind = TOPIC_ROOM_TYPING;
+	}else if(n == 5 && !strcmp(lv[2], "rooms") && !strcmp(lv[4], "meta")){
+		if(!name_room_valid(lv[3])) goto out;
+		copy_name(parts->room, sizeof(parts->room), lv[3]);
+		kind = TOPIC_ROOM_META;
 	}else if(n == 6 && !strcmp(lv[2], "users") && !strcmp(lv[4], "req")){
 		if(!name_user_valid(lv[3]) || !name_node_valid(lv[5])) goto out;
 		copy_name(parts->user, sizeof(parts->user), lv[3]);
@@ -145,4 +149,24 @@ int topic_sys_sync(char *buf, size_t len, const char *node)
 {
 	if(!name_node_valid(node)) return -1;
 	return build(len, snprintf(buf, len, TOPIC_PREFIX "/sys/sync/%s", node));
+}
+
+int topic_room_meta(char *buf, size_t len, const char *room)
+{
+	if(!name_room_valid(room)) return -1;
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/meta", room));
+}
+
+static int is_wild(const char *level)
+{
+	return !strcmp(level, "+") || !strcmp(level, "#");
+}
+
+int topic_room_filter_allowed(char *const *rest, int count)
+{
+	if(count == 1) return !strcmp(rest[0], "#") || !strcmp(rest[0], "meta");
+	if(count == 2 && (!strcmp(rest[0], "msg") || !strcmp(rest[0], "typing"))){
+		return is_wild(rest[1]) || name_user_valid(rest[1]);
+	}
+	return 0;
 }

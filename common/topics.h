@@ -20,6 +20,7 @@ enum topic_kind {
 	TOPIC_SYS_CONN,      /* chat/v1/sys/conn/{node} */
 	TOPIC_ROOM_TYPING,   /* chat/v1/rooms/{room}/typing/{user} */
 	TOPIC_SYS_SYNC,      /* chat/v1/sys/sync/{node} */
+	TOPIC_ROOM_META,     /* chat/v1/rooms/{room}/meta: history-svc's room events */
 };
 
 struct topic_parts {
@@ -57,5 +58,13 @@ int topic_presence(char *buf, size_t len, const char *user);
 int topic_sys_conn(char *buf, size_t len, const char *node);
 int topic_room_typing(char *buf, size_t len, const char *room, const char *user);
 int topic_sys_sync(char *buf, size_t len, const char *node);
+int topic_room_meta(char *buf, size_t len, const char *room);
+
+/* The one rule for the room-level topics a member may subscribe to: given
+ * the levels after chat/v1/rooms/{room}/ of a subscription filter (count
+ * levels in rest), returns 1 when a member of that room may hold it:
+ * "#", "meta", and "msg" or "typing" followed by "+", "#" or a user name.
+ * The plugin applies it to SUBSCRIBE; clients subscribe only to these. */
+int topic_room_filter_allowed(char *const *rest, int count);
 
 #endif

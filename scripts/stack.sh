@@ -38,6 +38,8 @@
 # $CHAT_VAR/run/metrics-PART.port). `up` writes a Prometheus scrape config
 # for all of them to $CHAT_VAR/prometheus/prometheus.yml (scrape interval
 # CHAT_SCRAPE_INTERVAL, default 15s).
+# CHAT_PLUGIN_OPTS ("name value;name value"): more plugin_opt_* lines for
+# every broker (docs/ADMIN.md; the tests raise the send rate limits so).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -298,7 +300,7 @@ node_conf() { # node port [hub]
 			run_as=root
 		fi
 	fi
-	local tls_env=()
+	local tls_env=() plugin_opts=${CHAT_PLUGIN_OPTS:-}
 	if [ -n "$NODE_TLS_PORT" ]; then
 		[ "$run_as" = root ] || [ "$(id -u)" -ne 0 ] || chown mosquitto: "$VAR/tls/$node.key"
 		tls_env=(TLS_PORT="$NODE_TLS_PORT" CAFILE="$VAR/tls/ca.crt" CERTFILE="$VAR/tls/$node.crt"
@@ -307,13 +309,13 @@ node_conf() { # node port [hub]
 		# 2.0 has no PROXY protocol): the per-address flood limit would
 		# lock out everyone at once, so it is raised on leaves; the
 		# per-user limit still holds (docs/ADMIN.md, "Cluster").
-		[ -z "${3:-}" ] || tls_env+=(PLUGIN_OPTS="flood_address_threshold 100000")
+		[ -z "${3:-}" ] || plugin_opts="flood_address_threshold 100000${plugin_opts:+;$plugin_opts}"
 		# The bridge checks the hub's certificate (localhost is in its SAN).
 		[ -z "${3:-}" ] || tls_env+=(BRIDGE_CAFILE="$VAR/tls/ca.crt")
 	fi
 	local metrics
 	metrics=$(metrics_port "$node")
-	env "${tls_env[@]}" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" METRICS_PORT="$metrics" \
+	env "${tls_env[@]}" PLUGIN_OPTS="$plugin_opts" WS_PORT="$NODE_WS_PORT" HTTP_DIR="$WEB_DIR" METRICS_PORT="$metrics" \
 	RUN_AS=$run_as NODE=$node PORT=$port BIND=$BIND STATE_DIR=$dir PLUGIN="$BUILD/chat_auth.so" \
 	DB_PORT=$DB_PORT DB_HOSTS=${DB_NODES:+$(galera_hosts)} \
 	DB_USER=$DB_USER DB_PASSWORD=$(secret db-password) DB_NAME=$DB_NAME \

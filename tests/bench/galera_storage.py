@@ -53,7 +53,9 @@ class Tier:
         os.chmod(self.var, 0o755)
         self.hub = free_port()
         self.env = dict(os.environ, CHAT_VAR=self.var, CHAT_BUILD=BUILD, CHAT_DB_PORT=str(free_port()),
-                        CHAT_HUB_PORT=str(self.hub), CHAT_LEAF_PORT=str(free_port()), CHAT_LOG_LEVEL="info")
+                        CHAT_HUB_PORT=str(self.hub), CHAT_LEAF_PORT=str(free_port()), CHAT_LOG_LEVEL="info",
+                        # one SENDER publishes as fast as it can: the send rate limit raised
+                        CHAT_PLUGIN_OPTS="send_rate 1000000;send_burst 1000000")
         self.socket = os.path.join(self.var, "db/mariadb.sock")
         if galera:
             base = random.randint(20000, 40000)

@@ -6,8 +6,8 @@
  * answer must keep the rules a user would check:
  *  - a disabled or unknown client is never allowed in chat/v1;
  *  - nobody but a privileged role writes a room message as someone else,
- *    writes a retained message in the chat tree, or reads a room it is not
- *    a member of;
+ *    writes a retained message in the chat tree, writes on a room's meta
+ *    topic, or reads a room (messages or meta) it is not a member of;
  *  - the service is allowed everything.
  *   make fuzz  (both targets)      make test runs each for 10 s */
 #include <stdbool.h>
@@ -17,6 +17,7 @@
 
 #include "../../auth-plugin/acl.h"
 #include "../../auth-plugin/snapshot.h"
+#include "topics.h"
 
 static struct snapshot *snap;
 
@@ -80,6 +81,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}else if(access != ACL_UNSUBSCRIBE && in_chat && answer == ACL_ALLOW){
 		if(!user || !strcmp(name, "dave")) abort();
 		if(access == ACL_WRITE && retain) abort();
+		struct topic_parts parts;
+
+		if(topic_parse(topic, &parts) == TOPIC_ROOM_META){
+			if(access == ACL_WRITE) abort();
+			if(access == ACL_READ && !snapshot_is_member(user, parts.room)) abort();
+		}
 		if(room_message(topic, room, sender, sizeof(room))){
 			if(access == ACL_WRITE && strcmp(sender, name)) abort();
 			if(access == ACL_READ && !snapshot_is_member(user, room)) abort();

@@ -35,6 +35,15 @@ WAIT_S = 30.0
 # the plugin answers where it never checked the password (locked, slowed,
 # busy, a back-end that cannot check; docs/PROTOCOL.md 1).
 NO_CONNACK = "closed without CONNACK"
+# The plugin's per-user send rate limits (docs/ADMIN.md) are set for people;
+# tests and benchmarks publish thousands of messages a second as one user.
+# Raised rather than off, so that the limiter still runs in every test, for
+# every broker a test starts: stack.sh's (through CHAT_PLUGIN_OPTS, inherited
+# by the stacks of other test modules too) and SoloBroker's, where a test's
+# own options win. test_send_rate.py tests the limits themselves.
+TEST_PLUGIN_OPTS = {"send_rate": 1000000, "send_burst": 1000000,
+                    "request_rate": 1000000, "request_burst": 1000000}
+os.environ.setdefault("CHAT_PLUGIN_OPTS", ";".join(f"{k} {v}" for k, v in TEST_PLUGIN_OPTS.items()))
 
 
 def free_port():
@@ -511,7 +520,7 @@ class SoloBroker:
         ]
         if os.geteuid() == 0:
             lines.append("user root")
-        lines += [f"plugin_opt_{k} {v}" for k, v in options.items()]
+        lines += [f"plugin_opt_{k} {v}" for k, v in dict(TEST_PLUGIN_OPTS, **options).items()]
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -43,6 +43,7 @@ bool test_check_str(const char *got, const char *want, const char *expr,
 extern const struct test_suite common_suite;
 extern const struct test_suite acl_suite;
 extern const struct test_suite plugin_parts_suite;
+extern const struct test_suite send_rate_suite;
 extern const struct test_suite intake_log_suite;
 extern const struct test_suite presence_suite;
 extern const struct test_suite client_suite;

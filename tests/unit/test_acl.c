@@ -314,6 +314,67 @@ static void topics_typing_and_sync(void)
 	CHECK(topic_sys_sync(buf, 10, "hub") == -1);
 }
 
+/* The room meta topic (history-svc's deletes, topic changes and read
+ * markers): members subscribe to and read it, alone or through
+ * .../{room}/#; only services publish on it. */
+static void acl_room_meta(void)
+{
+	if(!setup()) return;
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/meta"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/#"), ACL_ALLOW);
+	CHECK_EQ(RD("alice", "chat/v1/rooms/lobby/meta"), ACL_ALLOW);
+	CHECK_EQ(RD("bob", "chat/v1/rooms/dev/meta"), ACL_ALLOW);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/dev/meta"), ACL_DENY);    /* not a member */
+	CHECK_EQ(RD("alice", "chat/v1/rooms/dev/meta"), ACL_DENY);
+	CHECK_EQ(RD("eve", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(SUB("eve", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(RD("dis", "chat/v1/rooms/lobby/meta"), ACL_DENY);     /* disabled */
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/+/meta"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/meta/#"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/meta/x"), ACL_DENY);
+	CHECK_EQ(SUB("alice", "chat/v1/rooms/lobby/+"), ACL_DENY);
+	/* Nobody but services publishes there: not a member, not under any name. */
+	CHECK_EQ(WR("alice", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(WR("bob", "chat/v1/rooms/dev/meta"), ACL_DENY);
+	CHECK_EQ(WR("eve", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(WR("health", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(RD("health", "chat/v1/rooms/lobby/meta"), ACL_DENY);
+	CHECK_EQ(WR("svc", "chat/v1/rooms/lobby/meta"), ACL_ALLOW);
+	CHECK_EQ(WR("dsvc", "chat/v1/rooms/lobby/meta"), ACL_DENY);    /* disabled service */
+	teardown();
+}
+
+/* The meta topic in topics.c: parsed, built, and the member filter rule. */
+static void topics_room_meta(void)
+{
+	struct topic_parts p;
+	char buf[TOPIC_MAX];
+	char copy[TOPIC_MAX];
+	char *lv[8];
+	int n;
+
+	CHECK_EQ(topic_parse("chat/v1/rooms/lobby/meta", &p), TOPIC_ROOM_META);
+	CHECK_STR(p.room, "lobby");
+	CHECK_EQ(topic_parse("chat/v1/rooms/+/meta", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/rooms/Lobby/meta", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/rooms/lobby/meta/x", &p), TOPIC_OTHER);
+	CHECK_EQ(topic_parse("chat/v1/rooms/lobby/Meta", &p), TOPIC_OTHER);
+	CHECK(topic_room_meta(buf, sizeof(buf), "team-ops") == 0);
+	CHECK_STR(buf, "chat/v1/rooms/team-ops/meta");
+	CHECK(topic_room_meta(buf, sizeof(buf), "+") == -1);
+	CHECK(topic_room_meta(buf, 10, "lobby") == -1);
+	n = topic_split("meta", copy, sizeof(copy), lv, 8);
+	CHECK(topic_room_filter_allowed(lv, n));
+	n = topic_split("msg/+", copy, sizeof(copy), lv, 8);
+	CHECK(topic_room_filter_allowed(lv, n));
+	n = topic_split("typing/bob", copy, sizeof(copy), lv, 8);
+	CHECK(topic_room_filter_allowed(lv, n));
+	n = topic_split("meta/+", copy, sizeof(copy), lv, 8);
+	CHECK(!topic_room_filter_allowed(lv, n));
+	n = topic_split("+", copy, sizeof(copy), lv, 8);
+	CHECK(!topic_room_filter_allowed(lv, n));
+}
+
 static void acl_sys_conn(void)
 {
 	if(!setup()) return;
@@ -514,6 +575,8 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(acl_sys_conn),
 	TEST_ENTRY(acl_typing_and_sync),
 	TEST_ENTRY(topics_typing_and_sync),
+	TEST_ENTRY(acl_room_meta),
+	TEST_ENTRY(topics_room_meta),
 	TEST_ENTRY(acl_service_may_do_anything_in_tree),
 	TEST_ENTRY(acl_subscribe_rooms),
 	TEST_ENTRY(acl_subscribe_users_presence_sys),

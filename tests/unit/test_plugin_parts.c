@@ -413,6 +413,22 @@ static void clientid_idle_bindings_are_bounded(void)
 	CHECK_EQ(clientid_owners_size(owners), 6);
 	CHECK(clientid_owners_owner(owners, "spray7", 400) == NULL);   /* the longest idle went */
 	CHECK_STR(clientid_owners_owner(owners, "live", 400), "bob");
+	/* A user whose idle bindings are all taken up again (their per-user
+	 * record goes with the last one) and then left again is bounded the
+	 * same way. */
+	for(int i = 7; i < 10; i++){
+		snprintf(id, sizeof(id), "spray%d", i);
+		if(!clientid_owners_owner(owners, id, 500)) continue;
+		CHECK_EQ(clientid_owners_connected(owners, id, "mallory", &conns[i], 500), 0);
+	}
+	for(int i = 15; i < 19; i++){
+		snprintf(id, sizeof(id), "again%d", i);
+		CHECK_EQ(clientid_owners_connected(owners, id, "mallory", &conns[i], 600 + i), 0);
+		clientid_owners_disconnected(owners, &conns[i], 600 + i);
+	}
+	CHECK(clientid_owners_owner(owners, "again15", 700) == NULL);    /* mallory keeps 3 idle */
+	CHECK_STR(clientid_owners_owner(owners, "again18", 700), "mallory");
+	CHECK_STR(clientid_owners_owner(owners, "spray9", 700), "mallory"); /* held: never dropped */
 	clientid_owners_free(owners);
 }
 
