@@ -151,12 +151,6 @@ int topic_sys_sync(char *buf, size_t len, const char *node)
 	return build(len, snprintf(buf, len, TOPIC_PREFIX "/sys/sync/%s", node));
 }
 
-int topic_room_meta(char *buf, size_t len, const char *room)
-{
-	if(!name_room_valid(room)) return -1;
-	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/meta", room));
-}
-
 static int is_wild(const char *level)
 {
 	return !strcmp(level, "+") || !strcmp(level, "#");

@@ -58,7 +58,6 @@ int topic_presence(char *buf, size_t len, const char *user);
 int topic_sys_conn(char *buf, size_t len, const char *node);
 int topic_room_typing(char *buf, size_t len, const char *room, const char *user);
 int topic_sys_sync(char *buf, size_t len, const char *node);
-int topic_room_meta(char *buf, size_t len, const char *room);
 
 /* The one rule for the room-level topics a member may subscribe to: given
  * the levels after chat/v1/rooms/{room}/ of a subscription filter (count
