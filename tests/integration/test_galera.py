@@ -135,22 +135,52 @@ def fresh_room(st):
     room = "gal-" + uuid.uuid4().hex[:8]
     assert st.chatctl("room", "create", room).returncode == 0
     assert st.chatctl("member", "add", room, SENDER).returncode == 0
+    probe(st, room)
+    return room
+
+
+def probe(st, room):
+    """SENDER's message into room, published until it gets its receipt."""
     client = Client(st, SENDER, "leaf")
     try:
         client.subscribe(f"chat/v1/users/{SENDER}/inbox")
         deadline = time.monotonic() + 30
         while True:
-            probe = "probe-" + uuid.uuid4().hex
-            client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", {"id": probe, "body": "probe"})
+            msg_id = "probe-" + uuid.uuid4().hex
+            client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", {"id": msg_id, "body": "probe"})
             try:
                 client.expect_json(f"chat/v1/users/{SENDER}/inbox",
-                                   lambda d: d.get("type") == "receipt" and d.get("id") == probe, timeout=3)
-                return room
+                                   lambda d: d.get("type") == "receipt" and d.get("id") == msg_id, timeout=3)
+                return
             except AssertionError:
                 if time.monotonic() > deadline:
                     raise
     finally:
         client.close()
+
+
+def local_commits(st):
+    return {n: int(st.status(n, "wsrep_local_commits") or 0) for n in NODES}
+
+
+def writing_nodes(st):
+    """The nodes that committed transactions of their own (Galera's
+    wsrep_local_commits; a node only applies the others') while history-svc
+    stored one message, in a room of its own."""
+    if not getattr(st, "probe_room", None):
+        st.probe_room = fresh_room(st)
+    before = local_commits(st)
+    probe(st, st.probe_room)
+    after = local_commits(st)
+    return {n for n in NODES if after[n] > before[n]}
+
+
+def wait_writes_through_node_1(st, timeout=90):
+    """Waits until every write goes through node 1 (the top of db_hosts);
+    returns the seconds it took."""
+    started = time.monotonic()
+    wait_until("every write through node 1", lambda: writing_nodes(st) == {1}, timeout)
+    return time.monotonic() - started
 
 
 class HistoryLog:
@@ -325,6 +355,16 @@ def test_sigkill_of_the_writer_node_mid_burst(stack):
     same_on_every_node(st, room)
 
 
+def test_writes_fail_back_to_node_1_once_it_is_synced(stack):
+    """After the SIGKILL test node 1 is back, while every component wrote
+    through node 2: within the failback interval (db_failback_s, 30 s) of
+    their move, each goes back up its db_hosts list at its next statement
+    outside a transaction, so node 1 is again the one writer."""
+    st = stack
+    wait_cluster(st)
+    print(f"failback: every write through node 1 {wait_writes_through_node_1(st):.1f} s after node 1 was synced")
+
+
 def cut_off(st, node, add):
     """Drops every packet between node and the other nodes, in each one's
     own namespace (the host still reaches node)."""
@@ -333,23 +373,16 @@ def cut_off(st, node, add):
             (st.net.partition if add else st.net.heal)(f"db{node}", f"db{other}")
 
 
-def writer_node(st):
-    """The node history-svc writes through now (from its log)."""
-    with open(os.path.join(st.var, "log/history-svc.log"), errors="replace") as f:
-        found = re.findall(r"writing through MariaDB (\S+):\d+", f.read())
-    assert found, "history-svc logged no server yet"
-    return next(n for n in NODES if st.addr(n) == found[-1])
-
-
 @pytest.mark.skipif(not shutil.which("iptables"), reason="needs iptables")
 def test_writer_cut_off_in_a_minority_partition_then_healed(stack):
-    """The node history-svc writes through (node 2 after the SIGKILL test)
-    loses the other two: its COMMITs wait, then fail once it knows it is a
-    minority (non-Primary); history-svc moves to the majority."""
+    """The writer (node 1) loses the other two: its COMMITs wait, then fail
+    once it knows it is a minority (non-Primary); history-svc moves to the
+    majority."""
     st = stack
     wait_cluster(st)
     room = fresh_room(st)
-    writer = writer_node(st)
+    wait_writes_through_node_1(st)
+    writer = 1
     log = HistoryLog(st)
     burst = Burst(st, "leaf", room, SMALL_BURST)
     try:
@@ -357,8 +390,8 @@ def test_writer_cut_off_in_a_minority_partition_then_healed(stack):
         # Alone, the node is no primary component: it refuses service.
         wait_until(f"node {writer} non-primary", lambda: st.status(writer, "wsrep_cluster_status") == "non-Primary", 60)
         report(f"writer (node {writer}) cut off in a minority", SMALL_BURST, drain, figures)
-        assert any(not w.startswith(st.addr(writer) + ":") for w in figures["writing through"]), \
-            "history-svc must have moved to the majority"
+        moved = writing_nodes(st)
+        assert moved and writer not in moved, f"history-svc must have moved to the majority (writes through {moved})"
         logins_and_memberships_work(st, room)
     finally:
         cut_off(st, writer, False)
@@ -369,7 +402,8 @@ def test_writer_cut_off_in_a_minority_partition_then_healed(stack):
 
 
 def test_writers_link_down_mid_burst_then_up(stack):
-    """The writer's link goes down (a pulled cable): history-svc's
+    """The writer's (node 1's, once everything failed back after the
+    partition) link goes down (a pulled cable): history-svc's
     statement in flight hears nothing until its read timeout (db_timeout_s,
     10 s), then it connects again from the top of db_hosts, waiting out
     the dead node's connect timeout, and writes through the next one. The
@@ -377,14 +411,15 @@ def test_writers_link_down_mid_burst_then_up(stack):
     st = stack
     wait_cluster(st)
     room = fresh_room(st)
-    writer = writer_node(st)
+    wait_writes_through_node_1(st)
+    writer = 1
     log = HistoryLog(st)
     burst = Burst(st, "leaf", room, SMALL_BURST)
     try:
         drain, figures = burst_until_stored(st, burst, lambda: st.net.link(f"db{writer}", False), SMALL_BURST, log)
         report(f"writer (node {writer}) link down", SMALL_BURST, drain, figures)
-        assert any(not w.startswith(st.addr(writer) + ":") for w in figures["writing through"]), \
-            "history-svc must have moved to another node"
+        moved = writing_nodes(st)
+        assert moved and writer not in moved, f"history-svc must have moved to another node (writes through {moved})"
         logins_and_memberships_work(st, room)
     finally:
         st.net.link(f"db{writer}", True)
