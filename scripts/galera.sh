@@ -38,7 +38,6 @@ DB_NS=${DB_NS:-${CHAT_DB_NS:-chat}}
 DB_NET=${DB_NET:-${CHAT_DB_NET:-10.233.0}}
 GALERA_CLIENT_PORT=3306 GALERA_PORT=4567 GALERA_IST_PORT=4568 GALERA_SST_PORT=4444
 
-
 galera_ns() { echo "${DB_NS}db$1"; }
 galera_addr() { echo "$DB_NET.$(( 10 + $1 ))"; }
 galera_host_addr() { echo "$DB_NET.1"; }
@@ -66,10 +65,16 @@ galera_net_up() {
 	[[ $DB_NET =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] \
 		|| die "CHAT_DB_NET must be the first three numbers of an IPv4 /24 (like 10.233.0)"
 	# This stack's, from an earlier `up` (a node restarted alone, say).
-	[ -f "$GALERA_ENV" ] && ns_exists "$sw" && return 0
+	if [ -f "$GALERA_ENV" ] && ns_exists "$sw"; then
+		for i in $(seq 1 "$DB_NODES"); do
+			ns_exists "$(galera_ns "$i")" || die "the database network of an earlier up is incomplete: run make down first"
+		done
+		ip link show "$host" >/dev/null 2>&1 || die "the database network of an earlier up is incomplete: run make down first"
+		return 0
+	fi
 	! ns_exists "$sw" || die "network namespace $sw exists but is not this stack's (another stack running?); set CHAT_DB_NS to another prefix"
-	! ip -4 route show to match "$DB_NET.1" 2>/dev/null | grep -qv '^default' \
-		|| die "$DB_NET.0/24 is already routed on this host; set CHAT_DB_NET to a free /24 (like 10.233.7)"
+	[ -z "$(ip -4 route show exact "$DB_NET.0/24" 2>/dev/null)" ] \
+		|| die "$DB_NET.0/24 is already in use on this host; set CHAT_DB_NET to a free /24 (like 10.233.7)"
 	log "database network $DB_NET.0/24: host $DB_NET.1, node i on $DB_NET.(10+i), each in its own namespace ${DB_NS}db<i>"
 	ip netns add "$sw" || die "cannot create network namespace $sw"
 	printf 'DB_NODES=%s\nDB_NS=%s\nDB_NET=%s\n' "$DB_NODES" "$DB_NS" "$DB_NET" > "$GALERA_ENV"
@@ -106,6 +111,7 @@ galera_net_down() {
 	rm -f "$GALERA_ENV"
 	log "database network namespaces removed"
 }
+
 galera_status() { # node variable: prints a wsrep status value
 	mariadb --no-defaults -S "$(galera_sock "$1")" -uroot -N -B \
 		-e "SHOW GLOBAL STATUS LIKE '$2'" 2>/dev/null | cut -f2

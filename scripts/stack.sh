@@ -2,8 +2,10 @@
 # stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
 # joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
 #   stack.sh up | down | status
-#   stack.sh backup [DIR]   online backup of the database (mariadb-backup)
-#   stack.sh restore DIR    puts a backup back into the stopped stack
+#   stack.sh backup [DIR]   online backup of the database (mariadb-backup;
+#                           of one node on a Galera stack)
+#   stack.sh restore DIR    puts a backup back into the stopped stack (with
+#                           CHAT_DB_NODES=N: into node 1 of a new cluster)
 # Everything lives under $CHAT_VAR (default: var/ in the checkout): data,
 # generated configs, secrets (mode 0600), logs and pid files. `down` stops
 # exactly the processes whose pid files `up` wrote, nothing else.
@@ -27,8 +29,9 @@
 #                              offer HTTP/2, on which http_dir fails, docs/WEB.md)
 # With CHAT_DB_NODES=N (`make up DB_NODES=3`) the database is a MariaDB
 # Galera cluster of N nodes instead of one MariaDB (scripts/galera.sh):
-#   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
-#   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
+# (needs root), each node in its own network namespace on a private /24:
+#   CHAT_DB_NET (10.233.0)  node i on CHAT_DB_NET.(10+i):3306, the host on .1
+#   CHAT_DB_NS (chat)       namespaces <NS>sw (the bridge) and <NS>db1..N
 #   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
 # Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
 # history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
