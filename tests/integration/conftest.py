@@ -535,15 +535,9 @@ def close_clients(st):
             pass
 
 
-@pytest.fixture(scope="session")
-def stack():
-    var = tempfile.mkdtemp(prefix="chat-test-")
-    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
-    st = Stack(var)
-    bring_up(st)
-    yield st
-    close_clients(st)
-    st.script("down", check=False)
+def sanitizer_reports(var):
+    """The sanitizer reports in the logs of the stack in var (brokers,
+    services, solo brokers, namespaced clusters), each with its log's name."""
     reports = []
     solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))
             + glob.glob(os.path.join(var, "netns-*", "*", "stderr.log"))
@@ -554,12 +548,31 @@ def stack():
             text = open(path, errors="replace").read()
             if re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:", text):
                 reports.append(f"{rel}:\n{text[-4000:]}")
+    return reports
+
+
+def tear_down(st):
+    """Stops stack st, deletes its state (unless CHAT_KEEP_VAR) and fails
+    with any sanitizer report its logs hold."""
+    close_clients(st)
+    st.script("down", check=False)
+    reports = sanitizer_reports(st.var)
     if os.environ.get("CHAT_KEEP_VAR"):
-        print(f"state kept in {var}")
+        print(f"state kept in {st.var}")
     else:
-        shutil.rmtree(var, ignore_errors=True)
+        shutil.rmtree(st.var, ignore_errors=True)
     if reports:
         pytest.fail("sanitizer reports in logs:\n" + "\n".join(reports), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    var = tempfile.mkdtemp(prefix="chat-test-")
+    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
+    st = Stack(var)
+    bring_up(st)
+    yield st
+    tear_down(st)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, Stack, bring_up, close_clients, wait_for
+from conftest import Client, Stack, bring_up, tear_down, wait_for
 
 from test_galera import GALERA_OK, GaleraStack, same_on_every_node, wait_cluster
 
@@ -46,10 +46,7 @@ def bstack(request):
     st = Stack(var) if request.param == "mariadb" else GaleraStack(var, f"gb{os.getpid() % 10000}")
     bring_up(st)
     yield st
-    close_clients(st)
-    st.script("down", check=False)
-    if not os.environ.get("CHAT_KEEP_VAR"):
-        shutil.rmtree(var, ignore_errors=True)
+    tear_down(st)
 
 
 class Sender:

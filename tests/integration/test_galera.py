@@ -40,7 +40,7 @@ import uuid
 import pytest
 from conftest import wait_for
 
-from conftest import Client, Net, Stack, bring_up, close_clients
+from conftest import Client, Net, Stack, bring_up, tear_down
 
 from test_durability import SENDER, Burst, check_archive, wait_stored
 
@@ -121,12 +121,7 @@ def stack():
     print(f"\n3-node Galera stack up in {time.monotonic() - started:.1f} s")
     st.add_user(SENDER, "burster-pw-1")
     yield st
-    close_clients(st)
-    st.script("down", check=False)
-    if os.environ.get("CHAT_KEEP_VAR"):
-        print(f"state kept in {var}")
-    else:
-        shutil.rmtree(var, ignore_errors=True)
+    tear_down(st)
 
 
 def fresh_room(st):
