@@ -5,8 +5,9 @@
 #   make web        only the latter (docs/WEB.md)
 #   make up / down / status   run the local stack (state in var/); NODES=N: a
 #                   cluster of N leaves; DB_NODES=3: a MariaDB Galera cluster
-#   make backup [BACKUP=DIR] / make restore BACKUP=DIR   online database
-#                   backup; restore into the stopped stack (docs/ADMIN.md)
+#   make backup [BACKUP=DIR] / make restore [DB_NODES=3] BACKUP=DIR   online
+#                   database backup (of one Galera node on a DB_NODES stack);
+#                   restore into the stopped stack (docs/ADMIN.md)
 #   make test       unit + integration tests against real MariaDB and brokers
 #   make asan       the same with ASan + UBSan, into build-asan/
 
@@ -127,8 +128,8 @@ backup:
 	@scripts/stack.sh backup $(BACKUP)
 
 restore:
-	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=DIR (a directory of make backup)"; exit 2; }
-	@scripts/stack.sh restore $(BACKUP)
+	@test -n "$(BACKUP)" || { echo "usage: make restore [DB_NODES=3] BACKUP=DIR (a directory of make backup)"; exit 2; }
+	@CHAT_DB_NODES=$(DB_NODES) scripts/stack.sh restore $(BACKUP)
 
 unit: all
 	$(BUILD)/unit-tests

@@ -2,7 +2,9 @@
  * (opts.hosts) each connect walks the list from its top and keeps the first
  * server that is usable: for a Galera node, one that is ready (in the
  * primary component) and synced, so a joiner, a donor or a node cut off in
- * a minority partition is passed over. */
+ * a minority partition is passed over. A connection that had to go down
+ * the list tries the servers above it again every failback interval, at a
+ * statement outside any transaction (failback_maybe). */
 #include "db.h"
 
 #include <errno.h>
@@ -14,10 +16,16 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
+#include "clock.h"
 #include "config.h"
 
 #define STMT_CACHE_SIZE 64
 #define MAX_SERVERS 16
+#define FAILBACK_DEFAULT_S 30
+/* Connect timeout for a server tried again by failback: one that is still
+ * silently gone (a cut link) stalls the caller this long, not the full
+ * timeout, each failback interval. */
+#define FAILBACK_CONNECT_TIMEOUT_S 2
 
 /* One server of the list: a unix socket, or host and port. */
 struct db_server {
@@ -38,6 +46,9 @@ struct db {
 	struct db_server servers[MAX_SERVERS];
 	int nservers;
 	int current;            /* index of the connected server, -1: none */
+	bool in_txn;            /* between db_begin and db_commit/db_rollback */
+	long long failback_ms;  /* interval of failback_maybe; <= 0: never */
+	long long failback_at;  /* clock_mono_ms of its next try */
 	char server_name[300];
 	struct stmt_slot cache[STMT_CACHE_SIZE];
 	char error[512];
@@ -75,6 +86,7 @@ static void disconnect(struct db *db)
 	if(db->conn) mysql_close(db->conn);
 	db->conn = NULL;
 	db->current = -1;
+	db->in_txn = false;
 }
 
 /* Galera state of the connected server: wsrep_on, wsrep_ready, and
@@ -119,10 +131,11 @@ static bool server_usable(struct db *db, char *why, size_t whylen)
 	return false;
 }
 
-static int connect_to(struct db *db, int index, char *why, size_t whylen)
+static int connect_to(struct db *db, int index, bool probe, char *why, size_t whylen)
 {
 	const struct db_server *server = &db->servers[index];
 	unsigned int timeout = db->opts.timeout_s ? db->opts.timeout_s : 10;
+	unsigned int connect_timeout = timeout;
 	int rc = DB_GONE;
 
 	db->conn = mysql_init(NULL);
@@ -130,7 +143,8 @@ static int connect_to(struct db *db, int index, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
-	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	if(probe && connect_timeout > FAILBACK_CONNECT_TIMEOUT_S) connect_timeout = FAILBACK_CONNECT_TIMEOUT_S;
+	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -144,6 +158,8 @@ static int connect_to(struct db *db, int index, char *why, size_t whylen)
 		goto out;
 	}
 	db->current = index;
+	/* Before server_usable's statement, which must not fail back. */
+	db->failback_at = clock_mono_ms() + db->failback_ms;
 	if(db->nservers > 1 && !server_usable(db, why, whylen)){
 		disconnect(db);
 		goto out;
@@ -161,15 +177,16 @@ static const char *server_describe(const struct db_server *server, char *buf, si
 	return buf;
 }
 
-/* Connects to the first usable server of the list. */
-static int connect_now(struct db *db)
+/* Connects to the first usable server of the list; the servers above
+ * index probe_above are tried with the short failback connect timeout. */
+static int connect_now(struct db *db, int probe_above)
 {
 	char why[400];
 	size_t at = 0;
 
 	db->error[0] = '\0';
 	for(int i = 0; i < db->nservers; i++){
-		if(connect_to(db, i, why, sizeof(why)) == DB_OK) return DB_OK;
+		if(connect_to(db, i, i < probe_above, why, sizeof(why)) == DB_OK) return DB_OK;
 		if(at < sizeof(db->error)){
 			char name[300];
 
@@ -181,6 +198,22 @@ static int connect_now(struct db *db)
 		snprintf(db->error + at, sizeof(db->error) - at, " (no usable server of %d)", db->nservers);
 	}
 	return DB_GONE;
+}
+
+/* Failback: connected below the top of the list, outside a transaction,
+ * once the interval has passed: connects again from the top (the servers
+ * above the current one with a short connect timeout), so every component
+ * is back on the first server, the one writer, soon after it is usable
+ * again. If none above is, it lands on the same server as before (or
+ * another below; or none, and the statement reports DB_GONE as after any
+ * lost connection). */
+static void failback_maybe(struct db *db)
+{
+	int was = db->current;
+
+	if(was <= 0 || db->in_txn || db->failback_ms <= 0 || clock_mono_ms() < db->failback_at) return;
+	disconnect(db);
+	(void)connect_now(db, was);
 }
 
 static char *dup_or_null(const char *s)
@@ -260,6 +293,7 @@ struct db *db_open(const struct db_opts *opts, char *err, size_t errlen)
 	db->opts = *opts;
 	db->opts.hosts = db->opts.host = db->opts.socket = NULL; /* copied into servers */
 	db->current = -1;
+	db->failback_ms = opts->failback_s < 0 ? 0 : 1000LL * (opts->failback_s ? opts->failback_s : FAILBACK_DEFAULT_S);
 	db->user = dup_or_null(opts->user);
 	db->password = dup_or_null(opts->password);
 	db->name = dup_or_null(opts->name);
@@ -267,7 +301,7 @@ struct db *db_open(const struct db_opts *opts, char *err, size_t errlen)
 		db_close(db);
 		return NULL;
 	}
-	if(connect_now(db) != DB_OK){
+	if(connect_now(db, 0) != DB_OK){
 		snprintf(err, errlen, "%s", db->error);
 		db_close(db);
 		return NULL;
@@ -435,8 +469,9 @@ int db_exec(struct db *db, const char *sql, const struct db_param *params, int n
 	my_bool update_max = 1;
 	int rc = DB_ERROR;
 
+	failback_maybe(db);
 	if(!db->conn){
-		rc = connect_now(db);
+		rc = connect_now(db, 0);
 		if(rc != DB_OK) goto out;
 	}
 	if(nparams < 0 || nparams > DB_MAX_PARAMS){
@@ -508,8 +543,11 @@ int db_begin(struct db *db)
 {
 	int rc;
 
-	if(!db->conn && (rc = connect_now(db)) != DB_OK) return rc;
-	return simple(db, "begin", mysql_autocommit(db->conn, 0));
+	failback_maybe(db);
+	if(!db->conn && (rc = connect_now(db, 0)) != DB_OK) return rc;
+	rc = simple(db, "begin", mysql_autocommit(db->conn, 0));
+	if(rc == DB_OK) db->in_txn = true;
+	return rc;
 }
 
 int db_commit(struct db *db)
@@ -522,6 +560,7 @@ int db_commit(struct db *db)
 	}
 	rc = simple(db, "commit", mysql_commit(db->conn));
 	if(rc == DB_OK) rc = simple(db, "autocommit", mysql_autocommit(db->conn, 1));
+	db->in_txn = false;
 	return rc;
 }
 
@@ -532,6 +571,7 @@ int db_rollback(struct db *db)
 	if(!db->conn) return DB_GONE;
 	rc = simple(db, "rollback", mysql_rollback(db->conn));
 	if(rc == DB_OK) rc = simple(db, "autocommit", mysql_autocommit(db->conn, 1));
+	db->in_txn = false;
 	return rc;
 }
 
@@ -539,7 +579,7 @@ int db_opts_from_config(const struct config *cfg, const char *prefix,
 		struct db_opts *opts, char *err, size_t errlen)
 {
 	char key[64];
-	long port;
+	long port, failback;
 
 	memset(opts, 0, sizeof(*opts));
 #define GET(field, name) do { \
@@ -556,6 +596,9 @@ int db_opts_from_config(const struct config *cfg, const char *prefix,
 	snprintf(key, sizeof(key), "%sport", prefix);
 	if(config_get_long(cfg, key, 3306, 1, 65535, &port, err, errlen)) return -1;
 	opts->port = (unsigned int)port;
+	snprintf(key, sizeof(key), "%sfailback_s", prefix);
+	if(config_get_long(cfg, key, FAILBACK_DEFAULT_S, 0, 86400, &failback, err, errlen)) return -1;
+	opts->failback_s = failback ? (int)failback : -1;
 	if(!opts->user || !opts->name || (!opts->hosts && !opts->host && !opts->socket)){
 		snprintf(err, errlen, "missing %suser, %sname and %shosts, %shost or %ssocket in the configuration",
 				prefix, prefix, prefix, prefix, prefix);

@@ -8,7 +8,9 @@
  * goes to the first one that answers and is a synced, primary cluster
  * member, so all components write through the same node while it lives.
  * A lost connection (DB_GONE) reconnects, again from the top of the list,
- * on the next statement. */
+ * on the next statement. A connection below the top goes back up (failback)
+ * at a statement outside a transaction, once per failback interval, when a
+ * server above it is usable again. */
 #ifndef CHAT_DB_H
 #define CHAT_DB_H
 
@@ -28,6 +30,8 @@ struct db_opts {
 	const char *password;
 	const char *name;       /* database name */
 	unsigned int timeout_s; /* connect, read and write timeout; 0 = 10 s */
+	int failback_s;         /* seconds between failback tries; 0 = 30 s,
+	                         * negative: never */
 };
 
 enum db_result {
@@ -93,7 +97,7 @@ const char *db_server(struct db *db);
 
 /* Reads database settings "<prefix>hosts" (or "<prefix>host",
  * "<prefix>port", "<prefix>socket"), "<prefix>user", "<prefix>password",
- * "<prefix>name" from cfg into opts; the strings point into cfg. Returns 0, or -1 with a message when a required
+ * "<prefix>name", "<prefix>failback_s" (0: never) from cfg into opts; the strings point into cfg. Returns 0, or -1 with a message when a required
  * key is missing. */
 struct config;
 int db_opts_from_config(const struct config *cfg, const char *prefix,

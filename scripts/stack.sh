@@ -2,8 +2,10 @@
 # stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
 # joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
 #   stack.sh up | down | status
-#   stack.sh backup [DIR]   online backup of the database (mariadb-backup)
-#   stack.sh restore DIR    puts a backup back into the stopped stack
+#   stack.sh backup [DIR]   online backup of the database (mariadb-backup;
+#                           of one node on a Galera stack)
+#   stack.sh restore DIR    puts a backup back into the stopped stack (with
+#                           CHAT_DB_NODES=N: into node 1 of a new cluster)
 # Everything lives under $CHAT_VAR (default: var/ in the checkout): data,
 # generated configs, secrets (mode 0600), logs and pid files. `down` stops
 # exactly the processes whose pid files `up` wrote, nothing else.
@@ -27,8 +29,9 @@
 #                              offer HTTP/2, on which http_dir fails, docs/WEB.md)
 # With CHAT_DB_NODES=N (`make up DB_NODES=3`) the database is a MariaDB
 # Galera cluster of N nodes instead of one MariaDB (scripts/galera.sh):
-#   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
-#   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
+# (needs root), each node in its own network namespace on a private /24:
+#   CHAT_DB_NET (10.233.0)  node i on CHAT_DB_NET.(10+i):3306, the host on .1
+#   CHAT_DB_NS (chat)       namespaces <NS>sw (the bridge) and <NS>db1..N
 #   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
 # Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
 # history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
@@ -63,6 +66,14 @@ HEALTH_PORT=${CHAT_HEALTH_PORT:-}
 LB_WEB_PORT=${CHAT_LB_WEB_PORT:-18080}
 LB_WEB_TLS_PORT=${CHAT_LB_WEB_TLS_PORT:-18443}
 DB_NODES=${CHAT_DB_NODES:-}
+# shellcheck disable=SC2034 # galera.sh's
+DB_NS="" DB_NET=""
+# A running Galera stack's own settings (galera.sh) win over the environment.
+if [ -f "$VAR/run/galera.env" ]; then
+	while IFS='=' read -r key value; do
+		case $key in DB_NODES|DB_NS|DB_NET) printf -v "$key" '%s' "$value" ;; esac
+	done < "$VAR/run/galera.env"
+fi
 if [ -n "$DB_NODES" ]; then
 	case $DB_NODES in
 		*[!0-9]*) echo "stack: error: DB_NODES must be a number of Galera nodes (1-9)" >&2; exit 1 ;;
@@ -221,14 +232,19 @@ start_mariadb() {
 }
 
 setup_database() {
-	local pw
+	local pw host_grant=""
 	pw=$(secret db-password)
+	# Galera: the services reach the nodes from the host's address on the
+	# database network (galera.sh).
+	[ -z "$DB_NODES" ] || host_grant="CREATE USER IF NOT EXISTS '$DB_USER'@'$(galera_host_addr)' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'$(galera_host_addr)';"
 	sql <<SQL
 CREATE DATABASE IF NOT EXISTS $DB_NAME CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$pw';
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$pw';
 GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'localhost';
 GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'127.0.0.1';
+$host_grant
 CREATE TABLE IF NOT EXISTS $DB_NAME.schema_migrations (
   name VARCHAR(255) NOT NULL PRIMARY KEY,
   applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
@@ -586,11 +602,7 @@ cmd_down() {
 	for part in leaf hub mariadb; do
 		stop_part "$part"
 	done
-	# Galera nodes last to first, whatever DB_NODES `up` had: the last
-	# one stopped (node 1) is the one the next `up` bootstraps from.
-	for f in $(ls -r "$VAR"/run/mariadb[0-9]*.pid 2>/dev/null); do
-		stop_part "$(basename "$f" .pid)"
-	done
+	[ -z "$DB_NODES" ] || galera_down
 }
 
 # Stops or starts one Galera node while the rest serve (a rolling restart:
@@ -622,19 +634,34 @@ cmd_status() {
 # database and its accounts) while chat goes on: mariadb-backup copies the
 # InnoDB files and the redo written meanwhile, then --prepare applies that
 # redo, so DIR holds the data as of one instant near the end of the copy
-# (docs/ADMIN.md, "Backups"). DIR must not exist; default
-# $VAR/backups/UTC-TIMESTAMP. Prints DIR on the last line.
+# (docs/ADMIN.md, "Backups"). On a Galera stack the copy is taken from one
+# synced node, the last one (not node 1, the writer: the backup's short
+# commit block then never stalls the writes), with --galera-info (the
+# cluster position, in DIR/xtrabackup_galera_info). DIR must not exist;
+# default $VAR/backups/UTC-TIMESTAMP. Prints DIR on the last line.
 cmd_backup() {
-	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)}
+	local dir=${1:-$VAR/backups/$(date -u +%Y%m%dT%H%M%SZ)} sock="$VAR/db/mariadb.sock" from=MariaDB i
+	local galera_opt=()
 	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
-	[ -z "$DB_NODES" ] && [ ! -e "$(pidfile mariadb1)" ] \
-		|| die "backups of a Galera cluster (DB_NODES) are not scripted yet (docs/ADMIN.md, \"Database cluster\")"
-	alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
+	if [ -n "$DB_NODES" ]; then
+		sock=""
+		for i in $(seq "$DB_NODES" -1 1); do
+			if alive_pid "mariadb$i" >/dev/null && galera_synced "$i"; then
+				sock=$(galera_sock "$i")
+				from="Galera node mariadb$i"
+				break
+			fi
+		done
+		[ -n "$sock" ] || die "no Galera node is up and synced: back up a running stack (make up DB_NODES=$DB_NODES)"
+		galera_opt=(--galera-info)
+	else
+		alive_pid mariadb >/dev/null || die "MariaDB is not running: back up a running stack (make up)"
+	fi
 	[ ! -e "$dir" ] || die "$dir already exists"
 	mkdir -p "$(dirname "$dir")"
 	(umask 077; mkdir "$dir")
-	log "backing up MariaDB into $dir"
-	if ! mariadb-backup --no-defaults --backup --target-dir="$dir" --socket="$VAR/db/mariadb.sock" \
+	log "backing up $from into $dir"
+	if ! mariadb-backup --no-defaults --backup "${galera_opt[@]}" --target-dir="$dir" --socket="$sock" \
 			--user=root > "$dir.log" 2>&1; then
 		tail -20 "$dir.log" >&2
 		die "mariadb-backup --backup failed (log: $dir.log)"
@@ -648,12 +675,25 @@ cmd_backup() {
 	echo "$dir"
 }
 
-# Replaces the stack's database with backup DIR. Everything must be stopped
-# (make down): services and brokers would otherwise keep writing to the
-# data being replaced. The current data directory is kept beside it as
-# data.before-restore-TIMESTAMP (delete it by hand once happy).
+# Moves data directory $1 aside as data.before-restore-TIMESTAMP.
+keep_data() { # datadir
+	local kept
+	[ -d "$1" ] || return 0
+	kept="$1.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+	mv "$1" "$kept"
+	log "kept the current data directory as $kept"
+}
+
+# Replaces the stack's database with backup DIR (of a single MariaDB or of
+# a Galera node, either way). Everything must be stopped (make down):
+# services and brokers would otherwise keep writing to the data being
+# replaced. The current data directories are kept beside them as
+# data.before-restore-TIMESTAMP (delete them by hand once happy). On a
+# Galera stack (DB_NODES) the backup goes into node 1 and the other nodes'
+# data is set aside: the next `make up DB_NODES=N` starts a new cluster
+# from node 1 and the others join it with a full state transfer.
 cmd_restore() {
-	local dir=${1:-} part kept
+	local dir=${1:-} part target="$VAR/db/data" f
 	[ -n "$dir" ] || die "usage: stack.sh restore DIR (make restore BACKUP=DIR)"
 	dir=$(cd "$dir" 2>/dev/null && pwd) || die "no backup directory $1"
 	[ -f "$dir/backup.log" ] && grep -q "completed OK" "$dir/backup.log" && [ -d "$dir/chat" ] \
@@ -667,19 +707,29 @@ cmd_restore() {
 		! alive_pid "$(basename "$part" .pid)" >/dev/null \
 			|| die "$(basename "$part" .pid) is running: stop the stack first (make down)"
 	done
-	mkdir -p "$VAR/db" "$VAR/log"
-	if [ -d "$VAR/db/data" ]; then
-		kept="$VAR/db/data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
-		mv "$VAR/db/data" "$kept"
-		log "kept the current data directory as $kept"
+	if [ -n "$DB_NODES" ]; then
+		target="$VAR/db1/data"
+		for f in "$VAR"/db[0-9]*/data; do
+			[ -d "$f" ] && keep_data "$f"
+		done
+	else
+		[ ! -d "$VAR/db1/data" ] \
+			|| die "this stack's database is a Galera cluster: make restore DB_NODES=N BACKUP=$1"
+		keep_data "$target"
 	fi
-	if ! mariadb-backup --no-defaults --copy-back --target-dir="$dir" --datadir="$VAR/db/data" \
+	mkdir -p "$(dirname "$target")" "$VAR/log"
+	if ! mariadb-backup --no-defaults --copy-back --target-dir="$dir" --datadir="$target" \
 			> "$VAR/log/restore.log" 2>&1; then
 		tail -20 "$VAR/log/restore.log" >&2
 		die "mariadb-backup --copy-back failed (log: $VAR/log/restore.log)"
 	fi
-	rm -f "$VAR/db/data/backup.log"
-	log "restored $dir; start the stack with make up"
+	rm -f "$target/backup.log"
+	if [ -n "$DB_NODES" ]; then
+		chown -R mysql: "$(dirname "$target")"
+		log "restored $dir into node 1; start the cluster with make up DB_NODES=$DB_NODES (the other nodes copy it from node 1)"
+	else
+		log "restored $dir; start the stack with make up"
+	fi
 }
 
 case "${1:-}" in

@@ -8,7 +8,7 @@ bodies, one room) are queued for it on the hub, and it is started again:
 the rate is N / (last commit - start), from the rows' created_at, as
 bench.py's backlog scenario measures it. RUNS runs per tier, the median
 reported, with the Galera / single ratio. Needs root (the Galera nodes run
-as user mysql) and galera-4.
+in network namespaces, as user mysql) and galera-4.
 
     CHAT_BUILD=build /usr/bin/python3 tests/bench/galera_storage.py [N] [RUNS]
 """
@@ -58,10 +58,9 @@ class Tier:
                         CHAT_PLUGIN_OPTS="send_rate 1000000;send_burst 1000000")
         self.socket = os.path.join(self.var, "db/mariadb.sock")
         if galera:
-            base = random.randint(20000, 40000)
-            self.env.update(CHAT_DB_NODES="3", CHAT_DB_NET=f"127.{random.randint(100, 250)}.{random.randint(0, 255)}",
-                            CHAT_GALERA_PORT=str(base), CHAT_GALERA_IST_PORT=str(base + 10),
-                            CHAT_GALERA_SST_PORT=str(base + 20))
+            # Each node in its own network namespace (scripts/galera.sh).
+            self.env.update(CHAT_DB_NODES="3", CHAT_DB_NS=f"gbench{os.getpid() % 1000}",
+                            CHAT_DB_NET=f"10.233.{random.randint(100, 250)}")
             self.socket = os.path.join(self.var, "db1/mariadb.sock")
 
     def script(self, *args):

@@ -6,6 +6,7 @@ exactly what a user runs. On a failing test the logs of the brokers and
 services are attached to the report; with CHAT_SANITIZED=1 the session fails
 if any sanitizer report appears in a log.
 """
+import ctypes
 import functools
 import glob
 import json
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -218,6 +220,97 @@ def wait_snapshot(version, log_paths, timeout=WAIT_S):
         return
     raise AssertionError(f"auth snapshot {version} not adopted within {timeout}s by "
                          + ", ".join(f"{p} (at {snapshot_version(p)})" for p in lagging()))
+
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=check)
+
+
+class Net:
+    """The network namespaces of one test cluster, named <pfx><node>: node
+    has address addr[node] on a /24 whose switch is a Linux bridge in
+    namespace <pfx>sw, joined to it by a veth pair (<pfx><node>a inside,
+    <pfx><node>b on the bridge). up() builds them and down() deletes them;
+    scripts/galera.sh builds the Galera nodes' the same way, and a Net over
+    those (never up()) only cuts and heals links."""
+
+    def __init__(self, pfx, nodes, addr):
+        self.pfx, self.nodes, self.addr, self.made = pfx, nodes, addr, []
+        self.cut_method = "iptables" if shutil.which("iptables") else "blackhole routes"
+
+    def ns(self, node):
+        return f"{self.pfx}{node}"
+
+    def exec(self, node, *argv):
+        return ["ip", "netns", "exec", self.ns(node), *argv]
+
+    def up(self):
+        try:
+            ip("netns", "add", self.ns("sw"))
+            self.made.append("sw")
+            ip("-n", self.ns("sw"), "link", "add", "br0", "type", "bridge")
+            ip("-n", self.ns("sw"), "link", "set", "br0", "up")
+            ip("-n", self.ns("sw"), "link", "set", "lo", "up")
+            for node in self.nodes:
+                ns = self.ns(node)
+                ip("netns", "add", ns)
+                self.made.append(node)
+                ip("link", "add", f"{ns}a", "netns", ns, "type", "veth", "peer", "name", f"{ns}b", "netns", self.ns("sw"))
+                ip("-n", ns, "addr", "add", f"{self.addr[node]}/24", "dev", f"{ns}a")
+                ip("-n", ns, "link", "set", f"{ns}a", "up")
+                ip("-n", ns, "link", "set", "lo", "up")
+                ip("-n", self.ns("sw"), "link", "set", f"{ns}b", "master", "br0")
+                ip("-n", self.ns("sw"), "link", "set", f"{ns}b", "up")
+        except Exception:
+            self.down()
+            raise
+
+    def down(self):
+        for node in self.made:
+            ip("netns", "del", self.ns(node), check=False)
+        self.made = []
+
+    def _cut(self, a, b, add):
+        for here, there in ((a, b), (b, a)):
+            if self.cut_method == "iptables":
+                # Silently dropped on arrival: neither side hears anything,
+                # as with a pulled cable (no RST, no ICMP, no local error).
+                subprocess.run(self.exec(here, "iptables", "-w", "-A" if add else "-D", "INPUT",
+                                         "-s", self.addr[there], "-j", "DROP"),
+                               capture_output=True, text=True, timeout=20, check=True)
+            else:
+                ip("-n", self.ns(here), "route", "add" if add else "del", "blackhole", f"{self.addr[there]}/32")
+
+    def link(self, node, up):
+        """Takes node's one link down (a pulled cable: nobody, host or
+        peer, reaches it or hears from it; its own sockets see nothing) or
+        up again."""
+        ip("-n", self.ns(node), "link", "set", f"{self.ns(node)}a", "up" if up else "down")
+
+    def partition(self, a, b):
+        self._cut(a, b, True)
+
+    def heal(self, a, b):
+        self._cut(a, b, False)
+
+    @contextmanager
+    def inside(self, node):
+        """Runs the block (and threads it starts) in namespace node: sockets
+        made there stay there."""
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/var/run/netns/{self.ns(node)}", os.O_RDONLY)
+        try:
+            if _libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            yield
+        finally:
+            _libc.setns(own, CLONE_NEWNET)
+            os.close(own)
+            os.close(target)
 
 
 class Client:
@@ -451,15 +544,9 @@ def close_clients(st):
             pass
 
 
-@pytest.fixture(scope="session")
-def stack():
-    var = tempfile.mkdtemp(prefix="chat-test-")
-    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
-    st = Stack(var)
-    bring_up(st)
-    yield st
-    close_clients(st)
-    st.script("down", check=False)
+def sanitizer_reports(var):
+    """The sanitizer reports in the logs of the stack in var (brokers,
+    services, solo brokers, namespaced clusters), each with its log's name."""
     reports = []
     solo = [os.path.relpath(p, var) for p in glob.glob(os.path.join(var, "solo-*", "stderr.log"))
             + glob.glob(os.path.join(var, "netns-*", "*", "stderr.log"))
@@ -470,12 +557,31 @@ def stack():
             text = open(path, errors="replace").read()
             if re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:", text):
                 reports.append(f"{rel}:\n{text[-4000:]}")
+    return reports
+
+
+def tear_down(st):
+    """Stops stack st, deletes its state (unless CHAT_KEEP_VAR) and fails
+    with any sanitizer report its logs hold."""
+    close_clients(st)
+    st.script("down", check=False)
+    reports = sanitizer_reports(st.var)
     if os.environ.get("CHAT_KEEP_VAR"):
-        print(f"state kept in {var}")
+        print(f"state kept in {st.var}")
     else:
-        shutil.rmtree(var, ignore_errors=True)
+        shutil.rmtree(st.var, ignore_errors=True)
     if reports:
         pytest.fail("sanitizer reports in logs:\n" + "\n".join(reports), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    var = tempfile.mkdtemp(prefix="chat-test-")
+    os.chmod(var, 0o755)  # the broker drops to user mosquitto and must reach its dir
+    st = Stack(var)
+    bring_up(st)
+    yield st
+    tear_down(st)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -25,7 +25,6 @@ documented bounds (docs/PROTOCOL.md, docs/ADMIN.md). Every load loop is
 bounded in count and time. Everything is deleted afterwards, also on
 failure. Needs root (CAP_NET_ADMIN) and haproxy: otherwise skipped with the
 reason."""
-import ctypes
 import json
 import os
 import queue
@@ -35,12 +34,11 @@ import subprocess
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from conftest import BUILD, ROOT, WAIT_S, start_process, wait_out_window, wait_until
+from conftest import BUILD, ROOT, WAIT_S, Net, ip, start_process, wait_out_window, wait_until
 
 NET = "10.231.7"
 ADDR = {"hub": f"{NET}.1", "hub2": f"{NET}.2", "l1": f"{NET}.11", "l2": f"{NET}.12", "cli": f"{NET}.100"}
@@ -58,86 +56,6 @@ LONG_CUT_S = 27
 # then asks the leaf for its connections on its first heartbeat (2 s) and
 # publishes 0.5-2.5 s later. docs/ADMIN.md states 20 s.
 REJOIN_PRESENCE_S = 20
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=check)
-
-
-class Net:
-    """The namespaces of one test cluster, named <pfx><node>."""
-
-    def __init__(self, pfx, nodes):
-        self.pfx, self.nodes, self.made = pfx, nodes, []
-        self.cut_method = "iptables" if shutil.which("iptables") else "blackhole routes"
-
-    def ns(self, node):
-        return f"{self.pfx}{node}"
-
-    def exec(self, node, *argv):
-        return ["ip", "netns", "exec", self.ns(node), *argv]
-
-    def up(self):
-        try:
-            ip("netns", "add", self.ns("sw"))
-            self.made.append("sw")
-            ip("-n", self.ns("sw"), "link", "add", "br0", "type", "bridge")
-            ip("-n", self.ns("sw"), "link", "set", "br0", "up")
-            ip("-n", self.ns("sw"), "link", "set", "lo", "up")
-            for node in self.nodes:
-                ns = self.ns(node)
-                ip("netns", "add", ns)
-                self.made.append(node)
-                ip("link", "add", f"{ns}a", "netns", ns, "type", "veth", "peer", "name", f"{ns}b", "netns", self.ns("sw"))
-                ip("-n", ns, "addr", "add", f"{ADDR[node]}/24", "dev", f"{ns}a")
-                ip("-n", ns, "link", "set", f"{ns}a", "up")
-                ip("-n", ns, "link", "set", "lo", "up")
-                ip("-n", self.ns("sw"), "link", "set", f"{ns}b", "master", "br0")
-                ip("-n", self.ns("sw"), "link", "set", f"{ns}b", "up")
-        except Exception:
-            self.down()
-            raise
-
-    def down(self):
-        for node in self.made:
-            ip("netns", "del", self.ns(node), check=False)
-        self.made = []
-
-    def _cut(self, a, b, add):
-        for here, there in ((a, b), (b, a)):
-            if self.cut_method == "iptables":
-                # Silently dropped on arrival: neither side hears anything,
-                # as with a pulled cable (no RST, no ICMP, no local error).
-                subprocess.run(self.exec(here, "iptables", "-w", "-A" if add else "-D", "INPUT",
-                                         "-s", ADDR[there], "-j", "DROP"),
-                               capture_output=True, text=True, timeout=20, check=True)
-            else:
-                ip("-n", self.ns(here), "route", "add" if add else "del", "blackhole", f"{ADDR[there]}/32")
-
-    def partition(self, a, b):
-        self._cut(a, b, True)
-
-    def heal(self, a, b):
-        self._cut(a, b, False)
-
-    @contextmanager
-    def inside(self, node):
-        """Runs the block (and threads it starts) in namespace node: sockets
-        made there stay there."""
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/var/run/netns/{self.ns(node)}", os.O_RDONLY)
-        try:
-            if _libc.setns(target, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-            yield
-        finally:
-            _libc.setns(own, CLONE_NEWNET)
-            os.close(own)
-            os.close(target)
-
-
 class Proc:
     """A process started in a namespace; stopped by its pid only."""
 
@@ -419,7 +337,7 @@ def need_netns(pfx):
 
 def cluster_fixture(stack, pfx, users, standby):
     need_netns(pfx)
-    net = Net(pfx, (["hub", "hub2"] if standby else ["hub"]) + ["l1", "l2", "cli"])
+    net = Net(pfx, (["hub", "hub2"] if standby else ["hub"]) + ["l1", "l2", "cli"], ADDR)
     net.up()
     cl = None
     try:

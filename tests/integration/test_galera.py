@@ -1,24 +1,31 @@
 """The database tier as a 3-node MariaDB Galera cluster (`make up DB_NODES=3`,
-scripts/galera.sh) under faults, during QoS 1 bursts into one room:
+scripts/galera.sh), each node in its own network namespace joined to the
+host by a bridge (conftest.Net's topology), under faults, during QoS 1
+bursts into one room:
 
 - a certification conflict: another node keeps writing the room's row while
   history-svc stores (its COMMITs abort with 1213 and must be run again);
 - SIGKILL of the writer node (node 1, the first in db_hosts);
-- the writer cut off in a minority partition (iptables DROP between its
-  address and the others', on loopback), then healed;
+- the writer cut off in a minority partition (iptables DROP in its own
+  namespace and in the others', between it and them; the host still
+  reaches it), then healed;
+- the writer's link taken down (a pulled cable: host and peers hear
+  nothing from it), then up again;
 - a rolling restart of all three nodes, one after another.
 
 After each: every message the broker acknowledged is stored exactly once
 with gapless seq, every node holds the same archive, and a new user can log
 in, be added to the room and get a receipt for a message (logins and
 memberships go through the cluster too). Each test prints its figures:
-burst size, drain time (end of the burst to all stored) and how many times
-history-svc ran a batch again or found a message already stored.
+burst size, drain time (end of the burst to all stored), how many times
+history-svc ran a batch again, and how many messages were resent to it
+(delivered again and found already stored). The sender itself resends
+nothing: the broker acknowledges every message whatever the database does.
 
-The module starts its own stack (hub, leaf, services, 3 Galera nodes on
-private loopback addresses) once, about 20-30 s. Needs root (the nodes run
-as user mysql, the partition needs iptables) and galera-4: otherwise
-skipped."""
+The module starts its own stack (hub, leaf, services, 3 Galera nodes in
+their namespaces) once, about 20-30 s, through scripts/stack.sh as `make
+up DB_NODES=3` does. Needs root (namespaces; the nodes run as user mysql)
+and galera-4: otherwise skipped."""
 import os
 import random
 import re
@@ -33,7 +40,7 @@ import uuid
 import pytest
 from conftest import wait_for
 
-from conftest import Client, Stack, bring_up, close_clients
+from conftest import Client, Net, Stack, bring_up, tear_down
 
 from test_durability import SENDER, Burst, check_archive, wait_stored
 
@@ -41,23 +48,23 @@ BURST = int(os.environ.get("CHAT_GALERA_BURST", "20000"))
 SMALL_BURST = int(os.environ.get("CHAT_GALERA_SMALL_BURST", "6000"))
 NODES = (1, 2, 3)
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists("/usr/lib/galera/libgalera_smm.so"),
-    reason="needs root and galera-4 (make deps)")
+GALERA_OK = os.geteuid() == 0 and os.path.exists("/usr/lib/galera/libgalera_smm.so")
+pytestmark = pytest.mark.skipif(not GALERA_OK, reason="needs root and galera-4 (make deps)")
 
 
 class GaleraStack(Stack):
-    """conftest's Stack with CHAT_DB_NODES=3 on private loopback addresses."""
+    """conftest's Stack with CHAT_DB_NODES=3: the nodes in namespaces
+    <pfx>db1..3 on a private /24 (scripts/galera.sh); self.net (a
+    conftest.Net over them) cuts and heals their links."""
 
-    def __init__(self, var):
+    def __init__(self, var, pfx):
         super().__init__(var)
-        self.net = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}"
-        base = random.randint(20000, 40000)
-        self.env.update(CHAT_DB_NODES="3", CHAT_DB_NET=self.net, CHAT_GALERA_PORT=str(base),
-                        CHAT_GALERA_IST_PORT=str(base + 10), CHAT_GALERA_SST_PORT=str(base + 20))
+        self.subnet = f"10.233.{random.randint(100, 250)}"
+        self.env.update(CHAT_DB_NODES="3", CHAT_DB_NS=pfx, CHAT_DB_NET=self.subnet)
+        self.net = Net(pfx, [f"db{n}" for n in NODES], {f"db{n}": self.addr(n) for n in NODES})
 
     def addr(self, node):
-        return f"{self.net}.{10 + node}"
+        return f"{self.subnet}.{10 + node}"
 
     def node_sql(self, node, query, timeout=30):
         out = subprocess.run(["mariadb", "--no-defaults", "-S", os.path.join(self.var, f"db{node}/mariadb.sock"),
@@ -108,18 +115,13 @@ def stack():
     then attaches these logs, the Galera nodes' included)."""
     var = tempfile.mkdtemp(prefix="chat-galera-")
     os.chmod(var, 0o755)  # the brokers (user mosquitto) and nodes (user mysql) reach their dirs
-    st = GaleraStack(var)
+    st = GaleraStack(var, f"g{os.getpid() % 100000}")
     started = time.monotonic()
     bring_up(st, "stack.sh up (DB_NODES=3)")
     print(f"\n3-node Galera stack up in {time.monotonic() - started:.1f} s")
     st.add_user(SENDER, "burster-pw-1")
     yield st
-    close_clients(st)
-    st.script("down", check=False)
-    if os.environ.get("CHAT_KEEP_VAR"):
-        print(f"state kept in {var}")
-    else:
-        shutil.rmtree(var, ignore_errors=True)
+    tear_down(st)
 
 
 def fresh_room(st):
@@ -128,22 +130,52 @@ def fresh_room(st):
     room = "gal-" + uuid.uuid4().hex[:8]
     assert st.chatctl("room", "create", room).returncode == 0
     assert st.chatctl("member", "add", room, SENDER).returncode == 0
+    probe(st, room)
+    return room
+
+
+def probe(st, room):
+    """SENDER's message into room, published until it gets its receipt."""
     client = Client(st, SENDER, "leaf")
     try:
         client.subscribe(f"chat/v1/users/{SENDER}/inbox")
         deadline = time.monotonic() + 30
         while True:
-            probe = "probe-" + uuid.uuid4().hex
-            client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", {"id": probe, "body": "probe"})
+            msg_id = "probe-" + uuid.uuid4().hex
+            client.publish(f"chat/v1/rooms/{room}/msg/{SENDER}", {"id": msg_id, "body": "probe"})
             try:
                 client.expect_json(f"chat/v1/users/{SENDER}/inbox",
-                                   lambda d: d.get("type") == "receipt" and d.get("id") == probe, timeout=3)
-                return room
+                                   lambda d: d.get("type") == "receipt" and d.get("id") == msg_id, timeout=3)
+                return
             except AssertionError:
                 if time.monotonic() > deadline:
                     raise
     finally:
         client.close()
+
+
+def local_commits(st):
+    return {n: int(st.status(n, "wsrep_local_commits") or 0) for n in NODES}
+
+
+def writing_nodes(st):
+    """The nodes that committed transactions of their own (Galera's
+    wsrep_local_commits; a node only applies the others') while history-svc
+    stored one message, in a room of its own."""
+    if not getattr(st, "probe_room", None):
+        st.probe_room = fresh_room(st)
+    before = local_commits(st)
+    probe(st, st.probe_room)
+    after = local_commits(st)
+    return {n for n in NODES if after[n] > before[n]}
+
+
+def wait_writes_through_node_1(st, timeout=90):
+    """Waits until every write goes through node 1 (the top of db_hosts);
+    returns the seconds it took."""
+    started = time.monotonic()
+    wait_until("every write through node 1", lambda: writing_nodes(st) == {1}, timeout)
+    return time.monotonic() - started
 
 
 class HistoryLog:
@@ -235,6 +267,36 @@ def report(name, count, drain, figures):
     print(f"\n{name}: {count} messages, drain {drain:.1f} s after the burst, {figures}")
 
 
+def test_each_node_in_its_own_network_namespace(stack):
+    """What `make up DB_NODES=3` builds: node i runs in namespace <pfx>db<i>
+    with its own address, which the host does not have; every component is
+    given those addresses (db_hosts) and reaches them over the bridge."""
+    st = stack
+    wait_cluster(st)
+    own = os.readlink("/proc/self/ns/net")
+    spaces = {}
+    for n in NODES:
+        pid = st.pid(f"mariadb{n}")
+        spaces[n] = os.readlink(f"/proc/{pid}/ns/net")
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/var/run/netns/{st.net.ns(f'db{n}')}").st_ino, \
+            f"mariadb{n} is not in namespace {st.net.ns(f'db{n}')}"
+        addrs = subprocess.run(st.net.exec(f"db{n}", "ip", "-4", "-o", "addr", "show"),
+                               capture_output=True, text=True, check=True).stdout
+        assert f"{st.addr(n)}/24" in addrs, addrs
+    assert len(set(spaces.values())) == 3 and own not in spaces.values(), spaces
+    host = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True).stdout
+    assert not any(f" {st.addr(n)}/" in host for n in NODES), "a node's address is on the host"
+    with open(os.path.join(st.var, "conf/db.conf")) as f:
+        conf = f.read()
+    assert f"db_hosts = {st.addr(1)}:3306,{st.addr(2)}:3306,{st.addr(3)}:3306" in conf, conf
+    # The services and the brokers' plugins are connected to node 1 (the
+    # writer) over the bridge, from the host's address there.
+    clients = st.node_sql(1, "SELECT host FROM information_schema.processlist WHERE user = 'chat'")
+    assert clients and all(h.startswith(f"{st.subnet}.1:") for h, in clients), clients
+    status = st.script("status", check=False).stdout
+    assert all(f"mariadb{n}" in status for n in NODES), status
+
+
 def test_certification_conflicts_are_retried(stack):
     """For a few seconds mid-burst node 2 rewrites the room's row as fast as
     it can (visibility flipped and back in one transaction: nothing a user
@@ -288,48 +350,77 @@ def test_sigkill_of_the_writer_node_mid_burst(stack):
     same_on_every_node(st, room)
 
 
-def iptables_cut(st, node, add):
-    """Drops every packet between node's address and the other nodes'."""
+def test_writes_fail_back_to_node_1_once_it_is_synced(stack):
+    """After the SIGKILL test node 1 is back, while every component wrote
+    through node 2: within the failback interval (db_failback_s, 30 s) of
+    their move, each goes back up its db_hosts list at its next statement
+    outside a transaction, so node 1 is again the one writer."""
+    st = stack
+    wait_cluster(st)
+    print(f"failback: every write through node 1 {wait_writes_through_node_1(st):.1f} s after node 1 was synced")
+
+
+def cut_off(st, node, add):
+    """Drops every packet between node and the other nodes, in each one's
+    own namespace (the host still reaches node)."""
     for other in NODES:
-        if other == node:
-            continue
-        for src, dst in ((st.addr(node), st.addr(other)), (st.addr(other), st.addr(node))):
-            subprocess.run(["iptables", "-w", "-I" if add else "-D", "INPUT", "-i", "lo", "-s", src, "-d", dst,
-                            "-j", "DROP"], check=add, capture_output=True, timeout=20)
-
-
-def writer_node(st):
-    """The node history-svc writes through now (from its log)."""
-    with open(os.path.join(st.var, "log/history-svc.log"), errors="replace") as f:
-        found = re.findall(r"writing through MariaDB (\S+):\d+", f.read())
-    assert found, "history-svc logged no server yet"
-    return next(n for n in NODES if st.addr(n) == found[-1])
+        if other != node:
+            (st.net.partition if add else st.net.heal)(f"db{node}", f"db{other}")
 
 
 @pytest.mark.skipif(not shutil.which("iptables"), reason="needs iptables")
 def test_writer_cut_off_in_a_minority_partition_then_healed(stack):
-    """The node history-svc writes through (node 2 after the SIGKILL test)
-    loses the other two: its COMMITs wait, then fail once it knows it is a
-    minority (non-Primary); history-svc moves to the majority."""
+    """The writer (node 1) loses the other two: its COMMITs wait, then fail
+    once it knows it is a minority (non-Primary); history-svc moves to the
+    majority."""
     st = stack
     wait_cluster(st)
     room = fresh_room(st)
-    writer = writer_node(st)
+    wait_writes_through_node_1(st)
+    writer = 1
     log = HistoryLog(st)
     burst = Burst(st, "leaf", room, SMALL_BURST)
     try:
-        drain, figures = burst_until_stored(st, burst, lambda: iptables_cut(st, writer, True), SMALL_BURST, log)
+        drain, figures = burst_until_stored(st, burst, lambda: cut_off(st, writer, True), SMALL_BURST, log)
         # Alone, the node is no primary component: it refuses service.
         wait_until(f"node {writer} non-primary", lambda: st.status(writer, "wsrep_cluster_status") == "non-Primary", 60)
         report(f"writer (node {writer}) cut off in a minority", SMALL_BURST, drain, figures)
-        assert any(not w.startswith(st.addr(writer)) for w in figures["writing through"]), \
-            "history-svc must have moved to the majority"
+        moved = writing_nodes(st)
+        assert moved and writer not in moved, f"history-svc must have moved to the majority (writes through {moved})"
         logins_and_memberships_work(st, room)
     finally:
-        iptables_cut(st, writer, False)
+        cut_off(st, writer, False)
     started = time.monotonic()
     wait_cluster(st)
     print(f"healed: node {writer} synced again {time.monotonic() - started:.1f} s after the cut was removed")
+    same_on_every_node(st, room)
+
+
+def test_writers_link_down_mid_burst_then_up(stack):
+    """The writer's (node 1's, once everything failed back after the
+    partition) link goes down (a pulled cable): history-svc's
+    statement in flight hears nothing until its read timeout (db_timeout_s,
+    10 s), then it connects again from the top of db_hosts, waiting out
+    the dead node's connect timeout, and writes through the next one. The
+    node, alone, goes non-Primary; back up, it rejoins by itself."""
+    st = stack
+    wait_cluster(st)
+    room = fresh_room(st)
+    wait_writes_through_node_1(st)
+    writer = 1
+    log = HistoryLog(st)
+    burst = Burst(st, "leaf", room, SMALL_BURST)
+    try:
+        drain, figures = burst_until_stored(st, burst, lambda: st.net.link(f"db{writer}", False), SMALL_BURST, log)
+        report(f"writer (node {writer}) link down", SMALL_BURST, drain, figures)
+        moved = writing_nodes(st)
+        assert moved and writer not in moved, f"history-svc must have moved to another node (writes through {moved})"
+        logins_and_memberships_work(st, room)
+    finally:
+        st.net.link(f"db{writer}", True)
+    started = time.monotonic()
+    wait_cluster(st)
+    print(f"link up: node {writer} synced again in {time.monotonic() - started:.1f} s")
     same_on_every_node(st, room)
 
 

@@ -882,9 +882,37 @@ static void db_hosts_parse_and_try_each_in_order(void)
 	CHECK(strstr(err, "no usable server of 2") != NULL);
 }
 
+/* db_failback_s: 30 s when absent, 0 turns failback off (negative in
+ * opts), anything outside 0..86400 is refused. */
+static void db_failback_from_config(void)
+{
+	const char *base = "db_hosts = a:1,b:2\ndb_user = u\ndb_name = n\n";
+	const struct { const char *extra; int rc, failback_s; } rows[] = {
+		{ "", 0, 30 },
+		{ "db_failback_s = 5\n", 0, 5 },
+		{ "db_failback_s = 0\n", 0, -1 },
+		{ "db_failback_s = -1\n", -1, 0 },
+		{ "db_failback_s = 86401\n", -1, 0 },
+		{ "db_failback_s = soon\n", -1, 0 },
+	};
+	char text[256], err[256];
+
+	for(size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++){
+		struct config *cfg = NULL;
+		struct db_opts opts;
+
+		snprintf(text, sizeof(text), "%s%s", base, rows[i].extra);
+		if(!CHECK(config_parse(text, "db.conf", &cfg, err, sizeof(err)) == 0)) return;
+		CHECK_EQ(db_opts_from_config(cfg, "db_", &opts, err, sizeof(err)), rows[i].rc);
+		if(rows[i].rc == 0) CHECK_EQ(opts.failback_s, rows[i].failback_s);
+		config_free(cfg);
+	}
+}
+
 static const struct test_case cases[] = {
 	TEST_ENTRY(config_parse_trims_and_skips_comments),
 	TEST_ENTRY(db_hosts_parse_and_try_each_in_order),
+	TEST_ENTRY(db_failback_from_config),
 	TEST_ENTRY(config_later_key_replaces_earlier),
 	TEST_ENTRY(config_errors_name_origin_and_line),
 	TEST_ENTRY(config_get_default_when_absent),
