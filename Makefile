@@ -229,10 +229,14 @@ clean:
 BENCH_LOAD_SRC := tests/bench/chatload.c tests/bench/latency_hist.c
 BENCH_ACL_SRC := tests/bench/aclbench.c
 BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/chatctl \
-	$(BUILD)/chatload $(BUILD)/aclbench
+	$(BUILD)/chatload $(BUILD)/aclbench $(BUILD)/allow_all.so
 
 $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# A do-nothing plugin that allows everything: scenario (1)'s fourth variant.
+$(BUILD)/allow_all.so: $(call obj,tests/bench/allow_all_plugin.c)
+	$(CC) -shared $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^
 
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)

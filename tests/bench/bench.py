@@ -309,6 +309,10 @@ INSERT INTO room_members (room_id, user_id)
     def variant_lines(self, variant, name):
         if variant == "bare":
             return ["allow_anonymous true"]
+        if variant == "allow-all":
+            # Mosquitto's own cost of an ACL plugin: every check is a call
+            # into a plugin that allows everything (tests/bench/allow_all_plugin.c).
+            return ["allow_anonymous false", f"plugin {BUILD}/allow_all.so"]
         if variant == "dynsec":
             path = os.path.join(self.var, f"dynsec-{name}.json")
             shutil.copy(self.dynsec_path, path)
@@ -320,13 +324,14 @@ INSERT INTO room_members (room_id, user_id)
 
     def s1_fanout(self):
         p = self.p
-        variants = ["bare", "dynsec", "plugin"]
+        variants = ["bare", "dynsec", "plugin", "allow-all"]
         ports = {v: self.start_broker(f"s1-{v}", self.variant_lines(v, f"s1{v}")) for v in variants}
         tput = {v: [] for v in variants}
         lat = {v: [] for v in variants}
         sweep = {v: {n: [] for n in p["fan_sweep"]} for v in variants}
+        sweep_lost = {v: {n: [] for n in p["fan_sweep"]} for v in variants}
         for run in range(p["runs"]):
-            order = variants[run % 3:] + variants[:run % 3]
+            order = variants[run % len(variants):] + variants[:run % len(variants)]
             for v in order:
                 log(f"(1) fan-out run {run + 1}/{p['runs']} {v}: throughput")
                 r = self.load(f"s1-{v}-tput", "--port", ports[v], "--users", p["fan_users"], "--rooms", p["fan_rooms"],
@@ -341,9 +346,10 @@ INSERT INTO room_members (room_id, user_id)
                                   "--rooms", max(1, n // 10), "--duration", max(1.5, p["fan_seconds"] / 2),
                                   "--qos", 1, "--size", 100, "--window", 10)
                     sweep[v][n].append(r["delivered_per_s"])
+                    sweep_lost[v][n].append(r["lost"])
         for v in variants:
             self.stop_broker(f"s1-{v}")
-        self.results["1"] = dict(tput=tput, lat=lat, sweep=sweep)
+        self.results["1"] = dict(tput=tput, lat=lat, sweep=sweep, sweep_lost=sweep_lost)
 
     def s2_bridge(self):
         p = self.p
@@ -634,12 +640,16 @@ def main():
     g.add_argument("--full", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--keep", action="store_true", help="keep the state directory")
+    ap.add_argument("--json", default="", help="write the results to this file only (docs/BENCHMARKS.md untouched)")
+    ap.add_argument("--runs", type=int, default=0, help="interleaved rounds per scenario (default: the profile's)")
     args = ap.parse_args()
     profile = "full" if args.full else "quick"
     raise_fd_limit()
     var = tempfile.mkdtemp(prefix="chat-bench-")
     os.chmod(var, 0o755)
     b = Bench(profile, var)
+    if args.runs > 0:
+        b.p = dict(b.p, runs=args.runs)
     only = set(args.only.split(",")) if args.only else None
     rc = 1
     try:
@@ -656,7 +666,10 @@ def main():
             log(f"scenario ({key}) took {time.monotonic() - t:.0f} s")
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import report
-        report.write(b, DOC, RESULTS)
+        if args.json:
+            report.save(b, args.json)
+        else:
+            report.write(b, DOC, RESULTS)
         rc = 0
     finally:
         b.stop_all()

@@ -143,6 +143,11 @@ def section_fanout(res, key, title, lines, goals, plots_dir, p):
     lines.append(f"Ratios of delivered throughput (paired by round, median and min–max): "
                  f"plugin / bare = **{fmt(r_bare, 3)}**, plugin / dynamic-security = **{fmt(r_dyn, 3)}**, "
                  f"dynamic-security / bare = {fmt(ratios(dyn, bare), 3)}.")
+    if "allow-all" in tput:
+        allow = [r["delivered_per_s"] for r in tput["allow-all"]]
+        lines.append(f"Mosquitto's own ACL machinery (a plugin that allows everything, tests/bench/allow_all_plugin.c): "
+                     f"allow-all / bare = **{fmt(ratios(allow, bare), 3)}**, plugin / allow-all = "
+                     f"{fmt(ratios(plug, allow), 3)}.")
     lat_ratio = ratios([r["latency_us"]["p99"] for r in lat["plugin"]], [r["latency_us"]["p99"] for r in lat["bare"]])
     lines.append(f"p99 latency plugin / bare at the fixed rate: {fmt(lat_ratio, 2)}.")
     if key == "1":
@@ -164,13 +169,19 @@ def section_fanout(res, key, title, lines, goals, plots_dir, p):
             lines.append(f"| {n} | " + " | ".join(row) + f" | {fmt(ratios(res['sweep']['plugin'][n], res['sweep']['bare'][n]), 3)} |")
 
 
-def write(b, doc, plots_dir):
-    os.makedirs(plots_dir, exist_ok=True)
+def save(b, path):
+    """Writes the results of run b to path as JSON; returns what it wrote."""
     data = dict(profile=b.profile, params=b.p, results=b.results,
                 date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 machine=machine(), seconds=getattr(b, "elapsed", None))
-    with open(os.path.join(plots_dir, f"results-{b.profile}.json"), "w") as f:
+    with open(path, "w") as f:
         json.dump(data, f, indent=1)
+    return data
+
+
+def write(b, doc, plots_dir):
+    os.makedirs(plots_dir, exist_ok=True)
+    data = save(b, os.path.join(plots_dir, f"results-{b.profile}.json"))
     render(data, doc, plots_dir)
 
 
