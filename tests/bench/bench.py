@@ -248,10 +248,17 @@ class Bench:
 
     # ---------- users ----------
 
+    def room_counts(self):
+        """Every room count a chat load uses (chatload puts user i in room
+        i % R): the scenarios' rooms and the fan-out sweep's n // 10."""
+        return sorted({self.p["fan_rooms"]} | {max(1, n // 10) for n in self.p["fan_sweep"]})
+
     def make_users(self, count, rooms):
         """bench0..bench{count-1}, all with one password (one PBKDF2 hash of
         1000 iterations copied by SQL: chatctl for 10,000 users would take
-        minutes), user i in room benchroom{i % rooms}; plus bench-bridge."""
+        minutes), user i in room benchroom{i % R} for every room count R a
+        load uses (room_counts; rooms is the scenarios' own), so that every
+        subscription and publish of every load is allowed; plus bench-bridge."""
         self.password = base64.b32encode(os.urandom(10)).decode().lower()
         self.password_file = os.path.join(self.var, "secrets", "bench-password")
         with open(self.password_file, "w") as f:
@@ -261,14 +268,17 @@ class Bench:
         for user, role in (("bench0", "user"), ("bench-bridge", "bridge")):
             subprocess.run(ctl + ["user", "add", user, "--role", role, "--iterations", str(LOAD_PASSWORD_ITER)],
                            input=self.password + "\n", text=True, check=True, capture_output=True, timeout=60)
+        counts = sorted(set(self.room_counts()) | {rooms})
+        members = "".join(f"""
+INSERT IGNORE INTO room_members (room_id, user_id)
+  SELECT r.id, u.id FROM users u JOIN rooms r
+    ON r.name = CONCAT('benchroom', CAST(SUBSTRING(u.username, 6) AS UNSIGNED) % {r})
+  WHERE u.username REGEXP '^bench[0-9]+$';""" for r in counts)
         self.sql(f"""
-INSERT INTO rooms (name) SELECT CONCAT('benchroom', seq) FROM seq_0_to_{rooms - 1};
+INSERT INTO rooms (name) SELECT CONCAT('benchroom', seq) FROM seq_0_to_{max(counts) - 1};
 INSERT INTO users (username, pw_hash, role)
   SELECT CONCAT('bench', s.seq), u.pw_hash, 'user' FROM seq_1_to_{count - 1} s, users u WHERE u.username = 'bench0';
-INSERT INTO room_members (room_id, user_id)
-  SELECT r.id, u.id FROM users u JOIN rooms r
-    ON r.name = CONCAT('benchroom', CAST(SUBSTRING(u.username, 6) AS UNSIGNED) % {rooms})
-  WHERE u.username REGEXP '^bench[0-9]+$';
+{members}
 """)
         self.user_count, self.room_count = count, rooms
         time.sleep(1.5)  # the plugins reload within refresh_ms
@@ -278,22 +288,24 @@ INSERT INTO room_members (room_id, user_id)
         bench rooms as explicit ACLs: publish only to .../msg/<own name>,
         subscribe and receive .../msg/+ of their room; everything else
         denied by default (receive included, as our plugin checks every
-        delivery). Same password, PBKDF2-SHA512 with 1000 iterations."""
+        delivery). The same memberships as make_users. Same password, PBKDF2-SHA512 with 1000 iterations."""
+        counts = sorted(set(self.room_counts()) | {rooms})
         salt = os.urandom(12)
         pw = base64.b64encode(hashlib.pbkdf2_hmac("sha512", self.password.encode(), salt, LOAD_PASSWORD_ITER)).decode()
         salt_b64 = base64.b64encode(salt).decode()
         roles = [{"rolename": f"room{r}", "acls": [
             {"acltype": "subscribeLiteral", "topic": f"chat/v1/rooms/benchroom{r}/msg/+", "allow": True},
             {"acltype": "publishClientReceive", "topic": f"chat/v1/rooms/benchroom{r}/msg/+", "allow": True}]}
-            for r in range(rooms)]
+            for r in range(max(counts))]
         clients = []
         for i in range(count):
+            mine = sorted({i % r for r in counts})
             roles.append({"rolename": f"send-bench{i}", "acls": [
-                {"acltype": "publishClientSend", "topic": f"chat/v1/rooms/benchroom{i % rooms}/msg/bench{i}",
-                 "allow": True}]})
+                {"acltype": "publishClientSend", "topic": f"chat/v1/rooms/benchroom{r}/msg/bench{i}",
+                 "allow": True} for r in mine]})
             clients.append({"username": f"bench{i}", "password": pw, "salt": salt_b64,
                             "iterations": LOAD_PASSWORD_ITER,
-                            "roles": [{"rolename": f"room{i % rooms}"}, {"rolename": f"send-bench{i}"}]})
+                            "roles": [{"rolename": f"room{r}"} for r in mine] + [{"rolename": f"send-bench{i}"}]})
         roles.append({"rolename": "bridge", "acls": [
             {"acltype": t, "topic": "#", "allow": True}
             for t in ("publishClientSend", "publishClientReceive", "subscribePattern", "unsubscribePattern")]})
@@ -336,17 +348,18 @@ INSERT INTO room_members (room_id, user_id)
                 log(f"(1) fan-out run {run + 1}/{p['runs']} {v}: throughput")
                 r = self.load(f"s1-{v}-tput", "--port", ports[v], "--users", p["fan_users"], "--rooms", p["fan_rooms"],
                               "--duration", p["fan_seconds"], "--qos", 1, "--size", 100, "--window", 10)
-                tput[v].append(r)
+                tput[v].append(all_in(r))
                 log(f"(1) fan-out run {run + 1}/{p['runs']} {v}: latency at {p['fan_rate']} msg/s")
                 r = self.load(f"s1-{v}-lat", "--port", ports[v], "--users", p["fan_users"], "--rooms", p["fan_rooms"],
                               "--duration", p["fan_seconds"], "--qos", 1, "--size", 100, "--rate", p["fan_rate"])
-                lat[v].append(r)
+                lat[v].append(all_in(r))
                 for n in p["fan_sweep"]:
                     r = self.load(f"s1-{v}-n{n}", "--port", ports[v], "--users", n,
                                   "--rooms", max(1, n // 10), "--duration", max(1.5, p["fan_seconds"] / 2),
                                   "--qos", 1, "--size", 100, "--window", 10)
+                    all_in(r)
                     sweep[v][n].append(r["delivered_per_s"])
-                    sweep_lost[v][n].append(r["lost"])
+                    sweep_lost[v][n].append({k: r[k] for k in ("ready", "failed", "refused", "sent", "lost")})
         for v in variants:
             self.stop_broker(f"s1-{v}")
         self.results["1"] = dict(tput=tput, lat=lat, sweep=sweep, sweep_lost=sweep_lost)
@@ -616,6 +629,15 @@ INSERT INTO room_members (room_id, user_id)
                               "--requests", p["hist_requests"], "--duration", 60, "--drain", 2)
                 res[room]["runs"].append(r)
         self.results["5"] = res
+
+
+def all_in(r):
+    """Returns chatload result r, or raises when a client's login or
+    subscription was refused: the variants would not carry the same load
+    (as the sweep once did, its users not members of the rooms it used)."""
+    if r["failed"] or r["refused"]:
+        raise RuntimeError(f"{r['label']}: {r['failed']} subscriptions failed, {r['refused']} logins refused")
+    return r
 
 
 def raise_fd_limit():
