@@ -1,10 +1,9 @@
 /* snapshot.c: in-memory users and memberships for the auth plugin.
  * Built by the loader thread with plain calloc (mosquitto's allocator keeps
  * counters that are not thread-safe in 2.0), read by the broker thread. */
-/* Split uthash buckets early: a lookup then walks about one entry per
- * bucket instead of up to ten, each a likely cache miss in a large
- * snapshot. Only this file adds to the snapshot's tables. */
-#define HASH_BKT_CAPACITY_THRESH 2U
+/* Lookups on the broker thread go through the snapshot's own index (an
+ * open-addressing array, snapshot.h); the uthash tables serve building,
+ * interning and iterating. */
 #include "snapshot.h"
 
 #include <stdlib.h>
@@ -35,6 +34,55 @@ static int role_parse(const char *role, enum user_role *out)
 	return -1;
 }
 
+static unsigned name_hash(const char *name, size_t len)
+{
+	unsigned hashv;
+
+	HASH_VALUE(name, len, hashv);
+	return hashv;
+}
+
+/* The index slot of user (already in the index). */
+static struct snapshot_user_slot *index_slot(struct snapshot *snap, const struct snapshot_user *user)
+{
+	unsigned long i = user->name_hash & snap->index_mask;
+
+	while(snap->user_index[i].user != user) i = (i + 1) & snap->index_mask;
+	return &snap->user_index[i];
+}
+
+static void index_put(struct snapshot_user_slot *index, unsigned long mask, const struct snapshot_user *user)
+{
+	unsigned long i = user->name_hash & mask;
+
+	while(index[i].user) i = (i + 1) & mask;
+	index[i].name_hash = user->name_hash;
+	index[i].room_hashes = user->room_hashes;
+	index[i].user = user;
+}
+
+/* Adds user to the lookup index, doubling it first when it would be more
+ * than half full. 0, or -1 when out of memory (the index is unchanged). */
+static int index_add(struct snapshot *snap, const struct snapshot_user *user)
+{
+	unsigned long slots = snap->user_index ? snap->index_mask + 1 : 0;
+
+	if((snap->user_count + 1) * 2 > slots){
+		unsigned long grown = slots ? slots * 2 : 16;
+		struct snapshot_user_slot *index = calloc(grown, sizeof(*index));
+
+		if(!index) return -1;
+		for(unsigned long i = 0; i < slots; i++){
+			if(snap->user_index[i].user) index_put(index, grown - 1, snap->user_index[i].user);
+		}
+		free(snap->user_index);
+		snap->user_index = index;
+		snap->index_mask = grown - 1;
+	}
+	index_put(snap->user_index, snap->index_mask, user);
+	return 0;
+}
+
 int snapshot_add_user(struct snapshot *snap, const char *name, const char *pw_hash,
 		const char *role, bool disabled)
 {
@@ -45,9 +93,18 @@ int snapshot_add_user(struct snapshot *snap, const char *name, const char *pw_ha
 	if(role_parse(role, &parsed)) return -1;
 	HASH_FIND_STR(snap->users, name, user);
 	if(!user){
-		user = calloc(1, sizeof(*user));
+		/* A cache line's start, so that the ACL's fields are one line. */
+		size_t size = (sizeof(*user) + 63) / 64 * 64;
+
+		user = aligned_alloc(64, size);
 		if(!user) return -1;
+		memset(user, 0, size);
 		strcpy(user->name, name); /* length checked by name_user_valid */
+		user->name_hash = name_hash(name, strlen(name));
+		if(index_add(snap, user)){
+			free(user);
+			return -1;
+		}
 		HASH_ADD_STR(snap->users, name, user);
 		snap->user_count++;
 	}
@@ -79,6 +136,12 @@ static const struct snapshot_room *intern_room(struct snapshot *snap, const char
 	return entry;
 }
 
+/* The interned names of user's block, after its room_cap hashes. */
+static const struct snapshot_room **room_names(const struct snapshot_user *user)
+{
+	return (const struct snapshot_room **)(void *)(user->room_hashes + user->room_cap);
+}
+
 /* Index of the first membership of user whose hash is not below hashv. */
 static unsigned lower_bound(const struct snapshot_user *user, unsigned hashv)
 {
@@ -99,30 +162,35 @@ static bool member_at(const struct snapshot_user *user, unsigned hashv, const ch
 
 	*pos = i;
 	for(; i < user->room_count && user->room_hashes[i] == hashv; i++){
-		if(!strcmp(user->room_names[i]->name, room)) return true;
+		if(!strcmp(room_names(user)[i]->name, room)) return true;
 	}
 	return false;
 }
 
-static int grow_rooms(struct snapshot_user *user)
+/* Doubles user's membership block (one allocation: hashes, then names) and
+ * points its index slot at the new one. 0, or -1 when out of memory (the
+ * block is unchanged). */
+static int grow_rooms(struct snapshot *snap, struct snapshot_user *user)
 {
-	unsigned cap = user->room_cap ? user->room_cap * 2 : 4;
-	unsigned *hashes = realloc(user->room_hashes, cap * sizeof(*hashes));
-	const struct snapshot_room **names;
+	unsigned cap = user->room_cap ? user->room_cap * 2 : 4; /* even: the names stay 8-byte aligned */
+	unsigned *block = malloc(cap * (sizeof(unsigned) + sizeof(struct snapshot_room *)));
 
-	if(!hashes) return -1;
-	user->room_hashes = hashes;
-	names = realloc(user->room_names, cap * sizeof(*names));
-	if(!names) return -1;
-	user->room_names = names;
+	if(!block) return -1;
+	if(user->room_count){
+		memcpy(block, user->room_hashes, user->room_count * sizeof(unsigned));
+		memcpy(block + cap, room_names(user), user->room_count * sizeof(struct snapshot_room *));
+	}
+	free(user->room_hashes);
+	user->room_hashes = block;
 	user->room_cap = cap;
+	index_slot(snap, user)->room_hashes = block;
 	return 0;
 }
 
 int snapshot_add_member(struct snapshot *snap, const char *room, const char *user_name)
 {
 	struct snapshot_user *user = NULL;
-	const struct snapshot_room *interned;
+	const struct snapshot_room *interned, **names;
 	unsigned hashv, pos;
 
 	if(!name_room_valid(room)) return -1;
@@ -132,11 +200,12 @@ int snapshot_add_member(struct snapshot *snap, const char *room, const char *use
 	if(member_at(user, hashv, room, &pos)) return 0;
 	interned = intern_room(snap, room);
 	if(!interned) return -1;
-	if(user->room_count == user->room_cap && grow_rooms(user)) return -1;
+	if(user->room_count == user->room_cap && grow_rooms(snap, user)) return -1;
+	names = room_names(user);
 	memmove(user->room_hashes + pos + 1, user->room_hashes + pos, (user->room_count - pos) * sizeof(*user->room_hashes));
-	memmove(user->room_names + pos + 1, user->room_names + pos, (user->room_count - pos) * sizeof(*user->room_names));
+	memmove(names + pos + 1, names + pos, (user->room_count - pos) * sizeof(*names));
 	user->room_hashes[pos] = hashv;
-	user->room_names[pos] = interned;
+	names[pos] = interned;
 	user->room_count++;
 	snap->membership_count++;
 	return 0;
@@ -144,11 +213,19 @@ int snapshot_add_member(struct snapshot *snap, const char *room, const char *use
 
 const struct snapshot_user *snapshot_user(const struct snapshot *snap, const char *name)
 {
-	struct snapshot_user *user = NULL;
+	unsigned hashv;
 
-	if(!snap || !name) return NULL;
-	HASH_FIND_STR(snap->users, name, user);
-	return user;
+	if(!snap || !name || !snap->user_index) return NULL;
+	hashv = name_hash(name, strlen(name));
+	for(unsigned long i = hashv & snap->index_mask; snap->user_index[i].user; i = (i + 1) & snap->index_mask){
+		const struct snapshot_user_slot *slot = &snap->user_index[i];
+
+		if(slot->name_hash != hashv) continue;
+		/* Both misses at once: the ACL decision reads the block next. */
+		if(slot->room_hashes) __builtin_prefetch(slot->room_hashes);
+		if(!strcmp(slot->user->name, name)) return slot->user;
+	}
+	return NULL;
 }
 
 bool snapshot_is_member(const struct snapshot_user *user, const char *room)
@@ -173,7 +250,6 @@ void snapshot_free(struct snapshot *snap)
 	HASH_ITER(hh, snap->users, user, user_tmp){
 		HASH_DEL(snap->users, user);
 		free(user->room_hashes);
-		free(user->room_names);
 		memset(user->pw_hash, 0, sizeof(user->pw_hash));
 		free(user);
 	}
@@ -181,5 +257,6 @@ void snapshot_free(struct snapshot *snap)
 		HASH_DEL(snap->rooms, room);
 		free(room);
 	}
+	free(snap->user_index);
 	free(snap);
 }

@@ -8,6 +8,7 @@
  *   dsvc   service role, disabled
  *   health health role (the health agents' account), member of lobby
  * A failed CHECK_EQ prints answers as numbers: 0 ALLOW, 1 DENY, 2 DEFER. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -561,7 +562,60 @@ static void snapshot_many_memberships_any_order(void)
 	snapshot_free(snap);
 }
 
+/* The users' lookup index (open addressing, snapshot.h): it grows while
+ * users and memberships are added in turn, and every user is still found
+ * with its own rooms; the index stays at most half full and each slot
+ * points at its user's current membership block (which moved as it grew). */
+static void snapshot_user_index_grows(void)
+{
+	struct snapshot *snap = snapshot_new(1);
+	char name[NAME_USER_MAX + 1], room[32];
+	unsigned long used = 0;
+	int rc = 0, found = 0, own_rooms = 0;
+
+	if(!CHECK(snap != NULL)) return;
+	CHECK(snapshot_user(snap, "nobody") == NULL);   /* empty: no index yet */
+	for(int i = 0; i < 5000; i++){
+		snprintf(name, sizeof(name), "u%d", i);
+		rc |= snapshot_add_user(snap, name, HASH, "user", false);
+		for(int k = 0; k < 1 + i % 9; k++){
+			snprintf(room, sizeof(room), "room%d", (i + k * 37) % 500);
+			rc |= snapshot_add_member(snap, room, name);
+		}
+	}
+	rc |= snapshot_add_user(snap, "u42", HASH, "admin", false);   /* again: replaced, not added */
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(snap->user_count, 5000);
+	for(int i = 0; i < 5000; i++){
+		const struct snapshot_user *user;
+
+		snprintf(name, sizeof(name), "u%d", i);
+		user = snapshot_user(snap, name);
+		found += user && !strcmp(user->name, name);
+		snprintf(room, sizeof(room), "room%d", (i + (i % 9) * 37) % 500);
+		own_rooms += user && (unsigned)user->room_count == (unsigned)(1 + i % 9) && snapshot_is_member(user, room)
+				&& !snapshot_is_member(user, "room999");
+	}
+	CHECK_EQ(found, 5000);
+	CHECK_EQ(own_rooms, 5000);
+	CHECK_EQ(snapshot_user(snap, "u42")->role, ROLE_ADMIN);
+	CHECK(snapshot_user(snap, "u5000") == NULL);
+	CHECK(snapshot_user(snap, "u") == NULL);
+	for(unsigned long i = 0; i <= snap->index_mask; i++){
+		const struct snapshot_user_slot *slot = &snap->user_index[i];
+
+		if(!slot->user) continue;
+		used++;
+		CHECK(slot->room_hashes == slot->user->room_hashes);
+	}
+	CHECK_EQ(used, 5000);
+	CHECK(used * 2 <= snap->index_mask + 1);
+	CHECK_EQ((uintptr_t)snapshot_user(snap, "u7") % 64, 0);   /* the ACL's fields: one cache line */
+	snapshot_free(snap);
+}
+
 static const struct test_case cases[] = {
+	TEST_ENTRY(snapshot_user_index_grows),
 	TEST_ENTRY(snapshot_many_memberships_any_order),
 	TEST_ENTRY(snapshot_lookup_and_membership),
 	TEST_ENTRY(snapshot_add_refuses_bad_input),
