@@ -13,7 +13,7 @@
 BUILD ?= build
 CC ?= cc
 PKGS := libcjson libmariadb libmosquitto openssl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 # libmicrohttpd serves the metrics (common/metrics.c) on a thread of its own.
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lmicrohttpd -lm
 SAN_FLAGS ?=
@@ -34,7 +34,7 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c history-svc/stored_feed.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c
@@ -44,6 +44,8 @@ CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/ch
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
 CHATCTL_SRC := clients/chatctl.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
+PUSH_SRC := push-svc/main.c push-svc/push_db.c push-svc/online.c push-svc/requests.c push-svc/feed.c \
+	push-svc/dispatch.c push-svc/sender.c push-svc/webpush.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
@@ -56,7 +58,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libchatcommon.a
 
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
-	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
+	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/push-svc $(BUILD)/unit-tests
 
 .PHONY: all deps web up down status backup restore test unit integration asan clean fuzz
 all: $(PROGRAMS)
@@ -98,6 +100,10 @@ $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
 # login and a round trip on a thread of its own.
 $(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# libcurl's multi interface sends the pushes (push-svc/sender.c).
+$(BUILD)/push-svc: $(call obj,$(PUSH_SRC)) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libcurl)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c

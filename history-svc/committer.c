@@ -16,6 +16,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
+#include "stored_feed.h"
 
 struct committer {
 	struct history_svc *svc;
@@ -174,6 +175,7 @@ static void *run(void *arg)
 		pthread_mutex_lock(&c->svc->lock);
 		for(int i = 0; i < n; i++) outbox_report(c->svc, msgs[i], &results[i]);
 		pthread_mutex_unlock(&c->svc->lock);
+		stored_feed_publish(c->svc, msgs, results, n);
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);
 		c->done += (unsigned long long)n;
