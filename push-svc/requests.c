@@ -84,7 +84,8 @@ static void do_subscribe(const struct request *r)
 	const cJSON *rooms = cJSON_GetObjectItemCaseSensitive(r->json, "rooms");
 	const cJSON *preview_item = cJSON_GetObjectItemCaseSensitive(r->json, "preview");
 	const cJSON *wake_item = cJSON_GetObjectItemCaseSensitive(r->json, "wake");
-	const char *endpoint = json_get_str(r->json, "endpoint", ENDPOINT_MAX + 1);
+	const cJSON *endpoint_item = cJSON_GetObjectItemCaseSensitive(r->json, "endpoint");
+	const char *endpoint = cJSON_IsString(endpoint_item) ? endpoint_item->valuestring : NULL;
 	const char *p256dh = keys ? json_get_str(keys, "p256dh", 200) : NULL;
 	const char *auth = keys ? json_get_str(keys, "auth", 64) : NULL;
 	const char *wake = "mentions";
@@ -165,8 +166,8 @@ static void do_subscribe(const struct request *r)
 	p[5] = DB_STR(r->user);
 	/* The same endpoint again replaces the keys and choices of its row. */
 	if(db_exec(db, "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, wake, preview)"
-			" SELECT id, ?, ?, ?, ?, ? FROM users WHERE username = ?"
-			" ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), p256dh = VALUES(p256dh), auth = VALUES(auth),"
+			" SELECT u.id, ?, ?, ?, ?, ? FROM users u WHERE u.username = ?"
+			" ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(push_subscriptions.id), p256dh = VALUES(p256dh), auth = VALUES(auth),"
 			" wake = VALUES(wake), preview = VALUES(preview)", p, 6, NULL, NULL, NULL,
 			(unsigned long long *)&sub_id) != DB_OK){
 		goto db_error;
