@@ -93,8 +93,9 @@ def verify_vapid(header, origin, vapid_key):
 
 class PushService:
     """A Web Push service on loopback: POST /NAME records the push; the
-    answer per NAME is 201, or set with behave(NAME, status) (410, say), or
-    'silent' (the answer comes after 30 s)."""
+    answer per NAME is 201, or behaviour[NAME]: a status (410, say),
+    'silent' (the answer comes after 30 s) or 'busy-once' (429 with
+    Retry-After: 1 the first time)."""
 
     def __init__(self):
         self.port = free_port()
@@ -110,10 +111,16 @@ class PushService:
                 with svc.lock:
                     svc.received.append((name, dict(self.headers), body, time.monotonic()))
                 how = svc.behaviour.get(name, 201)
+                retry_after = None
                 if how == "silent":
                     time.sleep(30)
                     how = 201
+                elif how == "busy-once":  # 429 with Retry-After: 1, then accepted
+                    svc.behaviour[name] = 201
+                    how, retry_after = 429, "1"
                 self.send_response(how)
+                if retry_after:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -360,6 +367,18 @@ def test_gone_endpoint_is_pruned(stack, push):
     wait_for(lambda: service.pushes(recipient), "the push to the gone endpoint")
     wait_for(lambda: stack.sql("SELECT COUNT(*) FROM push_subscriptions s JOIN users u ON u.id = s.user_id"
                                f" WHERE u.username = '{recipient}'") == [["0"]], "the subscription deleted")
+
+
+def test_busy_endpoint_is_retried_after_retry_after(stack, push):
+    service, _ = push
+    c, sender, recipient, device, room = offline_pair(stack, push, "pt", behaviour="busy-once")
+    receipt, _ = send(c, sender, room, "try again")
+    got = wait_for(lambda: len(service.pushes(recipient)) >= 2 and service.pushes(recipient), "the retried push")
+    assert got[1][3] - got[0][3] >= 0.9, "retried before Retry-After"
+    assert device.decrypt(got[1][2])["seq"] == receipt["seq"]
+    wait_for(lambda: stack.sql("SELECT count, to_seq FROM push_log l JOIN push_subscriptions s ON s.id = l.sub_id"
+                               f" JOIN users u ON u.id = s.user_id WHERE u.username = '{recipient}'")
+             == [["1", str(receipt["seq"])]], "the accepted push recorded once")
 
 
 def test_silent_endpoint_does_not_delay_others(stack, push):
