@@ -230,7 +230,7 @@ clean:
 # baselines on private brokers and a private stack.
 BENCH_LOAD_SRC := tests/bench/chatload.c tests/bench/latency_hist.c
 BENCH_ACL_SRC := tests/bench/aclbench.c
-BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/chatctl \
+BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/push-svc $(BUILD)/chatctl \
 	$(BUILD)/chatload $(BUILD)/aclbench
 
 $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
@@ -239,16 +239,22 @@ $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick bench-web
+.PHONY: bench bench-quick bench-web bench-push
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/push_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
 bench-web: deps
 	@$(MAKE) --no-print-directory all
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+
+# push-svc with 1,000 offline users (docs/BENCHMARKS.md, "push-svc").
+bench-push: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/push_bench.py
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)

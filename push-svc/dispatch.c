@@ -229,6 +229,8 @@ static void poll_due(struct dispatch *d)
 		goto out;
 	}
 	metric_set(svc->m.queue_depth, due->rows);
+	/* A full page: more are due; look again at the next turn. */
+	if(due->rows >= p[1].i64) svc->next_poll_ms = 0;
 	for(int i = 0; i < due->n_drop; i++){
 		drop_owed(svc, due->drop[i].sub_id, due->drop[i].room_id);
 		if(due->drop_online[i]) metric_inc(svc->m.dropped_online);
