@@ -158,14 +158,17 @@ static void *run(void *arg)
 		curl_multi_perform(s->multi, &running);
 		while((msg = curl_multi_info_read(s->multi, &left))){
 			struct transfer *t = NULL;
+			CURL *easy = msg->easy_handle;
+			CURLcode result = msg->data.result;
 			long status = 0;
 
+			/* msg lives in the easy handle: read it all before cleanup. */
 			if(msg->msg != CURLMSG_DONE) continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-			if(msg->data.result == CURLE_OK) curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-			curl_multi_remove_handle(s->multi, msg->easy_handle);
-			curl_easy_cleanup(msg->easy_handle);
-			finish(s, t, status, msg->data.result == CURLE_OK ? NULL : curl_easy_strerror(msg->data.result));
+			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+			if(result == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+			curl_multi_remove_handle(s->multi, easy);
+			curl_easy_cleanup(easy);
+			finish(s, t, status, result == CURLE_OK ? NULL : curl_easy_strerror(result));
 		}
 		curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
 	}
