@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -310,6 +311,7 @@ def test_offline_dm_gives_a_decryptable_signed_push(stack, push):
     verify_vapid(headers["Authorization"], service.origin, vapid_key)
     payload = device.decrypt(body)
     assert payload == {"type": "push", "room": room, "count": 1, "seq": receipt["seq"], "sender": sender}
+    wait_for(lambda: metric(push[1], "chat_push_sent_total") >= 1, "the push counted in the metrics")
 
 
 def test_preview_carries_the_body(stack, push):
@@ -367,6 +369,33 @@ def test_gone_endpoint_is_pruned(stack, push):
     wait_for(lambda: service.pushes(recipient), "the push to the gone endpoint")
     wait_for(lambda: stack.sql("SELECT COUNT(*) FROM push_subscriptions s JOIN users u ON u.id = s.user_id"
                                f" WHERE u.username = '{recipient}'") == [["0"]], "the subscription deleted")
+    wait_for(lambda: metric(push[1], "chat_push_pruned_total") >= 1, "the prune counted in the metrics")
+
+
+def metric(svc, name):
+    """A counter or gauge from the test push-svc's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{svc.metrics_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def test_history_svc_hints_after_commit(stack, push):
+    """history-svc's hint on chat/v1/sys/stored (read here as push-svc
+    does, with the push service account) comes after the receipt's commit
+    and covers its seq; users cannot read it."""
+    watcher = stack.client("push", "hub", client_id="push-hint-" + uuid.uuid4().hex[:6])
+    watcher.subscribe("chat/v1/sys/stored")
+    user = new_user(stack, "ph")
+    room = fresh_room(stack, user)
+    c = stack.client(user, "leaf")
+    c.subscribe(inbox(user), "chat/v1/sys/stored")
+    receipt, _ = send(c, user, room, "hint me")
+    hint = watcher.expect_json("chat/v1/sys/stored", lambda d: d.get("room") == room)
+    assert hint["from_seq"] <= receipt["seq"] <= hint["to_seq"]
+    c.quiet_until_reply(lambda t, p: t == "chat/v1/sys/stored")
+    watcher.close()
 
 
 def test_busy_endpoint_is_retried_after_retry_after(stack, push):
