@@ -239,45 +239,55 @@ out:
 	free(due);
 }
 
-/* Records an accepted push: the messages it covered are no longer owed,
- * the window starts, and push_log keeps (subscription, room, seq range). */
-static int record_sent(struct push_svc *svc, const struct sender_request *req)
+/* Records accepted pushes, all in one transaction (one log flush for a
+ * whole turn's answers): the messages each covered are no longer owed, its
+ * window starts, and push_log keeps (subscription, room, seq range). If
+ * this fails, the pushes stay owed and go again: the duplicate case that
+ * docs/PROTOCOL.md 3.8 names. */
+static int record_sent(struct push_svc *svc, struct sender_request *const *reqs, int n)
 {
 	struct db *db = push_db_get(svc);
 	struct db_param p[8];
 	long long now = clock_wall_ms();
 
+	if(n == 0) return 0;
 	if(!db || db_begin(db) != DB_OK) goto fail;
-	/* A pending set that began after this push's range (the user came
-	 * online, owed was dropped, and new messages came) is left alone. */
-	p[0] = DB_I64(req->to_seq);
-	p[1] = DB_I64(req->count);
-	p[2] = DB_I64(req->to_seq);
-	p[3] = DB_I64(now);
-	p[4] = DB_I64(now + svc->cfg.window_ms);
-	p[5] = DB_I64(req->sub_id);
-	p[6] = DB_I64(req->room_id);
-	if(db_exec(db, "UPDATE push_state SET"
-			" pending_count = IF(pending_from_seq > ?, pending_count, GREATEST(pending_count - ?, 0)),"
-			" pending_from_seq = GREATEST(pending_from_seq, ? + 1),"
-			" sent_to_seq = GREATEST(sent_to_seq, pending_from_seq - 1),"
-			" last_sent_ms = ?, due_ms = ?, attempts = 0, urgent = 0"
-			" WHERE sub_id = ? AND room_id = ?", p, 7, NULL, NULL, NULL, NULL) != DB_OK){
-		goto fail;
+	for(int i = 0; i < n; i++){
+		const struct sender_request *req = reqs[i];
+
+		/* A pending set that began after this push's range (the user
+		 * came online, owed was dropped, and new messages came) is left
+		 * alone. */
+		p[0] = DB_I64(req->to_seq);
+		p[1] = DB_I64(req->count);
+		p[2] = DB_I64(req->to_seq);
+		p[3] = DB_I64(now);
+		p[4] = DB_I64(now + svc->cfg.window_ms);
+		p[5] = DB_I64(req->sub_id);
+		p[6] = DB_I64(req->room_id);
+		if(db_exec(db, "UPDATE push_state SET"
+				" pending_count = IF(pending_from_seq > ?, pending_count, GREATEST(pending_count - ?, 0)),"
+				" pending_from_seq = GREATEST(pending_from_seq, ? + 1),"
+				" sent_to_seq = GREATEST(sent_to_seq, pending_from_seq - 1),"
+				" last_sent_ms = ?, due_ms = ?, attempts = 0, urgent = 0"
+				" WHERE sub_id = ? AND room_id = ?", p, 7, NULL, NULL, NULL, NULL) != DB_OK){
+			goto fail;
+		}
+		p[0] = DB_I64(req->sub_id);
+		p[1] = DB_I64(req->room_id);
+		p[2] = DB_I64(req->from_seq);
+		p[3] = DB_I64(req->to_seq);
+		p[4] = DB_I64(req->count);
+		p[5] = DB_I64(req->status);
+		if(db_exec(db, "INSERT IGNORE INTO push_log (sub_id, room_id, from_seq, to_seq, count, status)"
+				" VALUES (?, ?, ?, ?, ?, ?)", p, 6, NULL, NULL, NULL, NULL) != DB_OK){
+			goto fail;
+		}
 	}
-	p[0] = DB_I64(req->sub_id);
-	p[1] = DB_I64(req->room_id);
-	p[2] = DB_I64(req->from_seq);
-	p[3] = DB_I64(req->to_seq);
-	p[4] = DB_I64(req->count);
-	p[5] = DB_I64(req->status);
-	if(db_exec(db, "INSERT IGNORE INTO push_log (sub_id, room_id, from_seq, to_seq, count, status)"
-			" VALUES (?, ?, ?, ?, ?, ?)", p, 6, NULL, NULL, NULL, NULL) != DB_OK
-			|| db_commit(db) != DB_OK){
-		goto fail;
-	}
+	if(db_commit(db) != DB_OK) goto fail;
 	return 0;
 fail:
+	log_warn("%d accepted pushes not recorded: they will be sent again", n);
 	if(db) db_rollback(db);
 	push_db_failed(svc);
 	return -1;
@@ -317,17 +327,13 @@ static void delete_subscription(struct push_svc *svc, unsigned long long sub_id)
 	}
 }
 
+/* Answers other than 2xx, one by one. */
 static void finished(struct dispatch *d, struct sender_request *req)
 {
 	struct push_svc *svc = d->svc;
 	long s = req->status;
 
-	busy_clear(d, req->sub_id, req->room_id);
-	if(s >= 200 && s < 300){
-		metric_inc(svc->m.sent);
-		metric_observe(svc->m.latency, (double)(clock_mono_ms() - req->submitted_ms) / 1000.0);
-		record_sent(svc, req);
-	}else if(s == 404 || s == 410){
+	if(s == 404 || s == 410){
 		log_info("push service answered %ld for subscription %llu: subscription deleted", s, req->sub_id);
 		metric_inc(svc->m.pruned);
 		delete_subscription(svc, req->sub_id);
@@ -340,20 +346,39 @@ static void finished(struct dispatch *d, struct sender_request *req)
 		metric_inc(svc->m.failed);
 		drop_owed(svc, req->sub_id, req->room_id);
 	}
-	/* What came meanwhile may be due now. */
-	svc->next_poll_ms = 0;
 }
+
+/* Most accepted pushes recorded in one transaction. */
+#define RECORD_BATCH 256
 
 void dispatch_tick(struct dispatch *d)
 {
 	struct push_svc *svc = d->svc;
-	struct sender_request *req;
+	struct sender_request *req, *accepted[RECORD_BATCH];
 	long long now = clock_mono_ms();
+	int n_accepted = 0;
 
-	while((req = sender_take(svc->sender))){
-		finished(d, req);
-		sender_request_free(req);
-	}
+	do{
+		req = sender_take(svc->sender);
+		if(req){
+			busy_clear(d, req->sub_id, req->room_id);
+			/* What came meanwhile may be due now. */
+			svc->next_poll_ms = 0;
+			if(req->status >= 200 && req->status < 300){
+				metric_inc(svc->m.sent);
+				metric_observe(svc->m.latency, (double)(clock_mono_ms() - req->submitted_ms) / 1000.0);
+				accepted[n_accepted++] = req;
+				continue;
+			}
+			finished(d, req);
+			sender_request_free(req);
+		}
+		if(!req || n_accepted == RECORD_BATCH){
+			record_sent(svc, accepted, n_accepted);
+			for(int i = 0; i < n_accepted; i++) sender_request_free(accepted[i]);
+			n_accepted = 0;
+		}
+	}while(req);
 	metric_set(svc->m.in_flight, HASH_COUNT(d->busy));
 	/* Presence comes retained right after subscribing: until it is in,
 	 * everyone would look offline. */

@@ -1,7 +1,6 @@
 /* feed.c: stored messages into push_state; see feed.h. */
 #include "feed.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,9 @@
 #include "online.h"
 #include "proto.h"
 
-/* Messages scanned per transaction. */
+/* Messages of one room, and rooms, scanned per transaction. */
 #define SCAN_BATCH 1000
+#define ROOMS_PER_TRANSACTION 200
 
 /* What one subscription is owed from one scan. */
 struct owed {
@@ -106,20 +106,17 @@ static const char owed_sql[] =
 	"   WHERE pr.sub_id = s.id AND pr.room_id = m.room_id)))"
 	" ORDER BY m.seq";
 
-/* Scans one batch of room_id beyond its cursor in one transaction.
- * Returns 1 when more remain, 0 when the room is done, -1 on a database
- * error (rolled back: the cursor did not move). */
-static int scan_batch(struct push_svc *svc, struct db *db, unsigned long long room_id)
+/* Scans up to SCAN_BATCH messages of room_id beyond its cursor, inside
+ * the caller's transaction. Returns 1 when more remain, 0 when the room is
+ * done, -1 on a database error. */
+static int scan_part(struct push_svc *svc, struct db *db, unsigned long long room_id)
 {
 	struct scan scan = { .svc = svc };
 	struct db_param p[8];
 	long long cursor = -1, last = -1, upto;
 	long long now = clock_wall_ms();
-	int rc = -1, more = 0;
-	bool open = false;
+	int rc = -1;
 
-	if(db_begin(db) != DB_OK) goto out;
-	open = true;
 	p[0] = DB_I64(room_id);
 	if(db_exec(db, "SELECT seq FROM push_cursor WHERE room_id = ? FOR UPDATE", p, 1, max_seq_row, &cursor,
 			NULL, NULL) != DB_OK
@@ -144,7 +141,6 @@ static int scan_batch(struct push_svc *svc, struct db *db, unsigned long long ro
 		goto out;
 	}
 	upto = last - cursor > SCAN_BATCH ? cursor + SCAN_BATCH : last;
-	more = upto < last;
 	p[1] = DB_I64(cursor);
 	p[2] = DB_I64(upto);
 	if(db_exec(db, owed_sql, p, 3, owed_row, &scan, NULL, NULL) != DB_OK || scan.failed) goto out;
@@ -173,40 +169,56 @@ static int scan_batch(struct push_svc *svc, struct db *db, unsigned long long ro
 	}
 	p[0] = DB_I64(upto);
 	p[1] = DB_I64(room_id);
-	if(db_exec(db, "UPDATE push_cursor SET seq = ? WHERE room_id = ?", p, 2, NULL, NULL, NULL, NULL) != DB_OK
-			|| db_commit(db) != DB_OK){
+	if(db_exec(db, "UPDATE push_cursor SET seq = ? WHERE room_id = ?", p, 2, NULL, NULL, NULL, NULL) != DB_OK){
 		goto out;
 	}
-	open = false;
 	if(scan.owed){
-		svc->next_poll_ms = 0; /* something may be due now */
+		svc->next_poll_ms = 0; /* something may be due now (after the commit) */
 		log_debug("room %llu: seq %lld..%lld owe pushes to %u subscriptions", room_id, cursor + 1, upto,
 				HASH_COUNT(scan.owed));
 	}
-	rc = more;
+	rc = upto < last;
 out:
-	/* Nothing to do (or a failure): end the transaction the cursor lock
-	 * opened. */
-	if(open && (rc < 0 ? db_rollback(db) : db_commit(db)) != DB_OK) rc = -1;
 	owed_free(&scan);
 	return rc;
 }
 
-static int scan_room(struct push_svc *svc, unsigned long long room_id)
+static int id_cmp(const void *a, const void *b)
 {
-	struct db *db;
-	int rc;
+	unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
 
-	do{
-		db = push_db_get(svc);
-		if(!db) return -1;
-		rc = scan_batch(svc, db, room_id);
-		if(rc < 0){
-			push_db_failed(svc);
-			return -1;
+	return x < y ? -1 : x > y;
+}
+
+/* Scans rooms ids[0..n) (sorted, no repeats) to their end: up to
+ * ROOMS_PER_TRANSACTION rooms per transaction (one log flush for many
+ * rooms), the cursors moved in the same transaction as the pushes owed.
+ * Returns 0, or -1 on a database error (rolled back: nothing moved). */
+static int scan_rooms(struct push_svc *svc, unsigned long long *ids, size_t n)
+{
+	size_t done = 0;
+
+	while(done < n){
+		struct db *db = push_db_get(svc);
+		size_t end = n - done > ROOMS_PER_TRANSACTION ? done + ROOMS_PER_TRANSACTION : n;
+		int more = 0, rc = 0;
+
+		if(!db || db_begin(db) != DB_OK) goto fail;
+		for(size_t i = done; i < end && rc >= 0; i++){
+			rc = scan_part(svc, db, ids[i]);
+			if(rc > 0) more = 1;
 		}
-	}while(rc > 0);
+		if(rc < 0 || db_commit(db) != DB_OK){
+			db_rollback(db);
+			goto fail;
+		}
+		/* Rooms with more than SCAN_BATCH new messages go round again. */
+		if(!more) done = end;
+	}
 	return 0;
+fail:
+	push_db_failed(svc);
+	return -1;
 }
 
 static int room_id_row(void *ud, int ncols, char **cols, unsigned long *lens)
@@ -239,9 +251,31 @@ void feed_hint(struct push_svc *svc, const void *payload, size_t len)
 		push_db_failed(svc);
 		goto out;
 	}
-	if(room_id) scan_room(svc, room_id);
+	if(!room_id) goto out;
+	if(svc->hinted_n == svc->hinted_cap){
+		size_t cap = svc->hinted_cap ? svc->hinted_cap * 2 : 64;
+		unsigned long long *ids = realloc(svc->hinted, cap * sizeof(*ids));
+		if(!ids) goto out; /* the rescan makes it up */
+		svc->hinted = ids;
+		svc->hinted_cap = cap;
+	}
+	svc->hinted[svc->hinted_n++] = room_id;
 out:
 	cJSON_Delete(json);
+}
+
+void feed_flush(struct push_svc *svc)
+{
+	size_t n = 0;
+
+	if(svc->hinted_n == 0) return;
+	qsort(svc->hinted, svc->hinted_n, sizeof(*svc->hinted), id_cmp);
+	for(size_t i = 0; i < svc->hinted_n; i++){
+		if(n == 0 || svc->hinted[n - 1] != svc->hinted[i]) svc->hinted[n++] = svc->hinted[i];
+	}
+	/* On failure the rescan (every second until it succeeds) makes it up. */
+	if(scan_rooms(svc, svc->hinted, n)) svc->next_rescan_ms = 0;
+	svc->hinted_n = 0;
 }
 
 struct room_list {
@@ -279,10 +313,8 @@ int feed_rescan(struct push_svc *svc)
 		goto out;
 	}
 	if(list.n) log_info("rescan: %zu rooms have messages not yet looked at", list.n);
-	for(size_t i = 0; i < list.n; i++){
-		if(scan_room(svc, list.ids[i])) goto out;
-	}
-	rc = 0;
+	qsort(list.ids, list.n, sizeof(*list.ids), id_cmp);
+	rc = scan_rooms(svc, list.ids, list.n);
 out:
 	free(list.ids);
 	return rc;

@@ -13,8 +13,12 @@
 
 #include "push.h"
 
-/* Handles a hint {"room","from_seq","to_seq"}: scans that room now. */
+/* Takes a hint {"room","from_seq","to_seq"}: the room is scanned at the
+ * next feed_flush. */
 void feed_hint(struct push_svc *svc, const void *payload, size_t len);
+
+/* Scans the rooms hinted since the last call, many per transaction. */
+void feed_flush(struct push_svc *svc);
 
 /* Scans every room whose last_seq is beyond its cursor. Returns 0, or -1
  * when the database failed (try again later). */

@@ -78,6 +78,7 @@ static void on_idle(void *ud)
 	struct push_svc *svc = loop->svc;
 	long long now = clock_mono_ms();
 
+	feed_flush(svc);
 	if(mqtt_svc_connected(svc->mqtt) && svc->connected_ms && now >= svc->next_rescan_ms){
 		svc->next_rescan_ms = now + svc->cfg.rescan_s * 1000;
 		if(feed_rescan(svc)) svc->next_rescan_ms = now + 1000;
@@ -249,6 +250,7 @@ out:
 	metrics_free(svc.m.registry);
 	webpush_vapid_free(svc.vapid);
 	db_close(svc.db);
+	free(svc.hinted);
 	config_free(cfg);
 	return rc;
 }

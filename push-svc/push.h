@@ -10,6 +10,7 @@
 #define PUSH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "db.h"
 
@@ -52,6 +53,8 @@ struct push_svc {
 	long long next_poll_ms;  /* when dispatch next looks for due pushes */
 	long long next_rescan_ms;
 	struct push_metrics m;
+	unsigned long long *hinted;  /* rooms hinted since the last feed_flush (feed.c) */
+	size_t hinted_n, hinted_cap;
 };
 
 /* Returns the service's database connection, opening it when needed (at
