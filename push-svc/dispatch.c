@@ -109,7 +109,8 @@ enum { C_SUB, C_ROOM_ID, C_COUNT, C_FROM, C_TO, C_URGENT, C_ENDPOINT, C_P256DH, 
 
 static const char due_sql[] =
 	"SELECT ps.sub_id, ps.room_id, ps.pending_count, ps.pending_from_seq, ps.pending_to_seq, ps.urgent,"
-	" s.endpoint, s.p256dh, s.auth, s.preview, u.username, r.name, su.username, m.body"
+	" s.endpoint, s.p256dh, s.auth, s.preview, u.username, r.name, su.username,"
+	" IF(m.deleted_at IS NULL, m.body, NULL)"
 	" FROM push_state ps"
 	" JOIN push_subscriptions s ON s.id = ps.sub_id"
 	" JOIN users u ON u.id = s.user_id"

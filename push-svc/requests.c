@@ -68,6 +68,15 @@ static bool endpoint_ok(const char *url, int allow_http)
 	return !strncmp(host, "127.0.0.1", 9) || !strncmp(host, "localhost", 9) || !strncmp(host, "[::1]", 5);
 }
 
+/* A statement failed: the transaction (if began) is rolled back, the
+ * connection dropped, and the request refused as unavailable. */
+static void refuse_db(const struct request *r, struct db *db, bool began)
+{
+	if(began) db_rollback(db);
+	push_db_failed(r->svc);
+	refuse(r, PROTO_ERR_UNAVAILABLE, "the database failed; retry later");
+}
+
 static int long_row(void *ud, int ncols, char **cols, unsigned long *lens)
 {
 	long long *v = ud;
@@ -146,13 +155,18 @@ static void do_subscribe(const struct request *r)
 		refuse(r, PROTO_ERR_UNAVAILABLE, "the database is unreachable; retry later");
 		goto out;
 	}
-	if(db_begin(db) != DB_OK) goto db_error;
+	if(db_begin(db) != DB_OK){
+		refuse_db(r, db, false);
+		goto out;
+	}
 	began = true;
 	p[0] = DB_STR(r->user);
 	p[1] = DB_STR(endpoint);
 	if(db_exec(db, "SELECT COUNT(*) FROM push_subscriptions s JOIN users u ON u.id = s.user_id"
 			" WHERE u.username = ? AND s.endpoint <> ?", p, 2, long_row, &count, NULL, NULL) != DB_OK){
-		goto db_error;
+		refuse_db(r, db, began);
+		began = false;
+		goto out;
 	}
 	if(count >= svc->cfg.max_subscriptions){
 		refuse(r, PROTO_ERR_BAD_REQUEST, "too many subscriptions: unsubscribe one first");
@@ -170,7 +184,9 @@ static void do_subscribe(const struct request *r)
 			" ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(push_subscriptions.id), p256dh = VALUES(p256dh), auth = VALUES(auth),"
 			" wake = VALUES(wake), preview = VALUES(preview)", p, 6, NULL, NULL, NULL,
 			(unsigned long long *)&sub_id) != DB_OK){
-		goto db_error;
+		refuse_db(r, db, began);
+		began = false;
+		goto out;
 	}
 	if(sub_id <= 0){
 		refuse(r, PROTO_ERR_UNKNOWN_USER, "you are not a user of this system");
@@ -178,7 +194,9 @@ static void do_subscribe(const struct request *r)
 	}
 	p[0] = DB_I64(sub_id);
 	if(db_exec(db, "DELETE FROM push_subscription_rooms WHERE sub_id = ?", p, 1, NULL, NULL, NULL, NULL) != DB_OK){
-		goto db_error;
+		refuse_db(r, db, began);
+		began = false;
+		goto out;
 	}
 	if(!strcmp(wake, "all")){
 		cJSON_ArrayForEach(room, rooms){
@@ -193,7 +211,9 @@ static void do_subscribe(const struct request *r)
 					" SELECT ?, r.id FROM rooms r JOIN room_members rm ON rm.room_id = r.id"
 					" JOIN users u ON u.id = rm.user_id WHERE r.name = ? AND u.username = ?",
 					p, 3, NULL, NULL, NULL, NULL) != DB_OK){
-				goto db_error;
+				refuse_db(r, db, began);
+		began = false;
+		goto out;
 			}
 			if(member == 0){
 				/* Not a member: refuse the whole request, change nothing. */
@@ -207,7 +227,11 @@ static void do_subscribe(const struct request *r)
 			n_rooms++;
 		}
 	}
-	if(db_commit(db) != DB_OK) goto db_error;
+	if(db_commit(db) != DB_OK){
+		refuse_db(r, db, began);
+		began = false;
+		goto out;
+	}
 	began = false;
 	log_info("%s subscribed to pushes (subscription %lld, wake %s, %d rooms)", r->user, sub_id, wake, n_rooms);
 	reply = json_reply_new(r->op, r->req_id, true);
@@ -221,12 +245,6 @@ static void do_subscribe(const struct request *r)
 	cJSON_AddBoolToObject(reply, "preview", preview);
 	cJSON_AddStringToObject(reply, "vapid_key", webpush_vapid_public(svc->vapid));
 	send_reply(svc, r->user, reply);
-	goto out;
-db_error:
-	if(began) db_rollback(db);
-	began = false;
-	push_db_failed(svc);
-	refuse(r, PROTO_ERR_UNAVAILABLE, "the database failed; retry later");
 out:
 	if(began) db_rollback(db);
 	cJSON_Delete(reply);
@@ -283,8 +301,7 @@ static void do_subscriptions(const struct request *r)
 			" FROM push_subscriptions s JOIN users u ON u.id = s.user_id"
 			" LEFT JOIN push_subscription_rooms pr ON pr.sub_id = s.id LEFT JOIN rooms r ON r.id = pr.room_id"
 			" WHERE u.username = ? ORDER BY s.id, r.name", p, 1, sub_row, &l, NULL, NULL) != DB_OK){
-		push_db_failed(svc);
-		refuse(r, PROTO_ERR_UNAVAILABLE, "the database failed; retry later");
+		refuse_db(r, db, false);
 		goto out;
 	}
 	cJSON_AddStringToObject(reply, "vapid_key", webpush_vapid_public(svc->vapid));
@@ -315,8 +332,7 @@ static void do_unsubscribe(const struct request *r)
 	p[1] = DB_STR(r->user);
 	if(db_exec(db, "DELETE s FROM push_subscriptions s JOIN users u ON u.id = s.user_id"
 			" WHERE s.id = ? AND u.username = ?", p, 2, NULL, NULL, &affected, NULL) != DB_OK){
-		push_db_failed(svc);
-		refuse(r, PROTO_ERR_UNAVAILABLE, "the database failed; retry later");
+		refuse_db(r, db, false);
 		goto out;
 	}
 	if(affected == 0){

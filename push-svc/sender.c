@@ -11,7 +11,6 @@
 
 #include <curl/curl.h>
 
-#include "log.h"
 
 /* A request in curl's hands; listed (by the thread only) so that
  * sender_free can release what is still in flight. */
@@ -64,23 +63,29 @@ static size_t read_header(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static void finish(struct sender *s, struct transfer *t, long status, const char *error)
+/* Hands req back to the service thread with its outcome. */
+static void finish(struct sender *s, struct sender_request *req, long status, const char *error)
 {
-	struct sender_request *req = t->req, **tail;
+	struct sender_request **tail;
 
 	req->status = status;
 	if(error) snprintf(req->error, sizeof(req->error), "%s", error);
-	if(t->prev) t->prev->next = t->next;
-	else if(s->transfers == t) s->transfers = t->next;
-	if(t->next) t->next->prev = t->prev;
-	curl_slist_free_all(t->headers);
-	free(t);
 	pthread_mutex_lock(&s->lock);
 	/* Keep submission order among finished requests. */
 	for(tail = &s->done; *tail; tail = &(*tail)->next);
 	req->next = NULL;
 	*tail = req;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Unlists and frees a transfer (its easy handle already cleaned up). */
+static void transfer_free(struct sender *s, struct transfer *t)
+{
+	if(t->prev) t->prev->next = t->next;
+	else if(s->transfers == t) s->transfers = t->next;
+	if(t->next) t->next->prev = t->prev;
+	curl_slist_free_all(t->headers);
+	free(t);
 }
 
 static void start(struct sender *s, struct sender_request *req)
@@ -92,12 +97,8 @@ static void start(struct sender *s, struct sender_request *req)
 	req->retry_after_s = -1;
 	if(!t || !easy){
 		free(t);
-		if(easy) curl_easy_cleanup(easy);
-		log_error("out of memory starting a push");
-		t = calloc(1, sizeof(*t));
-		if(!t) return; /* the request is lost from memory; push_state still owes it */
-		t->req = req;
-		finish(s, t, 0, "out of memory");
+		curl_easy_cleanup(easy);
+		finish(s, req, 0, "out of memory");
 		return;
 	}
 	t->req = req;
@@ -126,9 +127,11 @@ static void start(struct sender *s, struct sender_request *req)
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "chat-push-svc/1");
-	if(curl_multi_add_handle(s->multi, easy) != CURLM_OK){
+	if(!t->headers || curl_multi_add_handle(s->multi, easy) != CURLM_OK){
 		curl_easy_cleanup(easy);
-		finish(s, t, 0, "curl_multi_add_handle failed");
+		curl_slist_free_all(t->headers);
+		free(t);
+		finish(s, req, 0, "cannot start the request");
 		return;
 	}
 	t->easy = easy;
@@ -168,7 +171,8 @@ static void *run(void *arg)
 			if(result == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 			curl_multi_remove_handle(s->multi, easy);
 			curl_easy_cleanup(easy);
-			finish(s, t, status, result == CURLE_OK ? NULL : curl_easy_strerror(result));
+			finish(s, t->req, status, result == CURLE_OK ? NULL : curl_easy_strerror(result));
+			transfer_free(s, t);
 		}
 		curl_multi_poll(s->multi, NULL, 0, 1000, NULL);
 	}
@@ -268,12 +272,11 @@ void sender_free(struct sender *s)
 	}
 	while(s->transfers){
 		struct transfer *t = s->transfers;
-		s->transfers = t->next;
+
 		curl_multi_remove_handle(s->multi, t->easy);
 		curl_easy_cleanup(t->easy);
 		sender_request_free(t->req);
-		curl_slist_free_all(t->headers);
-		free(t);
+		transfer_free(s, t);
 	}
 	if(s->multi) curl_multi_cleanup(s->multi);
 	curl_global_cleanup();

@@ -160,8 +160,8 @@ out:
 	return rc;
 }
 
-int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *plaintext, size_t len,
-		unsigned char **out, size_t *out_len)
+int webpush_encrypt_with(const char *p256dh_b64, const char *auth_b64, const void *plaintext, size_t len,
+		EVP_PKEY *as, const unsigned char *salt_in, unsigned char **out, size_t *out_len)
 {
 	static const char key_label[] = "WebPush: info";   /* followed by 0x00 */
 	static const char cek_label[] = "Content-Encoding: aes128gcm";
@@ -171,7 +171,7 @@ int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *pl
 	unsigned char secret[32], ikm[SHA256_LEN], cek[16], nonce[12], salt[16];
 	unsigned char key_info[sizeof(key_label) + 2 * WEBPUSH_P256DH_LEN];
 	unsigned char *body = NULL, *p;
-	EVP_PKEY *ua = NULL, *as = NULL;
+	EVP_PKEY *ua = NULL;
 	EVP_PKEY_CTX *dctx = NULL;
 	EVP_CIPHER_CTX *cctx = NULL;
 	size_t secret_len = sizeof(secret), pub_len = 0, total;
@@ -183,8 +183,6 @@ int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *pl
 	n = webpush_b64url_decode(p256dh_b64, ua_public, sizeof(ua_public));
 	if(n != WEBPUSH_P256DH_LEN || !(ua = p256_public(ua_public, (size_t)n))) goto out;
 	if(webpush_b64url_decode(auth_b64, auth, sizeof(auth)) != WEBPUSH_AUTH_LEN) goto out;
-	/* The application server's key pair for this one message. */
-	as = EVP_EC_gen("P-256");
 	if(!as || !EVP_PKEY_get_octet_string_param(as, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, as_public,
 			sizeof(as_public), &pub_len) || pub_len != WEBPUSH_P256DH_LEN){
 		goto out;
@@ -200,8 +198,8 @@ int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *pl
 	memcpy(key_info + sizeof(key_label) + WEBPUSH_P256DH_LEN, as_public, WEBPUSH_P256DH_LEN);
 	if(hkdf(auth, WEBPUSH_AUTH_LEN, secret, secret_len, key_info, sizeof(key_info), ikm, sizeof(ikm))) goto out;
 	/* RFC 8188 section 2.2 and 2.3: CEK and nonce from a random salt. */
-	if(RAND_bytes(salt, sizeof(salt)) != 1
-			|| hkdf(salt, sizeof(salt), ikm, sizeof(ikm), (const unsigned char *)cek_label, sizeof(cek_label),
+	memcpy(salt, salt_in, sizeof(salt));
+	if(hkdf(salt, sizeof(salt), ikm, sizeof(ikm), (const unsigned char *)cek_label, sizeof(cek_label),
 				cek, sizeof(cek))
 			|| hkdf(salt, sizeof(salt), ikm, sizeof(ikm), (const unsigned char *)nonce_label, sizeof(nonce_label),
 				nonce, sizeof(nonce))){
@@ -245,8 +243,24 @@ out:
 	free(body);
 	EVP_CIPHER_CTX_free(cctx);
 	EVP_PKEY_CTX_free(dctx);
-	EVP_PKEY_free(as);
 	EVP_PKEY_free(ua);
+	return rc;
+}
+
+int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *plaintext, size_t len,
+		unsigned char **out, size_t *out_len)
+{
+	/* A key pair and a salt of its own for every message (RFC 8291
+	 * section 3.1, RFC 8188 section 2.1). */
+	EVP_PKEY *as = EVP_EC_gen("P-256");
+	unsigned char salt[16];
+	int rc = -1;
+
+	*out = NULL;
+	if(!as || RAND_bytes(salt, sizeof(salt)) != 1) goto out;
+	rc = webpush_encrypt_with(p256dh_b64, auth_b64, plaintext, len, as, salt, out, out_len);
+out:
+	EVP_PKEY_free(as);
 	return rc;
 }
 

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #define WEBPUSH_P256DH_LEN 65
 #define WEBPUSH_AUTH_LEN 16
 /* The aes128gcm header: salt(16) rs(4) idlen(1) keyid(65). */
@@ -46,6 +48,12 @@ int webpush_keys_check(const char *p256dh_b64, const char *auth_b64, char *why, 
  * caller frees it with free); -1 on bad keys or an OpenSSL failure. */
 int webpush_encrypt(const char *p256dh_b64, const char *auth_b64, const void *plaintext, size_t len,
 		unsigned char **out, size_t *out_len);
+
+/* webpush_encrypt with the application server's P-256 key pair (as_key)
+ * and the salt (16 bytes) given instead of fresh ones: for RFC 8291's test
+ * vector (Appendix A) only; a real push must never reuse either. */
+int webpush_encrypt_with(const char *p256dh_b64, const char *auth_b64, const void *plaintext, size_t len,
+		EVP_PKEY *as_key, const unsigned char *salt, unsigned char **out, size_t *out_len);
 
 /* Loads the VAPID key pair from a PEM file (a P-256 private key, as
  * `openssl ecparam -name prime256v1 -genkey` writes). subject is the
