@@ -344,6 +344,64 @@ def test_offline_mention_gives_a_push(stack, push):
     assert device.decrypt(got[0][2])["room"] == room
 
 
+def test_mention_row_gives_a_push(stack, push):
+    """push-svc's side of mentions, whoever writes the rows: a message in a
+    group room with a row in the mentions table (migration 0004) for an
+    offline member gives them a push. The row is written while push-svc is
+    stopped, so its start-up scan is what finds the message."""
+    service, svc = push
+    sender = new_user(stack, "pns")
+    recipient = new_user(stack, "pnr")
+    room = fresh_room(stack, sender, recipient)
+    device, reply = subscribe_device(stack, recipient, service.endpoint(recipient))
+    c = stack.client(sender, "leaf")
+    c.subscribe(inbox(sender))
+    wait_offline(c, recipient)
+    svc.stop()
+    try:
+        receipt, _ = send(c, sender, room, f"@{recipient} look")
+        stack.sql(f"INSERT IGNORE INTO mentions (user_id, room_id, seq) SELECT u.id, r.id, {receipt['seq']}"
+                  f" FROM users u, rooms r WHERE u.username = '{recipient}' AND r.name = '{room}'")
+    finally:
+        svc.start()
+    got = wait_for(lambda: service.pushes(recipient), "a push for the mention")
+    assert got[0][1]["Urgency"] == "high"
+    assert device.decrypt(got[0][2]) == {"type": "push", "room": room, "count": 1, "seq": receipt["seq"],
+                                         "sender": sender}
+
+
+def test_wake_all_and_none(stack, push):
+    """wake "all" gets every message of its rooms (Urgency normal); wake
+    "none" and an unmentioned member of a group room get nothing."""
+    service, _ = push
+    sender = new_user(stack, "pas")
+    everything = new_user(stack, "paa")
+    nothing = new_user(stack, "pan")
+    quiet = new_user(stack, "paq")
+    room = fresh_room(stack, sender, everything, nothing, quiet)
+    d_all, r_all = subscribe_device(stack, everything, service.endpoint(everything), wake="all", rooms=[room])
+    assert r_all["ok"], r_all
+    subscribe_device(stack, nothing, service.endpoint(nothing), wake="none")
+    subscribe_device(stack, quiet, service.endpoint(quiet))
+    c = stack.client(sender, "leaf")
+    c.subscribe(inbox(sender))
+    for u in (everything, nothing, quiet):
+        wait_offline(c, u)
+    receipt, _ = send(c, sender, room, "news for the room")
+    got = wait_for(lambda: service.pushes(everything), "the wake=all push")
+    assert got[0][1]["Urgency"] == "normal"
+    assert device_payload(d_all, got[0])["seq"] == receipt["seq"]
+    # Marker: a later DM push to someone else.
+    c2, s2, r2, d2, room2 = offline_pair(stack, push, "pam")
+    send(c2, s2, room2, "marker")
+    wait_for(lambda: service.pushes(r2), "the marker push")
+    assert service.pushes(nothing) == [] and service.pushes(quiet) == []
+
+
+def device_payload(device, push):
+    return device.decrypt(push[2])
+
+
 def test_online_user_gets_no_push(stack, push):
     service, _ = push
     sender = new_user(stack, "pos")
