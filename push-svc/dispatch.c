@@ -183,7 +183,9 @@ static int due_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	}
 	if(webpush_vapid_header(svc->vapid, cols[C_ENDPOINT], clock_wall_ms() / 1000, svc->cfg.vapid_lifetime_s,
 			auth, sizeof(auth))){
-		log_warn("cannot sign a push for subscription %llu", sub_id);
+		log_warn("cannot sign a push for subscription %llu; dropped", sub_id);
+		metric_inc(svc->m.failed);
+		drop_later(due, sub_id, room_id, false);
 		goto out;
 	}
 	req->url = strdup(cols[C_ENDPOINT]);

@@ -314,16 +314,35 @@ const char *webpush_vapid_public(const struct webpush_vapid *v)
 
 int webpush_origin(const char *endpoint, char *out, size_t outlen)
 {
-	const char *host;
-	size_t n;
+	const char *scheme, *host, *default_port;
+	size_t n, host_len, scheme_len;
 
-	if(!strncmp(endpoint, "https://", 8)) host = endpoint + 8;
-	else if(!strncmp(endpoint, "http://", 7)) host = endpoint + 7;
-	else return -1;
+	if(!strncmp(endpoint, "https://", 8)){
+		scheme = "https://";
+		default_port = ":443";
+	}else if(!strncmp(endpoint, "http://", 7)){
+		scheme = "http://";
+		default_port = ":80";
+	}else{
+		return -1;
+	}
+	scheme_len = strlen(scheme);
+	host = endpoint + scheme_len;
 	n = strcspn(host, "/?#");
-	if(n == 0 || (size_t)(host - endpoint) + n >= outlen) return -1;
-	memcpy(out, endpoint, (size_t)(host - endpoint) + n);
-	out[(host - endpoint) + n] = '\0';
+	/* No user info: the origin is scheme://host[:port] (RFC 6454), with
+	 * the scheme's default port left out and the host in lower case. */
+	if(n == 0 || memchr(host, '@', n)) return -1;
+	host_len = n;
+	if(n > strlen(default_port) && !strncmp(host + n - strlen(default_port), default_port, strlen(default_port))){
+		host_len = n - strlen(default_port);
+	}
+	if(scheme_len + host_len >= outlen) return -1;
+	memcpy(out, scheme, scheme_len);
+	for(size_t i = 0; i < host_len; i++){
+		char c = host[i];
+		out[scheme_len + i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	out[scheme_len + host_len] = '\0';
 	return 0;
 }
 

@@ -73,8 +73,9 @@ const char *webpush_vapid_public(const struct webpush_vapid *v);
 int webpush_vapid_header(struct webpush_vapid *v, const char *endpoint, long long now_s, long lifetime_s,
 		char *out, size_t outlen);
 
-/* The origin of an http(s) URL ("https://host[:port]") into out. Returns 0
- * or -1. */
+/* The origin of an http(s) URL ("https://host[:port]", RFC 6454: host in
+ * lower case, the scheme's default port left out) into out. Returns 0, or
+ * -1 for another scheme, no host, user info, or too long. */
 int webpush_origin(const char *endpoint, char *out, size_t outlen);
 
 /* Frees v; NULL allowed. */

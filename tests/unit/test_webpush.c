@@ -124,6 +124,11 @@ static void test_origin(void)
 	CHECK_STR(origin, "https://push.example.net:8443");
 	CHECK_EQ(webpush_origin("http://127.0.0.1:9/x", origin, sizeof(origin)), 0);
 	CHECK_STR(origin, "http://127.0.0.1:9");
+	CHECK_EQ(webpush_origin("https://Push.Example.NET:443/x", origin, sizeof(origin)), 0);
+	CHECK_STR(origin, "https://push.example.net");
+	CHECK_EQ(webpush_origin("http://localhost:80", origin, sizeof(origin)), 0);
+	CHECK_STR(origin, "http://localhost");
+	CHECK_EQ(webpush_origin("https://user@push.example/x", origin, sizeof(origin)), -1);
 	CHECK_EQ(webpush_origin("https:///x", origin, sizeof(origin)), -1);
 	CHECK_EQ(webpush_origin("ftp://a/b", origin, sizeof(origin)), -1);
 }
