@@ -313,7 +313,7 @@ int feed_rescan(struct push_svc *svc)
 		goto out;
 	}
 	if(list.n) log_info("rescan: %zu rooms have messages not yet looked at", list.n);
-	qsort(list.ids, list.n, sizeof(*list.ids), id_cmp);
+	if(list.n) qsort(list.ids, list.n, sizeof(*list.ids), id_cmp); /* ids is NULL when n is 0 */
 	rc = scan_rooms(svc, list.ids, list.n);
 out:
 	free(list.ids);
