@@ -32,6 +32,9 @@
 #   CHAT_DB_NET (127.0.0)  node i on address CHAT_DB_NET.(10+i), port CHAT_DB_PORT+i-1
 #   CHAT_GALERA_PORT (14567) CHAT_GALERA_IST_PORT (14667) CHAT_GALERA_SST_PORT (14767), +i-1
 #   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
+# push-svc (docs/ADMIN.md, "push-svc"): CHAT_VAPID_SUBJECT (mailto:admin@localhost)
+# is the contact in its VAPID JWTs; CHAT_PUSH_ALLOW_HTTP=1 lets it post to
+# http:// endpoints on loopback (tests and benchmarks only).
 # Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
 # history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
 # (hub, history-svc, presence-svc, then the leaf or leaf1..leafN, then the
