@@ -246,7 +246,7 @@ out:
  * whole turn's answers): the messages each covered are no longer owed, its
  * window starts, and push_log keeps (subscription, room, seq range). If
  * this fails, the pushes stay owed and go again: the duplicate case that
- * docs/PROTOCOL.md 3.8 names. */
+ * docs/PROTOCOL.md 3.10 names. */
 static int record_sent(struct push_svc *svc, struct sender_request *const *reqs, int n)
 {
 	struct db *db = push_db_get(svc);

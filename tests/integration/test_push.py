@@ -1,4 +1,4 @@
-"""push-svc: Web Push to offline devices (docs/PROTOCOL.md 4.6 and 3.8).
+"""push-svc: Web Push to offline devices (docs/PROTOCOL.md 4.6 and 3.10).
 
 A push service of our own on loopback (http.server) receives each push,
 decrypts it with the subscription's private key (RFC 8291, aes128gcm) and
