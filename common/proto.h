@@ -43,6 +43,10 @@
 #define PROTO_OP_STATUS "status"
 #define PROTO_OP_ROSTER "roster"
 #define PROTO_OP_DEVICES "devices"
+/* Request ops of push-svc (chat/v1/users/{you}/req/push). */
+#define PROTO_OP_SUBSCRIBE "subscribe"
+#define PROTO_OP_SUBSCRIPTIONS "subscriptions"
+#define PROTO_OP_UNSUBSCRIBE "unsubscribe"
 
 /* Largest request a service answers (bytes of payload). */
 #define PROTO_REQUEST_MAX_BYTES 4096

@@ -19,6 +19,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "store_meta.h"
+#include "stored_feed.h"
 
 struct committer {
 	struct history_svc *svc;
@@ -180,6 +181,7 @@ static void *run(void *arg)
 			store_result_reset(&results[i]);
 		}
 		pthread_mutex_unlock(&c->svc->lock);
+		stored_feed_publish(c->svc, msgs, results, n);
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);
 		c->done += (unsigned long long)n;
