@@ -325,10 +325,6 @@ def test_preview_carries_the_body(stack, push):
     assert device.decrypt(got[0][2])["body"] == "see you at 5"
 
 
-# The mentions field is built by the issue 13 work (docs/PROTOCOL.md 3.1,
-# mentions table of migration 0004); until history-svc stores mentions this
-# test cannot pass on a branch without it.
-@pytest.mark.xfail(reason="needs history-svc to store mentions (issue 13, another branch)", strict=False)
 def test_offline_mention_gives_a_push(stack, push):
     service, _ = push
     sender = new_user(stack, "pms")
