@@ -25,12 +25,12 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c common/metrics.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c common/metrics.c common/token.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c \
-	auth-plugin/plugin_metrics.c
+	auth-plugin/plugin_metrics.c auth-plugin/token_conns.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
@@ -100,7 +100,7 @@ $(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c
+	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c auth-plugin/token_conns.c
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -35,6 +37,8 @@
 #include "plugin_metrics.h"
 #include "plugin_opts.h"
 #include "snapshot.h"
+#include "token.h"
+#include "token_conns.h"
 #include "clock.h"
 
 /* Mosquitto 2.0.11 turns a BASIC_AUTH answer into a CONNACK thus
@@ -69,7 +73,9 @@ struct plugin_state {
 	struct admin_client *admins;
 	struct clientid_owners *owners;
 	struct plugin_metrics *metrics; /* NULL when metrics are off */
+	struct token_conns *token_conns;
 	long last_expire;
+	long last_token_expire;
 	long last_owners_save;
 };
 
@@ -91,17 +97,29 @@ static void kick_disabled(const struct snapshot *old, const struct snapshot *fre
 	}
 }
 
+static void kick_token_client(const char *client_id)
+{
+	mosquitto_kick_client_by_clientid(client_id, false);
+}
+
 /* Adopts a newer snapshot and reports loader status, on the broker thread. */
 static void refresh(void)
 {
 	struct snapshot *old = NULL;
 	char status[512];
+	size_t kicked;
 
 	if(loader_adopt(state.loader, &state.snap, &old)){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: snapshot version %llu: %lu users, %lu memberships",
 				state.snap->version, state.snap->user_count, state.snap->membership_count);
 		plugin_metrics_snapshot(state.metrics, state.snap->version, state.snap->user_count);
 		if(old) kick_disabled(old, state.snap);
+		/* Before old is freed: the entries still point into it. */
+		kicked = token_conns_rebind(state.token_conns, state.snap, clock_wall_ms(), kick_token_client);
+		if(kicked){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: disconnected %zu connections whose token was revoked, "
+					"expired or whose user was disabled", kicked);
+		}
 		snapshot_free(old);
 	}
 	while(loader_take_status(state.loader, status, sizeof(status))){
@@ -254,11 +272,40 @@ static void login_flood_refused(enum flood_verdict verdict, const char *user, co
 	plugin_metrics_login_refused(state.metrics, reasons[verdict]);
 }
 
+/* Checks a token login (token.h) from the snapshot: the id's token, of
+ * this user, its secret's SHA-256 compared in constant time, not expired,
+ * user not disabled. No hashing beyond one SHA-256, no database. Returns
+ * BACKEND_ALLOW with *role and *tok, BACKEND_DENY, or BACKEND_ERROR before
+ * the first snapshot. */
+static enum backend_answer check_token(const struct login *login, enum user_role *role,
+		const struct snapshot_token **tok_out)
+{
+	const struct snapshot_token *tok;
+	char id[TOKEN_ID_LEN + 1];
+	unsigned char hash[TOKEN_HASH_LEN];
+	enum backend_answer answer = BACKEND_DENY;
+
+	if(!state.snap) return BACKEND_ERROR;
+	if(token_parse(login->password, id, hash)) goto out;
+	tok = snapshot_token(state.snap, id);
+	if(!tok || strcmp(tok->user->name, login->username)) goto out;
+	if(CRYPTO_memcmp(hash, tok->hash, TOKEN_HASH_LEN)) goto out;
+	if(!token_usable(tok, clock_wall_ms())) goto out;
+	*role = tok->user->role;
+	*tok_out = tok;
+	answer = BACKEND_ALLOW;
+out:
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return answer;
+}
+
 /* Checks a login: the login caches first (one HMAC; a cached login passes
  * whatever the flood protection says, except from a locked address), then
  * the flood protection decides whether the password may be verified (PBKDF2
  * or a network call), then the back-ends verify it, and last the client id
- * must be free or the user's own (clientid_owner.h). */
+ * must be free or the user's own (clientid_owner.h). A password with the
+ * token prefix is checked as a token only (check_token): no cache, no
+ * flood budget (a check costs microseconds), no back-end. */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -272,6 +319,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	bool verified = false;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
 	enum login_refusal refusal = REFUSED_REASON_COUNT; /* none, or counted at out */
+	const struct snapshot_token *tok = NULL;
 	int answered;
 	int which = -1;
 
@@ -287,6 +335,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	login.client_id = mosquitto_client_id(ed->client);
 	login.address = mosquitto_client_address(ed->client);
 	admin_forget(ed->client);
+	token_conns_remove(state.token_conns, ed->client);
 	/* Mosquitto 2.0 lets '+', '#' and '/' through in names for v5 plugins;
 	 * such names would break topic rules, so they never log in. */
 	if(!login.username || !name_user_valid(login.username) || !name_clientid_valid(login.client_id)){
@@ -303,6 +352,27 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		log_flood_refusal(&login, FLOOD_ADDRESS_LOCKED, now_ms);
 		rc = REFUSED_TRY_LATER;
 		goto out;
+	}
+	if(token_is_token(login.password)){
+		answered = check_token(&login, &role, &tok);
+		if(answered == BACKEND_DENY){
+			/* Never the token in the log: its id is not secret, but the
+			 * string may be a mistyped password. */
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a token login of %s from %s: unknown, revoked, expired or wrong token",
+					login.username, login.address ? login.address : "?");
+			/* Counted against the address only: anyone could send a bad
+			 * token in a user's name, which must not lock the user out. */
+			login_failed(NULL, login.address, now_ms);
+			refusal = REFUSED_TOKEN;
+			rc = REFUSED_NOT_AUTHORISED;
+			goto out;
+		}
+		if(answered == BACKEND_ERROR){
+			refusal = REFUSED_BACKEND_ERROR;
+			rc = REFUSED_TRY_LATER;
+			goto out;
+		}
+		goto accept;
 	}
 	/* A login that succeeded recently costs one HMAC and tells an attacker
 	 * nothing new, so its owner is never kept out by someone guessing at
@@ -323,6 +393,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		 * from the node-wide budget (a name nobody knows cost no check). */
 		if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
 	}
+accept:
 	if(answered == BACKEND_ALLOW){
 		if(verified) flood_success(state.flood, login.username, now_ms);
 		owner = clientid_owners_owner(state.owners, login.client_id, now_ms);
@@ -339,9 +410,17 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			rc = MOSQ_ERR_NOMEM;
 			goto out;
 		}
-		if(!state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
+		if(tok && token_conns_add(state.token_conns, ed->client, login.client_id, tok)){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: out of memory recording a token login of %s; refused", login.username);
+			refusal = REFUSED_NO_MEMORY;
+			rc = MOSQ_ERR_NOMEM;
+			goto out;
+		}
+		if(tok) loader_token_used(state.loader, tok->id);
+		if(which >= 0 && !state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
 		plugin_metrics_login_accepted(state.metrics, ed->client);
+		if(tok) plugin_metrics_token_login(state.metrics);
 		rc = MOSQ_ERR_SUCCESS;
 	}else if(answered == BACKEND_DENY){
 		login_failed(login.username, login.address, now_ms);
@@ -388,6 +467,12 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(answer == ACL_DEFER && state.acl_file){
 		answer = acl_file_decide(state.acl_file, username, mosquitto_client_id(ed->client), ed->access, ed->topic);
 	}
+	/* A token's scope narrows whatever was decided (token_conns.h). */
+	if(token_conns_count(state.token_conns)){
+		const struct token_conn *conn = token_conns_find(state.token_conns, ed->client);
+
+		if(conn) answer = acl_token_scope(conn->tok, ed->access, ed->topic, answer);
+	}
 	/* Typing indicators: well-formed and rate-limited (conn_events.h). */
 	if(answer == ACL_ALLOW && ed->access == MOSQ_ACL_WRITE
 			&& !conn_events_publish_allowed(state.events, ed->client, ed->topic, ed->payload, ed->payloadlen)){
@@ -412,6 +497,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_disconnected(state.events, ed->client);
+	token_conns_remove(state.token_conns, ed->client);
 	plugin_metrics_disconnected(state.metrics, ed->client);
 	clientid_owners_disconnected(state.owners, ed->client, clock_mono_ms());
 	admin_forget(ed->client);
@@ -452,6 +538,13 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)userdata;
 	refresh();
 	conn_events_tick(state.events);
+	if(now != state.last_token_expire && token_conns_count(state.token_conns)){
+		size_t kicked;
+
+		state.last_token_expire = now;
+		kicked = token_conns_expire(state.token_conns, clock_wall_ms(), kick_token_client);
+		if(kicked) mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: disconnected %zu connections whose token expired", kicked);
+	}
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
 		flood_expire(state.flood, clock_mono_ms());
@@ -516,6 +609,7 @@ static void release(void)
 	login_cache_free(state.cache);
 	flood_free(state.flood);
 	clientid_owners_free(state.owners);
+	token_conns_free(state.token_conns);
 	acl_file_free(state.acl_file);
 	HASH_ITER(hh, state.admins, admin, tmp){
 		HASH_DEL(state.admins, admin);
@@ -564,7 +658,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	state.flood = flood_new(&state.opts.flood);
 	state.owners = clientid_owners_new((long long)state.opts.clientid_hold_s * 1000,
 			(size_t)state.opts.clientid_max_idle, (size_t)state.opts.clientid_per_user);
-	if(!state.events || !state.cache || !state.flood || !state.owners){
+	state.token_conns = token_conns_new();
+	if(!state.events || !state.cache || !state.flood || !state.owners || !state.token_conns){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: out of memory");
 		rc = MOSQ_ERR_NOMEM;
 		goto out;
