@@ -22,6 +22,7 @@
 #define PROTO_ERR_BAD_UTF8 "bad_utf8"         /* room message: body not UTF-8 text */
 #define PROTO_ERR_BAD_BODY "bad_body"         /* room message: body holds a control character */
 #define PROTO_ERR_UNKNOWN_ROOM "unknown_room"
+#define PROTO_ERR_BAD_PASSWORD "bad_password" /* password: "old" is not the current password */
 
 /* Request ops of history-svc (chat/v1/users/{you}/req/history). */
 #define PROTO_OP_HISTORY "history"
@@ -34,6 +35,11 @@
 #define PROTO_OP_KICK "kick"
 #define PROTO_OP_READ "read"
 #define PROTO_OP_DM "dm"
+/* Account self-service ops of history-svc (history-svc/account_ops.c). */
+#define PROTO_OP_TOKEN "token"
+#define PROTO_OP_TOKENS "tokens"
+#define PROTO_OP_REVOKE_TOKEN "revoke_token"
+#define PROTO_OP_PASSWORD "password"
 /* Request ops of presence-svc (chat/v1/users/{you}/req/presence). */
 #define PROTO_OP_STATUS "status"
 #define PROTO_OP_ROSTER "roster"
