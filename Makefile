@@ -42,7 +42,7 @@ CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/ch
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
-CHATCTL_SRC := clients/chatctl.c
+CHATCTL_SRC := clients/chatctl.c clients/chatctl_token.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
