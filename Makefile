@@ -48,7 +48,7 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c tests/unit/test_metrics.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c tests/unit/test_tokens.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
