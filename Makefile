@@ -38,9 +38,9 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c
-CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
+CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_account.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
-	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
+	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_net_account.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
 CHATCTL_SRC := clients/chatctl.c clients/chatctl_token.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c

@@ -5,12 +5,13 @@ an IoT device."""
 import glob
 import json
 import os
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import NO_CONNACK, WAIT_S, ask, fresh_room, inbox, wait_for
+from conftest import BUILD, NO_CONNACK, WAIT_S, ask, fresh_room, inbox, wait_for
 
 # Every token string this module saw: none may appear in any log file.
 ISSUED = []
@@ -262,6 +263,74 @@ def test_token_request_rules(stack):
     assert request(stack, user, {"op": "token", "label": "x", "lifetime_s": 5})["error"]["code"] == "bad_request"
     assert request(stack, user, {"op": "token", "label": "a\nb"})["error"]["code"] == "bad_request"
     assert request(stack, user, {"op": "revoke_token", "id": "nope"})["error"]["code"] == "bad_request"
+
+
+def test_chat_keeps_its_token_0600_uses_it_and_logout_revokes(stack, tmp_path, monkeypatch):
+    from test_chat_client import Chat
+    user = new_user(stack, rooms=("lobby",))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    kept = tmp_path / "cfg" / "chat" / f"token-{user}@127.0.0.1:{stack.port('leaf')}"
+    # a password login (--keep-token: the password comes from CHAT_PASSWORD)
+    chat = Chat(stack, user, "leaf", extra=("--keep-token",))
+    chat.expect("status connected")
+    assert kept.exists() and (kept.stat().st_mode & 0o777) == 0o600
+    assert (kept.parent.stat().st_mode & 0o777) == 0o700
+    token = kept.read_text().strip()
+    ISSUED.append(token)
+    assert token.startswith("ct1.") and len(token) == 64
+    tid = token.split(".")[1]
+    chat.send("/tokens")
+    line = chat.expect("token ")
+    assert line.split()[1] == tid and "chat on" in line and " all " in line
+    assert chat.expect("tokens-end ") == "tokens-end 1"
+    assert chat.quit() == 0
+    # a later start with no password at all logs in with the kept token
+    # (here on the hub: a copy of the file under the hub's port)
+    kept_hub = kept.parent / f"token-{user}@127.0.0.1:{stack.port('hub')}"
+    kept_hub.write_text(token + "\n")
+    kept_hub.chmod(0o600)
+    chat = Chat(stack, user, "hub", env_password=False)
+    chat.expect("status connected")
+    chat.send("hello with a token")
+    chat.expect("receipt lobby ")
+    assert chat.quit() == 0
+    # --logout revokes it on the server and deletes the file
+    r = subprocess.run([os.path.join(BUILD, "chat"), "--port", str(stack.port("leaf")), "--user", user, "--logout"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env={k: v for k, v in os.environ.items() if k != "CHAT_PASSWORD"})
+    assert r.returncode == 0, r.stderr
+    assert not kept.exists()
+    assert stack.client(user, "leaf", password=token).rc == 5
+    # the hub's copy of the same token is now refused: chat deletes it and
+    # asks for the password (none here: exit 2)
+    chat = Chat(stack, user, "hub", env_password=False)
+    assert chat.proc.wait(timeout=WAIT_S) == 2
+    assert "kept token was refused" in chat.proc.stderr.read()
+    assert not kept_hub.exists()
+
+
+def test_chat_password_and_revoke_commands(stack, tmp_path):
+    from test_chat_client import Chat
+    user = new_user(stack, rooms=("lobby",))
+    old = stack.password(user)
+    phone = issue(stack, user)
+    trace = tmp_path / "trace"
+    chat = Chat(stack, user, "leaf", extra=("--trace", str(trace)))
+    chat.expect("status connected")
+    chat.send(f"/revoke {phone['id']}")
+    assert chat.expect("ok revoke_token") == f"ok revoke_token {phone['id']}"
+    chat.send(f"/revoke {phone['id']}")
+    assert chat.expect("error ").startswith("error not_found")
+    chat.send("/password wrong-one new-pass-9")
+    assert chat.expect("error ").startswith("error bad_password")
+    chat.send(f"/password {old} new-pass-9 revoke")
+    assert chat.expect("ok password") == "ok password 0"
+    assert chat.quit() == 0
+    assert stack.client(user, "hub", password="new-pass-9").rc == 0
+    assert stack.client(user, "hub", password=old).rc == 5
+    # the trace holds every publish, but never a password
+    text = trace.read_text()
+    assert "(password request)" in text and old not in text and "new-pass-9" not in text
 
 
 def test_no_token_in_any_log(stack):
