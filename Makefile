@@ -30,7 +30,7 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c \
-	auth-plugin/plugin_metrics.c auth-plugin/token_conns.c
+	auth-plugin/plugin_metrics.c auth-plugin/token_conns.c auth-plugin/token_login.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
@@ -100,7 +100,7 @@ $(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c auth-plugin/token_conns.c
+	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c auth-plugin/token_conns.c auth-plugin/token_login.c
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -224,13 +224,19 @@ clean:
 # baselines on private brokers and a private stack.
 BENCH_LOAD_SRC := tests/bench/chatload.c tests/bench/latency_hist.c
 BENCH_ACL_SRC := tests/bench/aclbench.c
+BENCH_TOKEN_SRC := tests/bench/tokenbench.c
 BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/chatctl \
-	$(BUILD)/chatload $(BUILD)/aclbench
+	$(BUILD)/chatload $(BUILD)/aclbench $(BUILD)/tokenbench
 
 $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The token-login microbenchmark (docs/BENCHMARKS.md, "Token logins").
+$(BUILD)/tokenbench: $(call obj,$(BENCH_TOKEN_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/snapshot.c \
+		auth-plugin/login_cache.c auth-plugin/token_conns.c auth-plugin/token_login.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 .PHONY: bench bench-quick bench-web

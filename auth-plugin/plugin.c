@@ -17,8 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -39,6 +37,7 @@
 #include "snapshot.h"
 #include "token.h"
 #include "token_conns.h"
+#include "token_login.h"
 #include "clock.h"
 
 /* Mosquitto 2.0.11 turns a BASIC_AUTH answer into a CONNACK thus
@@ -272,31 +271,20 @@ static void login_flood_refused(enum flood_verdict verdict, const char *user, co
 	plugin_metrics_login_refused(state.metrics, reasons[verdict]);
 }
 
-/* Checks a token login (token.h) from the snapshot: the id's token, of
- * this user, its secret's SHA-256 compared in constant time, not expired,
- * user not disabled. No hashing beyond one SHA-256, no database. Returns
+/* Checks a token login from the snapshot (token_login.h). Returns
  * BACKEND_ALLOW with *role and *tok, BACKEND_DENY, or BACKEND_ERROR before
  * the first snapshot. */
 static enum backend_answer check_token(const struct login *login, enum user_role *role,
 		const struct snapshot_token **tok_out)
 {
 	const struct snapshot_token *tok;
-	char id[TOKEN_ID_LEN + 1];
-	unsigned char hash[TOKEN_HASH_LEN];
-	enum backend_answer answer = BACKEND_DENY;
 
 	if(!state.snap) return BACKEND_ERROR;
-	if(token_parse(login->password, id, hash)) goto out;
-	tok = snapshot_token(state.snap, id);
-	if(!tok || strcmp(tok->user->name, login->username)) goto out;
-	if(CRYPTO_memcmp(hash, tok->hash, TOKEN_HASH_LEN)) goto out;
-	if(!token_usable(tok, clock_wall_ms())) goto out;
+	tok = token_login_check(state.snap, login->username, login->password, clock_wall_ms());
+	if(!tok) return BACKEND_DENY;
 	*role = tok->user->role;
 	*tok_out = tok;
-	answer = BACKEND_ALLOW;
-out:
-	OPENSSL_cleanse(hash, sizeof(hash));
-	return answer;
+	return BACKEND_ALLOW;
 }
 
 /* Checks a login: the login caches first (one HMAC; a cached login passes
@@ -305,7 +293,8 @@ out:
  * or a network call), then the back-ends verify it, and last the client id
  * must be free or the user's own (clientid_owner.h). A password with the
  * token prefix is checked as a token only (check_token): no cache, no
- * flood budget (a check costs microseconds), no back-end. */
+ * flood budget or failure count (a check costs microseconds and a token
+ * cannot be guessed), no back-end; a locked address is still refused. */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -360,9 +349,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			 * string may be a mistyped password. */
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a token login of %s from %s: unknown, revoked, expired or wrong token",
 					login.username, login.address ? login.address : "?");
-			/* Counted against the address only: anyone could send a bad
-			 * token in a user's name, which must not lock the user out. */
-			login_failed(NULL, login.address, now_ms);
+			/* Not counted by the flood protection: a 256-bit secret
+			 * cannot be guessed and a check costs no PBKDF2, while
+			 * counting would let anyone lock a user (or the devices
+			 * behind one address) out with bad tokens. */
 			refusal = REFUSED_TOKEN;
 			rc = REFUSED_NOT_AUTHORISED;
 			goto out;

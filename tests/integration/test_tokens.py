@@ -109,6 +109,20 @@ def test_wrong_garbled_foreign_and_unknown_tokens_are_refused(stack):
     assert stack.client(alice, "leaf").rc == 0
 
 
+def test_bad_tokens_lock_out_neither_the_user_nor_the_address(stack):
+    """A device with a stale token retrying in a loop must not get its
+    user (or the other devices behind its address) slowed or locked: the
+    flood protection does not count token refusals (docs/ADMIN.md)."""
+    user = new_user(stack)
+    token = issue(stack, user)["token"]
+    stale = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for _ in range(30):  # over flood_address_slow_after (25) and the user's thresholds
+        assert stack.client(user, "leaf", password=stale).rc == 5
+    assert stack.client(user, "leaf").rc == 0
+    assert stack.client(user, "leaf", password=token).rc == 0
+    assert stack.client(new_user(stack), "leaf").rc == 0
+
+
 def test_expired_token_is_refused_and_its_connections_close(stack):
     user = new_user(stack)
     token = chatctl_token(stack, user, "--label", "short", "--lifetime", "4")
