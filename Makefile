@@ -243,6 +243,8 @@ $(BUILD)/tokenbench: $(call obj,$(BENCH_TOKEN_SRC)) $(patsubst %.c,$(BUILD)/obj-
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
+	$(BUILD)/tokenbench > tests/bench/results/tokenbench.json
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/token_storm.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").

@@ -347,6 +347,33 @@ def test_chat_password_and_revoke_commands(stack, tmp_path):
     assert "(password request)" in text and old not in text and "new-pass-9" not in text
 
 
+def test_full_screen_tokens_and_password_commands(stack):
+    """The same commands in the full-screen mode (tmux): /tokens lists,
+    /password's passwords never show on the screen."""
+    import shutil
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    from test_chat_docs import Screen
+    user = new_user(stack, rooms=("lobby",))
+    old = stack.password(user)
+    phone = issue(stack, user, label="tui phone")
+    screen = Screen(stack, user, "hub")
+    try:
+        screen.wait("online")
+        screen.type("/tokens")
+        shown = screen.wait("1 tokens (/revoke ID)")
+        assert phone["id"] in shown and '"tui phone"' in shown
+        screen.tmux("send-keys", "-t", screen.name, "-l", f"/password {old} brand-new-7")
+        typing = screen.wait("/password *")
+        assert old not in typing and "brand-new-7" not in typing
+        screen.tmux("send-keys", "-t", screen.name, "Enter")
+        done = screen.wait("password changed (0 tokens revoked)")
+        assert old not in done and "brand-new-7" not in done
+    finally:
+        screen.close()
+    assert stack.client(user, "leaf", password="brand-new-7").rc == 0
+
+
 def test_no_token_in_any_log(stack):
     """Runs last in this module: every token it issued, and each secret
     part, is absent from every log and file the stack wrote but MariaDB's
