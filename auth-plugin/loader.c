@@ -82,13 +82,19 @@ static const char sql_tokens[] =
 	"SELECT t.id, u.username, t.secret_sha256, FLOOR(UNIX_TIMESTAMP(t.expires_at) * 1000), t.scope_rooms, t.scope_mode"
 	" FROM tokens t JOIN users u ON u.id = t.user_id"
 	" WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > NOW(3))";
-static const char sql_token_used[] = "UPDATE tokens SET last_used = NOW(3) WHERE id = ?";
+/* last_used for up to USED_BATCH ids per statement (unused places repeat
+ * the first id): one round trip per batch, not per login, after a storm. */
+#define USED_BATCH 256
+#define Q8 "?,?,?,?,?,?,?,?,"
+#define Q64 Q8 Q8 Q8 Q8 Q8 Q8 Q8 Q8
+static const char sql_token_used[] = "UPDATE tokens SET last_used = NOW(3) WHERE id IN (" Q64 Q64 Q64 Q64 "NULL)";
 
 /* Writes last_used for the token ids noted since the last poll. A failure
  * loses those notes (last_used is informative) and reports the error. */
 static int flush_used(struct loader *loader)
 {
 	char (*ids)[TOKEN_ID_LEN + 1] = NULL;
+	struct db_param params[USED_BATCH];
 	size_t count = 0;
 	int rc = 0;
 
@@ -100,10 +106,9 @@ static int flush_used(struct loader *loader)
 		loader->used_count = 0;
 	}
 	pthread_mutex_unlock(&loader->used_lock);
-	for(size_t i = 0; i < count && rc == 0; i++){
-		struct db_param param[1] = { DB_STR(ids[i]) };
-
-		if(db_exec(loader->db, sql_token_used, param, 1, NULL, NULL, NULL, NULL) != DB_OK) rc = -1;
+	for(size_t first = 0; first < count && rc == 0; first += USED_BATCH){
+		for(size_t k = 0; k < USED_BATCH; k++) params[k] = DB_STR(ids[first + k < count ? first + k : first]);
+		if(db_exec(loader->db, sql_token_used, params, USED_BATCH, NULL, NULL, NULL, NULL) != DB_OK) rc = -1;
 	}
 	free(ids);
 	return rc;
@@ -141,9 +146,9 @@ static int poll_once(struct loader *loader)
 			goto out;
 		}
 	}
-	if(flush_used(loader)) goto db_failed;
 	if(db_exec(loader->db, sql_version, NULL, 0, version_row, &version, NULL, NULL) != DB_OK) goto db_failed;
 	if(loader->loaded_once && version == loader->loaded_version){
+		if(flush_used(loader)) goto db_failed;
 		rc = 0;
 		goto out;
 	}
@@ -161,6 +166,9 @@ static int poll_once(struct loader *loader)
 	snapshot_free(old); /* never adopted: the broker thread did not see it */
 	snap = NULL;
 	set_status(loader, false, "chat-auth: loaded users, memberships and tokens (%s)", "database version changed");
+	/* After the new snapshot is handed over: a revocation is never late
+	 * for last_used's sake. */
+	if(flush_used(loader)) goto db_failed;
 	rc = 0;
 	goto out;
 db_failed:
