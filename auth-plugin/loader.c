@@ -119,7 +119,7 @@ void loader_token_used(struct loader *loader, const char *id)
 	pthread_mutex_lock(&loader->used_lock);
 	if(!loader->used) loader->used = calloc(LOADER_USED_MAX, sizeof(*loader->used));
 	if(loader->used && loader->used_count < LOADER_USED_MAX){
-		snprintf(loader->used[loader->used_count++], TOKEN_ID_LEN + 1, "%s", id);
+		memcpy(loader->used[loader->used_count++], id, TOKEN_ID_LEN + 1); /* a valid id: 16 characters and a NUL */
 	}
 	pthread_mutex_unlock(&loader->used_lock);
 }

@@ -1,6 +1,7 @@
 /* token_conns.c: connections that logged in with a token; see token_conns.h. */
 #include "token_conns.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <uthash.h>
@@ -15,7 +16,16 @@ struct entry {
 struct token_conns {
 	struct entry *by_client; /* uthash keyed on conn.client */
 	size_t count;
+	/* No connection's token expires before this (wall ms; LLONG_MAX: none
+	 * expires): expiry scans are skipped until then, so tokens that never
+	 * expire cost no periodic walk over every connection. */
+	long long next_expiry_ms;
 };
+
+static void note_expiry(struct token_conns *tc, const struct snapshot_token *tok)
+{
+	if(tok && tok->expires_ms && tok->expires_ms < tc->next_expiry_ms) tc->next_expiry_ms = tok->expires_ms;
+}
 
 bool token_usable(const struct snapshot_token *tok, long long now_ms)
 {
@@ -25,7 +35,10 @@ bool token_usable(const struct snapshot_token *tok, long long now_ms)
 
 struct token_conns *token_conns_new(void)
 {
-	return plugin_calloc(1, sizeof(struct token_conns));
+	struct token_conns *tc = plugin_calloc(1, sizeof(*tc));
+
+	if(tc) tc->next_expiry_ms = LLONG_MAX;
+	return tc;
 }
 
 static void entry_free(struct entry *e)
@@ -50,6 +63,7 @@ int token_conns_add(struct token_conns *tc, const void *client, const char *clie
 	memcpy(e->conn.token_id, tok->id, sizeof(e->conn.token_id));
 	e->conn.client = client;
 	e->conn.tok = tok;
+	note_expiry(tc, tok);
 	HASH_ADD_PTR(tc->by_client, conn.client, e);
 	tc->count++;
 	e = NULL;
@@ -98,6 +112,7 @@ size_t token_conns_rebind(struct token_conns *tc, const struct snapshot *snap, l
 	size_t kicked = 0;
 
 	if(!tc) return 0;
+	tc->next_expiry_ms = LLONG_MAX;
 	HASH_ITER(hh, tc->by_client, e, tmp){
 		const struct snapshot_token *tok = e->conn.token_id[0] ? snapshot_token(snap, e->conn.token_id) : NULL;
 
@@ -105,6 +120,7 @@ size_t token_conns_rebind(struct token_conns *tc, const struct snapshot *snap, l
 		 * random and a primary key), but a token must never change hands. */
 		if(tok && token_usable(tok, now_ms) && e->conn.tok && !strcmp(tok->user->name, e->conn.tok->user->name)){
 			e->conn.tok = tok;
+			note_expiry(tc, tok);
 		}else{
 			kicked += kick_entry(e, kick);
 		}
@@ -117,9 +133,11 @@ size_t token_conns_expire(struct token_conns *tc, long long now_ms, token_kick_f
 	struct entry *e, *tmp;
 	size_t kicked = 0;
 
-	if(!tc) return 0;
+	if(!tc || now_ms < tc->next_expiry_ms) return 0;
+	tc->next_expiry_ms = LLONG_MAX;
 	HASH_ITER(hh, tc->by_client, e, tmp){
 		if(e->conn.tok && !token_usable(e->conn.tok, now_ms)) kicked += kick_entry(e, kick);
+		else note_expiry(tc, e->conn.tok);
 	}
 	return kicked;
 }
