@@ -362,28 +362,27 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			rc = REFUSED_TRY_LATER;
 			goto out;
 		}
-		goto accept;
-	}
-	/* A login that succeeded recently costs one HMAC and tells an attacker
-	 * nothing new, so its owner is never kept out by someone guessing at
-	 * their name. */
-	answered = ask_backends(&env, &login, true, &role, &which);
-	if(answered != BACKEND_ALLOW){
-		verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
-		if(verdict != FLOOD_VERIFY){
-			login_flood_refused(verdict, login.username, login.address, now_ms);
-			log_flood_refusal(&login, verdict, now_ms);
-			rc = REFUSED_TRY_LATER;
-			goto out;
+	}else{
+		/* A login that succeeded recently costs one HMAC and tells an attacker
+		 * nothing new, so its owner is never kept out by someone guessing at
+		 * their name. */
+		answered = ask_backends(&env, &login, true, &role, &which);
+		if(answered != BACKEND_ALLOW){
+			verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
+			if(verdict != FLOOD_VERIFY){
+				login_flood_refused(verdict, login.username, login.address, now_ms);
+				log_flood_refusal(&login, verdict, now_ms);
+				rc = REFUSED_TRY_LATER;
+				goto out;
+			}
+			answered = ask_backends(&env, &login, false, &role, &which);
+			verified = true;
+			/* Checks of suspicious attempts, and checks that failed or could
+			 * not be made (an http timeout blocked the thread too), are paid
+			 * from the node-wide budget (a name nobody knows cost no check). */
+			if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
 		}
-		answered = ask_backends(&env, &login, false, &role, &which);
-		verified = true;
-		/* Checks of suspicious attempts, and checks that failed or could
-		 * not be made (an http timeout blocked the thread too), are paid
-		 * from the node-wide budget (a name nobody knows cost no check). */
-		if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
 	}
-accept:
 	if(answered == BACKEND_ALLOW){
 		if(verified) flood_success(state.flood, login.username, now_ms);
 		owner = clientid_owners_owner(state.owners, login.client_id, now_ms);
