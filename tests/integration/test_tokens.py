@@ -1,5 +1,5 @@
 """Login tokens and account self-service (docs/PROTOCOL.md 1 "Tokens" and
-4.6; docs/ADMIN.md "Tokens"), on the real stack: a hub and a leaf with the
+4.7; docs/ADMIN.md "Tokens"), on the real stack: a hub and a leaf with the
 auth plugin, history-svc, MariaDB. Clients are Paho Python, like a phone or
 an IoT device."""
 import glob
