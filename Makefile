@@ -14,7 +14,7 @@
 BUILD ?= build
 CC ?= cc
 PKGS := libcjson libmariadb libmosquitto openssl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 # libmicrohttpd serves the metrics (common/metrics.c) on a thread of its own.
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lmicrohttpd -lm
 SAN_FLAGS ?=
@@ -26,33 +26,35 @@ BUILD_LDFLAGS := -pthread
 
 COMMON_SRC := common/log.c common/config.c common/names.c common/pwhash.c common/topics.c \
 	common/db.c common/json_util.c common/mqtt_svc.c common/mqtt_durable.c common/mqtt_pub.c common/random_id.c common/timefmt.c common/password_input.c common/file_util.c \
-	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c common/metrics.c
+	common/clock.c common/fnv.c common/json_payload.c common/request_envelope.c common/room_msg.c common/metrics.c common/token.c
 PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c auth-plugin/acl.c \
 	auth-plugin/conn_events.c auth-plugin/backends.c auth-plugin/backend_mariadb.c \
 	auth-plugin/backend_file.c auth-plugin/backend_http.c auth-plugin/login_cache.c auth-plugin/flood.c \
 	auth-plugin/acl_file.c auth-plugin/plugin_opts.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c \
-	auth-plugin/plugin_metrics.c auth-plugin/send_rate.c
+	auth-plugin/plugin_metrics.c auth-plugin/send_rate.c auth-plugin/token_conns.c auth-plugin/token_login.c
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c history-svc/stored_feed.c history-svc/account_ops.c
 # Message events (issue 13): their store, and the history op that folds them.
 HISTORY_SRC += history-svc/store_meta.c history-svc/store_event.c history-svc/history_op.c \
 	history-svc/history_fold.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c
-CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
+CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_account.c clients/chat_backoff.c clients/chat_net.c clients/chat_net_events.c clients/chat_net_ops.c \
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
-	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
+	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_net_account.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
-CHATCTL_SRC := clients/chatctl.c
+CHATCTL_SRC := clients/chatctl.c clients/chatctl_token.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
+PUSH_SRC := push-svc/main.c push-svc/push_db.c push-svc/online.c push-svc/requests.c push-svc/feed.c \
+	push-svc/dispatch.c push-svc/sender.c push-svc/webpush.c
 UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.c tests/unit/test_plugin_parts.c tests/unit/test_send_rate.c \
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c tests/unit/test_metrics.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c tests/unit/test_webpush.c push-svc/webpush.c tests/unit/test_tokens.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -60,7 +62,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libchatcommon.a
 
 PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc \
-	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/unit-tests
+	$(BUILD)/chat $(BUILD)/chatctl $(BUILD)/health-agent $(BUILD)/push-svc $(BUILD)/unit-tests
 
 .PHONY: all deps web up down status backup restore test unit integration asan clean fuzz
 all: $(PROGRAMS)
@@ -103,8 +105,12 @@ $(BUILD)/chatctl: $(call obj,$(CHATCTL_SRC)) $(COMMON_LIB)
 $(BUILD)/health-agent: $(call obj,$(HEALTH_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
+# libcurl's multi interface sends the pushes (push-svc/sender.c).
+$(BUILD)/push-svc: $(call obj,$(PUSH_SRC)) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs libcurl)
+
 PLUGIN_UNIT_SRC := auth-plugin/acl.c auth-plugin/snapshot.c auth-plugin/login_cache.c auth-plugin/flood.c \
-	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c auth-plugin/send_rate.c
+	auth-plugin/acl_file.c auth-plugin/clientid_owner.c auth-plugin/clientid_store.c auth-plugin/send_rate.c auth-plugin/token_conns.c auth-plugin/token_login.c
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,$(PLUGIN_UNIT_SRC)) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -228,8 +234,9 @@ clean:
 # baselines on private brokers and a private stack.
 BENCH_LOAD_SRC := tests/bench/chatload.c tests/bench/latency_hist.c
 BENCH_ACL_SRC := tests/bench/aclbench.c
-BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/chatctl \
-	$(BUILD)/chatload $(BUILD)/aclbench $(BUILD)/allow_all.so
+BENCH_TOKEN_SRC := tests/bench/tokenbench.c
+BENCH_PROGRAMS := $(BUILD)/chat_auth.so $(BUILD)/history-svc $(BUILD)/presence-svc $(BUILD)/push-svc $(BUILD)/chatctl \
+	$(BUILD)/chatload $(BUILD)/aclbench $(BUILD)/tokenbench $(BUILD)/allow_all.so
 
 $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
@@ -241,17 +248,30 @@ $(BUILD)/allow_all.so: $(call obj,tests/bench/allow_all_plugin.c)
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick bench-web
+# The token-login microbenchmark (docs/BENCHMARKS.md, "Token logins").
+$(BUILD)/tokenbench: $(call obj,$(BENCH_TOKEN_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/snapshot.c \
+		auth-plugin/login_cache.c auth-plugin/token_conns.c auth-plugin/token_login.c) $(COMMON_LIB)
+	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: bench bench-quick bench-web bench-push
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
+	$(BUILD)/tokenbench > tests/bench/results/tokenbench.json
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/token_storm.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/events_bench.py
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/push_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
 bench-web: deps
 	@$(MAKE) --no-print-directory all
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+
+# push-svc with 1,000 offline users (docs/BENCHMARKS.md, "push-svc").
+bench-push: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/push_bench.py
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)

@@ -127,3 +127,35 @@ enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 	if(access == ACL_WRITE) return decide_write(user, topic, retain);
 	return ACL_DENY;
 }
+
+/* The room of a room topic (messages or typing) or of a subscription filter
+ * on one room (.../{room}/#, .../{room}/msg/..., .../{room}/typing/...), or
+ * NULL. copy holds the copy the result points into. */
+static const char *scoped_room(const char *topic, int access, char *copy, size_t copy_len)
+{
+	char *lv[MAX_LEVELS];
+	int n = topic_split(topic, copy, copy_len, lv, MAX_LEVELS);
+
+	if(n < 5 || strcmp(lv[0], "chat") || strcmp(lv[1], "v1") || strcmp(lv[2], "rooms")) return NULL;
+	if(!name_room_valid(lv[3])) return NULL;
+	if(access == ACL_SUBSCRIBE && n == 5 && !strcmp(lv[4], "#")) return lv[3];
+	if(n != 6 || (strcmp(lv[4], "msg") && strcmp(lv[4], "typing"))) return NULL;
+	if(access != ACL_SUBSCRIBE && !name_user_valid(lv[5])) return NULL;
+	return lv[3];
+}
+
+enum acl_answer acl_token_scope(const struct snapshot_token *tok, int access,
+		const char *topic, enum acl_answer chat_answer)
+{
+	char copy[TOPIC_MAX + 1];
+	const char *room;
+
+	if(access == ACL_UNSUBSCRIBE) return chat_answer;
+	if(!tok) return ACL_DENY;
+	if(tok->scope == TOKEN_SCOPE_NONE) return chat_answer;
+	if(chat_answer != ACL_ALLOW || !topic) return ACL_DENY;
+	if(tok->scope == TOKEN_SCOPE_PUBLISH && access != ACL_WRITE) return ACL_DENY;
+	if(tok->scope == TOKEN_SCOPE_READ && access != ACL_READ && access != ACL_SUBSCRIBE) return ACL_DENY;
+	room = scoped_room(topic, access, copy, sizeof(copy));
+	return room && snapshot_token_has_room(tok, room) ? ACL_ALLOW : ACL_DENY;
+}

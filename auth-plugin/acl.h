@@ -27,4 +27,17 @@ enum acl_answer { ACL_ALLOW, ACL_DENY, ACL_DEFER };
 enum acl_answer acl_chat_decide(const struct snapshot_user *user, int access,
 		const char *topic, bool retain);
 
+/* Narrows chat_answer (what acl_chat_decide and the ACL file said) for a
+ * connection that logged in with a token (tok; NULL when that token is no
+ * longer good: everything but unsubscribing is refused). A token without a
+ * scope changes nothing. A scoped token reaches only the room topics
+ * (messages and typing) of its scope rooms, and only where chat_answer
+ * allows too (the intersection with the user's memberships): both ways for
+ * TOKEN_SCOPE_FULL, only ACL_WRITE for TOKEN_SCOPE_PUBLISH, only ACL_READ and
+ * ACL_SUBSCRIBE for TOKEN_SCOPE_READ. Inbox, requests, presence and topics
+ * outside the chat tree are refused. O(1): a topic split and at most
+ * TOKEN_SCOPE_ROOMS_MAX compares. */
+enum acl_answer acl_token_scope(const struct snapshot_token *tok, int access,
+		const char *topic, enum acl_answer chat_answer);
+
 #endif

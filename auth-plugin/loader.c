@@ -24,6 +24,10 @@ struct loader {
 	char status[512];
 	bool status_new;
 	bool in_error;
+	/* token ids that logged in, for last_used (loader_token_used) */
+	pthread_mutex_t used_lock;
+	char (*used)[TOKEN_ID_LEN + 1];
+	size_t used_count;
 };
 
 static void set_status(struct loader *loader, bool is_error, const char *fmt, const char *detail)
@@ -64,6 +68,62 @@ static int member_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
+static int token_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	(void)lens;
+	/* A row the plugin cannot use is skipped: that token cannot log in. */
+	if(ncols == 6 && cols[0] && cols[1] && cols[2] && cols[5]){
+		snapshot_add_token(ud, cols[0], cols[1], cols[2], cols[3] ? strtoll(cols[3], NULL, 10) : 0, cols[4], cols[5]);
+	}
+	return 0;
+}
+
+static const char sql_tokens[] =
+	"SELECT t.id, u.username, t.secret_sha256, FLOOR(UNIX_TIMESTAMP(t.expires_at) * 1000), t.scope_rooms, t.scope_mode"
+	" FROM tokens t JOIN users u ON u.id = t.user_id"
+	" WHERE t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > NOW(3))";
+/* last_used for up to USED_BATCH ids per statement (unused places repeat
+ * the first id): one round trip per batch, not per login, after a storm. */
+#define USED_BATCH 256
+#define Q8 "?,?,?,?,?,?,?,?,"
+#define Q64 Q8 Q8 Q8 Q8 Q8 Q8 Q8 Q8
+static const char sql_token_used[] = "UPDATE tokens SET last_used = NOW(3) WHERE id IN (" Q64 Q64 Q64 Q64 "NULL)";
+
+/* Writes last_used for the token ids noted since the last poll. A failure
+ * loses those notes (last_used is informative) and reports the error. */
+static int flush_used(struct loader *loader)
+{
+	char (*ids)[TOKEN_ID_LEN + 1] = NULL;
+	struct db_param params[USED_BATCH];
+	size_t count = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&loader->used_lock);
+	if(loader->used_count){
+		ids = loader->used;
+		count = loader->used_count;
+		loader->used = NULL;
+		loader->used_count = 0;
+	}
+	pthread_mutex_unlock(&loader->used_lock);
+	for(size_t first = 0; first < count && rc == 0; first += USED_BATCH){
+		for(size_t k = 0; k < USED_BATCH; k++) params[k] = DB_STR(ids[first + k < count ? first + k : first]);
+		if(db_exec(loader->db, sql_token_used, params, USED_BATCH, NULL, NULL, NULL, NULL) != DB_OK) rc = -1;
+	}
+	free(ids);
+	return rc;
+}
+
+void loader_token_used(struct loader *loader, const char *id)
+{
+	pthread_mutex_lock(&loader->used_lock);
+	if(!loader->used) loader->used = calloc(LOADER_USED_MAX, sizeof(*loader->used));
+	if(loader->used && loader->used_count < LOADER_USED_MAX){
+		memcpy(loader->used[loader->used_count++], id, TOKEN_ID_LEN + 1); /* a valid id: 16 characters and a NUL */
+	}
+	pthread_mutex_unlock(&loader->used_lock);
+}
+
 static const char sql_version[] = "SELECT version FROM auth_version WHERE id = 1";
 static const char sql_users[] = "SELECT username, pw_hash, role, disabled FROM users";
 static const char sql_members[] =
@@ -88,22 +148,27 @@ static int poll_once(struct loader *loader)
 	}
 	if(db_exec(loader->db, sql_version, NULL, 0, version_row, &version, NULL, NULL) != DB_OK) goto db_failed;
 	if(loader->loaded_once && version == loader->loaded_version){
+		if(flush_used(loader)) goto db_failed;
 		rc = 0;
 		goto out;
 	}
 	snap = snapshot_new(version);
 	if(!snap) goto out;
-	/* Read both tables in one consistent view (InnoDB repeatable read). */
+	/* Read every table in one consistent view (InnoDB repeatable read). */
 	if(db_begin(loader->db) != DB_OK) goto db_failed;
 	if(db_exec(loader->db, sql_users, NULL, 0, user_row, snap, NULL, NULL) != DB_OK) goto db_failed;
 	if(db_exec(loader->db, sql_members, NULL, 0, member_row, snap, NULL, NULL) != DB_OK) goto db_failed;
+	if(db_exec(loader->db, sql_tokens, NULL, 0, token_row, snap, NULL, NULL) != DB_OK) goto db_failed;
 	if(db_commit(loader->db) != DB_OK) goto db_failed;
 	loader->loaded_version = version;
 	loader->loaded_once = true;
 	old = atomic_exchange(&loader->pending, snap);
 	snapshot_free(old); /* never adopted: the broker thread did not see it */
 	snap = NULL;
-	set_status(loader, false, "chat-auth: loaded users and memberships (%s)", "database version changed");
+	set_status(loader, false, "chat-auth: loaded users, memberships and tokens (%s)", "database version changed");
+	/* After the new snapshot is handed over: a revocation is never late
+	 * for last_used's sake. */
+	if(flush_used(loader)) goto db_failed;
 	rc = 0;
 	goto out;
 db_failed:
@@ -147,6 +212,7 @@ struct loader *loader_start(const struct db_opts *opts, long refresh_ms, char *e
 		return NULL;
 	}
 	pthread_mutex_init(&loader->status_lock, NULL);
+	pthread_mutex_init(&loader->used_lock, NULL);
 	atomic_init(&loader->pending, NULL);
 	atomic_init(&loader->stopping, false);
 	loader->hosts = dup_opt(opts->hosts);
@@ -217,5 +283,7 @@ void loader_stop(struct loader *loader)
 	}
 	free(loader->name);
 	pthread_mutex_destroy(&loader->status_lock);
+	pthread_mutex_destroy(&loader->used_lock);
+	free(loader->used);
 	free(loader);
 }

@@ -1,6 +1,6 @@
 /* loader.h: the plugin's background thread that keeps a snapshot of users
- * and memberships current. It polls auth_version (a counter that database
- * triggers bump on every change to users or room_members) every refresh
+ * memberships and tokens current. It polls auth_version (a counter that database
+ * triggers bump on every change to users, room_members or tokens) every refresh
  * interval and, when it moved, reads everything into a new snapshot and
  * hands it over. The broker thread adopts it with loader_adopt, so neither
  * side ever waits for the other and the broker never waits for MariaDB. */
@@ -28,6 +28,15 @@ int loader_adopt(struct loader *loader, struct snapshot **current, struct snapsh
 /* On the broker thread: copies a not-yet-reported status line (load errors,
  * recoveries) into buf and returns 1, or returns 0 when there is none. */
 int loader_take_status(struct loader *loader, char *buf, size_t len);
+
+/* On the broker thread: notes that the token with this id logged in now.
+ * The loader thread writes tokens.last_used for the noted ids on its next
+ * poll (lazily: at most once a refresh interval, never on the broker
+ * thread). Up to LOADER_USED_MAX ids wait at once; beyond that a use is not
+ * recorded (last_used is informative). */
+void loader_token_used(struct loader *loader, const char *id);
+
+#define LOADER_USED_MAX 4096
 
 /* Stops and joins the thread, frees any waiting snapshot and the loader. */
 void loader_stop(struct loader *loader);

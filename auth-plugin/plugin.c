@@ -36,6 +36,9 @@
 #include "plugin_opts.h"
 #include "send_rate.h"
 #include "snapshot.h"
+#include "token.h"
+#include "token_conns.h"
+#include "token_login.h"
 #include "clock.h"
 
 /* Mosquitto 2.0.11 turns a BASIC_AUTH answer into a CONNACK thus
@@ -71,7 +74,9 @@ struct plugin_state {
 	struct clientid_owners *owners;
 	struct plugin_metrics *metrics; /* NULL when metrics are off */
 	struct send_rate *send_rate;
+	struct token_conns *token_conns;
 	long last_expire;
+	long last_token_expire;
 	long last_owners_save;
 };
 
@@ -93,17 +98,29 @@ static void kick_disabled(const struct snapshot *old, const struct snapshot *fre
 	}
 }
 
+static void kick_token_client(const char *client_id)
+{
+	mosquitto_kick_client_by_clientid(client_id, false);
+}
+
 /* Adopts a newer snapshot and reports loader status, on the broker thread. */
 static void refresh(void)
 {
 	struct snapshot *old = NULL;
 	char status[512];
+	size_t kicked;
 
 	if(loader_adopt(state.loader, &state.snap, &old)){
 		mosquitto_log_printf(MOSQ_LOG_INFO, "chat-auth: snapshot version %llu: %lu users, %lu memberships",
 				state.snap->version, state.snap->user_count, state.snap->membership_count);
 		plugin_metrics_snapshot(state.metrics, state.snap->version, state.snap->user_count);
 		if(old) kick_disabled(old, state.snap);
+		/* Before old is freed: the entries still point into it. */
+		kicked = token_conns_rebind(state.token_conns, state.snap, clock_wall_ms(), kick_token_client);
+		if(kicked){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: disconnected %zu connections whose token was revoked, "
+					"expired or whose user was disabled", kicked);
+		}
 		snapshot_free(old);
 	}
 	while(loader_take_status(state.loader, status, sizeof(status))){
@@ -256,11 +273,30 @@ static void login_flood_refused(enum flood_verdict verdict, const char *user, co
 	plugin_metrics_login_refused(state.metrics, reasons[verdict]);
 }
 
+/* Checks a token login from the snapshot (token_login.h). Returns
+ * BACKEND_ALLOW with *role and *tok, BACKEND_DENY, or BACKEND_ERROR before
+ * the first snapshot. */
+static enum backend_answer check_token(const struct login *login, enum user_role *role,
+		const struct snapshot_token **tok_out)
+{
+	const struct snapshot_token *tok;
+
+	if(!state.snap) return BACKEND_ERROR;
+	tok = token_login_check(state.snap, login->username, login->password, clock_wall_ms());
+	if(!tok) return BACKEND_DENY;
+	*role = tok->user->role;
+	*tok_out = tok;
+	return BACKEND_ALLOW;
+}
+
 /* Checks a login: the login caches first (one HMAC; a cached login passes
  * whatever the flood protection says, except from a locked address), then
  * the flood protection decides whether the password may be verified (PBKDF2
  * or a network call), then the back-ends verify it, and last the client id
- * must be free or the user's own (clientid_owner.h). */
+ * must be free or the user's own (clientid_owner.h). A password with the
+ * token prefix is checked as a token only (check_token): no cache, no
+ * flood budget or failure count (a check costs microseconds and a token
+ * cannot be guessed), no back-end; a locked address is still refused. */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -274,6 +310,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	bool verified = false;
 	int rc = MOSQ_ERR_PLUGIN_DEFER;
 	enum login_refusal refusal = REFUSED_REASON_COUNT; /* none, or counted at out */
+	const struct snapshot_token *tok = NULL;
 	int answered;
 	int which = -1;
 
@@ -289,6 +326,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	login.client_id = mosquitto_client_id(ed->client);
 	login.address = mosquitto_client_address(ed->client);
 	admin_forget(ed->client);
+	token_conns_remove(state.token_conns, ed->client);
 	/* Mosquitto 2.0 lets '+', '#' and '/' through in names for v5 plugins;
 	 * such names would break topic rules, so they never log in. */
 	if(!login.username || !name_user_valid(login.username) || !name_clientid_valid(login.client_id)){
@@ -306,24 +344,46 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		rc = REFUSED_TRY_LATER;
 		goto out;
 	}
-	/* A login that succeeded recently costs one HMAC and tells an attacker
-	 * nothing new, so its owner is never kept out by someone guessing at
-	 * their name. */
-	answered = ask_backends(&env, &login, true, &role, &which);
-	if(answered != BACKEND_ALLOW){
-		verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
-		if(verdict != FLOOD_VERIFY){
-			login_flood_refused(verdict, login.username, login.address, now_ms);
-			log_flood_refusal(&login, verdict, now_ms);
+	if(token_is_token(login.password)){
+		answered = check_token(&login, &role, &tok);
+		if(answered == BACKEND_DENY){
+			/* Never the token in the log: its id is not secret, but the
+			 * string may be a mistyped password. */
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: refused a token login of %s from %s: unknown, revoked, expired or wrong token",
+					login.username, login.address ? login.address : "?");
+			/* Not counted by the flood protection: a 256-bit secret
+			 * cannot be guessed and a check costs no PBKDF2, while
+			 * counting would let anyone lock a user (or the devices
+			 * behind one address) out with bad tokens. */
+			refusal = REFUSED_TOKEN;
+			rc = REFUSED_NOT_AUTHORISED;
+			goto out;
+		}
+		if(answered == BACKEND_ERROR){
+			refusal = REFUSED_BACKEND_ERROR;
 			rc = REFUSED_TRY_LATER;
 			goto out;
 		}
-		answered = ask_backends(&env, &login, false, &role, &which);
-		verified = true;
-		/* Checks of suspicious attempts, and checks that failed or could
-		 * not be made (an http timeout blocked the thread too), are paid
-		 * from the node-wide budget (a name nobody knows cost no check). */
-		if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
+	}else{
+		/* A login that succeeded recently costs one HMAC and tells an attacker
+		 * nothing new, so its owner is never kept out by someone guessing at
+		 * their name. */
+		answered = ask_backends(&env, &login, true, &role, &which);
+		if(answered != BACKEND_ALLOW){
+			verdict = flood_admit(state.flood, login.username, login.address, now_ms, &charged);
+			if(verdict != FLOOD_VERIFY){
+				login_flood_refused(verdict, login.username, login.address, now_ms);
+				log_flood_refusal(&login, verdict, now_ms);
+				rc = REFUSED_TRY_LATER;
+				goto out;
+			}
+			answered = ask_backends(&env, &login, false, &role, &which);
+			verified = true;
+			/* Checks of suspicious attempts, and checks that failed or could
+			 * not be made (an http timeout blocked the thread too), are paid
+			 * from the node-wide budget (a name nobody knows cost no check). */
+			if(charged || answered == BACKEND_DENY || answered == BACKEND_ERROR) flood_charge(state.flood, now_ms);
+		}
 	}
 	if(answered == BACKEND_ALLOW){
 		if(verified) flood_success(state.flood, login.username, now_ms);
@@ -341,9 +401,17 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 			rc = MOSQ_ERR_NOMEM;
 			goto out;
 		}
-		if(!state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
+		if(tok && token_conns_add(state.token_conns, ed->client, login.client_id, tok)){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "chat-auth: out of memory recording a token login of %s; refused", login.username);
+			refusal = REFUSED_NO_MEMORY;
+			rc = MOSQ_ERR_NOMEM;
+			goto out;
+		}
+		if(tok) loader_token_used(state.loader, tok->id);
+		if(which >= 0 && !state.backends[which]->roles_in_snapshot && role == ROLE_ADMIN) admin_remember(ed->client);
 		if(role == ROLE_USER) conn_events_connected(state.events, ed->client, login.username);
 		plugin_metrics_login_accepted(state.metrics, ed->client);
+		if(tok) plugin_metrics_token_login(state.metrics);
 		rc = MOSQ_ERR_SUCCESS;
 	}else if(answered == BACKEND_DENY){
 		login_failed(login.username, login.address, now_ms);
@@ -417,6 +485,12 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(answer == ACL_DEFER && state.acl_file){
 		answer = acl_file_decide(state.acl_file, username, mosquitto_client_id(ed->client), ed->access, ed->topic);
 	}
+	/* A token's scope narrows whatever was decided (token_conns.h). */
+	if(token_conns_count(state.token_conns)){
+		const struct token_conn *conn = token_conns_find(state.token_conns, ed->client);
+
+		if(conn) answer = acl_token_scope(conn->tok, ed->access, ed->topic, answer);
+	}
 	/* Typing indicators: well-formed and rate-limited (conn_events.h). */
 	if(answer == ACL_ALLOW && ed->access == MOSQ_ACL_WRITE
 			&& !conn_events_publish_allowed(state.events, ed->client, ed->topic, ed->payload, ed->payloadlen)){
@@ -444,6 +518,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	conn_events_disconnected(state.events, ed->client);
+	token_conns_remove(state.token_conns, ed->client);
 	plugin_metrics_disconnected(state.metrics, ed->client);
 	clientid_owners_disconnected(state.owners, ed->client, clock_mono_ms());
 	admin_forget(ed->client);
@@ -487,6 +562,13 @@ static int on_tick(int event, void *event_data, void *userdata)
 	refresh();
 	conn_events_tick(state.events);
 	send_rate_expire(state.send_rate, clock_mono_ms());
+	if(now != state.last_token_expire && token_conns_count(state.token_conns)){
+		size_t kicked;
+
+		state.last_token_expire = now;
+		kicked = token_conns_expire(state.token_conns, clock_wall_ms(), kick_token_client);
+		if(kicked) mosquitto_log_printf(MOSQ_LOG_NOTICE, "chat-auth: disconnected %zu connections whose token expired", kicked);
+	}
 	if(now - state.last_expire >= 10){
 		state.last_expire = now;
 		flood_expire(state.flood, clock_mono_ms());
@@ -552,6 +634,7 @@ static void release(void)
 	flood_free(state.flood);
 	send_rate_free(state.send_rate);
 	clientid_owners_free(state.owners);
+	token_conns_free(state.token_conns);
 	acl_file_free(state.acl_file);
 	HASH_ITER(hh, state.admins, admin, tmp){
 		HASH_DEL(state.admins, admin);
@@ -601,7 +684,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	state.owners = clientid_owners_new((long long)state.opts.clientid_hold_s * 1000,
 			(size_t)state.opts.clientid_max_idle, (size_t)state.opts.clientid_per_user);
 	state.send_rate = send_rate_new(&state.opts.send_rate);
-	if(!state.events || !state.cache || !state.flood || !state.owners || !state.send_rate){
+	state.token_conns = token_conns_new();
+	if(!state.events || !state.cache || !state.flood || !state.owners || !state.send_rate || !state.token_conns){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "chat-auth: out of memory");
 		rc = MOSQ_ERR_NOMEM;
 		goto out;

@@ -22,6 +22,7 @@ struct plugin_metrics {
 	struct metrics *registry;
 	struct metric *connections_open;
 	struct metric *logins_accepted;
+	struct metric *token_logins;
 	struct metric *logins_refused[REFUSED_REASON_COUNT];
 	struct metric *acl[3][4]; /* outcome x access (read, write, subscribe, unsubscribe) */
 	struct metric *flood_locks[2];
@@ -44,6 +45,7 @@ static const char *const refusal_names[REFUSED_REASON_COUNT] = {
 	[REFUSED_CLIENTID_TAKEN] = "clientid_taken",
 	[REFUSED_BACKEND_ERROR] = "backend_error",
 	[REFUSED_NO_MEMORY] = "out_of_memory",
+	[REFUSED_TOKEN] = "token",
 };
 
 static const char *const access_names[4] = { "read", "write", "subscribe", "unsubscribe" };
@@ -83,6 +85,8 @@ struct plugin_metrics *plugin_metrics_start(const char *bind, long port, char *e
 			"Connections whose login this plugin accepted and that are still open.", NULL, NULL);
 	pm->logins_accepted = metrics_counter(r, "chat_auth_logins_accepted_total",
 			"Logins this plugin accepted.", NULL, NULL);
+	pm->token_logins = metrics_counter(r, "chat_auth_logins_accepted_token_total",
+			"Logins this plugin accepted with a token (counted in chat_auth_logins_accepted_total too).", NULL, NULL);
 	for(int i = 0; i < REFUSED_REASON_COUNT; i++){
 		pm->logins_refused[i] = metrics_counter(r, "chat_auth_logins_refused_total",
 				"Logins refused (or, for unknown_user, left to other plugins), by reason.", "reason", refusal_names[i]);
@@ -136,6 +140,12 @@ void plugin_metrics_login_accepted(struct plugin_metrics *pm, const void *conn)
 	entry->conn = conn;
 	HASH_ADD_PTR(pm->open, conn, entry);
 	metric_gauge_add(pm->connections_open, 1);
+}
+
+void plugin_metrics_token_login(struct plugin_metrics *pm)
+{
+	if(!pm) return;
+	metric_inc(pm->token_logins);
 }
 
 void plugin_metrics_login_refused(struct plugin_metrics *pm, enum login_refusal reason)

@@ -22,6 +22,7 @@ enum login_refusal {
 	REFUSED_CLIENTID_TAKEN,/* client id belongs to another user */
 	REFUSED_BACKEND_ERROR, /* the password could not be checked */
 	REFUSED_NO_MEMORY,
+	REFUSED_TOKEN,         /* a token login: unknown, revoked, expired or wrong token */
 	REFUSED_REASON_COUNT
 };
 
@@ -38,6 +39,9 @@ struct plugin_metrics *plugin_metrics_start(const char *bind, long port, char *e
 
 /* A login was accepted for connection conn (compared, never dereferenced). */
 void plugin_metrics_login_accepted(struct plugin_metrics *pm, const void *conn);
+
+/* The login just accepted used a token. */
+void plugin_metrics_token_login(struct plugin_metrics *pm);
 
 /* A login was refused for reason. */
 void plugin_metrics_login_refused(struct plugin_metrics *pm, enum login_refusal reason);

@@ -236,6 +236,82 @@ bool snapshot_is_member(const struct snapshot_user *user, const char *room)
 	return member_at(user, room_hash(room, strlen(room)), room, &pos);
 }
 
+static int scope_parse(const char *rooms, const char *mode, struct snapshot *snap, struct snapshot_token *tok)
+{
+	char copy[TOKEN_SCOPE_ROOMS_MAX * (NAME_ROOM_MAX + 1) + 1];
+	char *save = NULL;
+
+	if(!rooms){
+		tok->scope = TOKEN_SCOPE_NONE;
+		return 0;
+	}
+	if(!mode || !strcmp(mode, "full")) tok->scope = TOKEN_SCOPE_FULL;
+	else if(!strcmp(mode, "publish")) tok->scope = TOKEN_SCOPE_PUBLISH;
+	else if(!strcmp(mode, "read")) tok->scope = TOKEN_SCOPE_READ;
+	else return -1;
+	if(strlen(rooms) >= sizeof(copy)) return -1;
+	memcpy(copy, rooms, strlen(rooms) + 1);
+	for(char *room = strtok_r(copy, ",", &save); room; room = strtok_r(NULL, ",", &save)){
+		const struct snapshot_room *interned;
+
+		if(!name_room_valid(room) || tok->room_count == TOKEN_SCOPE_ROOMS_MAX) return -1;
+		if(snapshot_token_has_room(tok, room)) continue;
+		interned = intern_room(snap, room);
+		if(!interned) return -1;
+		tok->rooms[tok->room_count++] = interned;
+	}
+	/* A scope of no rooms reaches nothing; kept so that it logs in and is
+	 * refused everything, as its issuer asked. */
+	return 0;
+}
+
+int snapshot_add_token(struct snapshot *snap, const char *id, const char *user_name, const char *hash_hex,
+		long long expires_ms, const char *scope_rooms, const char *scope_mode)
+{
+	struct snapshot_user *user = NULL;
+	struct snapshot_token *tok = NULL;
+	int rc = -1;
+
+	if(!token_id_valid(id) || !user_name) goto out;
+	HASH_FIND_STR(snap->users, user_name, user);
+	if(!user) goto out;
+	HASH_FIND_STR(snap->tokens, id, tok);
+	if(tok){
+		tok = NULL; /* ids are the table's primary key: never twice */
+		goto out;
+	}
+	tok = calloc(1, sizeof(*tok));
+	if(!tok) goto out;
+	memcpy(tok->id, id, TOKEN_ID_LEN + 1);
+	if(token_hash_from_hex(hash_hex, tok->hash) || scope_parse(scope_rooms, scope_mode, snap, tok)) goto out;
+	tok->user = user;
+	tok->expires_ms = expires_ms;
+	HASH_ADD_STR(snap->tokens, id, tok);
+	snap->token_count++;
+	tok = NULL;
+	rc = 0;
+out:
+	free(tok);
+	return rc;
+}
+
+const struct snapshot_token *snapshot_token(const struct snapshot *snap, const char *id)
+{
+	struct snapshot_token *tok = NULL;
+
+	if(!snap || !id) return NULL;
+	HASH_FIND_STR(snap->tokens, id, tok);
+	return tok;
+}
+
+bool snapshot_token_has_room(const struct snapshot_token *tok, const char *room)
+{
+	for(unsigned i = 0; tok && room && i < tok->room_count; i++){
+		if(!strcmp(tok->rooms[i]->name, room)) return true;
+	}
+	return false;
+}
+
 bool role_is_privileged(enum user_role role)
 {
 	return role == ROLE_SERVICE || role == ROLE_BRIDGE || role == ROLE_ADMIN;
@@ -245,8 +321,14 @@ void snapshot_free(struct snapshot *snap)
 {
 	struct snapshot_user *user, *user_tmp;
 	struct snapshot_room *room, *room_tmp;
+	struct snapshot_token *tok, *tok_tmp;
 
 	if(!snap) return;
+	HASH_ITER(hh, snap->tokens, tok, tok_tmp){
+		HASH_DEL(snap->tokens, tok);
+		memset(tok->hash, 0, sizeof(tok->hash));
+		free(tok);
+	}
 	HASH_ITER(hh, snap->users, user, user_tmp){
 		HASH_DEL(snap->users, user);
 		free(user->room_hashes);

@@ -11,6 +11,7 @@
 
 #include "names.h"
 #include "pwhash.h"
+#include "token.h"
 
 /* ROLE_HEALTH: the health agents' account (health-agent/), which may use
  * only its own probe topics (acl.c) and is not privileged. */
@@ -51,16 +52,36 @@ struct snapshot_user_slot {
 	const struct snapshot_user *user;
 };
 
+/* What a token's scope lets its connections do (docs/ADMIN.md, "Tokens"):
+ * TOKEN_SCOPE_NONE is the user's own rights; the others limit the
+ * connection to the token's rooms, both ways, publishing only, or reading
+ * only. */
+enum token_scope { TOKEN_SCOPE_NONE = 0, TOKEN_SCOPE_FULL, TOKEN_SCOPE_PUBLISH, TOKEN_SCOPE_READ };
+
+/* A login token that is not revoked (token.h), found by its public id. */
+struct snapshot_token {
+	UT_hash_handle hh;
+	char id[TOKEN_ID_LEN + 1];
+	unsigned char hash[TOKEN_HASH_LEN]; /* SHA-256 of the secret */
+	const struct snapshot_user *user;   /* belongs to the same snapshot */
+	long long expires_ms;               /* wall clock, ms since the epoch; 0: never */
+	enum token_scope scope;
+	unsigned room_count;
+	const struct snapshot_room *rooms[TOKEN_SCOPE_ROOMS_MAX];
+};
+
 struct snapshot {
 	unsigned long long version;  /* auth_version.version it was read at */
 	struct snapshot_user *users; /* uthash by name (building, iterating) */
-	struct snapshot_room *rooms; /* uthash by name: every room with a member */
+	struct snapshot_room *rooms; /* uthash by name: every room with a member or in a token's scope */
+	struct snapshot_token *tokens; /* uthash by id */
 	/* The lookup path: open addressing with linear probing, at most half
 	 * full, index_mask + 1 slots (a power of two); NULL while empty. */
 	struct snapshot_user_slot *user_index;
 	unsigned long index_mask;
 	unsigned long user_count;
 	unsigned long membership_count;
+	unsigned long token_count;
 };
 
 /* Returns a new empty snapshot (caller frees with snapshot_free) or NULL. */
@@ -74,6 +95,21 @@ int snapshot_add_user(struct snapshot *snap, const char *name, const char *pw_ha
 /* Records that user is a member of room. Returns 0, or -1 when the user is
  * unknown, a name is invalid or memory runs out. */
 int snapshot_add_member(struct snapshot *snap, const char *room, const char *user);
+
+/* Adds a token of user (already added) with its id, the hex SHA-256 of its
+ * secret, its expiry (0: never), scope mode ("full", "publish", "read") and
+ * scope rooms (comma-separated, or NULL for no scope). Returns 0, or -1 when
+ * something is invalid (the token is then left out: it cannot log in) or
+ * memory runs out. */
+int snapshot_add_token(struct snapshot *snap, const char *id, const char *user, const char *hash_hex,
+		long long expires_ms, const char *scope_rooms, const char *scope_mode);
+
+/* Looks a token up by id; the result belongs to snap. NULL when unknown. */
+const struct snapshot_token *snapshot_token(const struct snapshot *snap, const char *id);
+
+/* True when room is one of tok's scope rooms (at most TOKEN_SCOPE_ROOMS_MAX
+ * compares). */
+bool snapshot_token_has_room(const struct snapshot_token *tok, const char *room);
 
 /* Looks a user up; the result belongs to snap. NULL when unknown. About two
  * cache misses one after the other however large snap is: the index slot,

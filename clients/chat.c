@@ -2,6 +2,7 @@
  * options and the password, then runs a front end. The code is split by
  * concern:
  *   chat_args.c      options, environment defaults, --help, the password
+ *   chat_account.c   the kept login token (--logout), before the session
  *   chat_net*.c      the MQTT session (Paho MQTTAsync): connect, subscribe,
  *                    publish, reconnect, catch up; reports chat_proto
  *                    events (its parts: chat_net_int.h)
@@ -18,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "chat_account.h"
 #include "chat_args.h"
 #include "chat_net.h"
 #include "chat_plain.h"
@@ -38,7 +40,12 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if(chat_args_password(&opts, password, sizeof(password))) goto out;
+	if(opts.logout){
+		rc = chat_account_logout(&opts);
+		goto out;
+	}
+	/* The kept token, or the password (and then a token kept for next time). */
+	if(chat_account_login_secret(&opts, password, sizeof(password))) goto out;
 
 	net_opts.host = opts.host;
 	net_opts.port = opts.port;

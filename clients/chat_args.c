@@ -137,6 +137,10 @@ int chat_args_parse(int argc, char **argv, struct chat_opts *opts)
 			opts->plain = 1;
 			continue;
 		}
+		if(!strcmp(arg, "--logout") || !strcmp(arg, "--keep-token")){
+			*(arg[2] == 'l' ? &opts->logout : &opts->keep_token) = 1;
+			continue;
+		}
 		if((r = option_value(argc, argv, &i, "--host", &value)) != 0){
 			if(r < 0 || set_host(opts, value, "--host")) goto out;
 		}else if((r = option_value(argc, argv, &i, "--port", &value)) != 0){
@@ -204,7 +208,8 @@ void chat_args_help(FILE *fp)
 	fprintf(fp,
 		"usage: chat [--host H] [--port P] [--user NAME] [--room ROOM]\n"
 		"            [--password-file FILE] [--cafile FILE] [--plain]\n"
-		"            [--reconnect-min MS] [--reconnect-max MS] [--trace FILE] [--help]\n"
+		"            [--reconnect-min MS] [--reconnect-max MS] [--trace FILE]\n"
+		"            [--keep-token] [--logout] [--help]\n"
 		"\n"
 		"Terminal client of the MQTT chat (protocol chat/v1, docs/PROTOCOL.md).\n"
 		"\n"
@@ -226,10 +231,18 @@ void chat_args_help(FILE *fp)
 		"  --trace FILE          append a debugging trace to FILE: every publish sent\n"
 		"                        and received (message bodies included, never the\n"
 		"                        password), every event and reconnect, with times\n"
+		"  --keep-token          keep a login token also when the password comes from\n"
+		"                        CHAT_PASSWORD or --password-file (see below)\n"
+		"  --logout              revoke the kept token, delete its file, and exit\n"
 		"  --help                this text\n"
 		"\n"
 		"The password comes from CHAT_PASSWORD, else --password-file, else a prompt\n"
-		"on the terminal; never from the command line.\n"
+		"on the terminal; never from the command line. After a password typed at\n"
+		"the prompt (or with --keep-token), chat asks for a login token and keeps\n"
+		"it in $XDG_CONFIG_HOME/chat/ (else ~/.config/chat/), mode 0600, as\n"
+		"token-USER@HOST:PORT; later starts log in with it, and ask the password\n"
+		"again if it was revoked or expired. /tokens lists your tokens, /revoke ID\n"
+		"revokes one, /password OLD NEW [revoke] changes your password.\n"
 		"\n"
 		"Input, one line at a time on stdin (at most 4096 bytes):\n"
 		"  TEXT                  send TEXT to the current room (at most 4000 bytes)\n"

@@ -29,6 +29,8 @@ struct chat_opts {
 	long retry_max_ms;         /* --reconnect-max MS, or 0 for the default */
 	int plain;                 /* --plain was given */
 	int help;                  /* --help was given: print chat_args_help and exit 0 */
+	int logout;                /* --logout: revoke the kept token and delete it (chat_account.h) */
+	int keep_token;            /* --keep-token: keep a token also with CHAT_PASSWORD or --password-file */
 };
 
 /* Fills opts from the defaults, then CHAT_HOST, CHAT_PORT and CHAT_USER,

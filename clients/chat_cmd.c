@@ -167,6 +167,28 @@ static enum chat_cmd_result cmd_history(const struct cmd_call *call)
 	return CHAT_CMD_OK;
 }
 
+static enum chat_cmd_result cmd_tokens(const struct cmd_call *call)
+{
+	chat_net_tokens(call->net);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_revoke(const struct cmd_call *call)
+{
+	chat_net_revoke_token(call->net, call->argv[1]);
+	return CHAT_CMD_OK;
+}
+
+static enum chat_cmd_result cmd_password(const struct cmd_call *call)
+{
+	if(call->argc > 3 && strcmp(call->argv[3], "revoke")){
+		chat_net_error(call->net, "usage", "/password OLD NEW [revoke]: the third word can only be \"revoke\"");
+		return CHAT_CMD_OK;
+	}
+	chat_net_password(call->net, call->argv[1], call->argv[2], call->argc > 3);
+	return CHAT_CMD_OK;
+}
+
 static const struct chat_cmd commands[] = {
 	{ "/join", "ROOM: join a public room (or follow a private one you belong to) and make it current", 1, 1, cmd_join },
 	{ "/room", "ROOM: make a followed ROOM the current room", 1, 1, cmd_room },
@@ -183,6 +205,9 @@ static const struct chat_cmd commands[] = {
 	{ "/back", "[TEXT]: show yourself online again", 0, TEXT_ARG, cmd_back },
 	{ "/me", "TEXT: an action (\"* you TEXT\")", 0, TEXT_ARG, cmd_me },
 	{ "/history", "[N [SEQ]]: the last N messages of the current room (default 50, at most 250), older than SEQ if given", 0, 2, cmd_history },
+	{ "/tokens", ": list your login tokens (id, label, created, last used, expiry, scope)", 0, 0, cmd_tokens },
+	{ "/revoke", "ID: revoke your login token ID (its connections close)", 1, 1, cmd_revoke },
+	{ "/password", "OLD NEW [revoke]: change your password (and revoke all your tokens)", 2, 3, cmd_password },
 	{ "/help", ": this list", 0, 0, cmd_help },
 	{ "/quit", ": leave, once the broker has acknowledged what was sent (at most 10 s)", 0, 0, cmd_quit },
 };

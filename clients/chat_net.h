@@ -130,6 +130,15 @@ int chat_net_mark_read(struct chat_net *net, const char *room);
 /* Tells the current room we are typing (QoS 0; nothing when offline). */
 void chat_net_typing(struct chat_net *net);
 
+/* Account requests (chat_net_account.c): list our tokens (CHAT_EV_TOKEN
+ * events), revoke one by id (a CHAT_EV_REPLY with the id), change our
+ * password (old and new, revoking every token when revoke_tokens; a
+ * CHAT_EV_REPLY with count = tokens revoked). Each returns 0, or -1 after
+ * an error event. */
+int chat_net_tokens(struct chat_net *net);
+int chat_net_revoke_token(struct chat_net *net, const char *id);
+int chat_net_password(struct chat_net *net, const char *old_pw, const char *new_pw, int revoke_tokens);
+
 /* Our user name (valid as long as the session). */
 const char *chat_net_user(struct chat_net *net);
 

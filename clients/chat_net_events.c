@@ -52,6 +52,7 @@ static const char *const event_names[] = {
 	[CHAT_EV_SENT] = "sent", [CHAT_EV_CLOSED] = "closed", [CHAT_EV_REPLY] = "reply",
 	[CHAT_EV_PUBLIC_ROOM] = "public-room", [CHAT_EV_PUBLIC_ROOMS_END] = "public-rooms-end",
 	[CHAT_EV_MEMBER] = "member", [CHAT_EV_MEMBERS_END] = "members-end", [CHAT_EV_TYPING] = "typing",
+	[CHAT_EV_TOKEN] = "token", [CHAT_EV_TOKENS_END] = "tokens-end",
 };
 
 static const char *or_dash(const char *s)

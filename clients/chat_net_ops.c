@@ -118,7 +118,8 @@ int ops__send(struct chat_net *net, struct op *op)
 	ro.onSuccess = on_pub_success;
 	ro.onFailure = on_pub_failure;
 	ro.context = op;
-	net__trace(net, "out %s %s", op->topic, op->payload);
+	/* A password request is never traced (the trace never holds a password). */
+	net__trace(net, "out %s %s", op->topic, strstr(op->payload, "\"op\":\"password\"") ? "(password request)" : op->payload);
 	return MQTTAsync_sendMessage(net->client, op->topic, &msg, &ro);
 }
 

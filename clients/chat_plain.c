@@ -113,12 +113,22 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	case CHAT_EV_REPLY:
 		if(ev->op && !strcmp(ev->op, "status")){
 			out(p, stdout, ev->text, "ok status %s", ev->state ? ev->state : "-");
+		}else if(ev->op && !strcmp(ev->op, "revoke_token")){
+			out(p, stdout, NULL, "ok revoke_token %s", ev->id ? ev->id : "-");
+		}else if(ev->op && !strcmp(ev->op, "password")){
+			out(p, stdout, NULL, "ok password %ld", ev->count);
 		}else if(ev->op && !strcmp(ev->op, "read")){
 			out(p, stdout, NULL, "ok read %s %ld", ev->room ? ev->room : "-", ev->seq);
 		}else{
 			out(p, stdout, NULL, "ok %s%s%s%s%s", ev->op ? ev->op : "-", ev->room ? " " : "", ev->room ? ev->room : "",
 					ev->user ? " " : "", ev->user ? ev->user : "");
 		}
+		break;
+	case CHAT_EV_TOKEN:
+		out(p, stdout, ev->text, "token %s %s %s %s %s", ev->id, ev->ts, ev->state, ev->code, ev->body);
+		break;
+	case CHAT_EV_TOKENS_END:
+		out(p, stdout, NULL, "tokens-end %ld", ev->count);
 		break;
 	case CHAT_EV_PUBLIC_ROOM:
 		out(p, stdout, NULL, "public-room %s %ld %ld", ev->room, ev->count, ev->seq);

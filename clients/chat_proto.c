@@ -451,6 +451,53 @@ static void public_rooms_reply(const struct chat_proto_sink *sink, const char *t
 	emit(sink, &end);
 }
 
+/* {"tokens":[{"id","label","created","last_used","expires","scope"}]}: one
+ * CHAT_EV_TOKEN each (never a secret: the reply holds none), then the end. */
+static void tokens_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj, long tag)
+{
+	struct chat_event end = { .kind = CHAT_EV_TOKENS_END, .tag = tag };
+	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(obj, "tokens");
+	const cJSON *item = NULL;
+
+	if(!cJSON_IsArray(tokens)){
+		bad_payload(sink, topic, "tokens reply without a \"tokens\" array");
+		return;
+	}
+	cJSON_ArrayForEach(item, tokens){
+		struct chat_event ev = { .kind = CHAT_EV_TOKEN, .tag = tag };
+		const cJSON *scope = cJSON_GetObjectItemCaseSensitive(item, "scope");
+		const cJSON *room = NULL;
+		char scope_text[TEXT_MAX + 1] = "all";
+		size_t used;
+
+		ev.id = json_get_str(item, "id", 16);
+		ev.text = json_get_str(item, "label", TEXT_MAX);
+		ev.ts = json_get_str(item, "created", CHAT_TOKEN_MAX);
+		if(!token_ok(ev.id, 16) || !ev.text || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
+			bad_payload(sink, topic, "token without a valid \"id\", \"label\" or \"created\"; skipped");
+			continue;
+		}
+		ev.state = json_get_str(item, "last_used", CHAT_TOKEN_MAX);
+		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "-";
+		ev.code = json_get_str(item, "expires", CHAT_TOKEN_MAX);
+		if(!token_ok(ev.code, CHAT_TOKEN_MAX)) ev.code = "never";
+		if(cJSON_IsObject(scope)){
+			const char *mode = json_get_str(scope, "mode", 16);
+
+			used = (size_t)snprintf(scope_text, sizeof(scope_text), "%s:", token_ok(mode, 16) ? mode : "?");
+			cJSON_ArrayForEach(room, cJSON_GetObjectItemCaseSensitive(scope, "rooms")){
+				if(!cJSON_IsString(room) || !name_room_valid(room->valuestring) || used >= sizeof(scope_text)) continue;
+				used += (size_t)snprintf(scope_text + used, sizeof(scope_text) - used, "%s%s",
+						scope_text[used - 1] == ':' ? "" : ",", room->valuestring);
+			}
+		}
+		ev.body = scope_text;
+		emit(sink, &ev);
+		end.count++;
+	}
+	emit(sink, &end);
+}
+
 static void roster_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
 		const char *asked_room, long tag)
 {
@@ -524,6 +571,8 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		public_rooms_reply(sink, topic, obj, tag);
 	}else if(!strcmp(op, "roster")){
 		roster_reply(sink, topic, obj, asked_room, tag);
+	}else if(!strcmp(op, "tokens")){
+		tokens_reply(sink, topic, obj, tag);
 	}else{
 		/* join, leave, create, invite, kick, dm, read, status, and ops
 		 * of a later version: the front end knows what it asked. */
@@ -537,6 +586,9 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = NULL;
 		ev.text = json_get_str(obj, "text", TEXT_MAX);
 		if(json_get_long(obj, "seq", 0, 0, LONG_MAX, &ev.seq)) ev.seq = 0; /* a read reply's */
+		ev.id = json_get_str(obj, "id", 16); /* revoke_token's */
+		if(!token_ok(ev.id, 16)) ev.id = NULL;
+		if(json_get_long(obj, "revoked_tokens", 0, 0, LONG_MAX, &ev.count)) ev.count = 0; /* password's */
 		emit(sink, &ev);
 	}
 }

@@ -39,12 +39,17 @@ enum chat_event_kind {
 	CHAT_EV_SENT,           /* a publish finished (acknowledged or given up) */
 	CHAT_EV_CLOSED,         /* the disconnect asked for with chat_net_stop is done */
 	CHAT_EV_REPLY,          /* op, room, user: a request succeeded (join, leave, create,
-	                         * invite, kick, dm, read, status); state and text for status */
+	                         * invite, kick, dm, read, status); state and text for status;
+	                         * id for revoke_token; count (tokens revoked) for password */
 	CHAT_EV_PUBLIC_ROOM,    /* room, count (members), seq (last_seq) */
 	CHAT_EV_PUBLIC_ROOMS_END, /* count */
 	CHAT_EV_MEMBER,         /* room, user, state, text (may be NULL): one of a roster */
 	CHAT_EV_MEMBERS_END,    /* room, count */
 	CHAT_EV_TYPING,         /* room, user, state ("on" or "off") */
+	CHAT_EV_TOKEN,          /* one of a tokens reply: id, text (the label), ts (created),
+	                         * state (last used, or "-"), code (expires, or "never"),
+	                         * body (scope: "all", or MODE:ROOM,ROOM...) */
+	CHAT_EV_TOKENS_END,     /* count */
 };
 
 /* One event. The strings belong to the code that emits the event and are

@@ -4,8 +4,10 @@
  * Layout in docs/CLIENT.md; see chat_tui_int.h. */
 #include "chat_tui_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <ncursesw/curses.h>
 
@@ -292,6 +294,7 @@ static void draw_input(struct tui *t, int y)
 	size_t start = 0;
 	int used = 0;
 	int cursor_x = 2;
+	size_t masked_from = SIZE_MAX;
 
 	if(width < 1) return;
 	/* Scroll the input so the cursor stays visible. */
@@ -302,15 +305,18 @@ static void draw_input(struct tui *t, int y)
 		if(w < width || start >= t->cursor) break;
 		start++;
 	}
+	/* The passwords of /password OLD NEW show as stars. */
+	if(t->input_len >= 10 && !wcsncmp(t->input, L"/password ", 10)) masked_from = 10;
 	move(y, 0);
 	clrtoeol();
 	addstr(prompt);
 	for(size_t i = start; i < t->input_len; i++){
-		int w = char_width(t->input[i]);
+		int w = i >= masked_from ? 1 : char_width(t->input[i]);
 
 		if(used + w > width) break;
 		if(i == t->cursor) cursor_x = 2 + used;
-		addnwstr(&t->input[i], 1);
+		if(i >= masked_from && t->input[i] != L' ') addch('*');
+		else addnwstr(&t->input[i], 1);
 		used += w;
 	}
 	if(t->cursor >= t->input_len) cursor_x = 2 + used;

@@ -70,7 +70,8 @@ static void submit(struct tui *t)
 
 	t->input_len = t->cursor = 0;
 	if(len <= 0) return;
-	history_push(t, line);
+	/* Passwords are not kept for the up arrow. */
+	if(strncmp(line, "/password ", 10)) history_push(t, line);
 	if(chat_cmd_line(t->net, line, (size_t)len) == CHAT_CMD_QUIT) t->quit = 1;
 	model__sync_rooms(t);
 }

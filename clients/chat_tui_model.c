@@ -540,7 +540,18 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 			info(t, LINE_INFO, "%s %s %s", ev->op, ev->user ? ev->user : "?", ev->room ? ev->room : "");
 		}else if(!strcmp(ev->op, "create") && ev->room){
 			info(t, LINE_INFO, "created %s", ev->room);
+		}else if(!strcmp(ev->op, "revoke_token")){
+			info(t, LINE_INFO, "token %s revoked", ev->id ? ev->id : "?");
+		}else if(!strcmp(ev->op, "password")){
+			info(t, LINE_INFO, "password changed (%ld tokens revoked)", ev->count);
 		}
+		break;
+	case CHAT_EV_TOKEN:
+		info(t, LINE_INFO, "token %s \"%s\": created %s, last used %s, expires %s, scope %s", ev->id, ev->text,
+				ev->ts, ev->state, ev->code, ev->body);
+		break;
+	case CHAT_EV_TOKENS_END:
+		info(t, LINE_INFO, "%ld tokens (/revoke ID)", ev->count);
 		break;
 	case CHAT_EV_PUBLIC_ROOM:
 		info(t, LINE_INFO, "public room #%s: %ld members, %ld messages", ev->room, ev->count, ev->seq);

@@ -13,19 +13,15 @@
 
 #include <openssl/crypto.h>
 
+#include "chatctl.h"
 #include "config.h"
 #include "db.h"
 #include "names.h"
 #include "password_input.h"
 #include "pwhash.h"
+#include "token.h"
 
 #define PASSWORD_MAX 256
-
-struct options {
-	const char *role;
-	long iterations;
-	int private_room;
-};
 
 struct command {
 	const char *group;
@@ -35,7 +31,7 @@ struct command {
 	int (*run)(struct db *db, char **args, const struct options *opts);
 };
 
-static int report(struct db *db, int result, const char *what)
+int chatctl_report(struct db *db, int result, const char *what)
 {
 	if(result == DB_OK) return 0;
 	if(result == DB_DUPLICATE) fprintf(stderr, "chatctl: %s: already exists\n", what);
@@ -90,6 +86,10 @@ static int hash_new_password(const struct options *opts, char *hash, size_t hash
 	int rc = 1;
 
 	if(read_new_password(password, sizeof(password))) goto out;
+	if(token_is_token(password)){
+		fprintf(stderr, "chatctl: a password may not start with \"%s\" (the token prefix)\n", TOKEN_PREFIX);
+		goto out;
+	}
 	if(pwhash_create(password, opts->iterations, hash, hash_len)){
 		fprintf(stderr, "chatctl: hashing failed\n");
 		goto out;
@@ -105,7 +105,7 @@ static int change_one(struct db *db, const char *sql, struct db_param *params, i
 		const char *what, const char *none)
 {
 	unsigned long long affected = 0;
-	int rc = report(db, db_exec(db, sql, params, n, NULL, NULL, &affected, NULL), what);
+	int rc = chatctl_report(db, db_exec(db, sql, params, n, NULL, NULL, &affected, NULL), what);
 
 	if(rc == 0 && affected == 0){
 		fprintf(stderr, "chatctl: %s\n", none);
@@ -125,7 +125,7 @@ static int user_add(struct db *db, char **args, const struct options *opts)
 	params[0] = DB_STR(args[0]);
 	params[1] = DB_STR(hash);
 	params[2] = DB_STR(opts->role);
-	rc = report(db, db_exec(db, "INSERT INTO users (username, pw_hash, role) VALUES (?, ?, ?)",
+	rc = chatctl_report(db, db_exec(db, "INSERT INTO users (username, pw_hash, role) VALUES (?, ?, ?)",
 				params, 3, NULL, NULL, NULL, NULL), args[0]);
 	if(rc == 0) printf("added %s %s\n", opts->role, args[0]);
 	return rc;
@@ -182,7 +182,7 @@ static int user_delete(struct db *db, char **args, const struct options *opts)
 	int rc;
 
 	(void)opts;
-	rc = report(db, db_exec(db, "SELECT COUNT(*) FROM messages m JOIN users u ON u.id = m.sender_id WHERE u.username = ?",
+	rc = chatctl_report(db, db_exec(db, "SELECT COUNT(*) FROM messages m JOIN users u ON u.id = m.sender_id WHERE u.username = ?",
 				params, 1, count_row, &messages, NULL, NULL), args[0]);
 	if(rc) return rc;
 	if(messages > 0){
@@ -205,13 +205,13 @@ static int print_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-static int list(struct db *db, const char *sql, struct db_param *params, int n, const char *header)
+int chatctl_list(struct db *db, const char *sql, struct db_param *params, int n, const char *header)
 {
 	long rows = 0;
 	int rc;
 
 	printf("%s\n", header);
-	rc = report(db, db_exec(db, sql, params, n, print_row, &rows, NULL, NULL), "list");
+	rc = chatctl_report(db, db_exec(db, sql, params, n, print_row, &rows, NULL, NULL), "list");
 	return rc;
 }
 
@@ -219,7 +219,7 @@ static int user_list(struct db *db, char **args, const struct options *opts)
 {
 	(void)args;
 	(void)opts;
-	return list(db, "SELECT u.username, u.role, IF(u.disabled, 'disabled', 'enabled'),"
+	return chatctl_list(db, "SELECT u.username, u.role, IF(u.disabled, 'disabled', 'enabled'),"
 			" (SELECT COUNT(*) FROM room_members m WHERE m.user_id = u.id), u.created_at"
 			" FROM users u ORDER BY u.username", NULL, 0, "user\trole\tstate\trooms\tcreated");
 }
@@ -241,7 +241,7 @@ static int user_passwd_line(struct db *db, char **args, const struct options *op
 	int rc;
 
 	(void)opts;
-	rc = report(db, db_exec(db, "SELECT username, pw_hash FROM users WHERE username = ?",
+	rc = chatctl_report(db, db_exec(db, "SELECT username, pw_hash FROM users WHERE username = ?",
 				params, 1, pw_row, &found, NULL, NULL), args[0]);
 	if(rc == 0 && !found){
 		fprintf(stderr, "chatctl: no such user\n");
@@ -256,7 +256,7 @@ static int room_create(struct db *db, char **args, const struct options *opts)
 	int rc;
 
 	if((rc = check_room_name(args[0]))) return rc;
-	rc = report(db, db_exec(db, "INSERT INTO rooms (name, visibility) VALUES (?, ?)",
+	rc = chatctl_report(db, db_exec(db, "INSERT INTO rooms (name, visibility) VALUES (?, ?)",
 				params, 2, NULL, NULL, NULL, NULL), args[0]);
 	if(rc == 0) printf("created %s room %s\n", opts->private_room ? "private" : "public", args[0]);
 	return rc;
@@ -277,7 +277,7 @@ static int room_list(struct db *db, char **args, const struct options *opts)
 {
 	(void)args;
 	(void)opts;
-	return list(db, "SELECT r.name, r.visibility, r.last_seq,"
+	return chatctl_list(db, "SELECT r.name, r.visibility, r.last_seq,"
 			" (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.retain_count, r.retain_days"
 			" FROM rooms r ORDER BY r.name", NULL, 0, "room\tvisibility\tlast_seq\tmembers\tkeep_count\tkeep_days");
 }
@@ -330,7 +330,7 @@ static int name_exists(struct db *db, const char *sql, const char *name)
 	struct db_param params[1] = { DB_STR(name) };
 	bool found = false;
 
-	if(report(db, db_exec(db, sql, params, 1, found_row, &found, NULL, NULL), name)) return -1;
+	if(chatctl_report(db, db_exec(db, sql, params, 1, found_row, &found, NULL, NULL), name)) return -1;
 	return found;
 }
 
@@ -341,7 +341,7 @@ static int member_add(struct db *db, char **args, const struct options *opts)
 	int rc;
 
 	if((rc = check_room_name(args[0])) || (rc = check_user_name(args[1]))) return rc;
-	rc = report(db, db_exec(db, "INSERT IGNORE INTO room_members (room_id, user_id, role)"
+	rc = chatctl_report(db, db_exec(db, "INSERT IGNORE INTO room_members (room_id, user_id, role)"
 				" SELECT r.id, u.id, ? FROM rooms r, users u WHERE r.name = ? AND u.username = ?",
 				params, 3, NULL, NULL, &affected, NULL), args[0]);
 	if(rc) return rc;
@@ -379,7 +379,7 @@ static int member_list(struct db *db, char **args, const struct options *opts)
 	struct db_param params[1] = { DB_STR(args[0]) };
 
 	(void)opts;
-	return list(db, "SELECT u.username, m.role, m.joined_at FROM room_members m"
+	return chatctl_list(db, "SELECT u.username, m.role, m.joined_at FROM room_members m"
 			" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id"
 			" WHERE r.name = ? ORDER BY u.username", params, 1, "user\trole\tjoined");
 }
@@ -417,6 +417,9 @@ static const struct command commands[] = {
 	{ "member", "remove", 2, "member remove ROOM USER", member_remove },
 	{ "member", "list", 1, "member list ROOM", member_list },
 	{ "member", "role", 3, "member role ROOM USER member|admin", member_role },
+	{ "token", "add", 1, "token add USER --label L [--rooms a,b [--publish-only|--read-only]] [--lifetime S]", chatctl_token_add },
+	{ "token", "list", 1, "token list USER", chatctl_token_list },
+	{ "token", "revoke", 1, "token revoke ID", chatctl_token_revoke },
 	/* Older spellings, kept for scripts. */
 	{ "room", "add", 2, NULL, member_add },
 	{ "room", "remove", 2, NULL, member_remove },
@@ -436,7 +439,7 @@ static int usage(FILE *out, int status)
 
 int main(int argc, char **argv)
 {
-	struct options opts = { .role = "user", .iterations = PWHASH_ITER_DEFAULT, .private_room = 0 };
+	struct options opts = { .role = "user", .iterations = PWHASH_ITER_DEFAULT, .private_room = 0, .scope_mode = "full" };
 	const struct command *cmd = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
@@ -462,6 +465,23 @@ int main(int argc, char **argv)
 			}
 		}else if(!strcmp(argv[i], "--private")){
 			opts.private_room = 1;
+		}else if(!strcmp(argv[i], "--label") && i + 1 < argc){
+			opts.label = argv[++i];
+		}else if(!strcmp(argv[i], "--rooms") && i + 1 < argc){
+			opts.rooms = argv[++i];
+		}else if(!strcmp(argv[i], "--publish-only") || !strcmp(argv[i], "--read-only")){
+			if(strcmp(opts.scope_mode, "full")){
+				fprintf(stderr, "chatctl: give --publish-only or --read-only, not both\n");
+				return 2;
+			}
+			opts.scope_mode = argv[i][2] == 'p' ? "publish" : "read";
+		}else if(!strcmp(argv[i], "--lifetime") && i + 1 < argc){
+			char *end = NULL;
+			opts.lifetime_s = strtol(argv[++i], &end, 10);
+			if(*end || opts.lifetime_s < 1 || opts.lifetime_s > 315360000L){
+				fprintf(stderr, "chatctl: --lifetime takes seconds, 1 to 315360000\n");
+				return 2;
+			}
 		}else if(argv[i][0] == '-' || nargs == 8){
 			fprintf(stderr, "chatctl: unknown option %s\n", argv[i]);
 			return usage(stderr, 2);

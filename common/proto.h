@@ -27,6 +27,7 @@
 #define PROTO_ERR_BAD_REF "bad_ref"           /* a seq out of range, or a thread root that is a reply */
 #define PROTO_ERR_DELETED "deleted"           /* edit of, or reaction to, a deleted message */
 #define PROTO_ERR_BAD_REACTION "bad_reaction" /* reaction empty, invalid, or with whitespace or controls */
+#define PROTO_ERR_BAD_PASSWORD "bad_password" /* password: "old" is not the current password */
 
 /* Request ops of history-svc (chat/v1/users/{you}/req/history). */
 #define PROTO_OP_HISTORY "history"
@@ -39,10 +40,19 @@
 #define PROTO_OP_KICK "kick"
 #define PROTO_OP_READ "read"
 #define PROTO_OP_DM "dm"
+/* Account self-service ops of history-svc (history-svc/account_ops.c). */
+#define PROTO_OP_TOKEN "token"
+#define PROTO_OP_TOKENS "tokens"
+#define PROTO_OP_REVOKE_TOKEN "revoke_token"
+#define PROTO_OP_PASSWORD "password"
 /* Request ops of presence-svc (chat/v1/users/{you}/req/presence). */
 #define PROTO_OP_STATUS "status"
 #define PROTO_OP_ROSTER "roster"
 #define PROTO_OP_DEVICES "devices"
+/* Request ops of push-svc (chat/v1/users/{you}/req/push). */
+#define PROTO_OP_SUBSCRIBE "subscribe"
+#define PROTO_OP_SUBSCRIPTIONS "subscriptions"
+#define PROTO_OP_UNSUBSCRIBE "unsubscribe"
 
 /* Largest request a service answers (bytes of payload). */
 #define PROTO_REQUEST_MAX_BYTES 4096

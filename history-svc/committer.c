@@ -19,6 +19,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "store_meta.h"
+#include "stored_feed.h"
 
 struct committer {
 	struct history_svc *svc;
@@ -175,11 +176,11 @@ static void *run(void *arg)
 		started_us = clock_mono_us();
 		if(!store_all(c, msgs, n, results)) break; /* stopping: the log keeps them */
 		pthread_mutex_lock(&c->svc->lock);
-		for(int i = 0; i < n; i++){
-			outbox_report(c->svc, msgs[i], &results[i]);
-			store_result_reset(&results[i]);
-		}
+		for(int i = 0; i < n; i++) outbox_report(c->svc, msgs[i], &results[i]);
 		pthread_mutex_unlock(&c->svc->lock);
+		/* Before the results are reset: the hint reads their status and seq. */
+		stored_feed_publish(c->svc, msgs, results, n);
+		for(int i = 0; i < n; i++) store_result_reset(&results[i]);
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);
 		c->done += (unsigned long long)n;

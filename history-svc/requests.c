@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "history_op.h"
+#include "account_ops.h"
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
@@ -71,6 +72,10 @@ static const struct request_op ops[] = {
 	{ PROTO_OP_PUBLIC_ROOMS, room_admin_public_rooms },
 	{ PROTO_OP_READ, room_admin_read },
 	{ PROTO_OP_DM, room_admin_dm },
+	{ PROTO_OP_TOKEN, account_token },
+	{ PROTO_OP_TOKENS, account_tokens },
+	{ PROTO_OP_REVOKE_TOKEN, account_revoke_token },
+	{ PROTO_OP_PASSWORD, account_password },
 };
 
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)

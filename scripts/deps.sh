@@ -32,7 +32,7 @@ PACKAGES="build-essential pkg-config iproute2 iptables procps clang libclang-rt-
 mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 libpaho-mqtt-dev libcjson-dev libmariadb-dev mariadb-server mariadb-client mariadb-backup galera-4 rsync
 libcurl4-openssl-dev libssl-dev uthash-dev
-python3 python3-pytest python3-paho-mqtt tmux gnuplot-nox haproxy openssl libncurses-dev
+python3 python3-pytest python3-paho-mqtt python3-cryptography tmux gnuplot-nox haproxy openssl libncurses-dev
 chromium chromium-driver python3-selenium nodejs libmicrohttpd-dev prometheus"
 # Debian's nodejs needs the npm package; a nodejs from elsewhere may bring its own npm.
 command -v npm >/dev/null || PACKAGES="$PACKAGES npm"

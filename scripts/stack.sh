@@ -1,6 +1,8 @@
 #!/bin/bash
 # stack.sh: the local stack: a private MariaDB, a hub and a leaf Mosquitto
-# joined by a bridge with the chat-auth plugin, history-svc and presence-svc.
+# joined by a bridge with the chat-auth plugin, history-svc, presence-svc and
+# push-svc (Web Push to offline devices; its VAPID key pair is generated into
+# $CHAT_VAR/secrets/vapid.pem on the first `up`).
 #   stack.sh up | down | status
 #   stack.sh backup [DIR]   online backup of the database (mariadb-backup;
 #                           of one node on a Galera stack)
@@ -33,6 +35,9 @@
 #   CHAT_DB_NET (10.233.0)  node i on CHAT_DB_NET.(10+i):3306, the host on .1
 #   CHAT_DB_NS (chat)       namespaces <NS>sw (the bridge) and <NS>db1..N
 #   stack.sh db-stop N | db-start N   stops / starts node N alone (a rolling restart)
+# push-svc (docs/ADMIN.md, "push-svc"): CHAT_VAPID_SUBJECT (mailto:admin@localhost)
+# is the contact in its VAPID JWTs; CHAT_PUSH_ALLOW_HTTP=1 lets it post to
+# http:// endpoints on loopback (tests and benchmarks only).
 # Prometheus metrics (docs/ADMIN.md, "Metrics"): every broker's plugin,
 # history-svc and presence-svc serve /metrics on CHAT_METRICS_PORT, +1, ...
 # (hub, history-svc, presence-svc, then the leaf or leaf1..leafN, then the
@@ -54,7 +59,7 @@ LEAF_PORT=${CHAT_LEAF_PORT:-11884}
 BIND=127.0.0.1
 DB_NAME=chat
 DB_USER=chat
-PARTS="mariadb hub leaf history-svc presence-svc"
+PARTS="mariadb hub leaf history-svc presence-svc push-svc"
 NODES=${CHAT_NODES:-}
 LB_PORT=${CHAT_LB_PORT:-11890}
 LB_TLS_PORT=${CHAT_LB_TLS_PORT:-18890}
@@ -81,7 +86,7 @@ if [ -n "$DB_NODES" ]; then
 	[ "$DB_NODES" -ge 1 ] && [ "$DB_NODES" -le 9 ] || { echo "stack: error: DB_NODES must be 1-9" >&2; exit 1; }
 	# shellcheck source=galera.sh
 	. "$ROOT/scripts/galera.sh"
-	PARTS="$(for i in $(seq 1 "$DB_NODES"); do printf 'mariadb%s ' "$i"; done)hub leaf history-svc presence-svc"
+	PARTS="$(for i in $(seq 1 "$DB_NODES"); do printf 'mariadb%s ' "$i"; done)hub leaf history-svc presence-svc push-svc"
 fi
 METRICS_PORT=${CHAT_METRICS_PORT:-}
 SCRAPE_INTERVAL=${CHAT_SCRAPE_INTERVAL:-15s}
@@ -152,6 +157,7 @@ metrics_port() { # part
 		leaf) index=3 ;;
 		leaf*) index=$(( 2 + ${part#leaf} )) ;;
 		health-leaf*) index=$(( 2 + ${NODES:-1} + ${part#health-leaf} )) ;;
+		push-svc) index=$(( 3 + 2 * ${NODES:-1} )) ;;
 		*) die "no metrics port for $part" ;;
 	esac
 	if [ -n "$METRICS_PORT" ]; then
@@ -380,6 +386,11 @@ log_level = ${CHAT_LOG_LEVEL:-info}
 metrics_port = $metrics
 metrics_bind = $BIND
 CONF
+	[ "$name" != push-svc ] || cat <<CONF
+vapid_key_file = $VAR/secrets/vapid.pem
+vapid_subject = ${CHAT_VAPID_SUBJECT:-mailto:admin@localhost}
+allow_http_loopback = ${CHAT_PUSH_ALLOW_HTTP:-0}
+CONF
 	} > "$VAR/conf/$name.conf")
 	# Only what this run appends to the log counts as the sign of life.
 	local offset
@@ -391,6 +402,17 @@ CONF
 		die "$name did not connect to the hub within 20 s (log: $VAR/log/$name.log)"
 	fi
 	log "$name up"
+}
+
+# push-svc's VAPID key pair (RFC 8292): a P-256 private key in PEM, made
+# once; push-svc prints the public half and clients get it in replies.
+vapid_key() {
+	local f="$VAR/secrets/vapid.pem"
+	[ -s "$f" ] && return
+	(umask 077; openssl ecparam -name prime256v1 -genkey -noout -out "$f.tmp" 2>/dev/null) \
+		|| die "openssl could not generate the VAPID key"
+	mv "$f.tmp" "$f"
+	log "VAPID key pair generated: $f"
 }
 
 wait_bridge() { # [leaf]
@@ -495,7 +517,7 @@ cluster_up() {
 	"$ROOT/scripts/certs.sh" "$VAR/tls" lb >/dev/null
 	(umask 077; cat "$VAR/tls/lb.crt" "$VAR/tls/lb.key" > "$VAR/tls/lb.pem")
 	start_haproxy "$mqtt" "$tls" "$web" "$agents"
-	echo "$parts haproxy history-svc presence-svc" > "$VAR/run/parts"
+	echo "$parts haproxy history-svc presence-svc push-svc" > "$VAR/run/parts"
 }
 
 cmd_up() {
@@ -506,6 +528,8 @@ cmd_up() {
 	setup_database
 	ensure_user history service
 	ensure_user presence service
+	ensure_user push service
+	vapid_key
 	ensure_user alice user lobby
 	ensure_user bob user lobby
 	install_web
@@ -513,8 +537,9 @@ cmd_up() {
 		cluster_up
 		start_service history-svc
 		start_service presence-svc
+		start_service push-svc
 		# shellcheck disable=SC2046
-		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i health-leaf$i"; done) history-svc presence-svc
+		write_scrape_config hub $(for i in $(seq 1 "$NODES"); do echo "leaf$i health-leaf$i"; done) history-svc presence-svc push-svc
 		cluster_info
 		return
 	fi
@@ -528,7 +553,8 @@ cmd_up() {
 	wait_bridge
 	start_service history-svc
 	start_service presence-svc
-	write_scrape_config hub leaf history-svc presence-svc
+	start_service push-svc
+	write_scrape_config hub leaf history-svc presence-svc push-svc
 	cat <<INFO
 
 The chat stack is up (state, logs and secrets in $VAR).
@@ -584,7 +610,7 @@ stop_part() {
 cmd_down() {
 	local part
 	local f
-	for part in presence-svc history-svc haproxy; do
+	for part in push-svc presence-svc history-svc haproxy; do
 		stop_part "$part"
 	done
 	# The leaves' health agents, then the leaves (leaf1..leafN), whatever
@@ -699,7 +725,7 @@ cmd_restore() {
 	[ -f "$dir/backup.log" ] && grep -q "completed OK" "$dir/backup.log" && [ -d "$dir/chat" ] \
 		|| die "$dir is not a complete, prepared backup of stack.sh backup"
 	command -v mariadb-backup >/dev/null || die "mariadb-backup is not installed (make deps)"
-	for part in mariadb hub leaf history-svc presence-svc haproxy; do
+	for part in mariadb hub leaf history-svc presence-svc push-svc haproxy; do
 		! alive_pid "$part" >/dev/null || die "$part is running: stop the stack first (make down)"
 	done
 	for part in "$VAR"/run/*.pid; do

@@ -59,6 +59,8 @@ struct options {
 	int user_offset;          /* first i of PREFIX<i> (several processes share a storm) */
 	const char *room_prefix;
 	const char *password;
+	char **password_list;     /* --password-list: line k is the password of PREFIX<k> */
+	long password_count;
 	const char *client_prefix;
 	int users, rooms, publishers, threads, qos, size, window, keepalive;
 	double rate, connect_rate, duration, drain, hold, connect_timeout;
@@ -502,6 +504,7 @@ static void usage(FILE *f)
 		"  --user-list a,b,...  user names used in turn instead of PREFIX<i>\n"
 		"  --user-offset K (0)  names start at PREFIX<K> (a storm shared by processes)\n"
 		"  --room-prefix S (benchroom) --password-file F (or CHATLOAD_PASSWORD)\n"
+		"  --password-list F    line k of F is the password (a token) of PREFIX<k>\n"
 		"  --rate MSG/S (0: as fast as --window allows) --size BYTES (100) --qos 0|1|2 (1)\n"
 		"  --window W (10) in-flight QoS>0 messages per publisher\n"
 		"  --duration S (10) --max-msgs M (1000000) --drain S (5)\n"
@@ -525,11 +528,13 @@ static int parse_options(int argc, char **argv)
 		{"hold", 1, 0, 'H'}, {"history-room", 1, 0, 1}, {"history-max-seq", 1, 0, 2},
 		{"history-limit", 1, 0, 3}, {"requests", 1, 0, 4}, {"threads", 1, 0, 't'},
 		{"keepalive", 1, 0, 'K'}, {"client-prefix", 1, 0, 'C'}, {"label", 1, 0, 'L'},
-		{"out", 1, 0, 'o'}, {"csv", 1, 0, 'V'}, {"pubs-no-sub", 0, 0, 5}, {"help", 0, 0, '?'},
+		{"out", 1, 0, 'o'}, {"csv", 1, 0, 'V'}, {"pubs-no-sub", 0, 0, 5}, {"password-list", 1, 0, 6},
+		{"help", 0, 0, '?'},
 		{0, 0, 0, 0}};
 	static char password_buf[256];
 	int rc = -1;
 	const char *password_file = NULL;
+	const char *password_list = NULL;
 	FILE *pf = NULL;
 	opt = (struct options){.mode = MODE_CHAT, .host = "127.0.0.1", .port = 1883, .user_prefix = "bench",
 		.room_prefix = "benchroom", .client_prefix = "load", .users = 10, .rooms = 1, .publishers = -1,
@@ -557,6 +562,7 @@ static int parse_options(int argc, char **argv)
 		case 'O': opt.user_offset = atoi(optarg); break;
 		case 'R': opt.room_prefix = optarg; break;
 		case 'F': password_file = optarg; break;
+		case 6: password_list = optarg; break;
 		case 'a': opt.rate = atof(optarg); break;
 		case 's': opt.size = atoi(optarg); break;
 		case 'q': opt.qos = atoi(optarg); break;
@@ -605,6 +611,27 @@ static int parse_options(int argc, char **argv)
 		opt.password = password_buf;
 	} else {
 		opt.password = getenv("CHATLOAD_PASSWORD");
+	}
+	if (password_list) {
+		char line[256];
+		long cap = 0;
+		pf = fopen(password_list, "r");
+		while (pf && fgets(line, sizeof line, pf)) {
+			if (opt.password_count == cap) {
+				char **grown = realloc(opt.password_list, (size_t)(cap = cap ? cap * 2 : 1024) * sizeof(char *));
+				if (!grown)
+					goto out;
+				opt.password_list = grown;
+			}
+			line[strcspn(line, "\r\n")] = '\0';
+			if (!(opt.password_list[opt.password_count++] = strdup(line)))
+				goto out;
+		}
+		if (!pf || opt.password_count < (long)opt.user_offset + opt.users) {
+			fprintf(stderr, "chatload: %s needs a line for each of users %d..%d\n", password_list,
+				opt.user_offset, opt.user_offset + opt.users - 1);
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -694,7 +721,9 @@ int main(int argc, char **argv)
 		c->mosq = mosquitto_new(client_id, true, c);
 		if (!c->mosq)
 			goto out;
-		if (opt.password || opt.user_list || opt.user_prefix[0])
+		if (opt.password_list)
+			mosquitto_username_pw_set(c->mosq, c->user, opt.password_list[opt.user_offset + i]);
+		else if (opt.password || opt.user_list || opt.user_prefix[0])
 			mosquitto_username_pw_set(c->mosq, c->user, opt.password);
 		mosquitto_connect_callback_set(c->mosq, on_connect);
 		mosquitto_subscribe_callback_set(c->mosq, on_subscribe);

@@ -29,7 +29,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("CHAT_BUILD", os.path.join(ROOT, "build"))
 LOGS = ["hub/mosquitto.log", "leaf/mosquitto.log", "log/hub.stderr", "log/leaf.stderr",
-        "log/history-svc.log", "log/presence-svc.log", "log/mariadb.log"]
+        "log/history-svc.log", "log/presence-svc.log", "log/push-svc.log", "log/push-svc-test.log", "log/mariadb.log"]
 # How long a test waits for something that should happen: generous, because
 # the suite runs on a slow, loaded machine, and free when it happens early.
 WAIT_S = 30.0

@@ -124,7 +124,7 @@ def which_leaf(cl, client_id):
 def test_status_lists_every_part(cluster):
     st = cluster.script("status")
     assert st.returncode == 0, st.stdout
-    for part in ["mariadb", "hub", "leaf1", "leaf2", "leaf3", "haproxy", "history-svc", "presence-svc"]:
+    for part in ["mariadb", "hub", "leaf1", "leaf2", "leaf3", "haproxy", "history-svc", "presence-svc", "push-svc"]:
         assert re.search(rf"^{part} +up", st.stdout, re.M), st.stdout
 
 

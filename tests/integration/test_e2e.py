@@ -272,7 +272,7 @@ def test_mqtt5_client_works_too(stack):
 def test_status_reports_every_part_up(stack):
     r = stack.script("status", check=False)
     assert r.returncode == 0, r.stdout
-    for part in ("mariadb", "hub", "leaf", "history-svc", "presence-svc"):
+    for part in ("mariadb", "hub", "leaf", "history-svc", "presence-svc", "push-svc"):
         assert f"{part}" in r.stdout and "down" not in r.stdout
 
 

@@ -29,7 +29,7 @@ from conftest import wait_for
 
 from conftest import BUILD, Client, free_port
 
-PARTS = ("hub", "leaf", "history-svc", "presence-svc")
+PARTS = ("hub", "leaf", "history-svc", "presence-svc", "push-svc")
 
 
 def metrics_port(stack, part):
@@ -158,7 +158,7 @@ def test_every_target_is_up_in_prometheus(stack, prom):
     # What each serves is there, through Prometheus.
     for part, name in (("hub", "chat_auth_connections_open"), ("leaf", "chat_auth_snapshot_version"),
                        ("history-svc", "chat_history_messages_stored_total"),
-                       ("presence-svc", "chat_presence_nodes_heard_total")):
+                       ("presence-svc", "chat_presence_nodes_heard_total"), ("push-svc", "chat_push_sent_total")):
         assert prom.value(series(name, part)) is not None, name
     assert prom.value(series("chat_auth_snapshot_version", "leaf")) > 0
     assert prom.value(series("chat_presence_nodes_heard_total", "presence-svc")) >= 2  # hub and leaf

@@ -49,5 +49,7 @@ extern const struct test_suite presence_suite;
 extern const struct test_suite client_suite;
 extern const struct test_suite wire_rules_suite;
 extern const struct test_suite metrics_suite;
+extern const struct test_suite webpush_suite;
+extern const struct test_suite tokens_suite;
 
 #endif
