@@ -79,6 +79,7 @@ struct snapshot {
 	 * full, index_mask + 1 slots (a power of two); NULL while empty. */
 	struct snapshot_user_slot *user_index;
 	unsigned long index_mask;
+	struct snapshot_chunk *chunks; /* where the above live (snapshot.c) */
 	unsigned long user_count;
 	unsigned long membership_count;
 	unsigned long token_count;
