@@ -34,7 +34,9 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c \
+	history-svc/room_access.c history-svc/room_meta.c history-svc/room_moderation.c \
+	history-svc/receipts.c history-svc/search.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c

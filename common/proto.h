@@ -22,6 +22,7 @@
 #define PROTO_ERR_BAD_UTF8 "bad_utf8"         /* room message: body not UTF-8 text */
 #define PROTO_ERR_BAD_BODY "bad_body"         /* room message: body holds a control character */
 #define PROTO_ERR_UNKNOWN_ROOM "unknown_room"
+#define PROTO_ERR_BANNED "banned"             /* join/invite of a user banned from the room */
 
 /* Request ops of history-svc (chat/v1/users/{you}/req/history). */
 #define PROTO_OP_HISTORY "history"
@@ -34,10 +35,23 @@
 #define PROTO_OP_KICK "kick"
 #define PROTO_OP_READ "read"
 #define PROTO_OP_DM "dm"
+/* Room moderation, read receipts and search (PROTOCOL 4.4-4.6). */
+#define PROTO_OP_TOPIC "topic"
+#define PROTO_OP_ROLE "role"
+#define PROTO_OP_BAN "ban"
+#define PROTO_OP_UNBAN "unban"
+#define PROTO_OP_BANS "bans"
+#define PROTO_OP_RECEIPTS "receipts"
+#define PROTO_OP_PREFS "prefs"
+#define PROTO_OP_SEARCH "search"
 /* Request ops of presence-svc (chat/v1/users/{you}/req/presence). */
 #define PROTO_OP_STATUS "status"
 #define PROTO_OP_ROSTER "roster"
 #define PROTO_OP_DEVICES "devices"
+
+/* Longest room topic (bytes; PROTOCOL 4.4) and search query (4.6). */
+#define PROTO_TOPIC_MAX 300
+#define PROTO_SEARCH_QUERY_MAX 200
 
 /* Largest request a service answers (bytes of payload). */
 #define PROTO_REQUEST_MAX_BYTES 4096
