@@ -36,7 +36,7 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
 	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c \
 	history-svc/room_access.c history-svc/room_meta.c history-svc/room_moderation.c \
-	history-svc/receipts.c history-svc/search.c
+	history-svc/receipts.c history-svc/search.c history-svc/search_query.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c
@@ -50,7 +50,8 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c tests/unit/test_metrics.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c \
+	tests/unit/test_search.c history-svc/search_query.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
