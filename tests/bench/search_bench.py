@@ -33,7 +33,7 @@ import uuid
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from galera_storage import SENDER, Tier, wait_until  # noqa: E402
+from galera_storage import SENDER, Tier, free_port, wait_until  # noqa: E402
 import subprocess  # noqa: E402
 
 T0 = time.monotonic()
@@ -43,7 +43,12 @@ VOCAB = 2000  # synthetic words wd0..wd1999 (3-6 characters, all indexed)
 
 class SearchTier(Tier):
     """galera_storage's single-MariaDB stack, with room for statements that
-    run for minutes (bulk fills, building the index)."""
+    run for minutes (bulk fills, building the index), on free WebSockets
+    ports too."""
+
+    def __init__(self, galera):
+        super().__init__(galera)
+        self.env.update(CHAT_HUB_WS_PORT=str(free_port()), CHAT_LEAF_WS_PORT=str(free_port()))
 
     def sql(self, query):
         return subprocess.run(["mariadb", "--no-defaults", "-S", self.socket, "-uroot", "-N", "-B", "chat",
