@@ -107,13 +107,17 @@ static const char recent_all_sql[] = SEARCH_COLUMNS
 	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
 	" WHERE m.created_at <= ? AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)" SEARCH_ROWS " AND m.body REGEXP ?"
 	" ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC" RECENT_LIMIT;
-/* The index: every message holding the words, then sorted. Params:
+/* The index: every message holding the words, then sorted; stopped after
+ * SEARCH_INDEX_MAX_S seconds (a word in a large share of many messages),
+ * so that one search cannot hold up every other request. Params:
  * against, room id, seq / user id, against, cursor; like, limit. */
-static const char indexed_room_sql[] = SEARCH_COLUMNS
+#define SEARCH_INDEX_MAX_S "2"
+#define SEARCH_INDEXED "SET STATEMENT max_statement_time = " SEARCH_INDEX_MAX_S " FOR " SEARCH_COLUMNS
+static const char indexed_room_sql[] = SEARCH_INDEXED
 	" FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
 	" WHERE MATCH (m.body) AGAINST (? IN BOOLEAN MODE) AND m.room_id = ? AND m.seq < ?" SEARCH_ROWS
 	" ORDER BY m.seq DESC LIMIT ?";
-static const char indexed_all_sql[] = SEARCH_COLUMNS
+static const char indexed_all_sql[] = SEARCH_INDEXED
 	" FROM messages m JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = ?"
 	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
 	" WHERE MATCH (m.body) AGAINST (? IN BOOLEAN MODE) AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)" SEARCH_ROWS
@@ -184,7 +188,8 @@ static void page_reset(struct search_page *page)
 
 /* Fills page: first the recent scan, which answers alone when it fills the
  * page (a common word) or read every row left (a small room); else the
- * full-text index. Returns a db_result. */
+ * full-text index. Returns a db_result (DB_TIMEOUT: the index took too
+ * long). */
 static int search_fill(struct db *db, const struct search_terms *t, struct search_page *page)
 {
 	struct db_param params[8];
@@ -278,7 +283,17 @@ int search_run(struct history_svc *svc, const char *user, const char *req_id, co
 	page.results = cJSON_AddArrayToObject(reply, "results");
 	if(!page.results) goto out;
 	page.query = query;
-	if(search_fill(svc->db, &terms, &page) != DB_OK) goto out;
+	rc = search_fill(svc->db, &terms, &page);
+	if(rc == DB_TIMEOUT){
+		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST,
+				"too many messages hold these words to sort them in time; add a word or name a room");
+		rc = 0;
+		goto out;
+	}
+	if(rc != DB_OK){
+		rc = -1;
+		goto out;
+	}
 	if(page.more) cJSON_AddStringToObject(reply, "next", page.next);
 	else cJSON_AddNullToObject(reply, "next");
 	outbox_send(svc, user, reply);

@@ -180,15 +180,19 @@ def pct(values, p):
 
 
 def latency(asker, req, n):
-    asker.ask(req)  # warm: plan cache, buffer pool
-    times, found = [], None
+    """p50/p99 of n requests (after one to warm up); refusals are counted
+    (a word too common to sort in time is refused after 2 s)."""
+    asker.ask(req)
+    times, found, refused = [], None, 0
     for _ in range(n):
         ms, r = asker.ask(req)
-        if not r.get("ok"):
-            raise RuntimeError(f"search refused: {r}")
-        found = len(r["results"])
+        if r.get("ok"):
+            found = len(r["results"])
+        else:
+            refused += 1
+            found = r["error"]["code"]
         times.append(ms)
-    return dict(p50=pct(times, 50), p99=pct(times, 99), n=n, results=found)
+    return dict(p50=pct(times, 50), p99=pct(times, 99), n=n, results=found, refused=refused)
 
 
 def main():
@@ -258,27 +262,32 @@ def main():
         for name, asker, req, n in cases:
             r = latency(asker, dict(req, op="search"), n)
             out["search"][name] = r
-            log(f"{name}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms ({n} requests, {r['results']} results)")
+            log(f"{name}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms ({n} requests, {r['results']} results, "
+                f"{r['refused']} refused)")
         big.close()
         many.close()
 
-        # 3. Where the time goes for the common word: the full-text lookup
-        # alone, and the whole statement with ANALYZE.
-        uid = tier.sql("SELECT id FROM users WHERE username = 'sbig'")
+        # 3. Where the time goes for the common word across many rooms: the
+        # full-text lookup alone, then the index path's statement (without
+        # its time limit) under ANALYZE.
+        uid = tier.sql("SELECT id FROM users WHERE username = 'smany'")
         t = time.monotonic()
         hits = tier.sql(f"SELECT COUNT(*) FROM messages WHERE MATCH (body) AGAINST ('+\"{COMMON}\"' IN BOOLEAN MODE)")
-        out["common_ft_only_ms"] = round((time.monotonic() - t) * 1000)
+        out["common_ft_count_ms"] = round((time.monotonic() - t) * 1000)
         out["common_hits"] = int(hits)
+        t = time.monotonic()
         analyze = subprocess.run(
             ["mariadb", "--no-defaults", "-S", tier.socket, "-uroot", "-N", "-B", "-r", "chat", "-e",
-             "ANALYZE FORMAT=JSON SELECT r.name, m.seq, u.username, m.created_at, m.body FROM messages m "
+             "ANALYZE FORMAT=JSON SELECT STRAIGHT_JOIN r.name, m.seq, u.username, m.created_at, m.body FROM messages m "
              f"JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = {uid} "
              "JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id "
-             f"WHERE MATCH (m.body) AGAINST ('+\"{COMMON}\"' IN BOOLEAN MODE) AND m.body LIKE '%{COMMON}%' "
-             "AND m.kind = 'message' AND m.deleted_at IS NULL AND m.room_id = " + big_id +
-             " ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC LIMIT 21"],
+             f"WHERE MATCH (m.body) AGAINST ('+\"{COMMON}\"' IN BOOLEAN MODE) "
+             "AND (m.created_at, m.room_id, m.seq) < ('9999-12-31', 9999999999, 9999999999) "
+             f"AND m.kind = 'message' AND m.deleted_at IS NULL AND m.body LIKE '%{COMMON}%' "
+             "ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC LIMIT 21"],
             capture_output=True, text=True, timeout=3600, check=True).stdout
-        out["analyze_common_big"] = json.loads(analyze)
+        out["common_many_statement_ms"] = round((time.monotonic() - t) * 1000)
+        out["analyze_common_many"] = json.loads(analyze)
         print(json.dumps(out, indent=1), flush=True)
     finally:
         if not os.environ.get("SEARCH_BENCH_KEEP"):
