@@ -90,9 +90,9 @@ static int result_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	" DATE_FORMAT(m.created_at, '%Y%m%d%H%i%s%f'), m.room_id"
 #define SEARCH_ROWS " AND m.kind = 'message' AND m.deleted_at IS NULL AND m.body LIKE ? ESCAPE '!'"
 /* Most rows the recent scan reads before giving way to the index: a word
- * in more than about 1 message in 250 fills a page within it. */
-#define RECENT_SCAN_ROWS 5000
-#define RECENT_LIMIT " LIMIT ? ROWS EXAMINED 5000"
+ * in more than about 1 message in 100 fills a page within it. */
+#define RECENT_SCAN_ROWS 2000
+#define RECENT_LIMIT " LIMIT ? ROWS EXAMINED 2000"
 
 /* The recent scan: the newest messages first, each checked with LIKE and
  * the whole-word REGEXP, stopped after RECENT_SCAN_ROWS rows. Params:
@@ -107,6 +107,19 @@ static const char recent_all_sql[] = SEARCH_COLUMNS
 	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
 	" WHERE m.created_at <= ? AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)" SEARCH_ROWS " AND m.body REGEXP ?"
 	" ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC" RECENT_LIMIT;
+/* Before the index: how many messages would it fetch? Estimated from the
+ * share of the newest SAMPLE_ROWS messages of the archive that match,
+ * times the table's row count. The index path fetches and sorts every
+ * message holding the words, and InnoDB's full-text lookup cannot be
+ * interrupted: on 20,000,000 rows a word in 1 message in 10 takes 20 s
+ * and more. Above SEARCH_INDEX_MAX_HITS the query is refused. */
+#define SAMPLE_ROWS 1000
+#define SEARCH_INDEX_MAX_HITS 50000
+static const char sample_sql[] = "SELECT COUNT(*) FROM (SELECT m.body FROM messages m FORCE INDEX (messages_created)"
+	" ORDER BY m.created_at DESC LIMIT 1000) s WHERE s.body LIKE ? ESCAPE '!' AND s.body REGEXP ?";
+static const char table_rows_sql[] = "SELECT TABLE_ROWS FROM information_schema.TABLES"
+	" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'messages'";
+
 /* The index: every message holding the words, then sorted; stopped after
  * SEARCH_INDEX_MAX_S seconds (a word in a large share of many messages),
  * so that one search cannot hold up every other request. Params:
@@ -176,6 +189,13 @@ static int read_query(struct history_svc *svc, const char *user, const char *req
 	return 0;
 }
 
+static int one_count(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	(void)lens;
+	if(ncols >= 1 && cols[0]) *(unsigned long long *)ud = strtoull(cols[0], NULL, 10);
+	return 1;
+}
+
 static void page_reset(struct search_page *page)
 {
 	cJSON *item;
@@ -188,11 +208,12 @@ static void page_reset(struct search_page *page)
 
 /* Fills page: first the recent scan, which answers alone when it fills the
  * page (a common word) or read every row left (a small room); else the
- * full-text index. Returns a db_result (DB_TIMEOUT: the index took too
- * long). */
+ * full-text index. Returns a db_result (DB_TIMEOUT: the index would fetch
+ * too many messages, or took too long). */
 static int search_fill(struct db *db, const struct search_terms *t, struct search_page *page)
 {
 	struct db_param params[8];
+	unsigned long long sample_hits = 0, table_rows = 0;
 	int n = 0;
 	int rc;
 
@@ -215,6 +236,12 @@ static int search_fill(struct db *db, const struct search_terms *t, struct searc
 	 * fewer than its budget (each hit reads a room and a user row too). */
 	if(page->more || (t->room_id && t->cursor_seq + 2 * (unsigned long long)(page->limit + 1) <= RECENT_SCAN_ROWS)) return DB_OK;
 	page_reset(page);
+	params[0] = DB_STR(t->like);
+	params[1] = DB_STR(t->regexp);
+	rc = db_exec(db, sample_sql, params, 2, one_count, &sample_hits, NULL, NULL);
+	if(rc == DB_OK) rc = db_exec(db, table_rows_sql, NULL, 0, one_count, &table_rows, NULL, NULL);
+	if(rc != DB_OK) return rc;
+	if(sample_hits * table_rows / SAMPLE_ROWS > SEARCH_INDEX_MAX_HITS) return DB_TIMEOUT;
 	n = 0;
 	if(t->room_id){
 		params[n++] = DB_STR(t->against);
@@ -286,7 +313,7 @@ int search_run(struct history_svc *svc, const char *user, const char *req_id, co
 	rc = search_fill(svc->db, &terms, &page);
 	if(rc == DB_TIMEOUT){
 		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST,
-				"too many messages hold these words to sort them in time; add a word or name a room");
+				"too many messages hold these words to sort them; add a word, or name a room whose recent messages hold them");
 		rc = 0;
 		goto out;
 	}

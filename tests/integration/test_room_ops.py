@@ -378,6 +378,12 @@ def test_search_big_room_common_and_rare_words(stack):
               f"UPDATE rooms SET last_seq = 6000 WHERE id = {rid}")
     for req in ({"room": room}, {}):
         r = ask(alice, "alice", dict(req, op="search", query=rare))
+        if not r["results"]:
+            print("DEBUG", req, stack.sql(f"SELECT seq FROM messages WHERE room_id = {rid} AND MATCH (body) AGAINST ('+\"{rare}\"' IN BOOLEAN MODE)"),
+                  stack.sql(f"SELECT seq, body FROM messages WHERE room_id = {rid} AND body LIKE '%{rare}%'"),
+                  stack.sql("SELECT COUNT(*) FROM messages"))
+            import subprocess
+            print(subprocess.run(["tail", "-5", stack.var + "/log/history-svc.log"], capture_output=True, text=True).stdout)
         # Whole words only: "x<rare>" (seq 30) is not the word.
         assert [x["seq"] for x in r["results"] if x["room"] == room] == [20, 10], r
         r = ask(alice, "alice", dict(req, op="search", query=common.upper(), limit=4))
@@ -396,3 +402,32 @@ def test_search_big_room_common_and_rare_words(stack):
         if not before:
             break
     assert seen == 2000 and r["results"][-1]["seq"] == 3
+
+
+def test_search_refuses_a_word_too_common_to_sort(stack):
+    """A word in most of the archive's newest messages, none of them in the
+    requester's rooms: the recent scan finds no page, and the full-text
+    index would fetch and sort every one of them, so the search is refused
+    with bad_request (PROTOCOL 4.7) instead of holding up every request."""
+    alice = connect(stack, "alice", "leaf")
+    carl = new_user(stack, "carl")
+    cc = connect(stack, carl, "hub")
+    room = public_room(alice)
+    mine = "own-" + uuid.uuid4().hex[:8]
+    assert ask(cc, carl, {"op": "create", "room": mine})["ok"]
+    word = "fw" + uuid.uuid4().hex[:6]
+    rid = room_id(stack, room)
+    uid = stack.sql("SELECT id FROM users WHERE username = 'alice'")[0][0]
+    stack.sql("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) "
+              f"SELECT {rid}, seq, CONCAT('f', seq), {uid}, CONCAT('{word} filler ', seq), "
+              "TIMESTAMPADD(MICROSECOND, seq, NOW(3)) FROM seq_1_to_60000; "
+              f"UPDATE rooms SET last_seq = 60000 WHERE id = {rid}; ANALYZE TABLE messages")
+    say(cc, carl, mine, f"my own {word} message")
+    r = ask(cc, carl, {"op": "search", "query": word})
+    assert r["error"]["code"] == "bad_request" and "too many" in r["error"]["message"], r
+    # Named, the requester's own room is searched from its newest messages.
+    r = ask(cc, carl, {"op": "search", "query": word, "room": mine})
+    assert [x["snippet"] for x in r["results"]] == [f"my own {word} message"]
+    # A member of the busy room gets its newest messages at once.
+    r = ask(alice, "alice", {"op": "search", "query": word, "limit": 3})
+    assert [x["seq"] for x in r["results"]] == [60000, 59999, 59998]
