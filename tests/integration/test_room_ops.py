@@ -378,14 +378,12 @@ def test_search_big_room_common_and_rare_words(stack):
               f"UPDATE rooms SET last_seq = 6000 WHERE id = {rid}")
     for req in ({"room": room}, {}):
         r = ask(alice, "alice", dict(req, op="search", query=rare))
-        if not r["results"]:
-            print("DEBUG", req, stack.sql(f"SELECT seq FROM messages WHERE room_id = {rid} AND MATCH (body) AGAINST ('+\"{rare}\"' IN BOOLEAN MODE)"),
-                  stack.sql(f"SELECT seq, body FROM messages WHERE room_id = {rid} AND body LIKE '%{rare}%'"),
-                  stack.sql("SELECT COUNT(*) FROM messages"))
-            import subprocess
-            print(subprocess.run(["tail", "-5", stack.var + "/log/history-svc.log"], capture_output=True, text=True).stdout)
         # Whole words only: "x<rare>" (seq 30) is not the word.
-        assert [x["seq"] for x in r["results"] if x["room"] == room] == [20, 10], r
+        got = [x["seq"] for x in r["results"] if x["room"] == room]
+        # (The index's own answer in the message: seen empty twice in about
+        # ten runs, not reproduced since.)
+        assert got == [20, 10], (req, r, stack.sql(
+            f"SELECT seq FROM messages WHERE room_id = {rid} AND MATCH (body) AGAINST ('+\"{rare}\"' IN BOOLEAN MODE)"))
         r = ask(alice, "alice", dict(req, op="search", query=common.upper(), limit=4))
         assert [x["seq"] for x in r["results"]] == [6000, 5997, 5994, 5991], r
         r = ask(alice, "alice", dict(req, op="search", query=common, limit=4, before=r["next"]))
