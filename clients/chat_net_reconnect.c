@@ -135,6 +135,13 @@ void *reconnect__thread(void *arg)
 	while(!net->stopping){
 		long long now = clock_mono_ms();
 		long long wake_at = net->reconnect_at;
+		long long sync_at;
+
+		net__unlock(net);
+		sync_at = sync__check_due(net);
+		net__lock(net);
+		if(net->stopping) break;
+		if(sync_at && (wake_at == 0 || sync_at < wake_at)) wake_at = sync_at;
 
 		if(net->state == NET_UP && net->npend > 0){
 			if(now >= next_check){

@@ -1,6 +1,7 @@
 /* chat_proto.c: building and parsing chat/v1 payloads for the chat client;
  * see chat_proto.h. */
 #include "chat_proto.h"
+#include "chat_proto_ops.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 
 #include <cJSON.h>
 
+#include "chat_ops.h"
 #include "json_payload.h"
 #include "json_util.h"
 #include "names.h"
@@ -251,19 +253,47 @@ static void room_msg(const struct chat_proto_sink *sink, const struct topic_part
 		const void *payload, size_t len)
 {
 	struct chat_event ev = { .kind = CHAT_EV_MSG };
-	struct room_msg msg;
+	struct proto_ops_scratch scratch;
+	struct room_msg msg = { 0 };
 	struct room_msg_refusal why;
+	cJSON *obj = NULL;
+	const char *kind = "message";
 
+	/* Events (edit, delete, react, unreact) have no body: their own rules. */
+	if(len <= (size_t)room_msg_protocol_limits.max_payload_bytes
+			&& json_payload_parse(payload, len, PROTO_MAX_DEPTH, &obj) == JSON_PAYLOAD_OK){
+		kind = ops_payload_kind(obj);
+		if(kind && strcmp(kind, "message")){
+			proto_ops_room_event(sink, parts->room, parts->user, obj);
+			goto out;
+		}
+	}
+	if(!kind){
+		ignored(sink, "a message", parts->room, parts->user, "\"kind\" is not a string");
+		goto out;
+	}
 	if(room_msg_check(&room_msg_protocol_limits, payload, len, &msg, &why)){
 		ignored(sink, "a message", parts->room, parts->user, why.message);
-		return;
+		goto out;
 	}
+	/* reply_to, thread, mentions: shown when well formed, else left out. */
+	if(proto_ops_fields(msg.json, &ev, &scratch)){
+		ev.reply_to = ev.thread = 0;
+		ev.mentions = NULL;
+	}
+	ev.op_kind = "message";
+	ev.edited = ev.deleted_by = ev.deleted_ts = ev.reactions = ev.last_reply = NULL;
+	ev.ref = ev.replies = 0;
+	ev.text = NULL;
+	ev.reaction = NULL;
 	ev.id = msg.msg_id;
 	ev.body = msg.body;
 	ev.room = parts->room;
 	ev.user = parts->user; /* the broker checked this one, not the payload */
 	emit(sink, &ev);
+out:
 	room_msg_free(&msg);
+	cJSON_Delete(obj);
 }
 
 /* chat/v1/presence/{user}: {"user":..., "state":"online"|"offline", ...}. */
@@ -310,6 +340,8 @@ static void receipt(const struct chat_proto_sink *sink, const char *topic, const
 	ev.seq = seq;
 	ev.ts = json_get_str(obj, "ts", CHAT_TOKEN_MAX);
 	if(!token_ok(ev.ts, CHAT_TOKEN_MAX)) ev.ts = NULL;
+	ev.op_kind = json_get_str(obj, "kind", CHAT_TOKEN_MAX);
+	if(!token_ok(ev.op_kind, CHAT_TOKEN_MAX)) ev.op_kind = NULL;
 	emit(sink, &ev);
 }
 
@@ -353,17 +385,23 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 		struct room_msg_refusal why;
 		long seq = 0;
 
+		struct proto_ops_scratch scratch;
+
 		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
 		ev.body = json_get_str(item, "body", SIZE_MAX);
 		ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
 		ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
-		if(!cJSON_IsObject(item) || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
+		if(!cJSON_IsObject(item) || proto_ops_fields(item, &ev, &scratch)) ev.op_kind = NULL;
+		if(ev.op_kind && strcmp(ev.op_kind, "message")) ev.body = ""; /* an event: no body */
+		if(!ev.op_kind || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
 				|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
 			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
 			continue;
 		}
-		/* Stored messages met the rule; a reply that breaks it is not shown either. */
-		if(room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
+		/* Stored messages met the rule; a reply that breaks it is not
+		 * shown either. A deleted one's body is "", an event has none. */
+		if(!strcmp(ev.op_kind, "message") && !ev.deleted_by
+				&& room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
 			ignored(sink, "a stored message", room, ev.user, why.message);
 			continue;
 		}
@@ -511,7 +549,9 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		emit(sink, &ev);
 		return;
 	}
-	if(!strcmp(op, "history")){
+	if(proto_ops_reply(sink, topic, obj, op, asked_room, tag)){
+		/* topic, role, ban, unban, bans, receipts, prefs, search */
+	}else if(!strcmp(op, "history")){
 		history_reply(sink, topic, obj, asked_room, tag);
 	}else if(!strcmp(op, "rooms")){
 		rooms_reply(sink, topic, obj, tag);
@@ -555,6 +595,7 @@ static void inbox(const struct chat_proto_sink *sink, const char *topic, const v
 	if(!strcmp(type, "receipt")) receipt(sink, topic, obj);
 	else if(!strcmp(type, "error")) inbox_error(sink, topic, obj);
 	else if(!strcmp(type, "reply")) reply(sink, topic, obj);
+	else if(!strcmp(type, "mention")) proto_ops_mention(sink, topic, obj);
 	/* other types: a later protocol version; ignored */
 out:
 	cJSON_Delete(obj);
@@ -566,7 +607,12 @@ void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
 		const void *payload, size_t len)
 {
 	struct topic_parts parts;
+	char room[NAME_ROOM_MAX + 1];
 
+	if(proto_ops_meta_topic(topic, room)){
+		proto_ops_meta(sink, topic, room, payload, len);
+		return;
+	}
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
 		room_msg(sink, &parts, payload, len);

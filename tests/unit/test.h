@@ -48,5 +48,6 @@ extern const struct test_suite presence_suite;
 extern const struct test_suite client_suite;
 extern const struct test_suite wire_rules_suite;
 extern const struct test_suite metrics_suite;
+extern const struct test_suite chat_ops_suite;
 
 #endif
