@@ -35,6 +35,9 @@ HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c his
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
 	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
+# Message events (issue 13): their store, and the history op that folds them.
+HISTORY_SRC += history-svc/store_meta.c history-svc/store_event.c history-svc/history_op.c \
+	history-svc/history_fold.c
 PRESENCE_SRC := presence-svc/main.c presence-svc/presence.c presence-svc/presence_table.c presence-svc/presence_nodes.c \
 	presence-svc/presence_publish.c presence-svc/presence_typing.c presence-svc/conn_event.c presence-svc/requests.c \
 	presence-svc/presence_metrics.c

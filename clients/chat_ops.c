@@ -8,15 +8,8 @@
 
 #include <cJSON.h>
 
-#include "json_util.h"
 #include "proto.h"
 #include "room_msg.h"
-
-static int fail(char *why, size_t why_len, const char *text)
-{
-	snprintf(why, why_len, "%s", text);
-	return -1;
-}
 
 /* How many members of obj are named key (a second one is refused, as
  * room_msg.c does for "id" and "body"). */
@@ -40,68 +33,12 @@ const char *ops_payload_kind(const void *json)
 	return kind->valuestring;
 }
 
-/* 1-32 bytes of UTF-8, no control characters, no whitespace (ASCII space
- * and the Unicode spaces U+0085, U+00A0, U+1680, U+2000-U+200A,
- * U+2028/9, U+202F, U+205F, U+3000). Nothing to free. */
+/* The reaction rule (room_msg.h); nothing to free. */
 int ops_reaction_valid(const char *reaction)
 {
-	size_t len;
+	struct room_msg_refusal why;
 
-	if(!reaction) return 0;
-	len = strlen(reaction);
-	if(len == 0 || len > OPS_REACTION_MAX || !utf8_valid(reaction, len)) return 0;
-	for(size_t i = 0; i < len; i++){
-		const unsigned char *p = (const unsigned char *)reaction + i;
-
-		if(*p <= 0x20 || *p == 0x7F) return 0;
-		if(p[0] == 0xC2 && i + 1 < len && (p[1] == 0x85 || p[1] == 0xA0)) return 0;
-		if(p[0] == 0xE1 && i + 2 < len && p[1] == 0x9A && p[2] == 0x80) return 0;
-		if(p[0] == 0xE2 && i + 2 < len && p[1] == 0x80 && (p[2] <= 0x8A || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF)) return 0;
-		if(p[0] == 0xE2 && i + 2 < len && p[1] == 0x81 && p[2] == 0x9F) return 0;
-		if(p[0] == 0xE3 && i + 2 < len && p[1] == 0x80 && p[2] == 0x80) return 0;
-	}
-	return 1;
-}
-
-/* Checks an event payload; see chat_ops.h. Nothing to free. */
-int ops_event_check(const void *json, struct ops_event *out, char *why, size_t why_len)
-{
-	const char *kind = ops_payload_kind(json);
-	const cJSON *ref = NULL;
-	struct room_msg_refusal refusal;
-
-	memset(out, 0, sizeof(*out));
-	out->msg_id = json_get_str(json, "id", NAME_MSGID_MAX);
-	if(!out->msg_id || !name_msgid_valid(out->msg_id) || member_count(json, "id") > 1){
-		return fail(why, why_len, "\"id\" must appear once, as 1-64 characters of A-Z, a-z, 0-9, '_', '-'");
-	}
-	if(!kind || (strcmp(kind, "edit") && strcmp(kind, "delete") && strcmp(kind, "react") && strcmp(kind, "unreact"))){
-		return fail(why, why_len, "unknown \"kind\"");
-	}
-	out->kind = kind;
-	ref = cJSON_GetObjectItemCaseSensitive(json, "ref");
-	if(!cJSON_IsNumber(ref) || member_count(json, "ref") > 1 || ref->valuedouble < 1
-			|| ref->valuedouble > 9007199254740991.0 || ref->valuedouble != (double)(long)ref->valuedouble){
-		return fail(why, why_len, "\"ref\" must be a message's seq");
-	}
-	out->ref = (long)ref->valuedouble;
-	if(!strcmp(kind, "edit")){
-		const cJSON *text = cJSON_GetObjectItemCaseSensitive(json, "text");
-
-		if(!cJSON_IsString(text) || !text->valuestring || member_count(json, "text") > 1){
-			return fail(why, why_len, "an edit needs one string \"text\"");
-		}
-		if(room_msg_body_check(PROTO_MSG_BODY_MAX, text->valuestring, strlen(text->valuestring), &refusal)){
-			return fail(why, why_len, refusal.message);
-		}
-		out->text = text->valuestring;
-	}else if(!strcmp(kind, "react") || !strcmp(kind, "unreact")){
-		out->reaction = json_get_str(json, "reaction", OPS_REACTION_MAX + 1);
-		if(member_count(json, "reaction") > 1 || !ops_reaction_valid(out->reaction)){
-			return fail(why, why_len, "\"reaction\" must be 1-32 bytes of UTF-8 without spaces or control characters");
-		}
-	}
-	return 0;
+	return reaction && !room_msg_reaction_check(reaction, strlen(reaction), &why);
 }
 
 static int name_char(char c)

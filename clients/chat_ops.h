@@ -14,37 +14,20 @@
 #include <uthash.h>
 
 #include "names.h"
+#include "proto.h"
 
-#define OPS_REACTION_MAX 32     /* bytes of a reaction */
-#define OPS_MENTIONS_MAX 20     /* names a message may mention */
+#define OPS_REACTION_MAX PROTO_REACTION_MAX
+#define OPS_MENTIONS_MAX PROTO_MENTIONS_MAX
 #define OPS_INDEX_MAX 20000     /* seqs remembered per room */
-
-/* A room payload of a kind other than "message", checked. The strings
- * point into json. */
-struct ops_event {
-	void *json;             /* the parsed payload (cJSON); ops_event_free */
-	const char *msg_id;
-	const char *kind;       /* "edit", "delete", "react", "unreact" */
-	long ref;               /* the seq of the message it changes */
-	const char *text;       /* edit: the new text; else NULL */
-	const char *reaction;   /* react, unreact: the reaction; else NULL */
-};
 
 /* The kind of a room payload: "message" when it has no "kind", the
  * string when it is one, or NULL (a kind that is not a string). The
  * string points into json (a cJSON object). */
 const char *ops_payload_kind(const void *json);
 
-/* Checks a parsed room payload (json, a cJSON object) whose kind is not
- * "message": one valid "id", a known kind, a positive integer "ref", and
- * for an edit a "text" meeting the body rule, for a reaction a valid
- * "reaction". Returns 0 with *out filled (the strings point into json,
- * which stays the caller's; ops_event_free is then not needed), or -1
- * with why (why_len bytes) saying what is wrong. */
-int ops_event_check(const void *json, struct ops_event *out, char *why, size_t why_len);
-
-/* The reaction rule: 1-32 bytes of valid UTF-8 without control
- * characters or whitespace. Returns 1 when reaction meets it. */
+/* The reaction rule of room_msg.h (1-32 bytes of UTF-8 without control
+ * characters or whitespace) for a NUL-terminated reaction (NULL: no).
+ * Returns 1 when reaction meets it. */
 int ops_reaction_valid(const char *reaction);
 
 /* Collects the @names of body (an '@' at the start or after a character

@@ -252,48 +252,42 @@ out:
 static void room_msg(const struct chat_proto_sink *sink, const struct topic_parts *parts,
 		const void *payload, size_t len)
 {
-	struct chat_event ev = { .kind = CHAT_EV_MSG };
-	struct proto_ops_scratch scratch;
-	struct room_msg msg = { 0 };
+	struct chat_event ev = { .kind = CHAT_EV_MSG, .op_kind = "message" };
+	char mentions[PROTO_MENTIONS_MAX * (NAME_USER_MAX + 1)] = "";
+	struct room_msg msg;
 	struct room_msg_refusal why;
-	cJSON *obj = NULL;
-	const char *kind = "message";
+	size_t used = 0;
 
-	/* Events (edit, delete, react, unreact) have no body: their own rules. */
-	if(len <= (size_t)room_msg_protocol_limits.max_payload_bytes
-			&& json_payload_parse(payload, len, PROTO_MAX_DEPTH, &obj) == JSON_PAYLOAD_OK){
-		kind = ops_payload_kind(obj);
-		if(kind && strcmp(kind, "message")){
-			proto_ops_room_event(sink, parts->room, parts->user, obj);
-			goto out;
-		}
-	}
-	if(!kind){
-		ignored(sink, "a message", parts->room, parts->user, "\"kind\" is not a string");
-		goto out;
-	}
 	if(room_msg_check(&room_msg_protocol_limits, payload, len, &msg, &why)){
 		ignored(sink, "a message", parts->room, parts->user, why.message);
-		goto out;
+		return;
 	}
-	/* reply_to, thread, mentions: shown when well formed, else left out. */
-	if(proto_ops_fields(msg.json, &ev, &scratch)){
-		ev.reply_to = ev.thread = 0;
-		ev.mentions = NULL;
-	}
-	ev.op_kind = "message";
-	ev.edited = ev.deleted_by = ev.deleted_ts = ev.reactions = ev.last_reply = NULL;
-	ev.ref = ev.replies = 0;
-	ev.text = NULL;
-	ev.reaction = NULL;
 	ev.id = msg.msg_id;
-	ev.body = msg.body;
 	ev.room = parts->room;
 	ev.user = parts->user; /* the broker checked this one, not the payload */
+	if(msg.kind != ROOM_MSG_MESSAGE){
+		/* An event (edit, delete, reaction): the live rule decides (chat_net_sync.c). */
+		ev.kind = CHAT_EV_OP;
+		ev.op_kind = room_msg_kind_name(msg.kind);
+		ev.ref = msg.ref <= LONG_MAX ? (long)msg.ref : 0;
+		ev.text = msg.text;
+		ev.reaction = msg.reaction;
+		emit(sink, &ev);
+		room_msg_free(&msg);
+		return;
+	}
+	ev.body = msg.body;
+	ev.reply_to = msg.reply_to <= LONG_MAX ? (long)msg.reply_to : 0;
+	ev.thread = msg.thread <= LONG_MAX ? (long)msg.thread : 0;
+	for(int i = 0; i < msg.mention_count; i++){
+		int n = snprintf(mentions + used, sizeof(mentions) - used, "%s%s", used ? "," : "", msg.mentions[i]);
+
+		if(n < 0 || (size_t)n >= sizeof(mentions) - used) break;
+		used += (size_t)n;
+	}
+	if(used) ev.mentions = mentions;
 	emit(sink, &ev);
-out:
 	room_msg_free(&msg);
-	cJSON_Delete(obj);
 }
 
 /* chat/v1/presence/{user}: {"user":..., "state":"online"|"offline", ...}. */

@@ -172,30 +172,6 @@ char *chat_proto_search(const char *req_id, const char *query, const char *room,
 
 /* ---- parsers ---- */
 
-void proto_ops_room_event(const struct chat_proto_sink *sink, const char *room, const char *sender, const void *json)
-{
-	struct chat_event ev = { .kind = CHAT_EV_OP };
-	struct ops_event op;
-	char why[160];
-	char note[320];
-
-	if(ops_event_check(json, &op, why, sizeof(why))){
-		struct chat_event n = { .kind = CHAT_EV_NOTE, .text = note };
-
-		snprintf(note, sizeof(note), "ignored an event from %s in %s (PROTOCOL 3.1): %s", sender, room, why);
-		emit(sink, &n);
-		return;
-	}
-	ev.room = room;
-	ev.user = sender;
-	ev.id = op.msg_id;
-	ev.op_kind = op.kind;
-	ev.ref = op.ref;
-	ev.text = op.text;
-	ev.reaction = op.reaction;
-	emit(sink, &ev);
-}
-
 /* "R:COUNT:u1,u2 ..." from a history entry's "reactions" array. */
 static int reactions_text(const cJSON *list, char *buf, size_t len)
 {

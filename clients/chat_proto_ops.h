@@ -16,11 +16,6 @@ struct proto_ops_scratch {
 	char mentions[24 * (NAME_USER_MAX + 1)];
 };
 
-/* A room payload whose kind is not "message" (json, a cJSON object),
- * published by sender in room: a CHAT_EV_OP (live) when it meets the
- * rules (chat_ops.h), else a CHAT_EV_NOTE saying why it is ignored. */
-void proto_ops_room_event(const struct chat_proto_sink *sink, const char *room, const char *sender, const void *json);
-
 /* The optional fields of a message payload or history entry (json):
  * reply_to, thread, mentions; and of a history entry: kind, ref, text,
  * reaction, topic, edited, deleted, replies, last_reply, reactions.

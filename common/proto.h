@@ -22,6 +22,11 @@
 #define PROTO_ERR_BAD_UTF8 "bad_utf8"         /* room message: body not UTF-8 text */
 #define PROTO_ERR_BAD_BODY "bad_body"         /* room message: body holds a control character */
 #define PROTO_ERR_UNKNOWN_ROOM "unknown_room"
+/* Room message kinds other than a plain message (PROTOCOL 3.1, 3.3). */
+#define PROTO_ERR_UNKNOWN_REF "unknown_ref"   /* ref/reply_to/thread names no message of the room */
+#define PROTO_ERR_BAD_REF "bad_ref"           /* a seq out of range, or a thread root that is a reply */
+#define PROTO_ERR_DELETED "deleted"           /* edit of, or reaction to, a deleted message */
+#define PROTO_ERR_BAD_REACTION "bad_reaction" /* reaction empty, invalid, or with whitespace or controls */
 
 /* Request ops of history-svc (chat/v1/users/{you}/req/history). */
 #define PROTO_OP_HISTORY "history"
@@ -50,6 +55,9 @@
  * max_payload_bytes) and that a client shows live and sends. */
 #define PROTO_MSG_BODY_MAX 4000
 #define PROTO_MSG_PAYLOAD_MAX 16384
+/* Longest reaction (bytes) and most mentions in one message. */
+#define PROTO_REACTION_MAX 32
+#define PROTO_MENTIONS_MAX 20
 /* Deepest nesting of objects and arrays in any payload, the payload's own
  * object counting as level 1. */
 #define PROTO_MAX_DEPTH 64

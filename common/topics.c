@@ -105,6 +105,12 @@ int topic_room_msg_filter(char *buf, size_t len, const char *room)
 	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/msg/+", room));
 }
 
+int topic_room_meta(char *buf, size_t len, const char *room)
+{
+	if(!name_room_valid(room)) return -1;
+	return build(len, snprintf(buf, len, TOPIC_PREFIX "/rooms/%s/meta", room));
+}
+
 int topic_user_req(char *buf, size_t len, const char *user, const char *service)
 {
 	if(!name_user_valid(user) || !name_node_valid(service)) return -1;

@@ -47,6 +47,10 @@ int topic_in_chat_tree(const char *topic);
  * name is invalid or buf is too small. */
 int topic_room_msg(char *buf, size_t len, const char *room, const char *user);
 int topic_room_msg_filter(char *buf, size_t len, const char *room);
+/* chat/v1/rooms/{room}/meta: history-svc's announcements about the room
+ * (deletes, topic, read markers; docs/PROTOCOL.md). Returns 0, or -1 when
+ * room is not a valid name or buf (len bytes) is too small. */
+int topic_room_meta(char *buf, size_t len, const char *room);
 int topic_user_req(char *buf, size_t len, const char *user, const char *service);
 int topic_user_inbox(char *buf, size_t len, const char *user);
 int topic_presence(char *buf, size_t len, const char *user);

@@ -10,12 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "clock.h"
 #include "history_metrics.h"
 #include "intake_log.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
+#include "store_meta.h"
 
 struct committer {
 	struct history_svc *svc;
@@ -172,7 +175,10 @@ static void *run(void *arg)
 		started_us = clock_mono_us();
 		if(!store_all(c, msgs, n, results)) break; /* stopping: the log keeps them */
 		pthread_mutex_lock(&c->svc->lock);
-		for(int i = 0; i < n; i++) outbox_report(c->svc, msgs[i], &results[i]);
+		for(int i = 0; i < n; i++){
+			outbox_report(c->svc, msgs[i], &results[i]);
+			store_result_reset(&results[i]);
+		}
 		pthread_mutex_unlock(&c->svc->lock);
 		pthread_mutex_lock(&c->lock);
 		intake_log_checkpoint(c->log, msgs[n - 1]);
@@ -185,6 +191,7 @@ static void *run(void *arg)
 	}
 out:
 	for(int i = 0; i < n; i++) free(msgs[i]);
+	for(long i = 0; results && i < c->opts.batch_max; i++) store_result_reset(&results[i]);
 	free(msgs);
 	free(results);
 	db_drop(c);
@@ -223,26 +230,36 @@ fail:
 	return NULL;
 }
 
-int committer_take(struct committer *c, const char *room, const char *sender, const char *msg_id,
-		const char *body, size_t body_len)
+int committer_take(struct committer *c, const char *room, const char *sender, const struct room_msg *checked)
 {
 	static time_t last_complaint;
 	struct intake_msg *msg = NULL;
 	char err[256];
+	int meta_failed = 0;
+	/* An edit's text goes where a message's body does; other events have none. */
+	const char *body = checked->kind == ROOM_MSG_EDIT ? checked->text : checked->body ? checked->body : "";
+	size_t body_len = checked->kind == ROOM_MSG_EDIT ? checked->text_len : checked->body_len;
+	char *meta = store_meta_encode(checked, &meta_failed);
 	int taken = 0;
 
 	pthread_mutex_lock(&c->lock);
+	if(meta_failed){
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
 	if(c->pending >= c->opts.max_pending){
 		snprintf(err, sizeof(err), "%ld messages wait for MariaDB", c->pending);
 		goto out;
 	}
-	msg = intake_log_append(c->log, room, sender, msg_id, body, body_len, err, sizeof(err));
+	msg = intake_log_append_meta(c->log, room, sender, checked->msg_id, body, body_len,
+			meta, meta ? strlen(meta) : 0, err, sizeof(err));
 	if(!msg) goto out;
 	enqueue(c, msg);
 	pthread_cond_signal(&c->queued);
 	taken = 1;
 out:
 	pthread_mutex_unlock(&c->lock);
+	cJSON_free(meta);
 	if(!taken && time(NULL) != last_complaint){
 		last_complaint = time(NULL);
 		log_warn("not taking more messages for now: %s", err);

@@ -30,11 +30,11 @@ struct committer_opts {
 struct committer *committer_start(struct history_svc *svc, const struct committer_opts *opts,
 		char *err, size_t errlen);
 
-/* Logs and queues one checked message. Returns 1 when it is safely taken
- * (the caller may let Paho acknowledge it), 0 when it cannot be taken now
- * (queue full, log not writable): keep it and offer it again later. */
-int committer_take(struct committer *c, const char *room, const char *sender, const char *msg_id,
-		const char *body, size_t body_len);
+/* Logs and queues one checked payload (a message or an event, room_msg.h;
+ * msg is not kept). Returns 1 when it is safely taken (the caller may let
+ * Paho acknowledge it), 0 when it cannot be taken now (queue full, log not
+ * writable, out of memory): keep it and offer it again later. */
+int committer_take(struct committer *c, const char *room, const char *sender, const struct room_msg *msg);
 
 /* Waits up to timeout_ms until every message taken before the call is
  * stored (or refused), so that a request answered next sees them.

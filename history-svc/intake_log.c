@@ -1,8 +1,9 @@
 /* intake_log.c: the append-only intake log; see intake_log.h.
  * File layout: DIR/intake.GEN.log holds records, each a header of six
  * little-endian 32-bit words (magic, then the lengths of room, sender, id,
- * body and a reserved zero) followed by the four strings, each with its
- * NUL. DIR/intake.ckpt holds "GEN OFFSET" of the end of the last committed
+ * body and meta) followed by the strings, each with its NUL. A plain
+ * message has magic CHI1, meta length 0 and four strings (the format
+ * before events); an event has magic CHI2 and a fifth string, its meta. DIR/intake.ckpt holds "GEN OFFSET" of the end of the last committed
  * record, rewritten in place. */
 #include "intake_log.h"
 
@@ -19,7 +20,8 @@
 
 #include "log.h"
 
-#define INTAKE_MAGIC 0x31494843u /* "CHI1" */
+#define INTAKE_MAGIC 0x31494843u /* "CHI1": four strings */
+#define INTAKE_MAGIC_META 0x32494843u /* "CHI2": five, the last the meta */
 #define HEADER_WORDS 6
 #define HEADER_BYTES (HEADER_WORDS * 4)
 #define FIELD_MAX (1u << 24)
@@ -137,40 +139,49 @@ fail:
 
 /* Parses the record at buf (avail bytes). Returns its length, 0 when it is
  * torn or damaged. */
-static size_t record_parse(const unsigned char *buf, size_t avail, uint32_t lens[4])
+static size_t record_parse(const unsigned char *buf, size_t avail, uint32_t lens[5])
 {
 	size_t total = HEADER_BYTES;
+	int strings;
 
-	if(avail < HEADER_BYTES || get32(buf) != INTAKE_MAGIC) return 0;
-	for(int i = 0; i < 4; i++){
+	if(avail < HEADER_BYTES) return 0;
+	if(get32(buf) == INTAKE_MAGIC) strings = 4;
+	else if(get32(buf) == INTAKE_MAGIC_META) strings = 5;
+	else return 0;
+	lens[4] = 0;
+	for(int i = 0; i < strings; i++){
 		lens[i] = get32(buf + 4 + 4 * i);
 		if(lens[i] >= FIELD_MAX) return 0;
 		total += lens[i] + 1;
 	}
 	if(total > avail) return 0;
 	/* Each string must end where its length says. */
-	for(size_t i = 0, at = HEADER_BYTES; i < 4; at += lens[i] + 1, i++){
+	for(size_t i = 0, at = HEADER_BYTES; i < (size_t)strings; at += lens[i] + 1, i++){
 		if(buf[at + lens[i]] != '\0') return 0;
 	}
 	return total;
 }
 
 /* Builds a record in one allocation from the strings of a logged record. */
-static struct intake_msg *record_new(const unsigned char *strings, const uint32_t lens[4])
+static struct intake_msg *record_new(const unsigned char *strings, const uint32_t lens[5])
 {
-	size_t bytes = lens[0] + lens[1] + lens[2] + lens[3] + 4;
-	struct intake_msg *msg = malloc(sizeof(*msg) + bytes);
+	/* The record's strings, then (for a plain record) one NUL: its empty meta. */
+	size_t copied = lens[0] + lens[1] + lens[2] + lens[3] + 4 + (lens[4] ? lens[4] + 1 : 0);
+	struct intake_msg *msg = malloc(sizeof(*msg) + copied + 1);
 	char *p;
 
 	if(!msg) return NULL;
 	memset(msg, 0, sizeof(*msg));
 	p = (char *)(msg + 1);
-	memcpy(p, strings, bytes);
+	memcpy(p, strings, copied);
+	p[copied] = '\0';
 	msg->room = p;
 	msg->sender = msg->room + lens[0] + 1;
 	msg->msg_id = msg->sender + lens[1] + 1;
 	msg->body = msg->msg_id + lens[2] + 1;
 	msg->body_len = lens[3];
+	msg->meta = msg->body + lens[3] + 1;
+	msg->meta_len = lens[4];
 	return msg;
 }
 
@@ -202,7 +213,7 @@ static long replay_file(struct intake_log *log, unsigned long long gen, long lon
 	}
 	count = 0;
 	while(at < (size_t)st.st_size){
-		uint32_t lens[4];
+		uint32_t lens[5];
 		size_t len = record_parse(data + at, (size_t)st.st_size - at, lens);
 		struct intake_msg *msg;
 
@@ -251,16 +262,24 @@ long intake_log_replay(struct intake_log *log, void (*fn)(void *ud, struct intak
 struct intake_msg *intake_log_append(struct intake_log *log, const char *room, const char *sender,
 		const char *msg_id, const char *body, size_t body_len, char *err, size_t errlen)
 {
-	uint32_t lens[4] = { (uint32_t)strlen(room), (uint32_t)strlen(sender), (uint32_t)strlen(msg_id),
-		(uint32_t)body_len };
-	size_t total = HEADER_BYTES + lens[0] + lens[1] + lens[2] + lens[3] + 4;
+	return intake_log_append_meta(log, room, sender, msg_id, body, body_len, NULL, 0, err, errlen);
+}
+
+struct intake_msg *intake_log_append_meta(struct intake_log *log, const char *room, const char *sender,
+		const char *msg_id, const char *body, size_t body_len, const char *meta, size_t meta_len,
+		char *err, size_t errlen)
+{
+	uint32_t lens[5] = { (uint32_t)strlen(room), (uint32_t)strlen(sender), (uint32_t)strlen(msg_id),
+		(uint32_t)body_len, (uint32_t)meta_len };
+	int strings = meta_len ? 5 : 4;
+	size_t total = HEADER_BYTES + lens[0] + lens[1] + lens[2] + lens[3] + lens[4] + (size_t)strings;
 	unsigned char *buf = NULL;
 	struct intake_msg *msg = NULL;
-	const char *parts[4] = { room, sender, msg_id, body };
+	const char *parts[5] = { room, sender, msg_id, body, meta };
 	size_t at = HEADER_BYTES;
 	ssize_t written;
 
-	if(body_len >= FIELD_MAX){
+	if(body_len >= FIELD_MAX || meta_len >= FIELD_MAX){
 		snprintf(err, errlen, "message too large for the intake log");
 		goto out;
 	}
@@ -270,14 +289,14 @@ struct intake_msg *intake_log_append(struct intake_log *log, const char *room, c
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	put32(buf, INTAKE_MAGIC);
-	for(int i = 0; i < 4; i++){
+	put32(buf, meta_len ? INTAKE_MAGIC_META : INTAKE_MAGIC);
+	for(int i = 0; i < strings; i++){
 		put32(buf + 4 + 4 * i, lens[i]);
 		memcpy(buf + at, parts[i], lens[i]);
 		buf[at + lens[i]] = '\0';
 		at += lens[i] + 1;
 	}
-	put32(buf + 20, 0);
+	if(strings == 4) put32(buf + 20, 0);
 	msg = record_new(buf + HEADER_BYTES, lens);
 	if(!msg){
 		snprintf(err, errlen, "out of memory");

@@ -28,6 +28,9 @@ struct intake_msg {
 	const char *msg_id;
 	const char *body;         /* NUL-terminated too */
 	size_t body_len;
+	const char *meta;         /* "" for a plain message; else an event's
+	                           * fields (store_meta.h); NUL-terminated */
+	size_t meta_len;
 	long long taken_ms;       /* monotonic; set when queued (metrics: oldest unstored age) */
 };
 
@@ -50,6 +53,12 @@ long intake_log_replay(struct intake_log *log, void (*fn)(void *ud, struct intak
  * or NULL with a message in err (nothing usable was written). */
 struct intake_msg *intake_log_append(struct intake_log *log, const char *room, const char *sender,
 		const char *msg_id, const char *body, size_t body_len, char *err, size_t errlen);
+
+/* As intake_log_append, with meta (meta_len bytes; 0 for a plain
+ * message, which is then logged exactly as intake_log_append does). */
+struct intake_msg *intake_log_append_meta(struct intake_log *log, const char *room, const char *sender,
+		const char *msg_id, const char *body, size_t body_len, const char *meta, size_t meta_len,
+		char *err, size_t errlen);
 
 /* Records that every record up to and including msg is committed, and
  * deletes the generations before msg's. Returns 0, or -1 (logged; the next

@@ -51,8 +51,7 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
 		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
-			handled = committer_take(svc->committer, parts.room, parts.user, checked.msg_id,
-					checked.body, checked.body_len);
+			handled = committer_take(svc->committer, parts.room, parts.user, &checked);
 			if(handled) history_metrics_taken(svc->metrics);
 			room_msg_free(&checked);
 		}else{

@@ -18,8 +18,10 @@ void outbox_send(struct history_svc *svc, const char *user, const void *obj);
 void outbox_message_error(struct history_svc *svc, const char *sender, const char *room,
 		const char *msg_id, const char *code, const char *message);
 
-/* Tells the sender what became of a stored message: a receipt with its
- * seq, or an error; counts it. Call with svc->lock held. */
+/* Tells the sender what became of a stored message or event: a receipt
+ * with its seq (and kind), or an error; counts it. After a new one it
+ * also announces a delete on the room's meta topic and tells each
+ * mentioned member on their inbox. Call with svc->lock held. */
 void outbox_report(struct history_svc *svc, const struct intake_msg *msg, const struct store_result *result);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <cJSON.h>
 
+#include "history_op.h"
 #include "json_util.h"
 #include "log.h"
 #include "names.h"
@@ -20,137 +21,6 @@
 #include "request_envelope.h"
 #include "room_admin.h"
 #include "timefmt.h"
-
-#define HISTORY_DEFAULT_LIMIT 50
-#define HISTORY_MAX_LIMIT 250
-
-static int room_of_member(void *ud, int ncols, char **cols, unsigned long *lens)
-{
-	unsigned long long *out = ud;
-
-	(void)lens;
-	if(ncols >= 2 && cols[0] && cols[1]){
-		out[0] = strtoull(cols[0], NULL, 10);
-		out[1] = strtoull(cols[1], NULL, 10);
-		out[2] = 1;
-	}
-	return 1;
-}
-
-static cJSON *message_item(int ncols, char **cols)
-{
-	cJSON *item;
-
-	if(ncols != 5 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return NULL;
-	item = cJSON_CreateObject();
-	if(!item) return NULL;
-	cJSON_AddNumberToObject(item, "seq", (double)strtoull(cols[0], NULL, 10));
-	cJSON_AddStringToObject(item, "id", cols[1]);
-	cJSON_AddStringToObject(item, "sender", cols[2]);
-	cJSON_AddStringToObject(item, "ts", cols[3]);
-	cJSON_AddStringToObject(item, "body", cols[4]);
-	return item;
-}
-
-static int history_row(void *ud, int ncols, char **cols, unsigned long *lens)
-{
-	cJSON *item = message_item(ncols, cols);
-
-	(void)lens;
-	/* Rows come newest first; the reply lists oldest first. */
-	if(item) cJSON_InsertItemInArray(ud, 0, item);
-	return 0;
-}
-
-static int history_row_append(void *ud, int ncols, char **cols, unsigned long *lens)
-{
-	cJSON *item = message_item(ncols, cols);
-
-	(void)lens;
-	if(item) cJSON_AddItemToArray(ud, item);
-	return 0;
-}
-
-/* Returns 0 after replying, -1 on a database failure (nothing sent). */
-static int do_history(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
-{
-	unsigned long long room_row[3] = { 0, 0, 0 };
-	struct db_param params[3];
-	cJSON *reply = NULL;
-	cJSON *messages;
-	const char *room;
-	long limit, before, after;
-	int rc = -1;
-
-	room = json_get_str(req, "room", NAME_ROOM_MAX);
-	if(!room || !name_room_valid(room)){
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"room\" must be a valid room name");
-		rc = 0;
-		goto out;
-	}
-	if(json_get_long(req, "limit", HISTORY_DEFAULT_LIMIT, 1, HISTORY_MAX_LIMIT, &limit)){
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"limit\" must be a whole number from 1 to 250");
-		rc = 0;
-		goto out;
-	}
-	if(json_get_long(req, "before", 0, 1, 0x7fffffffffffffffL, &before)){
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"before\" must be a sequence number of 1 or more");
-		rc = 0;
-		goto out;
-	}
-	if(json_get_long(req, "after", -1, 0, 0x7fffffffffffffffL, &after)){
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "\"after\" must be a sequence number of 0 or more");
-		rc = 0;
-		goto out;
-	}
-	if(after >= 0 && before > 0){
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_BAD_REQUEST, "give \"before\" or \"after\", not both");
-		rc = 0;
-		goto out;
-	}
-	params[0] = DB_STR(room);
-	params[1] = DB_STR(user);
-	if(db_exec(svc->db, "SELECT r.id, r.last_seq FROM rooms r"
-				" JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
-				" WHERE r.name = ? AND u.username = ?",
-				params, 2, room_of_member, room_row, NULL, NULL) != DB_OK) goto out;
-	if(!room_row[2]){
-		/* Same answer for "no such room" and "not a member": the existence of
-		 * a private room is not revealed. */
-		reply_error(svc, user, PROTO_OP_HISTORY, req_id, PROTO_ERR_NOT_MEMBER, "no such room, or you are not a member of it");
-		rc = 0;
-		goto out;
-	}
-	if(before == 0) before = (long)(room_row[1] + 1);
-	reply = reply_new(PROTO_OP_HISTORY, req_id, 1);
-	if(!reply) goto out;
-	cJSON_AddStringToObject(reply, "room", room);
-	cJSON_AddNumberToObject(reply, "last_seq", (double)room_row[1]);
-	messages = cJSON_AddArrayToObject(reply, "messages");
-	if(!messages) goto out;
-	params[0] = DB_I64(room_row[0]);
-	params[1] = DB_I64(after >= 0 ? after : before);
-	params[2] = DB_I64(limit);
-	if(after >= 0){
-		/* Catch-up: the oldest `limit` after `after`, appended in order. The
-		 * join order and index are fixed: left alone, the optimizer starts from
-		 * users and sorts the whole room (hundreds of ms on 300k rows). */
-		if(db_exec(svc->db, "SELECT STRAIGHT_JOIN m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
-					" FROM messages m FORCE INDEX (PRIMARY) JOIN users u ON u.id = m.sender_id"
-					" WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?",
-					params, 3, history_row_append, messages, NULL, NULL) != DB_OK) goto out;
-	}else if(db_exec(svc->db, "SELECT STRAIGHT_JOIN m.seq, m.msg_id, u.username, " TIMEFMT_SQL("m.created_at") ", m.body"
-				" FROM messages m FORCE INDEX (PRIMARY) JOIN users u ON u.id = m.sender_id"
-				" WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
-				params, 3, history_row, messages, NULL, NULL) != DB_OK){
-		goto out;
-	}
-	outbox_send(svc, user, reply);
-	rc = 0;
-out:
-	cJSON_Delete(reply);
-	return rc;
-}
 
 static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 {
@@ -191,7 +61,7 @@ static int do_rooms(struct history_svc *svc, const char *user, const char *req_i
 }
 
 static const struct request_op ops[] = {
-	{ PROTO_OP_HISTORY, do_history },
+	{ PROTO_OP_HISTORY, history_op },
 	{ PROTO_OP_ROOMS, do_rooms },
 	{ PROTO_OP_CREATE, room_admin_create },
 	{ PROTO_OP_JOIN, room_admin_join },

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "intake_log.h"
+#include "room_msg.h"
 #include "timefmt.h"
 
 enum store_status {
@@ -16,6 +17,7 @@ enum store_status {
 	STORE_DUPLICATE,      /* already stored: seq and ts are the first copy's */
 	STORE_UNKNOWN_ROOM,
 	STORE_UNKNOWN_SENDER,
+	STORE_REFUSED,        /* an event (or a reply) the archive refuses: code, message */
 	STORE_RETRY           /* a database error: nothing stored, try again */
 };
 
@@ -23,7 +25,29 @@ struct store_result {
 	enum store_status status;
 	unsigned long long seq;
 	char ts[TIMEFMT_LEN];
+	enum room_msg_kind kind;  /* what was stored (the receipt says so) */
+	unsigned long long ref;   /* a stored event: its target's seq */
+	const char *code;         /* STORE_REFUSED: a PROTO_ERR_* code */
+	char message[128];        /* STORE_REFUSED: why, for the sender */
+	char *mentioned;          /* a stored message: the members it mentions,
+	                           * each NUL-terminated, "" last; NULL if none.
+	                           * Freed by store_result_reset */
 };
+
+/* Frees what result holds and empties it. */
+void store_result_reset(struct store_result *result);
+
+/* Stores one event, or a message with a reply, thread or mentions (msg's
+ * meta; store_meta.h), inside the caller's transaction with the room's row
+ * locked: checks its target (docs/PROTOCOL.md 3.3), inserts its row with
+ * seq *last_seq + 1 and changes the target in the same transaction.
+ * Fills *result: STORE_STORED (and *last_seq moved on), STORE_DUPLICATE (a
+ * second delete: the first delete's seq and ts, nothing changed), or
+ * STORE_REFUSED (nothing changed). Returns DB_OK, or a db_result on a
+ * database error (the caller rolls back). */
+int store_event(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct intake_msg *msg, const char *ts_iso, const char *ts_sql,
+		unsigned long long *last_seq, struct store_result *result);
 
 /* Stores one message in its own transaction (or finds it stored). Fills
  * *result; STORE_RETRY means the transaction was rolled back. */

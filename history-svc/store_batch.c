@@ -9,7 +9,9 @@
  * duplicate, the other instance) are found with one query per 64 messages
  * once the rooms are locked, and copies inside the batch in memory; should
  * the INSERT still meet the unique key (room, sender, id), the batch is
- * rolled back and the caller stores it message by message. */
+ * rolled back and the caller stores it message by message. Events (and
+ * messages with a reply, thread or mentions) are stored one by one in the
+ * same transaction, in their place in the batch (store_event.c). */
 #include "store.h"
 
 #include <pthread.h>
@@ -265,7 +267,7 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 
 		HASH_FIND_STR(rooms, msgs[i]->room, room);
 		HASH_FIND_STR(senders, msgs[i]->sender, sender);
-		memset(&results[i], 0, sizeof(results[i]));
+		store_result_reset(&results[i]);
 		copy_of[i] = -1;
 		if(!room->found){
 			results[i].status = STORE_UNKNOWN_ROOM;
@@ -299,7 +301,9 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	}
 	rc = lookup_stored(db, msgs, rows, count, room_ids, sender_ids, &lookup);
 	if(rc != DB_OK) goto out;
-	/* Seq in batch order for what is new. */
+	/* Seq in batch order for what is new. Plain messages wait to be
+	 * inserted many at a time; an event first inserts those before it (its
+	 * target may be one of them), then goes alone (store_event.c). */
 	fresh = 0;
 	for(int r = 0; r < count; r++){
 		int i = rows[r];
@@ -307,18 +311,30 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 
 		if(results[i].status != STORE_STORED) continue;
 		HASH_FIND_STR(rooms, msgs[i]->room, room);
+		if(msgs[i]->meta_len){
+			rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
+			if(rc != DB_OK) goto out;
+			fresh = 0;
+			rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
+			if(rc != DB_OK) goto out;
+			continue;
+		}
 		results[i].seq = ++room->last_seq;
 		memcpy(results[i].ts, ts_iso, sizeof(ts_iso));
 		rows[fresh++] = i;
 	}
-	for(int i = 0; i < n; i++){
-		if(copy_of[i] < 0) continue;
-		results[i] = results[copy_of[i]];
-		results[i].status = STORE_DUPLICATE;
-	}
-	count = fresh;
-	rc = insert_rows(db, msgs, rows, count, room_ids, sender_ids, results, ts_sql);
+	rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
 	if(rc != DB_OK) goto out;
+	for(int i = 0; i < n; i++){
+		struct store_result *first;
+
+		if(copy_of[i] < 0) continue;
+		/* The copy gets the first one's receipt (or refusal), not its notices. */
+		first = &results[copy_of[i]];
+		results[i] = *first;
+		results[i].mentioned = NULL;
+		if(first->status == STORE_STORED) results[i].status = STORE_DUPLICATE;
+	}
 	for(key = rooms; key; key = key->hh.next){
 		if(!key->found) continue;
 		params[0] = DB_I64(key->last_seq);

@@ -34,6 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if(!msg.msg_id || !name_msgid_valid(msg.msg_id)) abort();
+	if(msg.kind != ROOM_MSG_MESSAGE){
+		/* An event: no body (a reader that knows no kinds shows nothing), a ref. */
+		if(msg.body || msg.ref < 1) abort();
+		if(msg.kind == ROOM_MSG_EDIT && (!msg.text || msg.text_len < 1 || msg.text_len > PROTO_MSG_BODY_MAX
+					|| !utf8_valid(msg.text, msg.text_len))) abort();
+		if((msg.kind == ROOM_MSG_REACT || msg.kind == ROOM_MSG_UNREACT)
+				&& (!msg.reaction || strlen(msg.reaction) > PROTO_REACTION_MAX)) abort();
+		room_msg_free(&msg);
+		return 0;
+	}
+	if(msg.mention_count > PROTO_MENTIONS_MAX) abort();
 	if(msg.body_len < 1 || msg.body_len > PROTO_MSG_BODY_MAX || strlen(msg.body) != msg.body_len) abort();
 	if(!utf8_valid(msg.body, msg.body_len)) abort();
 	for(size_t i = 0; i < msg.body_len; i++){

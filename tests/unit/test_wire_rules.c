@@ -4,6 +4,7 @@
  * what is taken, what is refused with which code, and that what is taken
  * is exactly the text that was sent. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cJSON.h>
@@ -314,6 +315,81 @@ static void test_message_other_refusals(void)
 	CHECK_STR(check_msg(big, sizeof(big), NULL, 0, &why), PROTO_ERR_TOO_LARGE);
 }
 
+static void test_message_kinds_are_read(void)
+{
+	struct room_msg_refusal why;
+	struct room_msg msg;
+	const char *reply = "{\"id\":\"r1\",\"body\":\"yes @bob\",\"reply_to\":4,\"thread\":2,\"mentions\":[\"bob\",\"carol\",\"bob\"]}";
+	const char *edit = "{\"id\":\"e1\",\"kind\":\"edit\",\"ref\":7,\"text\":\"fixed\"}";
+	const char *react = "{\"id\":\"x1\",\"kind\":\"react\",\"ref\":9,\"reaction\":\"\\ud83d\\udc4d\"}";
+	const char *del = "{\"id\":\"d1\",\"kind\":\"delete\",\"ref\":3}";
+
+	if(CHECK_EQ(room_msg_check(&limits, reply, strlen(reply), &msg, &why), 0)){
+		CHECK_EQ(msg.kind, ROOM_MSG_MESSAGE);
+		CHECK_EQ(msg.reply_to, 4);
+		CHECK_EQ(msg.thread, 2);
+		CHECK_EQ(msg.mention_count, 2);
+		CHECK_STR(msg.mentions[1], "carol");
+		room_msg_free(&msg);
+	}
+	if(CHECK_EQ(room_msg_check(&limits, edit, strlen(edit), &msg, &why), 0)){
+		CHECK_EQ(msg.kind, ROOM_MSG_EDIT);
+		CHECK_EQ(msg.ref, 7);
+		CHECK_STR(msg.text, "fixed");
+		CHECK(msg.body == NULL);
+		CHECK_STR(room_msg_kind_name(msg.kind), "edit");
+		room_msg_free(&msg);
+	}
+	if(CHECK_EQ(room_msg_check(&limits, react, strlen(react), &msg, &why), 0)){
+		CHECK_EQ(msg.kind, ROOM_MSG_REACT);
+		CHECK_STR(msg.reaction, "\xF0\x9F\x91\x8D");
+		room_msg_free(&msg);
+	}
+	if(CHECK_EQ(room_msg_check(&limits, del, strlen(del), &msg, &why), 0)){
+		CHECK_EQ(msg.kind, ROOM_MSG_DELETE);
+		CHECK_EQ(msg.ref, 3);
+		room_msg_free(&msg);
+	}
+	CHECK_MSG("{\"id\":\"m1\",\"kind\":\"message\",\"body\":\"x\"}", "");
+	CHECK_MSG("{\"id\":\"u1\",\"kind\":\"unreact\",\"ref\":1,\"reaction\":\"+1\"}", "");
+	CHECK_MSG("{\"id\":\"z1\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"\\ud83d\\udc68\\u200d\\ud83d\\udcbb\"}", "");
+}
+
+static void test_message_kind_refusals(void)
+{
+	char big[4100], msg[4200];
+
+	CHECK_MSG("{\"id\":\"k1\",\"kind\":\"poke\",\"ref\":1}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k2\",\"kind\":3,\"body\":\"x\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k3\",\"kind\":\"edit\",\"ref\":1,\"text\":\"a\",\"body\":\"a\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k4\",\"kind\":\"edit\",\"text\":\"a\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k5\",\"kind\":\"edit\",\"ref\":\"1\",\"text\":\"a\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k6\",\"kind\":\"edit\",\"ref\":1.5,\"text\":\"a\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"k7\",\"kind\":\"edit\",\"ref\":0,\"text\":\"a\"}", PROTO_ERR_BAD_REF);
+	CHECK_MSG("{\"id\":\"k8\",\"kind\":\"delete\",\"ref\":-4}", PROTO_ERR_BAD_REF);
+	CHECK_MSG("{\"id\":\"k9\",\"kind\":\"edit\",\"ref\":1}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"ka\",\"kind\":\"edit\",\"ref\":1,\"text\":\"\"}", PROTO_ERR_TOO_LARGE);
+	CHECK_MSG("{\"id\":\"kb\",\"kind\":\"edit\",\"ref\":1,\"text\":\"a\\u001b\"}", PROTO_ERR_BAD_BODY);
+	CHECK_MSG("{\"id\":\"kc\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"\"}", PROTO_ERR_BAD_REACTION);
+	CHECK_MSG("{\"id\":\"kd\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"a b\"}", PROTO_ERR_BAD_REACTION);
+	CHECK_MSG("{\"id\":\"ke\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"a\\u00a0\"}", PROTO_ERR_BAD_REACTION);
+	CHECK_MSG("{\"id\":\"kf\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"\\u3000\"}", PROTO_ERR_BAD_REACTION);
+	CHECK_MSG("{\"id\":\"kg\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"x\\u0007\"}", PROTO_ERR_BAD_REACTION);
+	CHECK_MSG("{\"id\":\"kh\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"123456789012345678901234567890123\"}", PROTO_ERR_TOO_LARGE);
+	CHECK_MSG("{\"id\":\"ki\",\"kind\":\"react\",\"ref\":1}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"kj\",\"body\":\"x\",\"reply_to\":0}", PROTO_ERR_BAD_REF);
+	CHECK_MSG("{\"id\":\"kk\",\"body\":\"x\",\"thread\":null}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"kl\",\"body\":\"x\",\"mentions\":\"bob\"}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"km\",\"body\":\"x\",\"mentions\":[\"no/such\"]}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"kn\",\"body\":\"x\",\"mentions\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
+			"\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\",\"r\",\"s\",\"t\",\"u\"]}", PROTO_ERR_TOO_LARGE);
+	CHECK_MSG("{\"id\":\"ko\",\"kind\":\"edit\",\"ref\":1,\"ref\":2,\"text\":\"a\"}", PROTO_ERR_BAD_MESSAGE);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(msg, sizeof(msg), "{\"id\":\"kp\",\"kind\":\"edit\",\"ref\":1,\"text\":\"%s\"}", big);
+	CHECK_MSG(msg, PROTO_ERR_TOO_LARGE);
+}
+
 static const struct test_case cases[] = {
 	TEST_ENTRY(test_payload_nul_becomes_a_control_character_not_an_end),
 	TEST_ENTRY(test_payload_lone_surrogates_become_invalid_utf8),
@@ -326,6 +402,8 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(test_message_bodies_with_control_characters_are_refused),
 	TEST_ENTRY(test_message_text_is_taken_exactly),
 	TEST_ENTRY(test_message_other_refusals),
+	TEST_ENTRY(test_message_kinds_are_read),
+	TEST_ENTRY(test_message_kind_refusals),
 };
 
 const struct test_suite wire_rules_suite = { "wire_rules", cases, TEST_COUNT(cases) };
