@@ -34,7 +34,9 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c \
+	history-svc/room_access.c history-svc/room_meta.c history-svc/room_moderation.c \
+	history-svc/receipts.c history-svc/search.c history-svc/search_query.c
 # Message events (issue 13): their store, and the history op that folds them.
 HISTORY_SRC += history-svc/store_meta.c history-svc/store_event.c history-svc/history_op.c \
 	history-svc/history_fold.c
@@ -53,7 +55,8 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c tests/unit/test_metrics.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c \
+	tests/unit/test_search.c history-svc/search_query.c
 UNIT_SRC += tests/unit/test_chat_ops.c clients/chat_ops.c clients/chat_proto_ops.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

@@ -49,5 +49,6 @@ extern const struct test_suite client_suite;
 extern const struct test_suite wire_rules_suite;
 extern const struct test_suite metrics_suite;
 extern const struct test_suite chat_ops_suite;
+extern const struct test_suite search_suite;
 
 #endif
