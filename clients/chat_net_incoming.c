@@ -83,7 +83,9 @@ static void settle(struct chat_net *net, const struct chat_event *ev)
 		net__lock(net);
 		room = rooms__find(net, ev->room);
 		if(room && ev->seq > room->stored_seq) room->stored_seq = ev->seq;
-		if(room) sync__index(room, ev->seq, net->user, ev->op_kind, 0);
+		/* Our messages' seqs; an event's seq counts as applied only
+		 * once its stored form or live copy was shown. */
+		if(room && (!ev->op_kind || !strcmp(ev->op_kind, "message"))) sync__index(room, ev->seq, net->user, NULL, 0);
 		net__unlock(net);
 	}
 	r = outbox__settle(net, ev->room, ev->id, keep);

@@ -90,8 +90,9 @@ void sync__live_op(struct chat_net *net, const struct chat_event *ev)
 
 		rooms__seen_add(r, h);
 		if(target && !strcmp(ev->op_kind, "delete")) target->deleted = 1;
-	}else if(v == OPS_UNKNOWN){
-		/* Its stored form comes with the next sync (or the catch-up). */
+	}else if(v == OPS_UNKNOWN || (v == OPS_FORGED && !strcmp(ev->op_kind, "delete"))){
+		/* Its stored form comes with the next sync (or the catch-up):
+		 * a delete by an admin too, if the meta topic is slower. */
 		net__hashset_add(&r->unseq, h, UNSEQ_MAX);
 		r->sync_tries = 0;
 		schedule(net, r, SYNC_DELAY_MS);

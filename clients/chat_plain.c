@@ -199,7 +199,7 @@ static void on_event(void *ctx, const struct chat_event *ev)
 			char ref[32] = "-";
 
 			if(ev->ref) snprintf(ref, sizeof(ref), "%ld", ev->ref);
-			out(p, stdout, ev->reaction ? ev->reaction : ev->text ? ev->text : "", "history-event %s %ld %s %s %s %s",
+			out(p, stdout, ev->reaction ? ev->reaction : ev->text, "history-event %s %ld %s %s %s %s",
 					ev->room, ev->seq, ev->ts, ev->user, ev->op_kind, ref);
 			break;
 		}

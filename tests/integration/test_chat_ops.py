@@ -46,3 +46,118 @@ def test_forged_live_edit_is_ignored_and_a_real_one_applied(stack):
         assert bob.quit() == 0
         stderr = bob.proc.stderr.read()
     assert f"ignored a live edit from {mal} of message {seq} in {room}: not its sender's message" in stderr, stderr
+
+
+def receipt_seq(chat, room):
+    """The seq of the next receipt of chat's own message in room."""
+    return int(chat.expect(f"receipt {room} ").split()[2])
+
+
+def test_plain_mode_edit_delete_react_reply_mention_topic_search_thread_ban(stack):
+    room = "ops" + uuid.uuid4().hex[:8]
+    word = uuid.uuid4().hex[:8]
+    alice = start(stack, "alice", "leaf", "lobby")
+    bob = start(stack, "bob", "hub", "lobby")
+    try:
+        alice.send(f"/create {room}")
+        alice.expect(f"ok create {room}")
+        alice.send(f"/invite bob {room}")
+        alice.expect(f"ok invite {room} bob")
+        bob.send(f"/join {room}")
+        bob.expect(f"ok join {room}")
+        # Subscribed once bob sees his own message back.
+        bob.send(f"hello {word}")
+        bob.expect(f"msg {room} bob hello {word}")
+        alice.expect(f"msg {room} bob hello {word}")
+
+        alice.send(f"first {word}")
+        first = receipt_seq(alice, room)
+        assert bob.expect(f"msg {room} alice ") == f"msg {room} alice first {word}"
+        assert bob.expect(f"seq {room} ").startswith(f"seq {room} {first} alice ")
+
+        # A reply that mentions alice: quoted seq and mention shown, and
+        # alice is told on her inbox.
+        bob.send(f"/reply {first} answer @alice")
+        answer = receipt_seq(bob, room)
+        assert alice.expect(f"msg {room} bob ") == f"msg {room} bob answer @alice"
+        info = alice.expect(f"msg-info {room} ")
+        assert " reply_to=%d" % first in info and " mentions=alice" in info, info
+        assert alice.expect(f"mention {room} ") == f"mention {room} {answer} bob answer @alice"
+
+        # bob may not edit alice's message: history-svc refuses, and alice's
+        # chat does not apply bob's live edit; alice's own edit counts.
+        bob.send(f"/edit {first} hijacked")
+        assert bob.expect("error ").startswith("error forbidden")
+        alice.send(f"/edit {first} first edited {word}")
+        assert bob.expect(f"edit {room} ") == f"edit {room} {first} alice first edited {word}"
+        assert alice.expect(f"edit {room} ") == f"edit {room} {first} alice first edited {word}"
+        assert not [s for s in alice.seen + bob.seen if "hijacked" in s]
+
+        # Reactions from anyone.
+        bob.send(f"/react {first} 👍")
+        assert alice.expect(f"react {room} ") == f"react {room} {first} bob 👍"
+        bob.send(f"/react {first} two words")
+        assert bob.expect("error ").startswith("error usage")
+
+        # alice (the room's admin) deletes bob's message: the meta topic
+        # tells both.
+        alice.send(f"/delete {answer}")
+        assert bob.expect(f"delete {room} ") == f"delete {room} {answer} alice"
+        assert alice.expect(f"delete {room} ") == f"delete {room} {answer} alice"
+
+        # History in the current state.
+        bob.send("/history 20")
+        h1 = bob.expect(f"history {room} {first} ")
+        assert h1.endswith(f" alice first edited {word}"), h1
+        i1 = bob.expect(f"msg-info {room} {first} ")
+        assert " edited=" in i1 and " reaction=👍:1:bob" in i1, i1
+        h2 = bob.expect(f"history {room} {answer} ")
+        assert h2.split()[4:] == ["bob"], h2  # the body is erased
+        assert " deleted_by=alice" in bob.expect(f"msg-info {room} {answer} ")
+        assert bob.expect(f"history-event {room} ").split()[5:] == ["edit", str(first), "first", "edited", word]
+        assert bob.expect(f"history-event {room} ").split()[5:] == ["react", str(first), "👍"]
+        assert bob.expect(f"history-event {room} ").split()[5:] == ["delete", str(answer)]
+        bob.expect(f"history-end {room} ")
+
+        # Topic: set by the admin, announced on the meta topic.
+        alice.send(f"/topic plans for {word}")
+        topic_seq = int(alice.expect(f"ok topic {room} ").split()[3])
+        # (live, members get it on the room's meta topic once the plugin
+        # lets them read it; the stored event is in history either way)
+        bob.send("/history 1")
+        line = bob.expect(f"history-event {room} {topic_seq} ")
+        assert line.split()[4:] == ["alice", "topic", "-", "plans", "for", word], line
+
+        # Search finds the current text.
+        bob.send(f"/search #{room} {word}")
+        found = bob.expect("found ")
+        assert found.startswith(f"found {room} {first} ") and found.split()[4] == "alice", found
+        bob.expect("search-end ")
+
+        # A thread: alice follows the thread of her message; what she types
+        # goes to it.
+        alice.send(f"/thread {first}")
+        alice.expect("history-end ")
+        alice.send(f"in thread {word}")
+        assert bob.expect(f"msg {room} alice ") == f"msg {room} alice in thread {word}"
+        assert f" thread={first}" in bob.expect(f"msg-info {room} ")
+        alice.send("/thread")
+        alice.expect("help left the thread")
+
+        # Read receipts of the room (alice and bob share theirs by default).
+        alice.send("/seen")
+        alice.expect(f"seen-end {room} ")
+
+        # Ban: bob is out and cannot join again.
+        alice.send("/ban bob")
+        alice.expect(f"ok ban {room} bob")
+        alice.send("/bans")
+        assert alice.expect(f"ban {room} ").startswith(f"ban {room} bob alice ")
+        alice.expect(f"bans-end {room} 1")
+        assert bob.quit() == 0
+        bob = start(stack, "bob", "hub", "lobby")
+        bob.send(f"/join {room}")
+        assert bob.expect("error ").startswith("error banned")
+    finally:
+        assert alice.quit() == 0
+        assert bob.quit() == 0
