@@ -441,6 +441,8 @@ static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, c
 		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "member";
 		ev.user = json_get_str(item, "with", NAME_USER_MAX);
 		if(!name_user_valid(ev.user)) ev.user = NULL;
+		ev.text = json_get_str(item, "topic", TEXT_MAX); /* NULL: none */
+		if(json_get_long(item, "mentions", 0, 0, LONG_MAX, &ev.count)) ev.count = 0;
 		emit(sink, &ev);
 		count++;
 	}

@@ -29,7 +29,8 @@ enum chat_event_kind {
 	CHAT_EV_HISTORY,        /* room, seq, ts, user (sender), id (may be NULL), body */
 	CHAT_EV_HISTORY_END,    /* room, count, seq (the room's last_seq) */
 	CHAT_EV_ROOM,           /* room, seq (its last_seq), unread, visibility, role (state),
-	                         * user (the other person of a direct room, or NULL) */
+	                         * user (the other person of a direct room, or NULL), text (its
+	                         * topic, or NULL), count (unread mentions of us) */
 	CHAT_EV_ROOMS_END,      /* count */
 	CHAT_EV_PRESENCE,       /* user, state, text (the status text, or NULL); retained: the
 	                         * broker's stored state sent on subscribing, not a change */

@@ -161,3 +161,52 @@ def test_plain_mode_edit_delete_react_reply_mention_topic_search_thread_ban(stac
     finally:
         assert alice.quit() == 0
         assert bob.quit() == 0
+
+
+def test_full_screen_shows_seqs_edits_tombstones_reactions_replies_topic_and_completes_names(stack):
+    import re
+    from test_chat_tui import Tui
+    room = "tops" + uuid.uuid4().hex[:6]
+    word = uuid.uuid4().hex[:6]
+    alice = Tui(stack, "alice", "leaf")
+    bob = Tui(stack, "bob", "hub")
+    try:
+        alice.wait("online")
+        bob.wait("online")
+        alice.type(f"/create {room}")
+        alice.wait(f"| alice | #{room}")
+        alice.type(f"/invite bob {room}")
+        alice.wait(f"invite bob {room}")
+        bob.type(f"/join {room}")
+        bob.wait(f"| bob | #{room}")
+        bob.type(f"hi {word}")
+        alice.wait(f"<bob> hi {word}")
+        # Each message shows its number once known: alice's from her
+        # receipt, on bob's screen from history-svc.
+        alice.type(f"hello {word}")
+        screen = bob.wait(lambda s: re.search(r"\[(\d+)\] <alice> hello " + word, s))
+        seq = int(re.search(r"\[(\d+)\] <alice> hello " + word, screen).group(1))
+        alice.wait(f"[{seq}] <alice> hello {word}")
+        # A reply quotes one row of the message; @name completes with Tab.
+        bob.type(f"/reply {seq} sure {word} @al", enter=False)
+        bob.keys("Tab")
+        bob.wait(f"> /reply {seq} sure {word} @alice")
+        bob.keys("Enter")
+        screen = alice.wait(f"<bob> sure {word} @alice")
+        lines = screen.splitlines()
+        reply = next(i for i, l in enumerate(lines) if f"<bob> sure {word}" in l)
+        assert f"> [{seq}] <alice> hello {word}" in lines[reply - 1], screen
+        answer = int(re.search(r"\[(\d+)\] <bob> sure", bob.wait(lambda s: re.search(r"\[\d+\] <bob> sure", s))).group(1))
+        # Edit, reaction, delete.
+        alice.type(f"/edit {seq} hello again {word}")
+        bob.wait(f"<alice> hello again {word} (edited)")
+        bob.type(f"/react {seq} 👍")
+        alice.wait("👍 1 (bob)")
+        alice.type(f"/delete {answer}")
+        bob.wait(f"[{answer}] <bob> (message deleted by alice)")
+        # The topic heads the pane (from the meta topic, or the next room list).
+        alice.type(f"/topic plans {word}")
+        bob.wait(f"topic: plans {word}")
+    finally:
+        alice.close()
+        bob.close()
