@@ -125,6 +125,8 @@ struct net_room {
 	long long sync_due;         /* monotonic ms of the next seq-learning request, or 0 */
 	int syncing;                /* one is under way */
 	int sync_tries;             /* in a row without learning every seq */
+	int sync_newest;            /* ask for the newest page, not after last_seq (not known
+	                             * when the live message came, or it did not bring them) */
 };
 
 enum net_state { NET_CONNECTING, NET_UP, NET_DOWN };
@@ -284,9 +286,11 @@ void sync__stored(struct chat_net *net, const struct chat_event *ev);
 void sync__index(struct net_room *r, long seq, const char *sender, const char *kind, int deleted);
 /* The end of a sync page (tag CHAT_TAG_SYNC). */
 void sync__page_end(struct chat_net *net, const struct chat_event *ev);
-/* Sends the sync requests that are due (reconnect thread, lock not held);
- * returns the monotonic ms of the next one due, or 0. */
-long long sync__check_due(struct chat_net *net);
+/* Sends the sync requests that are due (reconnect thread, lock not held). */
+void sync__check_due(struct chat_net *net);
+/* The monotonic ms when the reconnect thread is to look again (a sync
+ * planned, or one held back by another under way), or 0 (lock held). */
+long long sync__next_due(struct chat_net *net);
 /* Frees what a room holds for message operations (lock held or not shared). */
 void sync__room_free(struct net_room *r);
 

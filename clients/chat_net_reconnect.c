@@ -138,9 +138,12 @@ void *reconnect__thread(void *arg)
 		long long sync_at;
 
 		net__unlock(net);
-		sync_at = sync__check_due(net);
+		sync__check_due(net);
 		net__lock(net);
 		if(net->stopping) break;
+		/* Under the lock, so that a sync planned meanwhile (its signal
+		 * came while this thread was not waiting) is not slept through. */
+		sync_at = sync__next_due(net);
 		if(sync_at && (wake_at == 0 || sync_at < wake_at)) wake_at = sync_at;
 
 		if(net->state == NET_UP && net->npend > 0){

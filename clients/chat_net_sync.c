@@ -68,6 +68,8 @@ void sync__live_shown(struct chat_net *net, struct net_room *r, const struct cha
 {
 	if(!strcmp(ev->user, net->user)) return; /* our receipts tell our seqs */
 	net__hashset_add(&r->unseq, net__msg_hash(ev->user, ev->id), UNSEQ_MAX);
+	/* The room's last seq learned later may already count this one. */
+	if(!r->known) r->sync_newest = 1;
 	r->sync_tries = 0;
 	schedule(net, r, SYNC_DELAY_MS);
 }
@@ -185,7 +187,9 @@ void sync__page_end(struct chat_net *net, const struct chat_event *ev)
 		if(ev->kind == CHAT_EV_HISTORY_END && ev->count >= SYNC_PAGE){
 			schedule(net, r, 0); /* more to come */
 		}else if(HASH_COUNT(r->unseq) > 0 && r->sync_tries < SYNC_TRIES_MAX){
-			/* Not stored yet (history-svc is behind), or refused. */
+			/* Not stored yet (history-svc is behind), refused, or stored
+			 * at or before last_seq (learned after it was shown). */
+			r->sync_newest = 1;
 			schedule(net, r, (long long)SYNC_DELAY_MS << ++r->sync_tries);
 		}else{
 			net__hashset_free(&r->unseq); /* never stored: refused, or a forgery */
@@ -196,24 +200,35 @@ void sync__page_end(struct chat_net *net, const struct chat_event *ev)
 	net__unlock(net);
 }
 
-long long sync__check_due(struct chat_net *net)
+long long sync__next_due(struct chat_net *net)
+{
+	long long now = clock_mono_ms(), next = 0;
+
+	for(struct net_room *r = net->rooms; r; r = r->hh.next){
+		long long at = r->sync_due;
+
+		if(!at) continue;
+		if(at <= now) at = now + 200; /* held back: a sync or catch-up under way, or offline */
+		if(!next || at < next) next = at;
+	}
+	return next;
+}
+
+void sync__check_due(struct chat_net *net)
 {
 	char names[CHAT_ROOMS_MAX][NAME_ROOM_MAX + 1];
 	long after[CHAT_ROOMS_MAX];
-	long long now = clock_mono_ms(), next = 0;
+	long long now = clock_mono_ms();
 	size_t n = 0;
 
 	net__lock(net);
 	for(struct net_room *r = net->rooms; r && n < CHAT_ROOMS_MAX; r = r->hh.next){
-		if(!r->sync_due) continue;
-		if(r->sync_due > now || r->syncing || r->catching_up || net->state != NET_UP){
-			if(!next || r->sync_due < next) next = r->sync_due > now ? r->sync_due : now + 500;
-			continue;
-		}
+		if(!r->sync_due || r->sync_due > now || r->syncing || r->catching_up || net->state != NET_UP) continue;
 		r->sync_due = 0;
 		r->syncing = 1;
 		snprintf(names[n], sizeof(names[n]), "%s", r->name);
-		after[n++] = r->known ? r->last_seq : -1;
+		after[n++] = r->known && !r->sync_newest ? r->last_seq : -1;
+		r->sync_newest = 0;
 	}
 	net__unlock(net);
 	for(size_t i = 0; i < n; i++){
@@ -232,7 +247,6 @@ long long sync__check_due(struct chat_net *net)
 			net__unlock(net);
 		}
 	}
-	return next;
 }
 
 void sync__room_free(struct net_room *r)
