@@ -82,23 +82,6 @@ static int token_ok(const char *s, size_t max)
 	return 1;
 }
 
-/* Builds a room message payload; returns text the caller frees with
- * cJSON_free, or NULL. */
-char *chat_proto_msg(const char *id, const char *body)
-{
-	cJSON *obj = NULL;
-	char *out = NULL;
-
-	obj = cJSON_CreateObject();
-	if(!obj) goto out;
-	if(!cJSON_AddStringToObject(obj, "id", id)) goto out;
-	if(!cJSON_AddStringToObject(obj, "body", body)) goto out;
-	out = json_print(obj);
-out:
-	cJSON_Delete(obj);
-	return out;
-}
-
 /* Builds a history request; returns text the caller frees with cJSON_free,
  * or NULL. */
 char *chat_proto_history(const char *req_id, const char *room, long limit, long before, long after)

@@ -121,7 +121,6 @@ struct chat_proto_sink {
 
 /* Builders. Each returns the compact JSON text of one payload, which the
  * caller frees with cJSON_free, or NULL when out of memory.
- *   chat_proto_msg:     {"id":ID,"body":BODY}
  *   chat_proto_history: {"op":"history","req_id":REQ,"room":ROOM,"limit":N}
  *                       plus "before":SEQ when before > 0, or "after":SEQ
  *                       when after >= 0 (before is then ignored)
@@ -132,7 +131,6 @@ struct chat_proto_sink {
  *   chat_proto_read:    {"op":"read","req_id":REQ,"room":ROOM,"seq":SEQ}
  *   chat_proto_status:  {"op":"status","req_id":REQ,"state":S,"text":T|null}
  *   chat_proto_typing:  {"typing":true|false} */
-char *chat_proto_msg(const char *id, const char *body);
 char *chat_proto_history(const char *req_id, const char *room, long limit, long before, long after);
 char *chat_proto_rooms(const char *req_id);
 char *chat_proto_request(const char *op, const char *req_id, const char *room, const char *user,
@@ -143,7 +141,7 @@ char *chat_proto_typing(int on);
 
 /* Builders of message operations (each returns text for cJSON_free, or
  * NULL; in chat_proto_ops.c):
- *   chat_proto_msg_ext:  {"id","body"} plus "reply_to", "thread" (when > 0)
+ *   chat_proto_msg_ext:  a room message {"id","body"} plus "reply_to", "thread" (when > 0)
  *                        and "mentions" (when n > 0)
  *   chat_proto_event:    {"id","kind","ref"} plus "text" or "reaction" when
  *                        not NULL
