@@ -258,7 +258,7 @@ static void draw_status(struct tui *t, int y)
 {
 	char line[512];
 	char typing[200] = "";
-	char label[NAME_ROOM_MAX + 2] = "(no room)";
+	char label[NAME_ROOM_MAX + 40] = "(no room)";
 	struct room *r = model__cur(t);
 	size_t pending = chat_net_pending(t->net);
 	time_t now = time(NULL);
@@ -294,6 +294,14 @@ static void draw_status(struct tui *t, int y)
 		attroff(A_BOLD);
 	}else{
 		put_text(" online ", COLS);
+	}
+	if(r){
+		/* Lines typed here go to a thread: say which. */
+		char thread_room[NAME_ROOM_MAX + 1];
+		long root = chat_net_thread_current(t->net, thread_room, sizeof(thread_room));
+		size_t n = strlen(label);
+
+		if(root > 0 && !strcmp(thread_room, r->name)) snprintf(label + n, sizeof(label) - n, " thread [%ld]", root);
 	}
 	snprintf(line, sizeof(line), "| %s | %s |%s%s%s", chat_net_user(t->net), label,
 			ntyping ? " " : "", typing, ntyping ? (ntyping > 1 ? " are typing" : " is typing") : "");

@@ -204,9 +204,60 @@ def test_full_screen_shows_seqs_edits_tombstones_reactions_replies_topic_and_com
         alice.wait("👍 1 (bob)")
         alice.type(f"/delete {answer}")
         bob.wait(f"[{answer}] <bob> (message deleted by alice)")
+        # A thread: the status line says lines go to it; the root counts replies.
+        alice.type(f"/thread {seq}")
+        alice.wait(f"| alice | #{room} thread [{seq}] |")
+        alice.type(f"in the thread {word}")
+        bob.wait(f"<alice> (thread) in the thread {word}")
+        bob.wait(f"1 reply: /thread {seq}")
+        alice.type("/thread")
+        alice.wait(f"| alice | #{room} |")
         # The topic heads the pane (from the meta topic, or the next room list).
         alice.type(f"/topic plans {word}")
         bob.wait(f"topic: plans {word}")
     finally:
         alice.close()
         bob.close()
+
+
+def test_catch_up_after_a_reconnect_applies_the_stored_events_in_order(stack):
+    """bob's node (the leaf) dies; meanwhile alice edits her message, reacts
+    to it and writes another on the hub. When the leaf is back, bob's chat
+    catches up with `history after` and applies each stored event once,
+    in seq order, between the messages."""
+    import os
+    import signal
+    from test_chat_client import pid_of
+    room = fresh_room(stack, "alice", "bob", prefix="ops")
+    word = uuid.uuid4().hex[:8]
+    bob = Chat(stack, "bob", "leaf", extra=("--room", room, "--reconnect-min", "200", "--reconnect-max", "1000"))
+    alice = stack.client("alice", "hub")
+    alice.subscribe(f"chat/v1/users/alice/inbox")
+    topic = f"chat/v1/rooms/{room}/msg/alice"
+
+    def stored(payload):
+        alice.publish(topic, payload)
+        return alice.expect_json("chat/v1/users/alice/inbox",
+                                 lambda d: d.get("type") == "receipt" and d["id"] == payload["id"])["seq"]
+    try:
+        bob.expect("status connected")
+        first = stored({"id": "a" + word, "body": f"before {word}"})
+        assert bob.expect(f"seq {room} ") == f"seq {room} {first} alice a{word}"
+        os.kill(pid_of(stack, "leaf"), signal.SIGKILL)
+        bob.expect("status disconnected")
+        edit = stored({"id": "e" + word, "kind": "edit", "ref": first, "text": f"after {word}"})
+        later = stored({"id": "b" + word, "body": f"while away {word}"})
+        react = stored({"id": "r" + word, "kind": "react", "ref": first, "reaction": "🎉"})
+        assert first < edit < later < react
+        up = stack.script("up", check=False)
+        assert up.returncode == 0, up.stdout + up.stderr
+        bob.expect("status connected")
+        assert bob.expect(f"edit {room} ") == f"edit {room} {first} alice after {word}"
+        assert bob.expect(f"msg {room} ") == f"msg {room} alice while away {word}"
+        assert bob.expect(f"msg-info {room} ").startswith(f"msg-info {room} {later} alice b{word}")
+        assert bob.expect(f"react {room} ") == f"react {room} {first} alice 🎉"
+        bob.send("/rooms")
+        bob.expect("rooms-end ")
+        assert sum(1 for l in bob.seen if l.startswith(f"edit {room} ")) == 1, bob.seen
+    finally:
+        assert bob.quit() == 0
