@@ -247,6 +247,7 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/events_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
 bench-web: deps

@@ -138,7 +138,10 @@ static int get_seq(const cJSON *msg, const char *key, bool required, unsigned lo
 		return refuse(why, PROTO_ERR_BAD_MESSAGE, detail);
 	}
 	v = item && cJSON_IsNumber(item) ? item->valuedouble : 0.5;
-	if(v != (double)(long long)v || v < -9007199254740992.0 || v > 9007199254740992.0){
+	/* Any double beyond 2^53 is whole; within, the cast is exact. NaN and
+	 * infinities (1e999) are not numbers to the protocol. */
+	if(v != v || (v >= -9007199254740992.0 && v <= 9007199254740992.0 && v != (double)(long long)v)
+			|| v - v != 0){
 		snprintf(detail, sizeof(detail), "\"%s\" must be a message's seq (a whole number)", key);
 		return refuse(why, PROTO_ERR_BAD_MESSAGE, detail);
 	}

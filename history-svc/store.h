@@ -5,11 +5,13 @@
 #ifndef HISTORY_STORE_H
 #define HISTORY_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db.h"
 #include "intake_log.h"
 #include "room_msg.h"
+#include "store_meta.h"
 #include "timefmt.h"
 
 enum store_status {
@@ -36,6 +38,30 @@ struct store_result {
 
 /* Frees what result holds and empties it. */
 void store_result_reset(struct store_result *result);
+
+/* What a batch knows of an event's target that is not in the table yet
+ * (one of its rows still waiting for the multi-row INSERT). */
+struct store_pending_target {
+	bool is_message;   /* a plain message (not an event row) */
+};
+
+/* The checks and the change of an event (edit, delete, react, unreact;
+ * meta->kind is not ROOM_MSG_MESSAGE) inside the caller's transaction with
+ * the room's row locked, without the event's own row: the caller inserts
+ * it (store_batch.c with its other rows) when result->status stays
+ * STORE_STORED. pending: the target when it waits in the caller's batch
+ * (react and unreact only; an edit's or delete's target must be in the
+ * table), else NULL. Sets result->kind and ->ref, and ->status to
+ * STORE_DUPLICATE (a second delete, with the first's seq and ts) or
+ * STORE_REFUSED (nothing changed), or leaves it. Returns DB_OK, or a
+ * db_result on a database error. */
+int store_event_change(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct intake_msg *msg, const struct store_meta *meta, const char *ts_sql,
+		const struct store_pending_target *pending, struct store_result *result);
+
+/* The body of an event's own row: an edit's text, a reaction's reaction,
+ * else "" (*len set). Points into msg or meta. */
+const char *store_event_row_body(const struct intake_msg *msg, const struct store_meta *meta, size_t *len);
 
 /* Stores one event, or a message with a reply, thread or mentions (msg's
  * meta; store_meta.h), inside the caller's transaction with the room's row

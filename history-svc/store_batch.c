@@ -23,14 +23,15 @@
 #include <uthash.h>
 
 #include "log.h"
+#include "store_meta.h"
 
-#define COLS_PER_ROW 6
+#define COLS_PER_ROW 9
 
 /* INSERT statements for these row counts; a batch is cut greedily into
  * them, so each connection prepares at most four statements. */
-static const int chunk_rows[] = { 64, 16, 4, 1 };
+static const int chunk_rows[] = { 56, 16, 4, 1 };
 #define CHUNK_KINDS ((int)(sizeof(chunk_rows) / sizeof(chunk_rows[0])))
-#define CHUNK_MAX 64 /* CHUNK_MAX * COLS_PER_ROW <= DB_MAX_PARAMS */
+#define CHUNK_MAX 56 /* CHUNK_MAX * COLS_PER_ROW <= DB_MAX_PARAMS */
 
 static char *insert_sql[CHUNK_KINDS];
 static char *lookup_sql[CHUNK_KINDS];
@@ -56,8 +57,8 @@ static void build_repeated(const char *head, const char *term, const char *sep, 
 
 static void build_sql(void)
 {
-	build_repeated("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) VALUES ",
-			"(?, ?, ?, ?, ?, ?)", ",", insert_sql);
+	build_repeated("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at, kind, ref_seq, edited_at)"
+			" VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?, ?)", ",", insert_sql);
 	/* Each term is an equality on the unique key, which the range optimiser
 	 * turns into one index lookup per message. */
 	build_repeated("SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
@@ -70,6 +71,7 @@ struct batch_key {
 	const char *name;
 	unsigned long long id;
 	unsigned long long last_seq; /* rooms only */
+	unsigned long long inserted_seq; /* rooms: rows up to this seq are in the table */
 	bool found;
 	UT_hash_handle hh;
 };
@@ -190,57 +192,163 @@ static void msg_keys_free(struct msg_key **table)
 	}
 }
 
-/* Inserts rows[0..count) (indices into msgs) with as few statements as the
- * chunk sizes allow. */
-static int insert_rows(struct db *db, struct intake_msg *const *msgs, const int *rows, int count,
-		const unsigned long long *room_ids, const unsigned long long *sender_ids,
-		const struct store_result *results, const char *ts_sql)
+/* The rows of a batch on their way into the table. */
+struct batch_rows {
+	struct intake_msg *const *msgs;
+	const unsigned long long *room_ids, *sender_ids;
+	struct store_result *results;
+	struct store_meta **metas;           /* events' and replies' fields; NULL: a plain message */
+	const struct intake_msg **edited_by; /* a waiting plain message edited in the batch: the last edit */
+	int *rows;                           /* indices into msgs waiting for the INSERT: rows[0..fresh) */
+	int fresh;
+	const char *ts_iso, *ts_sql;
+	struct batch_key *rooms;
+};
+
+/* Inserts the rows waiting with as few statements as the chunk sizes
+ * allow, and marks every room's rows as in the table. */
+static int flush_rows(struct db *db, struct batch_rows *b)
 {
 	struct db_param params[CHUNK_MAX * COLS_PER_ROW];
 	int done = 0;
 
-	while(done < count){
+	while(done < b->fresh){
 		int k = 0;
 		int rc;
 
-		while(chunk_rows[k] > count - done) k++;
+		while(chunk_rows[k] > b->fresh - done) k++;
 		if(!insert_sql[k]) return DB_ERROR;
 		for(int r = 0; r < chunk_rows[k]; r++){
-			int i = rows[done + r];
+			int i = b->rows[done + r];
+			const struct intake_msg *msg = b->msgs[i];
 			struct db_param *p = params + r * COLS_PER_ROW;
 
-			p[0] = DB_I64(room_ids[i]);
-			p[1] = DB_I64(results[i].seq);
-			p[2] = DB_STR(msgs[i]->msg_id);
-			p[3] = DB_I64(sender_ids[i]);
-			p[4] = DB_STRN(msgs[i]->body, msgs[i]->body_len);
-			p[5] = DB_STR(ts_sql);
+			p[0] = DB_I64(b->room_ids[i]);
+			p[1] = DB_I64(b->results[i].seq);
+			p[2] = DB_STR(msg->msg_id);
+			p[3] = DB_I64(b->sender_ids[i]);
+			p[4] = DB_STRN(msg->body, msg->body_len);
+			p[5] = DB_STR(b->ts_sql);
+			p[6] = DB_STR("message");
+			p[7] = (struct db_param){ .type = DB_PARAM_NULL };
+			p[8] = (struct db_param){ .type = DB_PARAM_NULL };
+			if(b->metas[i]){
+				/* An event's own row. */
+				size_t len;
+				const char *body = store_event_row_body(msg, b->metas[i], &len);
+
+				p[4] = DB_STRN(body, len);
+				p[6] = DB_STR(room_msg_kind_name(b->metas[i]->kind));
+				p[7] = DB_I64(b->metas[i]->ref);
+			}else if(b->edited_by[i]){
+				/* Edited before it was inserted: stored as edited. */
+				p[4] = DB_STRN(b->edited_by[i]->body, b->edited_by[i]->body_len);
+				p[8] = DB_STR(b->ts_sql);
+			}
 		}
 		rc = db_exec(db, insert_sql[k], params, chunk_rows[k] * COLS_PER_ROW, NULL, NULL, NULL, NULL);
 		if(rc != DB_OK) return rc;
 		done += chunk_rows[k];
 	}
+	b->fresh = 0;
+	for(struct batch_key *key = b->rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
+	return DB_OK;
+}
+
+/* The highest seq a message with a reply or thread refers to. */
+static unsigned long long reply_target(const struct store_meta *meta)
+{
+	return meta->reply_to > meta->thread ? meta->reply_to : meta->thread;
+}
+
+/* The index in msgs of the row of seq in room_id when it waits for the
+ * INSERT, else -1 (it is in the table). */
+static int waiting_row(const struct batch_rows *b, unsigned long long room_id, unsigned long long seq)
+{
+	for(int r = b->fresh - 1; r >= 0; r--){
+		int j = b->rows[r];
+
+		if(b->room_ids[j] == room_id && b->results[j].seq == seq) return j;
+	}
+	return -1;
+}
+
+/* An edit of a plain message still waiting for the INSERT: the row goes
+ * in with the new text and its edit time. Returns true when it applied
+ * (or refused) the edit, false when the target must be in the table. */
+static bool edit_waiting(struct batch_rows *b, int i, int j)
+{
+	struct store_result *result = &b->results[i];
+
+	result->kind = ROOM_MSG_EDIT;
+	result->ref = b->metas[i]->ref;
+	if(b->metas[j]){
+		result->status = STORE_REFUSED;
+		result->code = PROTO_ERR_UNKNOWN_REF;
+		snprintf(result->message, sizeof(result->message), "\"ref\" names no message of this room");
+	}else if(b->sender_ids[j] != b->sender_ids[i]){
+		result->status = STORE_REFUSED;
+		result->code = PROTO_ERR_FORBIDDEN;
+		snprintf(result->message, sizeof(result->message), "only its sender may edit a message");
+	}else{
+		b->edited_by[j] = b->msgs[i];
+	}
+	return true;
+}
+
+/* Stores the event msgs[i] in its place: its change now, its own row with
+ * the rows waiting. Returns DB_OK (result set) or a db_result. */
+static int batch_event(struct db *db, struct batch_rows *b, int i, struct batch_key *room)
+{
+	const struct store_meta *meta = b->metas[i];
+	const struct store_pending_target *pending = NULL;
+	struct store_pending_target pt;
+	int waiting = -1;
+	int rc;
+
+	if(meta->ref > room->inserted_seq) waiting = waiting_row(b, b->room_ids[i], meta->ref);
+	if(waiting >= 0 && meta->kind == ROOM_MSG_EDIT){
+		edit_waiting(b, i, waiting);
+	}else{
+		if(waiting >= 0 && meta->kind == ROOM_MSG_DELETE){
+			/* A delete changes the target's row: it must be in the table. */
+			rc = flush_rows(db, b);
+			if(rc != DB_OK) return rc;
+		}else if(waiting >= 0){
+			pt.is_message = b->metas[waiting] == NULL;
+			pending = &pt;
+		}
+		rc = store_event_change(db, b->room_ids[i], b->sender_ids[i], b->msgs[i], meta, b->ts_sql, pending, &b->results[i]);
+		if(rc != DB_OK) return rc;
+	}
+	if(b->results[i].status != STORE_STORED) return DB_OK;
+	b->results[i].seq = ++room->last_seq;
+	snprintf(b->results[i].ts, sizeof(b->results[i].ts), "%s", b->ts_iso);
+	b->rows[b->fresh++] = i;
 	return DB_OK;
 }
 
 int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct store_result *results)
 {
+	char ts_iso[TIMEFMT_LEN], ts_sql[TIMEFMT_LEN];
 	struct batch_key *rooms = NULL, *senders = NULL, *key;
 	unsigned long long *room_ids = calloc((size_t)n + 1, sizeof(*room_ids));
 	unsigned long long *sender_ids = calloc((size_t)n + 1, sizeof(*sender_ids));
 	int *rows = calloc((size_t)n + 1, sizeof(*rows));
 	int *copy_of = calloc((size_t)n + 1, sizeof(*copy_of));
+	struct store_meta **metas = calloc((size_t)n + 1, sizeof(*metas));
+	const struct intake_msg **edited_by = calloc((size_t)n + 1, sizeof(*edited_by));
+	struct batch_rows b = { .msgs = msgs, .room_ids = room_ids, .sender_ids = sender_ids, .results = results,
+		.metas = metas, .edited_by = edited_by, .rows = rows, .ts_iso = ts_iso, .ts_sql = ts_sql };
 	struct lookup lookup = { .keys = NULL, .results = results };
 	char key_text[128];
-	int fresh;
 	struct db_param params[2];
-	char ts_iso[TIMEFMT_LEN], ts_sql[TIMEFMT_LEN];
 	int count = 0;
 	int rc = DB_ERROR;
 	bool began = false;
 
 	pthread_once(&sql_once, build_sql);
-	if(!room_ids || !sender_ids || !rows || !copy_of) goto out;
+	if(!room_ids || !sender_ids || !rows || !copy_of || !metas || !edited_by) goto out;
 	for(int i = 0; i < n; i++){
 		if(!key_get(&rooms, msgs[i]->room) || !key_get(&senders, msgs[i]->sender)) goto out;
 	}
@@ -301,29 +409,47 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 	}
 	rc = lookup_stored(db, msgs, rows, count, room_ids, sender_ids, &lookup);
 	if(rc != DB_OK) goto out;
-	/* Seq in batch order for what is new. Plain messages wait to be
-	 * inserted many at a time; an event first inserts those before it (its
-	 * target may be one of them), then goes alone (store_event.c). */
-	fresh = 0;
+	/* Seq in batch order for what is new. Plain messages and events' own
+	 * rows wait to be inserted many at a time; an event's change to its
+	 * target is made in its place (store_event.c), after inserting the rows
+	 * waiting when it must change one of them; a message with a reply,
+	 * thread or mentions is stored alone in its place. */
+	b.rooms = rooms;
+	for(key = rooms; key; key = key->hh.next) key->inserted_seq = key->last_seq;
 	for(int r = 0; r < count; r++){
 		int i = rows[r];
 		struct batch_key *room = NULL;
+		bool readable;
 
 		if(results[i].status != STORE_STORED) continue;
 		HASH_FIND_STR(rooms, msgs[i]->room, room);
-		if(msgs[i]->meta_len){
-			rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
-			if(rc != DB_OK) goto out;
-			fresh = 0;
-			rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
-			if(rc != DB_OK) goto out;
+		if(!msgs[i]->meta_len){
+			results[i].seq = ++room->last_seq;
+			memcpy(results[i].ts, ts_iso, sizeof(ts_iso));
+			rows[b.fresh++] = i;
 			continue;
 		}
-		results[i].seq = ++room->last_seq;
-		memcpy(results[i].ts, ts_iso, sizeof(ts_iso));
-		rows[fresh++] = i;
+		metas[i] = malloc(sizeof(*metas[i]));
+		if(!metas[i]){
+			rc = DB_ERROR;
+			goto out;
+		}
+		readable = store_meta_decode(msgs[i]->meta, msgs[i]->meta_len, metas[i]) == 0;
+		if(readable && metas[i]->kind != ROOM_MSG_MESSAGE){
+			rc = batch_event(db, &b, i, room);
+		}else{
+			/* A reply, thread or mentions (or an unreadable record: refused there). */
+			if(!readable || reply_target(metas[i]) > room->inserted_seq){
+				rc = flush_rows(db, &b);
+				if(rc != DB_OK) goto out;
+			}
+			free(metas[i]);
+			metas[i] = NULL;
+			rc = store_event(db, room_ids[i], sender_ids[i], msgs[i], ts_iso, ts_sql, &room->last_seq, &results[i]);
+		}
+		if(rc != DB_OK) goto out;
 	}
-	rc = insert_rows(db, msgs, rows, fresh, room_ids, sender_ids, results, ts_sql);
+	rc = flush_rows(db, &b);
 	if(rc != DB_OK) goto out;
 	for(int i = 0; i < n; i++){
 		struct store_result *first;
@@ -349,6 +475,9 @@ out:
 	keys_free(&senders);
 	msg_keys_free(&lookup.keys);
 	free(copy_of);
+	for(int i = 0; metas && i < n; i++) free(metas[i]);
+	free(metas);
+	free(edited_by);
 	free(room_ids);
 	free(sender_ids);
 	free(rows);

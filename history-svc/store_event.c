@@ -167,63 +167,10 @@ static int store_message(struct db *db, unsigned long long room_id, unsigned lon
 	return rc;
 }
 
-/* The change an accepted event makes to its target, after its own row. */
-static int apply_change(struct db *db, unsigned long long room_id, unsigned long long sender_id,
-		const struct intake_msg *msg, const struct store_meta *meta, const char *ts_sql)
-{
-	struct db_param params[4];
-	int rc = DB_OK;
-
-	switch(meta->kind){
-	case ROOM_MSG_EDIT:
-		params[0] = DB_STRN(msg->body, msg->body_len);
-		params[1] = DB_STR(ts_sql);
-		params[2] = DB_I64(room_id);
-		params[3] = DB_I64(meta->ref);
-		rc = db_exec(db, "UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?",
-				params, 4, NULL, NULL, NULL, NULL);
-		break;
-	case ROOM_MSG_DELETE:
-		params[0] = DB_I64(room_id);
-		params[1] = DB_I64(meta->ref);
-		rc = db_exec(db, "UPDATE messages SET body = '' WHERE room_id = ? AND ref_seq = ? AND kind = 'edit'",
-				params, 2, NULL, NULL, NULL, NULL);
-		if(rc != DB_OK) break;
-		rc = db_exec(db, "DELETE FROM reactions WHERE room_id = ? AND seq = ?", params, 2, NULL, NULL, NULL, NULL);
-		if(rc != DB_OK) break;
-		params[0] = DB_STR(ts_sql);
-		params[1] = DB_I64(sender_id);
-		params[2] = DB_I64(room_id);
-		params[3] = DB_I64(meta->ref);
-		rc = db_exec(db, "UPDATE messages SET body = '', deleted_at = ?, deleted_by = ? WHERE room_id = ? AND seq = ?",
-				params, 4, NULL, NULL, NULL, NULL);
-		break;
-	case ROOM_MSG_REACT:
-		params[0] = DB_I64(room_id);
-		params[1] = DB_I64(meta->ref);
-		params[2] = DB_STR(meta->reaction);
-		params[3] = DB_I64(sender_id);
-		rc = db_exec(db, "INSERT IGNORE INTO reactions (room_id, seq, reaction, user_id) VALUES (?, ?, ?, ?)",
-				params, 4, NULL, NULL, NULL, NULL);
-		break;
-	case ROOM_MSG_UNREACT:
-		params[0] = DB_I64(room_id);
-		params[1] = DB_I64(meta->ref);
-		params[2] = DB_STR(meta->reaction);
-		params[3] = DB_I64(sender_id);
-		rc = db_exec(db, "DELETE FROM reactions WHERE room_id = ? AND seq = ? AND reaction = ? AND user_id = ?",
-				params, 4, NULL, NULL, NULL, NULL);
-		break;
-	case ROOM_MSG_MESSAGE:
-		break;
-	}
-	return rc;
-}
-
-/* The checks of an event against its target (PROTOCOL 3.3). Returns DB_OK
- * with result->status STORE_REFUSED, STORE_DUPLICATE (a second delete) or
- * left alone (go on). */
-static int check_event(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+/* Why an event's target refuses it (PROTOCOL 3.3: unknown_ref, then
+ * forbidden, then deleted). Returns DB_OK with result->status
+ * STORE_REFUSED, or left alone when the target takes it. */
+static int diagnose(struct db *db, unsigned long long room_id, unsigned long long sender_id,
 		const struct store_meta *meta, struct store_result *result)
 {
 	struct target t;
@@ -231,40 +178,137 @@ static int check_event(struct db *db, unsigned long long room_id, unsigned long 
 
 	if((rc = get_target(db, room_id, meta->ref, &t)) != DB_OK) return rc;
 	if(!t.found || !t.is_message) return refuse(result, PROTO_ERR_UNKNOWN_REF, "\"ref\" names no message of this room");
+	if(meta->kind == ROOM_MSG_EDIT && t.sender_id != sender_id){
+		return refuse(result, PROTO_ERR_FORBIDDEN, "only its sender may edit a message");
+	}
+	if(t.deleted) return refuse(result, PROTO_ERR_DELETED, "the message is deleted");
+	return DB_OK;
+}
+
+/* An edit: one UPDATE that only an editable target takes; when it takes
+ * none, diagnose says why (or that the text was already this). */
+static int change_edit(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct intake_msg *msg, const struct store_meta *meta, const char *ts_sql, struct store_result *result)
+{
+	struct db_param params[5] = { DB_STRN(msg->body, msg->body_len), DB_STR(ts_sql), DB_I64(room_id),
+		DB_I64(meta->ref), DB_I64(sender_id) };
+	unsigned long long affected = 0;
+	int rc;
+
+	rc = db_exec(db, "UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?"
+			" AND kind = 'message' AND sender_id = ? AND deleted_at IS NULL", params, 5, NULL, NULL, &affected, NULL);
+	if(rc != DB_OK || affected) return rc;
+	return diagnose(db, room_id, sender_id, meta, result);
+}
+
+/* A delete: its sender or an admin; a second delete is a no-op. */
+static int change_delete(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct store_meta *meta, const char *ts_sql, struct store_result *result)
+{
+	struct db_param params[4] = { DB_I64(room_id), DB_I64(meta->ref) };
+	struct target t;
+	int rc;
+
+	if((rc = get_target(db, room_id, meta->ref, &t)) != DB_OK) return rc;
+	if(!t.found || !t.is_message) return refuse(result, PROTO_ERR_UNKNOWN_REF, "\"ref\" names no message of this room");
+	if(t.sender_id != sender_id){
+		unsigned long long role[2] = { 0, 0 }; /* 1 for admin, found */
+
+		params[1] = DB_I64(sender_id);
+		rc = db_exec(db, "SELECT role = 'admin' FROM room_members WHERE room_id = ? AND user_id = ?",
+				params, 2, first_u64, role, NULL, NULL);
+		if(rc != DB_OK) return rc;
+		if(role[0] != 1) return refuse(result, PROTO_ERR_FORBIDDEN, "only its sender or a room admin may delete a message");
+		params[1] = DB_I64(meta->ref);
+	}
+	if(t.deleted){
+		/* Deleting twice changes nothing; the receipt names the first delete. */
+		rc = db_exec(db, "SELECT seq, " TIMEFMT_SQL("created_at") " FROM messages"
+				" WHERE room_id = ? AND ref_seq = ? AND kind = 'delete' ORDER BY seq LIMIT 1",
+				params, 2, seq_ts_row, result, NULL, NULL);
+		if(rc == DB_OK) result->status = STORE_DUPLICATE;
+		return rc;
+	}
+	/* The text is erased, not hidden: the body and every edit's text. */
+	rc = db_exec(db, "UPDATE messages SET body = '' WHERE room_id = ? AND ref_seq = ? AND kind = 'edit'",
+			params, 2, NULL, NULL, NULL, NULL);
+	if(rc != DB_OK) return rc;
+	rc = db_exec(db, "DELETE FROM reactions WHERE room_id = ? AND seq = ?", params, 2, NULL, NULL, NULL, NULL);
+	if(rc != DB_OK) return rc;
+	params[0] = DB_STR(ts_sql);
+	params[1] = DB_I64(sender_id);
+	params[2] = DB_I64(room_id);
+	params[3] = DB_I64(meta->ref);
+	return db_exec(db, "UPDATE messages SET body = '', deleted_at = ?, deleted_by = ? WHERE room_id = ? AND seq = ?",
+			params, 4, NULL, NULL, NULL, NULL);
+}
+
+/* A react or unreact: one statement; when it changes nothing, diagnose
+ * tells a refused target from a reaction already there (or gone). A
+ * target waiting in the batch is a message nobody deleted yet. */
+static int change_reaction(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct store_meta *meta, const struct store_pending_target *pending, struct store_result *result)
+{
+	struct db_param params[4] = { DB_I64(room_id), DB_I64(meta->ref), DB_STR(meta->reaction), DB_I64(sender_id) };
+	unsigned long long affected = 0;
+	int rc;
+
+	if(pending && !pending->is_message) return refuse(result, PROTO_ERR_UNKNOWN_REF, "\"ref\" names no message of this room");
+	if(meta->kind == ROOM_MSG_UNREACT){
+		rc = db_exec(db, "DELETE FROM reactions WHERE room_id = ? AND seq = ? AND reaction = ? AND user_id = ?",
+				params, 4, NULL, NULL, &affected, NULL);
+	}else if(pending){
+		rc = db_exec(db, "INSERT IGNORE INTO reactions (room_id, seq, reaction, user_id) VALUES (?, ?, ?, ?)",
+				params, 4, NULL, NULL, &affected, NULL);
+	}else{
+		params[0] = DB_STR(meta->reaction);
+		params[1] = DB_I64(sender_id);
+		params[2] = DB_I64(room_id);
+		params[3] = DB_I64(meta->ref);
+		rc = db_exec(db, "INSERT IGNORE INTO reactions (room_id, seq, reaction, user_id)"
+				" SELECT room_id, seq, ?, ? FROM messages WHERE room_id = ? AND seq = ?"
+				" AND kind = 'message' AND deleted_at IS NULL", params, 4, NULL, NULL, &affected, NULL);
+	}
+	if(rc != DB_OK || affected || pending) return rc;
+	return diagnose(db, room_id, sender_id, meta, result);
+}
+
+/* The change of one event; see store.h. */
+int store_event_change(struct db *db, unsigned long long room_id, unsigned long long sender_id,
+		const struct intake_msg *msg, const struct store_meta *meta, const char *ts_sql,
+		const struct store_pending_target *pending, struct store_result *result)
+{
+	result->kind = meta->kind;
+	result->ref = meta->ref;
 	switch(meta->kind){
 	case ROOM_MSG_EDIT:
-		if(t.sender_id != sender_id) return refuse(result, PROTO_ERR_FORBIDDEN, "only its sender may edit a message");
-		if(t.deleted) return refuse(result, PROTO_ERR_DELETED, "the message is deleted");
-		break;
+		return change_edit(db, room_id, sender_id, msg, meta, ts_sql, result);
 	case ROOM_MSG_DELETE:
-		if(t.sender_id != sender_id){
-			unsigned long long role[2] = { 0, 0 }; /* 1 for admin, found */
-			struct db_param params[2] = { DB_I64(room_id), DB_I64(sender_id) };
-
-			rc = db_exec(db, "SELECT role = 'admin' FROM room_members WHERE room_id = ? AND user_id = ?",
-					params, 2, first_u64, role, NULL, NULL);
-			if(rc != DB_OK) return rc;
-			if(role[0] != 1) return refuse(result, PROTO_ERR_FORBIDDEN, "only its sender or a room admin may delete a message");
-		}
-		if(t.deleted){
-			/* Deleting twice changes nothing; the receipt names the first delete. */
-			struct db_param params[2] = { DB_I64(room_id), DB_I64(meta->ref) };
-
-			rc = db_exec(db, "SELECT seq, " TIMEFMT_SQL("created_at") " FROM messages"
-					" WHERE room_id = ? AND ref_seq = ? AND kind = 'delete' ORDER BY seq LIMIT 1",
-					params, 2, seq_ts_row, result, NULL, NULL);
-			if(rc == DB_OK) result->status = STORE_DUPLICATE;
-			return rc;
-		}
-		break;
+		return change_delete(db, room_id, sender_id, meta, ts_sql, result);
 	case ROOM_MSG_REACT:
 	case ROOM_MSG_UNREACT:
-		if(t.deleted) return refuse(result, PROTO_ERR_DELETED, "the message is deleted");
-		break;
+		return change_reaction(db, room_id, sender_id, meta, pending, result);
 	case ROOM_MSG_MESSAGE:
 		break;
 	}
-	return DB_OK;
+	return refuse(result, PROTO_ERR_BAD_MESSAGE, "not an event");
+}
+
+/* An event row's body; see store.h. */
+const char *store_event_row_body(const struct intake_msg *msg, const struct store_meta *meta, size_t *len)
+{
+	/* The row holds an edit's text and a reaction's reaction, so that
+	 * catch-up shows them; a delete's is "". */
+	if(meta->kind == ROOM_MSG_EDIT){
+		*len = msg->body_len;
+		return msg->body;
+	}
+	if(meta->kind == ROOM_MSG_REACT || meta->kind == ROOM_MSG_UNREACT){
+		*len = strlen(meta->reaction);
+		return meta->reaction;
+	}
+	*len = 0;
+	return "";
 }
 
 int store_event(struct db *db, unsigned long long room_id, unsigned long long sender_id,
@@ -272,8 +316,8 @@ int store_event(struct db *db, unsigned long long room_id, unsigned long long se
 		unsigned long long *last_seq, struct store_result *result)
 {
 	struct store_meta meta;
-	const char *body = "";
-	size_t body_len = 0;
+	const char *body;
+	size_t body_len;
 	int rc;
 
 	store_result_reset(result);
@@ -281,26 +325,15 @@ int store_event(struct db *db, unsigned long long room_id, unsigned long long se
 		return refuse(result, PROTO_ERR_BAD_MESSAGE, "the message could not be read back from the intake log");
 	}
 	result->kind = meta.kind;
-	result->ref = meta.ref;
 	snprintf(result->ts, sizeof(result->ts), "%s", ts_iso);
 	if(meta.kind == ROOM_MSG_MESSAGE){
 		rc = store_message(db, room_id, sender_id, msg, &meta, ts_sql, *last_seq + 1, result);
 		goto out;
 	}
-	rc = check_event(db, room_id, sender_id, &meta, result);
+	rc = store_event_change(db, room_id, sender_id, msg, &meta, ts_sql, NULL, result);
 	if(rc != DB_OK || result->status != STORE_STORED) goto out;
-	/* The event's row holds an edit's text and a reaction's reaction (so
-	 * that catch-up shows them); a delete's is ''. */
-	if(meta.kind == ROOM_MSG_EDIT){
-		body = msg->body;
-		body_len = msg->body_len;
-	}else if(meta.kind == ROOM_MSG_REACT || meta.kind == ROOM_MSG_UNREACT){
-		body = meta.reaction;
-		body_len = strlen(meta.reaction);
-	}
+	body = store_event_row_body(msg, &meta, &body_len);
 	rc = insert_row(db, room_id, sender_id, msg, &meta, body, body_len, ts_sql, *last_seq + 1);
-	if(rc != DB_OK) goto out;
-	rc = apply_change(db, room_id, sender_id, msg, &meta, ts_sql);
 out:
 	if(rc == DB_OK && result->status == STORE_STORED) result->seq = ++*last_seq;
 	return rc;

@@ -315,3 +315,50 @@ def test_events_in_one_burst_are_stored_in_order_and_catch_up_is_gapless(stack):
     assert [m["body"] for m in caught[base::2]] == [f"m{i} edited" for i in range(20)]
     scroll = history(bob, "bob", room, limit=4)["messages"]
     assert [m["seq"] for m in scroll] == list(range(base + 37, base + 41))
+
+
+def test_events_on_messages_of_the_same_burst(stack):
+    """Events sent right behind their target (likely one storage batch):
+    a reaction and its removal on a message not yet inserted, a reaction
+    to an event refused, a delete, then a reaction to the deleted message
+    refused; nothing refused takes a seq."""
+    room = room_with(stack, "alice", "bob")
+    alice = connect(stack, "alice", "leaf")
+    bob = connect(stack, "bob", "hub")
+    base = stored(alice, "alice", room, {"body": "start"})["seq"]
+    m = base + 1
+    sent = [send(alice, "alice", room, p) for p in (
+        {"body": "target"},
+        {"kind": "react", "ref": m, "reaction": THUMB},
+        {"kind": "react", "ref": m, "reaction": PARTY},
+        {"kind": "unreact", "ref": m, "reaction": THUMB},
+        {"kind": "react", "ref": m + 1, "reaction": THUMB},
+        {"kind": "edit", "ref": m, "text": "edited in the burst"},
+        {"kind": "react", "ref": m + 2, "reaction": THUMB},
+    )]
+    got = [answer(alice, "alice", p["id"]) for p in sent]
+    assert [g["type"] for g in got] == ["receipt"] * 4 + ["error", "receipt", "error"]
+    assert [g.get("code") for g in got if g["type"] == "error"] == ["unknown_ref", "unknown_ref"]
+    assert [g["seq"] for g in got if g["type"] == "receipt"] == [m, m + 1, m + 2, m + 3, m + 4]
+    msg = entry(bob, "bob", room, m)
+    assert msg["body"] == "edited in the burst" and msg["edited"] == got[5]["ts"]
+    assert msg["reactions"] == [{"reaction": PARTY, "count": 1, "users": ["alice"]}]
+    sent = [send(alice, "alice", room, p) for p in (
+        {"kind": "delete", "ref": m},
+        {"kind": "react", "ref": m, "reaction": THUMB},
+        {"kind": "unreact", "ref": m, "reaction": PARTY},
+        {"body": "after"},
+    )]
+    got = [answer(alice, "alice", p["id"]) for p in sent]
+    assert [(g["type"], g.get("code")) for g in got] == [
+        ("receipt", None), ("error", "deleted"), ("error", "deleted"), ("receipt", None)]
+    assert (got[0]["seq"], got[3]["seq"]) == (m + 5, m + 6)
+    rid = room_id(stack, room)
+    assert stack.sql(f"SELECT COUNT(*) FROM reactions WHERE room_id = {rid}") == [["0"]]
+    # Someone else's edit right behind the message: refused all the same.
+    mine = send(alice, "alice", room, {"body": "alice's"})
+    forged = send(bob, "bob", room, {"kind": "edit", "ref": m + 7, "text": "bob's"})
+    assert answer(alice, "alice", mine["id"])["seq"] == m + 7
+    assert answer(bob, "bob", forged["id"])["code"] == "forbidden"
+    assert entry(bob, "bob", room, m + 7)["body"] == "alice's"
+    assert history(bob, "bob", room)["last_seq"] == m + 7

@@ -203,10 +203,59 @@ out:
 	remove_dir(dir);
 }
 
+/* An event's record (with its meta) and a plain one side by side come back
+ * as they went in; a plain one has an empty meta. */
+static void intake_keeps_event_meta(void)
+{
+	char dir[64], err[256];
+	struct collected got = { .n = 0 };
+	struct intake_log *log;
+	struct intake_msg *msg;
+	const char *meta = "{\"kind\":\"edit\",\"ref\":7}";
+	const char *del = "{\"kind\":\"delete\",\"ref\":7}";
+
+	make_dir(dir, sizeof(dir));
+	if(!CHECK(dir[0])) return;
+	log = intake_log_open(dir, 1 << 20, err, sizeof(err));
+	if(!CHECK(log)) goto out;
+	CHECK_EQ(intake_log_replay(log, collect, &got, err, sizeof(err)), 0);
+	msg = intake_log_append_meta(log, "lobby", "alice", "e1", "new text", 8, meta, strlen(meta), err, sizeof(err));
+	if(CHECK(msg)){
+		CHECK_STR(msg->meta, meta);
+		free(msg);
+	}
+	msg = intake_log_append(log, "lobby", "alice", "m1", "plain", 5, err, sizeof(err));
+	if(CHECK(msg)){
+		CHECK_EQ(msg->meta_len, 0);
+		CHECK_STR(msg->meta, "");
+		free(msg);
+	}
+	msg = intake_log_append_meta(log, "lobby", "bob", "d1", "", 0, del, strlen(del), err, sizeof(err));
+	if(CHECK(msg)) free(msg);
+	intake_log_close(log);
+	log = intake_log_open(dir, 1 << 20, err, sizeof(err));
+	if(!CHECK(log)) goto out;
+	if(CHECK_EQ(intake_log_replay(log, collect, &got, err, sizeof(err)), 3)){
+		CHECK_STR(got.msgs[0]->body, "new text");
+		CHECK_EQ(got.msgs[0]->meta_len, strlen(meta));
+		CHECK_STR(got.msgs[0]->meta, meta);
+		CHECK_STR(got.msgs[1]->msg_id, "m1");
+		CHECK_STR(got.msgs[1]->body, "plain");
+		CHECK_STR(got.msgs[1]->meta, "");
+		CHECK_EQ(got.msgs[2]->body_len, 0);
+		CHECK_STR(got.msgs[2]->meta, del);
+	}
+out:
+	collected_free(&got);
+	intake_log_close(log);
+	remove_dir(dir);
+}
+
 static const struct test_case cases[] = {
 	TEST_ENTRY(intake_replays_what_was_not_checkpointed),
 	TEST_ENTRY(intake_cuts_a_torn_record),
 	TEST_ENTRY(intake_rotates_by_size),
+	TEST_ENTRY(intake_keeps_event_meta),
 };
 
 const struct test_suite intake_log_suite = { "intake_log", cases, TEST_COUNT(cases) };

@@ -378,6 +378,10 @@ static void test_message_kind_refusals(void)
 	CHECK_MSG("{\"id\":\"kh\",\"kind\":\"react\",\"ref\":1,\"reaction\":\"123456789012345678901234567890123\"}", PROTO_ERR_TOO_LARGE);
 	CHECK_MSG("{\"id\":\"ki\",\"kind\":\"react\",\"ref\":1}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("{\"id\":\"kj\",\"body\":\"x\",\"reply_to\":0}", PROTO_ERR_BAD_REF);
+	/* Found by fuzzing: a seq past long long is no crash (UBSan), a ref. */
+	CHECK_MSG("{\"id\":\"kq\",\"body\":\"x\",\"thread\":23333333333333333333333333333333333}", PROTO_ERR_BAD_REF);
+	CHECK_MSG("{\"id\":\"kr\",\"kind\":\"delete\",\"ref\":1e999}", PROTO_ERR_BAD_MESSAGE);
+	CHECK_MSG("{\"id\":\"ks\",\"kind\":\"delete\",\"ref\":9007199254740992}", PROTO_ERR_BAD_REF);
 	CHECK_MSG("{\"id\":\"kk\",\"body\":\"x\",\"thread\":null}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("{\"id\":\"kl\",\"body\":\"x\",\"mentions\":\"bob\"}", PROTO_ERR_BAD_MESSAGE);
 	CHECK_MSG("{\"id\":\"km\",\"body\":\"x\",\"mentions\":[\"no/such\"]}", PROTO_ERR_BAD_MESSAGE);
