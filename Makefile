@@ -242,12 +242,19 @@ $(BUILD)/chatload: $(call obj,$(BENCH_LOAD_SRC))
 $(BUILD)/aclbench: $(call obj,$(BENCH_ACL_SRC)) $(patsubst %.c,$(BUILD)/obj-test/%.o,auth-plugin/acl.c auth-plugin/snapshot.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick bench-web
+.PHONY: bench bench-quick bench-web bench-search
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/events_bench.py
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/search_bench.py
+
+# Search latency and the search index's cost to storage (docs/BENCHMARKS.md,
+# "Search"); 20,000,000 rows, about 30 minutes.
+bench-search: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/search_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
 bench-web: deps

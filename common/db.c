@@ -311,6 +311,7 @@ static int classify(struct db *db, const char *what, unsigned int code, const ch
 	 * conflict (at COMMIT, or a local transaction aborted by a replicated
 	 * one) the same way. */
 	if(code == ER_LOCK_DEADLOCK) return DB_RETRY;
+	if(code == ER_STATEMENT_TIMEOUT) return DB_TIMEOUT;
 	if(errno_is_gone(code)){
 		disconnect(db);
 		return DB_GONE;

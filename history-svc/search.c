@@ -1,9 +1,16 @@
 /* search.c: the search op; see search.h. How a query is matched (PROTOCOL
- * 4.6): the full-text index finds the messages holding every word of 3 or
- * more characters of the query (each word quoted, so none of the boolean
- * mode's operators + - * " @ ( ) ~ < > is ever read as one), and a LIKE
- * keeps those holding the query text itself, case-insensitively. The
- * query's text only ever travels as a bound parameter. */
+ * 4.7): a message matches when it holds every word of 3 or more characters
+ * of the query as a whole word and the query text itself (LIKE, case-
+ * insensitive). Two ways to find them, for the same answer:
+ * - the recent scan reads the newest messages (of the room, by its primary
+ *   key; of all rooms, by messages_created) and checks each with LIKE and a
+ *   whole-word REGEXP, for at most RECENT_SCAN_ROWS rows: enough when the
+ *   words are common, which is where the index is slow (it must fetch and
+ *   sort every message holding them);
+ * - otherwise the full-text index finds the messages holding every word
+ *   (each quoted, so none of the boolean mode's operators + - * " @ ( ) ~
+ *   < > is ever read as one) and LIKE keeps those holding the text.
+ * The query's text only ever travels as bound parameters. */
 #include "search.h"
 #include "search_query.h"
 
@@ -78,17 +85,43 @@ static int result_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 0;
 }
 
-#define SEARCH_SELECT "SELECT r.name, m.seq, u.username, " TIMEFMT_SQL("m.created_at") ", m.body," \
-	" DATE_FORMAT(m.created_at, '%Y%m%d%H%i%s%f'), m.room_id" \
-	" FROM messages m JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = ?" \
-	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id" \
-	" WHERE MATCH (m.body) AGAINST (? IN BOOLEAN MODE) AND m.body LIKE ? ESCAPE '!'" \
-	" AND m.kind = 'message' AND m.deleted_at IS NULL" \
-	" AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)"
-#define SEARCH_ORDER " ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC LIMIT ?"
+/* The columns result_row reads. */
+#define SEARCH_COLUMNS "SELECT STRAIGHT_JOIN r.name, m.seq, u.username, " TIMEFMT_SQL("m.created_at") ", m.body," \
+	" DATE_FORMAT(m.created_at, '%Y%m%d%H%i%s%f'), m.room_id"
+#define SEARCH_ROWS " AND m.kind = 'message' AND m.deleted_at IS NULL AND m.body LIKE ? ESCAPE '!'"
+/* Most rows the recent scan reads before giving way to the index: a word
+ * in more than about 1 message in 250 fills a page within it. */
+#define RECENT_SCAN_ROWS 5000
+#define RECENT_LIMIT " LIMIT ? ROWS EXAMINED 5000"
 
-static const char search_all_sql[] = SEARCH_SELECT SEARCH_ORDER;
-static const char search_room_sql[] = SEARCH_SELECT " AND m.room_id = ?" SEARCH_ORDER;
+/* The recent scan: the newest messages first, each checked with LIKE and
+ * the whole-word REGEXP, stopped after RECENT_SCAN_ROWS rows. Params:
+ * room id, seq / user id, cursor ts, cursor; like, regexp, limit. */
+static const char recent_room_sql[] = SEARCH_COLUMNS
+	" FROM messages m FORCE INDEX (PRIMARY) JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
+	" WHERE m.room_id = ? AND m.seq < ?" SEARCH_ROWS " AND m.body REGEXP ?"
+	" ORDER BY m.seq DESC" RECENT_LIMIT;
+static const char recent_all_sql[] = SEARCH_COLUMNS
+	" FROM messages m FORCE INDEX (messages_created)"
+	" JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = ?"
+	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
+	" WHERE m.created_at <= ? AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)" SEARCH_ROWS " AND m.body REGEXP ?"
+	" ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC" RECENT_LIMIT;
+/* The index: every message holding the words, then sorted; stopped after
+ * SEARCH_INDEX_MAX_S seconds (a word in a large share of many messages),
+ * so that one search cannot hold up every other request. Params:
+ * against, room id, seq / user id, against, cursor; like, limit. */
+#define SEARCH_INDEX_MAX_S "2"
+#define SEARCH_INDEXED "SET STATEMENT max_statement_time = " SEARCH_INDEX_MAX_S " FOR " SEARCH_COLUMNS
+static const char indexed_room_sql[] = SEARCH_INDEXED
+	" FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
+	" WHERE MATCH (m.body) AGAINST (? IN BOOLEAN MODE) AND m.room_id = ? AND m.seq < ?" SEARCH_ROWS
+	" ORDER BY m.seq DESC LIMIT ?";
+static const char indexed_all_sql[] = SEARCH_INDEXED
+	" FROM messages m JOIN room_members rm ON rm.room_id = m.room_id AND rm.user_id = ?"
+	" JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.sender_id"
+	" WHERE MATCH (m.body) AGAINST (? IN BOOLEAN MODE) AND (m.created_at, m.room_id, m.seq) < (?, ?, ?)" SEARCH_ROWS
+	" ORDER BY m.created_at DESC, m.room_id DESC, m.seq DESC LIMIT ?";
 
 static int user_id_row(void *ud, int ncols, char **cols, unsigned long *lens)
 {
@@ -97,10 +130,20 @@ static int user_id_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	return 1;
 }
 
-/* Reads and checks "query"; fills against and like. Returns 0, or 1 after
- * replying the error. */
+/* The query in its three forms, and where the page starts. */
+struct search_terms {
+	char against[PROTO_SEARCH_QUERY_MAX * 2 + 8];
+	char like[PROTO_SEARCH_QUERY_MAX * 2 + 8];
+	char regexp[PROTO_SEARCH_QUERY_MAX * 4 + 32];
+	char cursor_ts[32];
+	unsigned long long cursor_room, cursor_seq;
+	unsigned long long user_id, room_id; /* room_id 0: all the user's rooms */
+};
+
+/* Reads and checks "query"; fills t's against, like and regexp. Returns
+ * 0, or 1 after replying the error. */
 static int read_query(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req,
-		const char **query, char *against, size_t against_len, char *like, size_t like_len)
+		const char **query, struct search_terms *t)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(req, "query");
 	struct room_msg_refusal why;
@@ -120,34 +163,88 @@ static int read_query(struct history_svc *svc, const char *user, const char *req
 		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST, why.message);
 		return 1;
 	}
-	if(search_against_text(*query, len, against, against_len) <= 0){
+	if(search_against_text(*query, len, t->against, sizeof(t->against)) <= 0){
 		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST,
 				"\"query\" needs a word of 3 or more letters or digits");
 		return 1;
 	}
-	if(search_like_pattern(*query, len, like, like_len)){
+	if(search_like_pattern(*query, len, t->like, sizeof(t->like))
+			|| search_regexp_pattern(*query, len, t->regexp, sizeof(t->regexp)) < 0){
 		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_TOO_LARGE, "\"query\" is too long");
 		return 1;
 	}
 	return 0;
 }
 
+static void page_reset(struct search_page *page)
+{
+	cJSON *item;
+
+	while((item = cJSON_DetachItemFromArray(page->results, 0))) cJSON_Delete(item);
+	page->count = 0;
+	page->more = 0;
+	page->next[0] = '\0';
+}
+
+/* Fills page: first the recent scan, which answers alone when it fills the
+ * page (a common word) or read every row left (a small room); else the
+ * full-text index. Returns a db_result (DB_TIMEOUT: the index took too
+ * long). */
+static int search_fill(struct db *db, const struct search_terms *t, struct search_page *page)
+{
+	struct db_param params[8];
+	int n = 0;
+	int rc;
+
+	if(t->room_id){
+		params[n++] = DB_I64(t->room_id);
+		params[n++] = DB_I64(t->cursor_seq);
+	}else{
+		params[n++] = DB_I64(t->user_id);
+		params[n++] = DB_STR(t->cursor_ts);
+		params[n++] = DB_STR(t->cursor_ts);
+		params[n++] = DB_I64(t->cursor_room);
+		params[n++] = DB_I64(t->cursor_seq);
+	}
+	params[n++] = DB_STR(t->like);
+	params[n++] = DB_STR(t->regexp);
+	params[n++] = DB_I64(page->limit + 1);
+	rc = db_exec(db, t->room_id ? recent_room_sql : recent_all_sql, params, n, result_row, page, NULL, NULL);
+	if(rc != DB_OK) return rc;
+	/* In one room the scan read every row below the cursor when there were
+	 * fewer than its budget (each hit reads a room and a user row too). */
+	if(page->more || (t->room_id && t->cursor_seq + 2 * (unsigned long long)(page->limit + 1) <= RECENT_SCAN_ROWS)) return DB_OK;
+	page_reset(page);
+	n = 0;
+	if(t->room_id){
+		params[n++] = DB_STR(t->against);
+		params[n++] = DB_I64(t->room_id);
+		params[n++] = DB_I64(t->cursor_seq);
+	}else{
+		params[n++] = DB_I64(t->user_id);
+		params[n++] = DB_STR(t->against);
+		params[n++] = DB_STR(t->cursor_ts);
+		params[n++] = DB_I64(t->cursor_room);
+		params[n++] = DB_I64(t->cursor_seq);
+	}
+	params[n++] = DB_STR(t->like);
+	params[n++] = DB_I64(page->limit + 1);
+	return db_exec(db, t->room_id ? indexed_room_sql : indexed_all_sql, params, n, result_row, page, NULL, NULL);
+}
+
 int search_run(struct history_svc *svc, const char *user, const char *req_id, const cJSON *req)
 {
-	char against[PROTO_SEARCH_QUERY_MAX * 2 + 8], like[PROTO_SEARCH_QUERY_MAX * 2 + 8];
-	char cursor_ts[32] = CURSOR_FIRST;
-	unsigned long long cursor_room = 0, cursor_seq = 0, user_id = 0;
+	struct search_terms terms = { .cursor_ts = CURSOR_FIRST };
 	struct search_page page = { 0 };
 	struct room_access access;
-	struct db_param params[8];
+	struct db_param params[1];
 	const cJSON *room_item = cJSON_GetObjectItemCaseSensitive(req, "room");
 	const cJSON *before = cJSON_GetObjectItemCaseSensitive(req, "before");
 	const char *query = NULL, *room = NULL;
 	cJSON *reply = NULL;
-	int nparams = 0;
 	int rc = -1;
 
-	if(read_query(svc, user, req_id, req, &query, against, sizeof(against), like, sizeof(like))){
+	if(read_query(svc, user, req_id, req, &query, &terms)){
 		rc = 0;
 		goto out;
 	}
@@ -158,14 +255,14 @@ int search_run(struct history_svc *svc, const char *user, const char *req_id, co
 	}
 	if(before && !cJSON_IsNull(before)){
 		if(!cJSON_IsString(before) || strlen(before->valuestring) >= CURSOR_MAX
-				|| cursor_read(before->valuestring, cursor_ts, &cursor_room, &cursor_seq)){
+				|| cursor_read(before->valuestring, terms.cursor_ts, &terms.cursor_room, &terms.cursor_seq)){
 			reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST, "\"before\" must be the \"next\" of a previous reply");
 			rc = 0;
 			goto out;
 		}
 	}else{
-		cursor_room = 0xffffffffffffffffULL >> 1;
-		cursor_seq = cursor_room;
+		terms.cursor_room = 0xffffffffffffffffULL >> 1;
+		terms.cursor_seq = terms.cursor_room;
 	}
 	if(room_item){
 		int refused = room_access_member(svc, user, PROTO_OP_SEARCH, req_id, req, &room, &access);
@@ -174,25 +271,29 @@ int search_run(struct history_svc *svc, const char *user, const char *req_id, co
 			rc = refused > 0 ? 0 : -1;
 			goto out;
 		}
-		user_id = access.user_id;
+		terms.user_id = access.user_id;
+		terms.room_id = access.room_id;
+		if(terms.cursor_seq > access.last_seq + 1) terms.cursor_seq = access.last_seq + 1;
 	}else{
 		params[0] = DB_STR(user);
-		if(db_exec(svc->db, "SELECT id FROM users WHERE username = ?", params, 1, user_id_row, &user_id, NULL, NULL) != DB_OK) goto out;
+		if(db_exec(svc->db, "SELECT id FROM users WHERE username = ?", params, 1, user_id_row, &terms.user_id, NULL, NULL) != DB_OK) goto out;
 	}
 	reply = reply_new(PROTO_OP_SEARCH, req_id, 1);
 	if(!reply) goto out;
 	page.results = cJSON_AddArrayToObject(reply, "results");
 	if(!page.results) goto out;
 	page.query = query;
-	params[nparams++] = DB_I64(user_id);
-	params[nparams++] = DB_STR(against);
-	params[nparams++] = DB_STR(like);
-	params[nparams++] = DB_STR(cursor_ts);
-	params[nparams++] = DB_I64(cursor_room);
-	params[nparams++] = DB_I64(cursor_seq);
-	if(room) params[nparams++] = DB_I64(access.room_id);
-	params[nparams++] = DB_I64(page.limit + 1);
-	if(db_exec(svc->db, room ? search_room_sql : search_all_sql, params, nparams, result_row, &page, NULL, NULL) != DB_OK) goto out;
+	rc = search_fill(svc->db, &terms, &page);
+	if(rc == DB_TIMEOUT){
+		reply_error(svc, user, PROTO_OP_SEARCH, req_id, PROTO_ERR_BAD_REQUEST,
+				"too many messages hold these words to sort them in time; add a word or name a room");
+		rc = 0;
+		goto out;
+	}
+	if(rc != DB_OK){
+		rc = -1;
+		goto out;
+	}
 	if(page.more) cJSON_AddStringToObject(reply, "next", page.next);
 	else cJSON_AddNullToObject(reply, "next");
 	outbox_send(svc, user, reply);

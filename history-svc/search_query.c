@@ -16,28 +16,62 @@ static int word_byte(unsigned char c)
 	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-int search_against_text(const char *query, size_t len, char *out, size_t outlen)
+/* Finds the next word of query from *at: a run of word bytes of 3 to
+ * FT_WORD_MAX_CHARS characters. Returns 1 with *start and *len set (and
+ * *at past it), 0 when there is none left. */
+static int next_word(const char *query, size_t qlen, size_t *at, size_t *start, size_t *len)
 {
-	size_t at = 0;
-	int words = 0;
+	size_t i = *at;
 
-	if(outlen == 0) return -1;
-	out[0] = '\0';
-	for(size_t i = 0; i < len; ){
-		size_t start, chars = 0;
+	while(i < qlen){
+		size_t from, chars = 0;
 
 		if(!word_byte((unsigned char)query[i])){
 			i++;
 			continue;
 		}
-		start = i;
-		while(i < len && word_byte((unsigned char)query[i])){
+		from = i;
+		while(i < qlen && word_byte((unsigned char)query[i])){
 			if(((unsigned char)query[i] & 0xC0) != 0x80) chars++;
 			i++;
 		}
-		if(chars < FT_WORD_MIN_CHARS || chars > FT_WORD_MAX_CHARS) continue;
-		if(at + (i - start) + 5 > outlen) return -1;
-		at += (size_t)snprintf(out + at, outlen - at, "%s+\"%.*s\"", words ? " " : "", (int)(i - start), query + start);
+		if(chars >= FT_WORD_MIN_CHARS && chars <= FT_WORD_MAX_CHARS){
+			*at = i;
+			*start = from;
+			*len = i - from;
+			return 1;
+		}
+	}
+	*at = i;
+	return 0;
+}
+
+int search_against_text(const char *query, size_t len, char *out, size_t outlen)
+{
+	size_t at = 0, i = 0, start, wlen;
+	int words = 0;
+
+	if(outlen == 0) return -1;
+	out[0] = '\0';
+	while(next_word(query, len, &i, &start, &wlen)){
+		if(at + wlen + 5 > outlen) return -1;
+		at += (size_t)snprintf(out + at, outlen - at, "%s+\"%.*s\"", words ? " " : "", (int)wlen, query + start);
+		words++;
+	}
+	return words;
+}
+
+int search_regexp_pattern(const char *query, size_t len, char *out, size_t outlen)
+{
+	static const char head[] = "(*UCP)(?s)^";
+	size_t at, i = 0, start, wlen;
+	int words = 0;
+
+	if(outlen < sizeof(head)) return -1;
+	at = (size_t)snprintf(out, outlen, "%s", head);
+	while(next_word(query, len, &i, &start, &wlen)){
+		if(at + wlen + 12 > outlen) return -1;
+		at += (size_t)snprintf(out + at, outlen - at, "(?=.*\\b%.*s\\b)", (int)wlen, query + start);
 		words++;
 	}
 	return words;

@@ -16,6 +16,12 @@
  * -1 when out is too small. */
 int search_against_text(const char *query, size_t len, char *out, size_t outlen);
 
+/* Builds into out a PCRE pattern (MariaDB's REGEXP) that holds when a
+ * text has each word search_against_text takes as a whole word:
+ * "(*UCP)(?s)^(?=.*\\bword\\b)..." (words hold no regex syntax). Returns
+ * the number of words, or -1 when out is too small. */
+int search_regexp_pattern(const char *query, size_t len, char *out, size_t outlen);
+
 /* Builds the LIKE pattern "%query%" with '!' escaping '!', '%' and '_'
  * into out. Returns 0, or -1 when out is too small. */
 int search_like_pattern(const char *query, size_t len, char *out, size_t outlen);

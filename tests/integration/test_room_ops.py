@@ -359,3 +359,40 @@ def test_rooms_counts_unread_mentions(stack):
     assert mentions() == 1
     assert ask(bob, "bob", {"op": "read", "room": room, "seq": seqs[2]})["ok"]
     assert mentions() == 0
+
+
+def test_search_big_room_common_and_rare_words(stack):
+    """A room of 6,000 messages (written in SQL): a common word is answered
+    from the newest messages, a rare one from the full-text index, and both
+    page newest first through the whole room."""
+    alice = connect(stack, "alice", "leaf")
+    room = public_room(alice)
+    rid = room_id(stack, room)
+    uid = stack.sql("SELECT id FROM users WHERE username = 'alice'")[0][0]
+    common, rare = "cw" + uuid.uuid4().hex[:6], "rw" + uuid.uuid4().hex[:6]
+    stack.sql("INSERT INTO messages (room_id, seq, msg_id, sender_id, body, created_at) "
+              f"SELECT {rid}, seq, CONCAT('f', seq), {uid}, CONCAT_WS(' ', 'filler', seq, "
+              f"IF(seq MOD 3 = 0, '{common}', NULL), IF(seq IN (10, 20), '{rare}', NULL), "
+              f"IF(seq = 30, 'x{rare}', NULL)), "
+              "TIMESTAMPADD(MICROSECOND, seq * 1000, NOW(3) - INTERVAL 1 HOUR) FROM seq_1_to_6000; "
+              f"UPDATE rooms SET last_seq = 6000 WHERE id = {rid}")
+    for req in ({"room": room}, {}):
+        r = ask(alice, "alice", dict(req, op="search", query=rare))
+        # Whole words only: "x<rare>" (seq 30) is not the word.
+        assert [x["seq"] for x in r["results"] if x["room"] == room] == [20, 10], r
+        r = ask(alice, "alice", dict(req, op="search", query=common.upper(), limit=4))
+        assert [x["seq"] for x in r["results"]] == [6000, 5997, 5994, 5991], r
+        r = ask(alice, "alice", dict(req, op="search", query=common, limit=4, before=r["next"]))
+        assert [x["seq"] for x in r["results"]] == [5988, 5985, 5982, 5979], r
+    # The last page of the common word, deep in the room.
+    seen, before = 0, None
+    while True:
+        req = {"op": "search", "query": common, "room": room, "limit": 100}
+        if before:
+            req["before"] = before
+        r = ask(alice, "alice", req)
+        seen += len(r["results"])
+        before = r["next"]
+        if not before:
+            break
+    assert seen == 2000 and r["results"][-1]["seq"] == 3

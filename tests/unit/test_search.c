@@ -42,6 +42,17 @@ static void test_against_reports_a_small_buffer(void)
 	CHECK_EQ(search_against_text("hello", 5, out, sizeof(out)), -1);
 }
 
+static void test_regexp_pattern_wants_each_word_whole(void)
+{
+	char out[256];
+
+	CHECK_EQ(search_regexp_pattern("+foo (bar) a", 12, out, sizeof(out)), 2);
+	CHECK_STR(out, "(*UCP)(?s)^(?=.*\\bfoo\\b)(?=.*\\bbar\\b)");
+	CHECK_EQ(search_regexp_pattern(".*[x]{2}$ ok", 12, out, sizeof(out)), 0);
+	CHECK_STR(out, "(*UCP)(?s)^");
+	CHECK_EQ(search_regexp_pattern("hello", 5, out, 16), -1);
+}
+
 static void test_like_pattern_escapes_wildcards(void)
 {
 	char out[64];
@@ -91,6 +102,7 @@ static void test_snippet_short_valid_utf8_around_the_hit(void)
 static const struct test_case cases[] = {
 	TEST_ENTRY(test_against_quotes_each_word_and_drops_operators),
 	TEST_ENTRY(test_against_reports_a_small_buffer),
+	TEST_ENTRY(test_regexp_pattern_wants_each_word_whole),
 	TEST_ENTRY(test_like_pattern_escapes_wildcards),
 	TEST_ENTRY(test_snippet_short_valid_utf8_around_the_hit),
 };
