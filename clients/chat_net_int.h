@@ -56,6 +56,8 @@ struct op {
 	enum op_kind kind;
 	int waiting;                        /* publish: lost with a connection, to send again */
 	int attempts;                       /* publish: times handed to Paho */
+	int background;                     /* publish: a sync request, not counted as pending
+	                                     * and dropped with a connection (catch-up covers it) */
 	char topic[TOPIC_MAX + 1];          /* publish */
 	char *payload;                      /* publish: JSON text (cJSON_free) */
 	int payload_len;
@@ -212,6 +214,8 @@ int ops__send(struct chat_net *net, struct op *op);
 /* Publishes a request's payload (taken over: freed here) with QoS 1 to
  * topic; returns 0, or -1 after an error event. */
 int ops__publish(struct chat_net *net, const char *topic, char *payload);
+/* The same for a background request (struct op, background). */
+int ops__publish_background(struct chat_net *net, const char *topic, char *payload);
 /* Sends again, in order, the requests a lost connection dropped. */
 void ops__resend_waiting(struct chat_net *net);
 
