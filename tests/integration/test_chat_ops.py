@@ -10,6 +10,13 @@ from conftest import fresh_room
 from test_chat_client import Chat, no_sanitizer_reports  # noqa: F401 (an autouse fixture)
 
 
+def drop_room(stack, room):
+    """Deletes room and its history, so that later tests (which switch
+    rooms with Ctrl-N/Ctrl-P) find alice's and bob's room lists as before."""
+    r = stack.chatctl("room", "delete", room)
+    assert r.returncode == 0, r.stderr
+
+
 def start(stack, user, node, room):
     chat = Chat(stack, user, node, extra=("--room", room))
     chat.user = user
@@ -45,6 +52,7 @@ def test_forged_live_edit_is_ignored_and_a_real_one_applied(stack):
     finally:
         assert bob.quit() == 0
         stderr = bob.proc.stderr.read()
+        drop_room(stack, room)
     assert f"ignored a live edit from {mal} of message {seq} in {room}: not its sender's message" in stderr, stderr
 
 
@@ -161,6 +169,7 @@ def test_plain_mode_edit_delete_react_reply_mention_topic_search_thread_ban(stac
     finally:
         assert alice.quit() == 0
         assert bob.quit() == 0
+        drop_room(stack, room)
 
 
 def test_full_screen_shows_seqs_edits_tombstones_reactions_replies_topic_and_completes_names(stack):
@@ -218,6 +227,7 @@ def test_full_screen_shows_seqs_edits_tombstones_reactions_replies_topic_and_com
     finally:
         alice.close()
         bob.close()
+        drop_room(stack, room)
 
 
 def test_catch_up_after_a_reconnect_applies_the_stored_events_in_order(stack):
@@ -261,3 +271,4 @@ def test_catch_up_after_a_reconnect_applies_the_stored_events_in_order(stack):
         assert sum(1 for l in bob.seen if l.startswith(f"edit {room} ")) == 1, bob.seen
     finally:
         assert bob.quit() == 0
+        drop_room(stack, room)
