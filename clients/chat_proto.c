@@ -341,11 +341,45 @@ static void inbox_error(const struct chat_proto_sink *sink, const char *topic, c
 	emit(sink, &ev);
 }
 
+/* One entry of a history reply: a CHAT_EV_HISTORY of room with tag;
+ * returns 1 when emitted, 0 when malformed or breaking the body rule. */
+static int history_entry(const struct chat_proto_sink *sink, const char *topic, const char *room, const cJSON *item,
+		long tag)
+{
+	struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
+	struct proto_ops_scratch scratch;
+	struct room_msg_refusal why;
+	long seq = 0;
+
+	ev.user = json_get_str(item, "sender", NAME_USER_MAX);
+	ev.body = json_get_str(item, "body", SIZE_MAX);
+	ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
+	ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
+	if(!cJSON_IsObject(item) || proto_ops_fields(item, &ev, &scratch)) ev.op_kind = NULL;
+	if(ev.op_kind && strcmp(ev.op_kind, "message")) ev.body = ""; /* an event: no body */
+	if(!ev.op_kind || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
+			|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
+		bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
+		return 0;
+	}
+	/* Stored messages met the rule; a reply that breaks it is not
+	 * shown either. A deleted one's body is "", an event has none. */
+	if(!strcmp(ev.op_kind, "message") && !ev.deleted_by
+			&& room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
+		ignored(sink, "a stored message", room, ev.user, why.message);
+		return 0;
+	}
+	ev.seq = seq;
+	emit(sink, &ev);
+	return 1;
+}
+
 static void history_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
 		const char *asked_room, long tag)
 {
 	struct chat_event end = { .kind = CHAT_EV_HISTORY_END };
 	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(obj, "messages");
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(obj, "root");
 	const cJSON *item = NULL;
 	const char *room = json_get_str(obj, "room", NAME_ROOM_MAX);
 	long count = 0;
@@ -357,34 +391,10 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 		bad_payload(sink, topic, "history reply without a valid \"room\" or \"messages\" array");
 		return;
 	}
+	/* A thread's page: its root first. */
+	if(cJSON_IsObject(root)) count += history_entry(sink, topic, room, root, tag);
 	cJSON_ArrayForEach(item, messages){
-		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
-		struct room_msg_refusal why;
-		long seq = 0;
-
-		struct proto_ops_scratch scratch;
-
-		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
-		ev.body = json_get_str(item, "body", SIZE_MAX);
-		ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
-		ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
-		if(!cJSON_IsObject(item) || proto_ops_fields(item, &ev, &scratch)) ev.op_kind = NULL;
-		if(ev.op_kind && strcmp(ev.op_kind, "message")) ev.body = ""; /* an event: no body */
-		if(!ev.op_kind || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
-				|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
-			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
-			continue;
-		}
-		/* Stored messages met the rule; a reply that breaks it is not
-		 * shown either. A deleted one's body is "", an event has none. */
-		if(!strcmp(ev.op_kind, "message") && !ev.deleted_by
-				&& room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
-			ignored(sink, "a stored message", room, ev.user, why.message);
-			continue;
-		}
-		ev.seq = seq;
-		emit(sink, &ev);
-		count++;
+		count += history_entry(sink, topic, room, item, tag);
 	}
 	end.room = room;
 	end.count = count;

@@ -145,7 +145,8 @@ def test_plain_mode_edit_delete_react_reply_mention_topic_search_thread_ban(stac
         # A thread: alice follows the thread of her message; what she types
         # goes to it.
         alice.send(f"/thread {first}")
-        alice.expect("history-end ")
+        assert alice.expect(f"history {room} ").startswith(f"history {room} {first} ")  # the root first
+        alice.expect(f"history-end {room} ")
         alice.send(f"in thread {word}")
         assert bob.expect(f"msg {room} alice ") == f"msg {room} alice in thread {word}"
         assert f" thread={first}" in bob.expect(f"msg-info {room} ")

@@ -202,6 +202,21 @@ static void history_entries(void)
 	CHECK_EQ(rec.ev[4].count, 4);
 }
 
+/* A thread's page: its root comes first, then the replies. */
+static void thread_page(void)
+{
+	struct rec rec;
+
+	feed(&rec, "chat/v1/users/bob/inbox",
+			"{\"type\":\"reply\",\"req_id\":\"q4\",\"op\":\"history\",\"ok\":true,\"room\":\"lobby\",\"last_seq\":9,"
+			"\"root\":{\"seq\":5,\"id\":\"a\",\"sender\":\"alice\",\"ts\":\"T1\",\"body\":\"plan\",\"kind\":\"message\",\"replies\":1},"
+			"\"messages\":[{\"seq\":8,\"id\":\"b\",\"sender\":\"bob\",\"ts\":\"T2\",\"body\":\"ok\",\"kind\":\"message\",\"thread\":5}]}");
+	if(!CHECK_EQ(rec.n, 3)) return;
+	CHECK(rec.ev[0].seq == 5 && rec.ev[0].replies == 1);
+	CHECK(rec.ev[1].seq == 8 && rec.ev[1].thread == 5);
+	CHECK(rec.ev[2].kind == CHAT_EV_HISTORY_END && rec.ev[2].count == 2);
+}
+
 /* The meta topic (from history-svc), mention notices, new replies. */
 static void meta_and_inbox(void)
 {
@@ -251,6 +266,7 @@ static const struct test_case cases[] = {
 	TEST_ENTRY(reactions),
 	TEST_ENTRY(live_payloads),
 	TEST_ENTRY(history_entries),
+	TEST_ENTRY(thread_page),
 	TEST_ENTRY(meta_and_inbox),
 	TEST_ENTRY(builders),
 };
