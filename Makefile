@@ -48,6 +48,8 @@ CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_account.c clients/ch
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_net_account.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
+# Message operations (issue 13) in chat:
+CHAT_SRC += clients/chat_ops.c clients/chat_proto_ops.c clients/chat_net_sync.c clients/chat_net_msgops.c clients/chat_cmd_ops.c clients/chat_tui_ops.c
 CHATCTL_SRC := clients/chatctl.c clients/chatctl_token.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
 PUSH_SRC := push-svc/main.c push-svc/push_db.c push-svc/online.c push-svc/requests.c push-svc/feed.c \
@@ -58,6 +60,7 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
 	tests/unit/test_wire_rules.c tests/unit/test_metrics.c tests/unit/test_webpush.c push-svc/webpush.c tests/unit/test_tokens.c \
 	tests/unit/test_search.c history-svc/search_query.c
+UNIT_SRC += tests/unit/test_chat_ops.c clients/chat_ops.c clients/chat_proto_ops.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -192,7 +195,7 @@ $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 
 # The chat client's parser of incoming publishes (chat_proto_incoming),
 # with the invariants its front ends rely on.
-$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c \
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c clients/chat_proto_ops.c clients/chat_ops.c common/json_util.c common/names.c common/topics.c \
 		common/json_payload.c common/room_msg.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
