@@ -35,7 +35,9 @@ PLUGIN_SRC := auth-plugin/plugin.c auth-plugin/snapshot.c auth-plugin/loader.c a
 HISTORY_SRC := history-svc/main.c history-svc/store.c history-svc/requests.c history-svc/room_admin.c \
 	history-svc/reply_queue.c history-svc/retention.c history-svc/store_batch.c \
 	history-svc/committer.c history-svc/intake_log.c history-svc/outbox.c \
-	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c history-svc/stored_feed.c history-svc/account_ops.c
+	history-svc/replies.c history-svc/request_db.c history-svc/history_metrics.c history-svc/stored_feed.c history-svc/account_ops.c \
+	history-svc/room_access.c history-svc/room_meta.c history-svc/room_moderation.c \
+	history-svc/receipts.c history-svc/search.c history-svc/search_query.c
 # Message events (issue 13): their store, and the history op that folds them.
 HISTORY_SRC += history-svc/store_meta.c history-svc/store_event.c history-svc/history_op.c \
 	history-svc/history_fold.c
@@ -46,6 +48,8 @@ CHAT_SRC := clients/chat.c clients/chat_args.c clients/chat_account.c clients/ch
 	clients/chat_net_rooms.c clients/chat_net_outbox.c clients/chat_net_requests.c clients/chat_net_catchup.c \
 	clients/chat_net_incoming.c clients/chat_net_reconnect.c clients/chat_net_account.c clients/chat_proto.c clients/chat_cmd.c clients/chat_plain.c \
 	clients/chat_tui.c clients/chat_tui_model.c clients/chat_tui_draw.c clients/chat_tui_input.c clients/chat_loop.c
+# Message operations (issue 13) in chat:
+CHAT_SRC += clients/chat_ops.c clients/chat_proto_ops.c clients/chat_net_sync.c clients/chat_net_msgops.c clients/chat_cmd_ops.c clients/chat_tui_ops.c
 CHATCTL_SRC := clients/chatctl.c clients/chatctl_token.c
 HEALTH_SRC := health-agent/main.c health-agent/probe.c
 PUSH_SRC := push-svc/main.c push-svc/push_db.c push-svc/online.c push-svc/requests.c push-svc/feed.c \
@@ -54,7 +58,9 @@ UNIT_SRC := tests/unit/test_main.c tests/unit/test_common.c tests/unit/test_acl.
 	tests/unit/test_intake_log.c history-svc/intake_log.c \
 	tests/unit/test_presence.c $(filter-out presence-svc/main.c presence-svc/requests.c presence-svc/presence_metrics.c,$(PRESENCE_SRC)) \
 	tests/unit/test_client.c clients/chat_proto.c clients/chat_backoff.c \
-	tests/unit/test_wire_rules.c tests/unit/test_metrics.c tests/unit/test_webpush.c push-svc/webpush.c tests/unit/test_tokens.c
+	tests/unit/test_wire_rules.c tests/unit/test_metrics.c tests/unit/test_webpush.c push-svc/webpush.c tests/unit/test_tokens.c \
+	tests/unit/test_search.c history-svc/search_query.c
+UNIT_SRC += tests/unit/test_chat_ops.c clients/chat_ops.c clients/chat_proto_ops.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 # common/ is built once, as a static library: each program takes from it
@@ -189,7 +195,7 @@ $(BUILD)/fuzz-conn-event: $(FUZZ_CONN_EVENT_SRC) $(wildcard presence-svc/*.h)
 
 # The chat client's parser of incoming publishes (chat_proto_incoming),
 # with the invariants its front ends rely on.
-$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c common/json_util.c common/names.c common/topics.c \
+$(BUILD)/fuzz-chat-incoming: tests/fuzz/fuzz_chat_incoming.c clients/chat_proto.c clients/chat_proto_ops.c clients/chat_ops.c common/json_util.c common/names.c common/topics.c \
 		common/json_payload.c common/room_msg.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(shell pkg-config --cflags libcjson) \
@@ -253,7 +259,7 @@ $(BUILD)/tokenbench: $(call obj,$(BENCH_TOKEN_SRC)) $(patsubst %.c,$(BUILD)/obj-
 		auth-plugin/login_cache.c auth-plugin/token_conns.c auth-plugin/token_login.c) $(COMMON_LIB)
 	$(CC) $(BUILD_LDFLAGS) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-.PHONY: bench bench-quick bench-web bench-push
+.PHONY: bench bench-quick bench-web bench-push bench-search
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_PROGRAMS)
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench.py --full
@@ -262,6 +268,13 @@ bench: deps
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/web_bench.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/events_bench.py
 	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/push_bench.py
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/search_bench.py
+
+# Search latency and the search index's cost to storage (docs/BENCHMARKS.md,
+# "Search"); 20,000,000 rows, about 30 minutes.
+bench-search: deps
+	@$(MAKE) --no-print-directory all
+	CHAT_BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/search_bench.py
 
 # The web client in headless Chromium (docs/BENCHMARKS.md, "Web client").
 bench-web: deps

@@ -9,17 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_cmd_ops.h"
 #include "names.h"
 
 #define ARGS_MAX 4
 #define TEXT_ARG -1 /* max_args: the rest of the line is free text */
-
-struct cmd_call {
-	struct chat_net *net;
-	int argc;
-	char **argv;        /* argv[0] is the command */
-	const char *rest;   /* free text after the fixed arguments, or "" */
-};
 
 struct chat_cmd {
 	const char *name;
@@ -27,6 +21,7 @@ struct chat_cmd {
 	int min_args;
 	int max_args;       /* or TEXT_ARG: min_args words, then free text */
 	enum chat_cmd_result (*run)(const struct cmd_call *call);
+	int need_text;      /* the free text may not be empty */
 };
 
 /* Parses s as a decimal number in [min, max]; returns 0, or -1. */
@@ -190,26 +185,41 @@ static enum chat_cmd_result cmd_password(const struct cmd_call *call)
 }
 
 static const struct chat_cmd commands[] = {
-	{ "/join", "ROOM: join a public room (or follow a private one you belong to) and make it current", 1, 1, cmd_join },
-	{ "/room", "ROOM: make a followed ROOM the current room", 1, 1, cmd_room },
-	{ "/leave", "[ROOM]: leave ROOM (default: the current room) for good", 0, 1, cmd_leave },
-	{ "/create", "ROOM [public|private]: create a room (public by default); you become its admin", 1, 2, cmd_create },
-	{ "/invite", "USER [ROOM]: add USER to ROOM (default: current); room admins only", 1, 2, cmd_invite },
-	{ "/kick", "USER [ROOM]: remove USER from ROOM (default: current); room admins only", 1, 2, cmd_kick },
-	{ "/msg", "USER [TEXT]: open the direct-message room with USER (and send TEXT there)", 1, TEXT_ARG, cmd_msg },
-	{ "/rooms", ": list your rooms with their unread counts", 0, 0, cmd_rooms },
-	{ "/public", ": list the public rooms", 0, 0, cmd_public },
-	{ "/who", "[ROOM]: the members of ROOM (default: current) and their presence", 0, 1, cmd_who },
-	{ "/away", "[TEXT]: show yourself away, with TEXT", 0, TEXT_ARG, cmd_away },
-	{ "/dnd", "[TEXT]: show yourself as do-not-disturb, with TEXT", 0, TEXT_ARG, cmd_dnd },
-	{ "/back", "[TEXT]: show yourself online again", 0, TEXT_ARG, cmd_back },
-	{ "/me", "TEXT: an action (\"* you TEXT\")", 0, TEXT_ARG, cmd_me },
-	{ "/history", "[N [SEQ]]: the last N messages of the current room (default 50, at most 250), older than SEQ if given", 0, 2, cmd_history },
-	{ "/tokens", ": list your login tokens (id, label, created, last used, expiry, scope)", 0, 0, cmd_tokens },
-	{ "/revoke", "ID: revoke your login token ID (its connections close)", 1, 1, cmd_revoke },
-	{ "/password", "OLD NEW [revoke]: change your password (and revoke all your tokens)", 2, 3, cmd_password },
-	{ "/help", ": this list", 0, 0, cmd_help },
-	{ "/quit", ": leave, once the broker has acknowledged what was sent (at most 10 s)", 0, 0, cmd_quit },
+	{ "/join", "ROOM: join a public room (or follow a private one you belong to) and make it current", 1, 1, cmd_join, 0 },
+	{ "/room", "ROOM: make a followed ROOM the current room", 1, 1, cmd_room, 0 },
+	{ "/leave", "[ROOM]: leave ROOM (default: the current room) for good", 0, 1, cmd_leave, 0 },
+	{ "/create", "ROOM [public|private]: create a room (public by default); you become its admin", 1, 2, cmd_create, 0 },
+	{ "/invite", "USER [ROOM]: add USER to ROOM (default: current); room admins only", 1, 2, cmd_invite, 0 },
+	{ "/kick", "USER [ROOM]: remove USER from ROOM (default: current); room admins only", 1, 2, cmd_kick, 0 },
+	{ "/msg", "USER [TEXT]: open the direct-message room with USER (and send TEXT there)", 1, TEXT_ARG, cmd_msg, 0 },
+	{ "/rooms", ": list your rooms with their unread counts", 0, 0, cmd_rooms, 0 },
+	{ "/public", ": list the public rooms", 0, 0, cmd_public, 0 },
+	{ "/who", "[ROOM]: the members of ROOM (default: current) and their presence", 0, 1, cmd_who, 0 },
+	{ "/away", "[TEXT]: show yourself away, with TEXT", 0, TEXT_ARG, cmd_away, 0 },
+	{ "/dnd", "[TEXT]: show yourself as do-not-disturb, with TEXT", 0, TEXT_ARG, cmd_dnd, 0 },
+	{ "/back", "[TEXT]: show yourself online again", 0, TEXT_ARG, cmd_back, 0 },
+	{ "/me", "TEXT: an action (\"* you TEXT\")", 0, TEXT_ARG, cmd_me, 1 },
+	{ "/history", "[N [SEQ]]: the last N messages of the current room (default 50, at most 250), older than SEQ if given", 0, 2, cmd_history, 0 },
+	{ "/reply", "N TEXT: send TEXT quoting message N (the number shown beside it)", 1, TEXT_ARG, cmd_ops_reply, 1 },
+	{ "/edit", "N TEXT: replace the text of your message N with TEXT", 1, TEXT_ARG, cmd_ops_edit, 1 },
+	{ "/delete", "N: delete message N (yours; any as a room admin)", 1, 1, cmd_ops_delete, 0 },
+	{ "/react", "N REACTION: react to message N (e.g. /react 12 \xf0\x9f\x91\x8d)", 2, 2, cmd_ops_react, 0 },
+	{ "/unreact", "N REACTION: take your reaction to message N back", 2, 2, cmd_ops_unreact, 0 },
+	{ "/thread", "[N]: show the thread of message N; lines typed in this room then go to it (no N: leave it)", 0, 1, cmd_ops_thread, 0 },
+	{ "/topic", "TEXT: set the room's topic (room admins; /topic - clears it)", 0, TEXT_ARG, cmd_ops_topic, 1 },
+	{ "/op", "USER: make USER an admin of the current room (room admins)", 1, 1, cmd_ops_op, 0 },
+	{ "/deop", "USER: make USER a plain member again (room admins)", 1, 1, cmd_ops_deop, 0 },
+	{ "/ban", "USER: remove USER from the current room and keep them out (room admins)", 1, 1, cmd_ops_ban, 0 },
+	{ "/unban", "USER: let USER join the current room again (room admins)", 1, 1, cmd_ops_unban, 0 },
+	{ "/bans", ": the users banned from the current room (room admins)", 0, 0, cmd_ops_bans, 0 },
+	{ "/seen", ": how far each member of the current room has read (those who share it)", 0, 0, cmd_ops_seen, 0 },
+	{ "/share-read", "[on|off]: let members see how far you have read (default on); no argument: show it", 0, 1, cmd_ops_share_read, 0 },
+	{ "/search", "[#ROOM] WORDS: search your rooms (or ROOM) for WORDS, newest first", 0, TEXT_ARG, cmd_ops_search, 1 },
+	{ "/tokens", ": list your login tokens (id, label, created, last used, expiry, scope)", 0, 0, cmd_tokens, 0 },
+	{ "/revoke", "ID: revoke your login token ID (its connections close)", 1, 1, cmd_revoke, 0 },
+	{ "/password", "OLD NEW [revoke]: change your password (and revoke all your tokens)", 2, 3, cmd_password, 0 },
+	{ "/help", ": this list", 0, 0, cmd_help, 0 },
+	{ "/quit", ": leave, once the broker has acknowledged what was sent (at most 10 s)", 0, 0, cmd_quit, 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -299,7 +309,7 @@ enum chat_cmd_result chat_cmd_line(struct chat_net *net, const char *line, size_
 		while(pos < len && buf[pos] != ' ' && buf[pos] != '\t') pos++;
 	}
 	if(call.argc - 1 < cmd->min_args || (cmd->max_args != TEXT_ARG && call.argc - 1 > cmd->max_args)
-			|| (cmd->max_args == TEXT_ARG && !strcmp(cmd->name, "/me") && !call.rest[0])){
+			|| (cmd->need_text && !call.rest[0])){
 		chat_net_error(net, "usage", "%s %s", cmd->name, cmd->usage);
 		return CHAT_CMD_OK;
 	}

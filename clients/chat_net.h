@@ -32,6 +32,8 @@ enum chat_req_tag {
 	CHAT_TAG_QUIET,     /* rooms, roster: a front end's own request, for its side lists */
 	CHAT_TAG_SHOW_NEWEST, /* history asked for by a command: the newest page */
 	CHAT_TAG_SHOW_OLDER,  /* history asked for by a command: older than a seq */
+	CHAT_TAG_SYNC,      /* history after a seq, to learn the seqs of live messages */
+	CHAT_TAG_THREAD,    /* history of a thread asked for by /thread */
 	CHAT_TAG_CATCHUP = 1000, /* history after a seq, plus the catch-up's generation */
 };
 
@@ -177,6 +179,43 @@ void chat_net_emit(struct chat_net *net, const struct chat_event *ev);
 /* Emits CHAT_EV_ERROR with code and a printf-formatted text. */
 void chat_net_error(struct chat_net *net, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- Message operations (chat_net_msgops.c; docs/CLIENT.md) ----
+ * Each returns 0, or -1 after emitting an error event. Events and
+ * messages are kept until their receipt as chat_net_send's are. */
+
+/* Sends body to the current room as a message with "reply_to": reply_to
+ * and "thread": thread when > 0, and its @names as "mentions". */
+int chat_net_send_ext(struct chat_net *net, const char *body, size_t len, long reply_to, long thread);
+
+/* Sends an event of kind ("edit", "delete", "react", "unreact") about
+ * message ref of the current room: text for an edit, reaction for the
+ * other two (NULL when not used). */
+int chat_net_event(struct chat_net *net, const char *kind, long ref, const char *text, const char *reaction);
+
+/* Follows the thread of root in the current room (its replies are asked
+ * for; lines typed in that room go to it), or none when root is 0. */
+int chat_net_thread(struct chat_net *net, long root);
+
+/* The thread followed: copies its room into room (len bytes) and returns
+ * its root, or returns 0 when none. */
+long chat_net_thread_current(struct chat_net *net, char *room, size_t len);
+
+/* Sets the current room's topic (NULL or "": clears it). */
+int chat_net_topic(struct chat_net *net, const char *topic);
+
+/* Room admin requests about user in the current room: op "ban", "unban",
+ * or "role" with role "admin" / "member". */
+int chat_net_room_admin(struct chat_net *net, const char *op, const char *user, const char *role);
+
+/* Lists requests about the current room: op "bans" or "receipts". */
+int chat_net_room_list(struct chat_net *net, const char *op);
+
+/* Sets (share 0 or 1) or reads (share < 0) the read-receipt preference. */
+int chat_net_prefs(struct chat_net *net, int share);
+
+/* Searches the rooms one is a member of (room NULL) or room for query. */
+int chat_net_search(struct chat_net *net, const char *room, const char *query);
 
 /* Disconnects cleanly, giving in-flight publishes up to timeout_ms to
  * complete, and stops reconnecting. CHAT_EV_CLOSED follows (at once when

@@ -45,7 +45,9 @@ void catchup__finish(struct chat_net *net, const char *room, long gen)
 	net__unlock(net);
 	while(list){
 		struct live_msg *m = list;
-		struct chat_event ev = { .kind = CHAT_EV_MSG, .room = room, .user = m->user, .id = m->id, .body = m->body };
+		struct chat_event ev = { .kind = CHAT_EV_MSG, .room = room, .user = m->user, .id = m->id, .body = m->body,
+			.op_kind = "message", .reply_to = m->reply_to, .thread = m->thread,
+			.mentions = m->mentions[0] ? m->mentions : NULL };
 		int dup = 1;
 
 		list = m->next;
@@ -54,6 +56,7 @@ void catchup__finish(struct chat_net *net, const char *room, long gen)
 		if(r && !rooms__seen_has(r, m->hash)){
 			rooms__seen_add(r, m->hash);
 			r->live_shown++;
+			sync__live_shown(net, r, &ev);
 			dup = 0;
 		}
 		net__unlock(net);
@@ -76,6 +79,7 @@ void catchup__start(struct chat_net *net)
 			unknown = 1;
 			continue;
 		}
+		r->syncing = 0; /* a sync's reply lost with the connection */
 		if(!r->catching_up) continue;
 		r->page_count = r->page_max = 0;
 		snprintf(names[n], sizeof(names[n]), "%s", r->name);
@@ -102,17 +106,22 @@ void catchup__start(struct chat_net *net)
 static void hold(struct net_room *r, const struct chat_event *ev, uint64_t h)
 {
 	size_t ul = strlen(ev->user) + 1, il = strlen(ev->id) + 1, bl = strlen(ev->body) + 1;
+	size_t ml = (ev->mentions ? strlen(ev->mentions) : 0) + 1;
 	struct live_msg *m = NULL;
 
 	for(m = r->live_head; m; m = m->next){
 		if(m->hash == h) return;
 	}
-	if(r->nlive >= LIVE_MAX || (m = malloc(sizeof(*m) + ul + il + bl)) == NULL) return;
+	if(r->nlive >= LIVE_MAX || (m = malloc(sizeof(*m) + ul + il + bl + ml)) == NULL) return;
 	m->next = NULL;
 	m->hash = h;
 	m->user = m->text;
 	m->id = m->user + ul;
 	m->body = m->id + il;
+	m->mentions = m->body + bl;
+	m->reply_to = ev->reply_to;
+	m->thread = ev->thread;
+	memcpy(m->mentions, ev->mentions ? ev->mentions : "", ml);
 	memcpy(m->user, ev->user, ul);
 	memcpy(m->id, ev->id, il);
 	memcpy(m->body, ev->body, bl);
@@ -128,6 +137,7 @@ void catchup__live(struct chat_net *net, const struct chat_event *ev)
 	uint64_t h = net__msg_hash(ev->user, ev->id);
 	int show = 0;
 
+	if(ev->op_kind && strcmp(ev->op_kind, "message")) return; /* not a message: chat_net_incoming.c */
 	net__lock(net);
 	r = rooms__find(net, ev->room);
 	if(!r){
@@ -139,6 +149,7 @@ void catchup__live(struct chat_net *net, const struct chat_event *ev)
 	}else{
 		rooms__seen_add(r, h);
 		r->live_shown++;
+		sync__live_shown(net, r, ev);
 		show = 1;
 	}
 	net__unlock(net);
@@ -147,25 +158,19 @@ void catchup__live(struct chat_net *net, const struct chat_event *ev)
 
 void catchup__page_message(struct chat_net *net, const struct chat_event *ev)
 {
-	struct chat_event msg = *ev;
 	struct net_room *r = NULL;
-	int show = 0;
+	int mine = 0;
 
 	net__lock(net);
 	r = rooms__find(net, ev->room);
 	if(r && r->catching_up && ev->tag - CHAT_TAG_CATCHUP == r->catchup_gen){
-		uint64_t h = net__msg_hash(ev->user, ev->id ? ev->id : "");
-
 		r->page_count++;
 		if(ev->seq > r->page_max) r->page_max = ev->seq;
-		if(ev->seq > r->last_seq) r->last_seq = ev->seq;
-		show = !ev->id || !rooms__seen_has(r, h);
-		if(show && ev->id) rooms__seen_add(r, h);
+		mine = 1;
 	}
 	net__unlock(net);
-	msg.kind = CHAT_EV_MSG;
-	msg.tag = 0;
-	if(show) chat_net_emit(net, &msg);
+	/* Shown unless seen (a message, or an event: chat_net_sync.c). */
+	if(mine) sync__stored(net, ev);
 }
 
 void catchup__page_end(struct chat_net *net, const struct chat_event *ev)

@@ -53,6 +53,8 @@ static const char *const event_names[] = {
 	[CHAT_EV_PUBLIC_ROOM] = "public-room", [CHAT_EV_PUBLIC_ROOMS_END] = "public-rooms-end",
 	[CHAT_EV_MEMBER] = "member", [CHAT_EV_MEMBERS_END] = "members-end", [CHAT_EV_TYPING] = "typing",
 	[CHAT_EV_TOKEN] = "token", [CHAT_EV_TOKENS_END] = "tokens-end",
+	[CHAT_EV_OP] = "op", [CHAT_EV_SEQ] = "seq", [CHAT_EV_MENTION] = "mention", [CHAT_EV_READ] = "read",
+	[CHAT_EV_ITEM] = "item", [CHAT_EV_ITEMS_END] = "items-end",
 };
 
 static const char *or_dash(const char *s)

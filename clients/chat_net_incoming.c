@@ -38,6 +38,7 @@ static void history_seen(struct chat_net *net, const struct chat_event *ev)
 	net__lock(net);
 	r = rooms__find(net, ev->room);
 	if(r && ev->kind == CHAT_EV_HISTORY && ev->id) rooms__seen_add(r, net__msg_hash(ev->user, ev->id));
+	if(r && ev->kind == CHAT_EV_HISTORY) sync__index(r, ev->seq, ev->user, ev->op_kind, ev->deleted_by != NULL);
 	if(r && newest && ev->seq > r->last_seq) r->last_seq = ev->seq;
 	if(r && newest && ev->kind == CHAT_EV_HISTORY_END) r->known = 1;
 	net__unlock(net);
@@ -82,6 +83,9 @@ static void settle(struct chat_net *net, const struct chat_event *ev)
 		net__lock(net);
 		room = rooms__find(net, ev->room);
 		if(room && ev->seq > room->stored_seq) room->stored_seq = ev->seq;
+		/* Our messages' seqs; an event's seq counts as applied only
+		 * once its stored form or live copy was shown. */
+		if(room && (!ev->op_kind || !strcmp(ev->op_kind, "message"))) sync__index(room, ev->seq, net->user, NULL, 0);
 		net__unlock(net);
 	}
 	r = outbox__settle(net, ev->room, ev->id, keep);
@@ -102,6 +106,10 @@ static int request_error(struct chat_net *net, const struct chat_event *ev)
 		if(ev->code && !strcmp(ev->code, "not_member")) return 0; /* left meanwhile */
 	}
 	if(ev->tag == CHAT_TAG_LEARN) return 0;
+	if(ev->tag == CHAT_TAG_SYNC){
+		sync__page_end(net, ev);
+		return 0;
+	}
 	if(ev->tag == CHAT_TAG_JOIN && ev->op && !strcmp(ev->op, "join") && ev->room
 			&& ev->code && !strcmp(ev->code, "not_found")){
 		/* Not a public room: perhaps a private one we belong to. The
@@ -122,7 +130,15 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 	case CHAT_EV_MSG:
 		catchup__live(net, ev);
 		return;
+	case CHAT_EV_OP:
+		if(ev->stored) sync__meta_op(net, ev);
+		else sync__live_op(net, ev);
+		return;
 	case CHAT_EV_HISTORY:
+		if(ev->tag == CHAT_TAG_SYNC){
+			sync__stored(net, ev);
+			return;
+		}
 		if(ev->tag >= CHAT_TAG_CATCHUP){
 			catchup__page_message(net, ev);
 			return;
@@ -130,6 +146,10 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 		history_seen(net, ev);
 		break;
 	case CHAT_EV_HISTORY_END:
+		if(ev->tag == CHAT_TAG_SYNC){
+			sync__page_end(net, ev);
+			return;
+		}
 		if(ev->tag >= CHAT_TAG_CATCHUP){
 			catchup__page_end(net, ev);
 			return;

@@ -7,6 +7,9 @@
  *   chat_net_incoming.c  incoming publishes: dedupe, catch-up, replies, receipts
  *   chat_net_reconnect.c connecting, the reconnect thread, subscribing after a connect
  *   chat_net_catchup.c   catching up a room after a reconnect, holding live messages
+ *   chat_net_sync.c      message operations: the live rule, learning the seqs of live
+ *                        messages, applying stored events
+ *   chat_net_msgops.c    the API of message operations (events, topic, bans, search...)
  *   chat_net_requests.c  requests and their req_ids, the request API
  *   chat_net_outbox.c    room messages kept until their receipt
  *   chat_net_rooms.c     the followed rooms, the current room, subscribing to one
@@ -31,6 +34,7 @@
 #include <uthash.h>
 
 #include "chat_net.h"
+#include "chat_ops.h"
 #include "names.h"
 #include "topics.h"
 
@@ -52,6 +56,8 @@ struct op {
 	enum op_kind kind;
 	int waiting;                        /* publish: lost with a connection, to send again */
 	int attempts;                       /* publish: times handed to Paho */
+	int background;                     /* publish: a sync request, not counted as pending
+	                                     * and dropped with a connection (catch-up covers it) */
 	char topic[TOPIC_MAX + 1];          /* publish */
 	char *payload;                      /* publish: JSON text (cJSON_free) */
 	int payload_len;
@@ -73,7 +79,7 @@ struct pending_msg {
 	int need_send;              /* to be handed to Paho by outbox__flush */
 	int resends;                /* sent again for lack of a receipt */
 	long long due;              /* monotonic ms: no receipt by then, send again */
-	char body[];
+	char payload[];             /* the JSON text sent (a message or an event) */
 };
 
 /* A 64-bit hash in a bounded set: the oldest goes first when it is full
@@ -95,7 +101,8 @@ struct pending_req {
 struct live_msg {
 	struct live_msg *next;
 	uint64_t hash;
-	char *user, *id, *body;     /* point into text[] */
+	long reply_to, thread;
+	char *user, *id, *body, *mentions; /* point into text[]; mentions may be "" */
 	char text[];
 };
 
@@ -114,6 +121,14 @@ struct net_room {
 	struct live_msg *live_head, *live_tail;
 	size_t nlive;
 	struct hash_entry *seen;    /* msg_hash(sender, id) of the messages shown, bounded */
+	/* Message operations (chat_net_sync.c): */
+	struct ops_index index;     /* seq -> sender of the messages known with their seq */
+	struct hash_entry *unseq;   /* msg_hash(sender, id) shown live, seq not known yet */
+	long long sync_due;         /* monotonic ms of the next seq-learning request, or 0 */
+	int syncing;                /* one is under way */
+	int sync_tries;             /* in a row without learning every seq */
+	int sync_newest;            /* ask for the newest page, not after last_seq (not known
+	                             * when the live message came, or it did not bring them) */
 };
 
 enum net_state { NET_CONNECTING, NET_UP, NET_DOWN };
@@ -158,6 +173,8 @@ struct chat_net {
 	long long up_since;         /* monotonic ms of the last successful connect, or 0 */
 	char dm_user[NAME_USER_MAX + 1];    /* a /msg USER TEXT waiting for its room */
 	char dm_text[CHAT_BODY_MAX + 1];
+	char thread_room[NAME_ROOM_MAX + 1]; /* /thread: replies typed in this room go to */
+	long thread_root;                    /* this thread (0: none) */
 };
 
 /* ---- chat_net_events.c ---- */
@@ -197,6 +214,8 @@ int ops__send(struct chat_net *net, struct op *op);
 /* Publishes a request's payload (taken over: freed here) with QoS 1 to
  * topic; returns 0, or -1 after an error event. */
 int ops__publish(struct chat_net *net, const char *topic, char *payload);
+/* The same for a background request (struct op, background). */
+int ops__publish_background(struct chat_net *net, const char *topic, char *payload);
 /* Sends again, in order, the requests a lost connection dropped. */
 void ops__resend_waiting(struct chat_net *net);
 
@@ -225,6 +244,9 @@ int rooms__track(struct chat_net *net, const char *room, int make_current);
 void rooms__untrack(struct chat_net *net, const char *room);
 
 /* ---- chat_net_outbox.c ---- */
+/* Keeps payload (copied: a message or event with id, for room) until its
+ * receipt and sends it; returns 0, or -1 after an error event. */
+int outbox__keep(struct chat_net *net, const char *room, const char *id, const char *payload);
 /* Marks every kept message to be sent again (after a connect) and sends
  * them, in their original order. */
 void outbox__resend_all(struct chat_net *net);
@@ -251,6 +273,30 @@ int requests__send(struct chat_net *net, const char *req_id, char *payload, cons
 int requests__take(struct chat_net *net, const char *req_id, char *room, size_t room_len, long *tag);
 /* Frees every request (no lock: the session is being freed). */
 void requests__free_all(struct chat_net *net);
+
+/* ---- chat_net_sync.c ---- */
+/* A live message shown (lock held, r its room): its seq is to be learned. */
+void sync__live_shown(struct chat_net *net, struct net_room *r, const struct chat_event *ev);
+/* A live event (CHAT_EV_OP, not stored): applied by the live rule, or
+ * left for its stored form. Takes the lock. */
+void sync__live_op(struct chat_net *net, const struct chat_event *ev);
+/* A stored event from the meta topic (CHAT_EV_OP, stored). Takes the lock. */
+void sync__meta_op(struct chat_net *net, const struct chat_event *ev);
+/* A history entry from a catch-up or a sync page (kind CHAT_EV_HISTORY):
+ * shown as a message or an event unless seen, else its seq is told.
+ * Takes the lock. */
+void sync__stored(struct chat_net *net, const struct chat_event *ev);
+/* Any history entry or receipt with a seq: the index learns it (lock held). */
+void sync__index(struct net_room *r, long seq, const char *sender, const char *kind, int deleted);
+/* The end of a sync page (tag CHAT_TAG_SYNC). */
+void sync__page_end(struct chat_net *net, const struct chat_event *ev);
+/* Sends the sync requests that are due (reconnect thread, lock not held). */
+void sync__check_due(struct chat_net *net);
+/* The monotonic ms when the reconnect thread is to look again (a sync
+ * planned, or one held back by another under way), or 0 (lock held). */
+long long sync__next_due(struct chat_net *net);
+/* Frees what a room holds for message operations (lock held or not shared). */
+void sync__room_free(struct net_room *r);
 
 /* ---- chat_net_catchup.c ---- */
 /* After a connect: a catch-up for each room whose last seq is known, and

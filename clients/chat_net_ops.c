@@ -38,7 +38,7 @@ void ops__link(struct chat_net *net, struct op *op)
 	op->next = net->ops;
 	if(net->ops) net->ops->prev = op;
 	net->ops = op;
-	if(op->kind == OP_PUBLISH) net->npublish++;
+	if(op->kind == OP_PUBLISH && !op->background) net->npublish++;
 	if(op->kind == OP_PUBLISH && op->room[0]) net->nmsg_ops++;
 }
 
@@ -48,7 +48,7 @@ void ops__unlink(struct chat_net *net, struct op *op)
 	else net->ops = op->next;
 	if(op->next) op->next->prev = op->prev;
 	op->prev = op->next = NULL;
-	if(op->kind == OP_PUBLISH) net->npublish--;
+	if(op->kind == OP_PUBLISH && !op->background) net->npublish--;
 	if(op->kind == OP_PUBLISH && op->room[0]) net->nmsg_ops--;
 }
 
@@ -94,14 +94,15 @@ static void on_pub_failure(void *context, MQTTAsync_failureData *resp)
 		net__emit_kind(net, CHAT_EV_SENT, NULL);
 		return;
 	}
-	if(!stopping && code == MQTTASYNC_OPERATION_INCOMPLETE && op->attempts < SEND_ATTEMPTS){
+	if(!stopping && !op->background && code == MQTTASYNC_OPERATION_INCOMPLETE && op->attempts < SEND_ATTEMPTS){
 		op->waiting = 1; /* the connection dropped: send it again on reconnect */
 		net__unlock(net);
 		return;
 	}
 	ops__unlink(net, op);
 	net__unlock(net);
-	if(!stopping) chat_net_error(net, "not_sent", "a request was not sent: %s", net__strerror(code));
+	if(op->background) net__trace(net, "background request not sent (%s): dropped", net__strerror(code));
+	else if(!stopping) chat_net_error(net, "not_sent", "a request was not sent: %s", net__strerror(code));
 	ops__free(op);
 	net__emit_kind(net, CHAT_EV_SENT, NULL);
 }
@@ -123,7 +124,7 @@ int ops__send(struct chat_net *net, struct op *op)
 	return MQTTAsync_sendMessage(net->client, op->topic, &msg, &ro);
 }
 
-int ops__publish(struct chat_net *net, const char *topic, char *payload)
+static int publish(struct chat_net *net, const char *topic, char *payload, int background)
 {
 	struct op *op = NULL;
 	int rc = -1;
@@ -134,6 +135,7 @@ int ops__publish(struct chat_net *net, const char *topic, char *payload)
 		chat_net_error(net, "nomem", "out of memory: not sent");
 		goto out;
 	}
+	op->background = background;
 	snprintf(op->topic, sizeof(op->topic), "%s", topic);
 	op->payload = payload;
 	payload = NULL;
@@ -168,6 +170,16 @@ out:
 	ops__free(op);
 	cJSON_free(payload);
 	return rc;
+}
+
+int ops__publish(struct chat_net *net, const char *topic, char *payload)
+{
+	return publish(net, topic, payload, 0);
+}
+
+int ops__publish_background(struct chat_net *net, const char *topic, char *payload)
+{
+	return publish(net, topic, payload, 1);
 }
 
 void ops__resend_waiting(struct chat_net *net)

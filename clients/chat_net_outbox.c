@@ -19,6 +19,7 @@
 
 #include <cJSON.h>
 
+#include "chat_ops.h"
 #include "clock.h"
 #include "random_id.h"
 
@@ -93,7 +94,7 @@ static void flush(struct chat_net *net)
 		if(op){
 			snprintf(op->topic, sizeof(op->topic), "%s", m->topic);
 			snprintf(op->room, sizeof(op->room), "%s", m->room);
-			op->payload = chat_proto_msg(m->id, m->body);
+			op->payload = strdup(m->payload); /* freed with cJSON_free: the default hooks are free */
 		}
 		if(!op || !op->payload){
 			ops__free(op); /* out of memory: the receipt timeout tries again */
@@ -191,34 +192,14 @@ void outbox__free_all(struct chat_net *net)
 	net__hashset_free(&net->done);
 }
 
-/* Sends body (len bytes) to the current room; returns 0, or -1 after an
- * error event. body stays the caller's. */
-int chat_net_send(struct chat_net *net, const char *body, size_t len)
+int outbox__keep(struct chat_net *net, const char *room, const char *id, const char *payload)
 {
-	char room[NAME_ROOM_MAX + 1];
 	char topic[TOPIC_MAX + 1];
-	char id[2 * CHAT_MSGID_BYTES + 1];
+	size_t len = strlen(payload);
 	struct pending_msg *m = NULL;
 	int rc = -1;
 
-	if(len == 0){
-		chat_net_error(net, "usage", "empty message: not sent");
-		goto out;
-	}
-	if(len > CHAT_BODY_MAX){
-		chat_net_error(net, "too_long", "the message is %zu bytes, more than %d: not sent", len, CHAT_BODY_MAX);
-		goto out;
-	}
-	if(!utf8_valid(body, len)){
-		chat_net_error(net, "bad_utf8", "the message is not valid UTF-8: not sent");
-		goto out;
-	}
-	rooms__current(net, room, sizeof(room));
-	if(!room[0]){
-		chat_net_error(net, "no_room", "you are in no room: /join ROOM first; not sent");
-		goto out;
-	}
-	if(topic_room_msg(topic, sizeof(topic), room, net->user) || random_hex(id, sizeof(id), CHAT_MSGID_BYTES)){
+	if(topic_room_msg(topic, sizeof(topic), room, net->user)){
 		chat_net_error(net, "send_failed", "cannot build the message: not sent");
 		goto out;
 	}
@@ -231,8 +212,7 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	msg_key(m->key, room, id);
 	snprintf(m->topic, sizeof(m->topic), "%s", topic);
-	memcpy(m->body, body, len);
-	m->body[len] = '\0';
+	memcpy(m->payload, payload, len + 1);
 	m->need_send = 1;
 	net__lock(net);
 	if(net->stopping || net->npend >= PENDING_MAX){
@@ -260,6 +240,67 @@ int chat_net_send(struct chat_net *net, const char *body, size_t len)
 out:
 	free(m);
 	return rc;
+}
+
+/* Sends body (len bytes) to the current room, quoting reply_to and in
+ * thread when > 0, with its @names as mentions; returns 0, or -1 after an
+ * error event. body stays the caller's. */
+int chat_net_send_ext(struct chat_net *net, const char *body, size_t len, long reply_to, long thread)
+{
+	char room[NAME_ROOM_MAX + 1];
+	char id[2 * CHAT_MSGID_BYTES + 1];
+	char mentions[OPS_MENTIONS_MAX][NAME_USER_MAX + 1];
+	char *text = NULL;
+	char *payload = NULL;
+	size_t nmentions;
+	int rc = -1;
+
+	if(len == 0){
+		chat_net_error(net, "usage", "empty message: not sent");
+		goto out;
+	}
+	if(len > CHAT_BODY_MAX){
+		chat_net_error(net, "too_long", "the message is %zu bytes, more than %d: not sent", len, CHAT_BODY_MAX);
+		goto out;
+	}
+	if(!utf8_valid(body, len)){
+		chat_net_error(net, "bad_utf8", "the message is not valid UTF-8: not sent");
+		goto out;
+	}
+	rooms__current(net, room, sizeof(room));
+	if(!room[0]){
+		chat_net_error(net, "no_room", "you are in no room: /join ROOM first; not sent");
+		goto out;
+	}
+	text = strndup(body, len);
+	if(!text || random_hex(id, sizeof(id), CHAT_MSGID_BYTES)){
+		chat_net_error(net, "send_failed", "cannot build the message: not sent");
+		goto out;
+	}
+	nmentions = ops_mentions_from_body(text, mentions, OPS_MENTIONS_MAX);
+	payload = chat_proto_msg_ext(id, text, reply_to, thread, (const char (*)[NAME_USER_MAX + 1])mentions, nmentions);
+	if(!payload){
+		chat_net_error(net, "nomem", "out of memory: not sent");
+		goto out;
+	}
+	rc = outbox__keep(net, room, id, payload);
+out:
+	cJSON_free(payload);
+	free(text);
+	return rc;
+}
+
+/* Sends body to the current room (in the thread followed there, if any). */
+int chat_net_send(struct chat_net *net, const char *body, size_t len)
+{
+	char room[NAME_ROOM_MAX + 1];
+	long thread = 0;
+
+	rooms__current(net, room, sizeof(room));
+	net__lock(net);
+	if(room[0] && !strcmp(room, net->thread_room)) thread = net->thread_root;
+	net__unlock(net);
+	return chat_net_send_ext(net, body, len, 0, thread);
 }
 
 /* Returns the number of room messages without a receipt, plus the

@@ -133,8 +133,19 @@ void *reconnect__thread(void *arg)
 
 	net__lock(net);
 	while(!net->stopping){
-		long long now = clock_mono_ms();
-		long long wake_at = net->reconnect_at;
+		long long now, wake_at, sync_at;
+
+		net__unlock(net);
+		sync__check_due(net);
+		net__lock(net);
+		if(net->stopping) break;
+		/* All read under the lock from here to the wait, so that nothing
+		 * planned meanwhile (its signal came while this thread was not
+		 * waiting) is slept through. */
+		now = clock_mono_ms();
+		wake_at = net->reconnect_at;
+		sync_at = sync__next_due(net);
+		if(sync_at && (wake_at == 0 || sync_at < wake_at)) wake_at = sync_at;
 
 		if(net->state == NET_UP && net->npend > 0){
 			if(now >= next_check){

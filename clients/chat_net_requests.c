@@ -71,7 +71,9 @@ int requests__send(struct chat_net *net, const char *req_id, char *payload, cons
 		goto out;
 	}
 	req_add(net, req_id, room, tag);
-	rc = ops__publish(net, topic, payload);
+	/* A sync lost with the connection is not sent again: the catch-up
+	 * after the reconnect brings what it would have. */
+	rc = tag == CHAT_TAG_SYNC ? ops__publish_background(net, topic, payload) : ops__publish(net, topic, payload);
 	payload = NULL;
 	if(rc) requests__take(net, req_id, NULL, 0, NULL);
 out:

@@ -34,6 +34,7 @@ static void live_free(struct net_room *r)
 
 static void room_free(struct net_room *r)
 {
+	if(r) sync__room_free(r);
 	live_free(r);
 	net__hashset_free(&r->seen);
 	free(r);

@@ -72,6 +72,88 @@ static void out(struct plain *p, FILE *fp, const char *text, const char *fmt, ..
 	if(broken) chat_loop_wake(&p->loop);
 }
 
+/* Appends " key=value" to buf (len bytes, used so far in *used). */
+static void kv(char *buf, size_t len, size_t *used, const char *key, const char *value)
+{
+	int n;
+
+	if(!value || *used >= len) return;
+	n = snprintf(buf + *used, len - *used, " %s=%s", key, value);
+	if(n > 0) *used += (size_t)n;
+	if(*used >= len) *used = len - 1;
+}
+
+/* The "msg-info" line of a message with a seq or operation state:
+ * msg-info ROOM SEQ|- SENDER ID key=value... (docs/CLIENT.md). */
+static void msg_info(struct plain *p, const struct chat_event *ev)
+{
+	char buf[2048] = "";
+	char num[32];
+	size_t used = 0;
+
+	if(!ev->seq && !ev->reply_to && !ev->thread && !ev->mentions && !ev->edited && !ev->deleted_by
+			&& !ev->reactions && !ev->replies) return;
+	if(ev->reply_to){
+		snprintf(num, sizeof(num), "%ld", ev->reply_to);
+		kv(buf, sizeof(buf), &used, "reply_to", num);
+	}
+	if(ev->thread){
+		snprintf(num, sizeof(num), "%ld", ev->thread);
+		kv(buf, sizeof(buf), &used, "thread", num);
+	}
+	kv(buf, sizeof(buf), &used, "mentions", ev->mentions);
+	kv(buf, sizeof(buf), &used, "edited", ev->edited);
+	kv(buf, sizeof(buf), &used, "deleted_by", ev->deleted_by);
+	if(ev->deleted_by) kv(buf, sizeof(buf), &used, "deleted", ev->deleted_ts ? ev->deleted_ts : "-");
+	if(ev->replies){
+		snprintf(num, sizeof(num), "%ld", ev->replies);
+		kv(buf, sizeof(buf), &used, "replies", num);
+		kv(buf, sizeof(buf), &used, "last_reply", ev->last_reply);
+	}
+	if(ev->reactions){
+		/* "R:C:users R2:C:users": one token each (reactions hold no spaces). */
+		char copy[1024];
+		char *save = NULL;
+
+		snprintf(copy, sizeof(copy), "%s", ev->reactions);
+		for(char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)){
+			kv(buf, sizeof(buf), &used, "reaction", tok);
+		}
+	}
+	if(ev->seq) snprintf(num, sizeof(num), "%ld", ev->seq);
+	else snprintf(num, sizeof(num), "-");
+	out(p, stdout, NULL, "msg-info %s %s %s %s%s", ev->room, num, ev->user, ev->id ? ev->id : "-", buf);
+}
+
+/* The line of an event applied to a message (CHAT_EV_OP). */
+static void op_line(struct plain *p, const struct chat_event *ev)
+{
+	const char *kind = ev->op_kind ? ev->op_kind : "?";
+
+	if(!strcmp(kind, "topic")) out(p, stdout, ev->text ? ev->text : "", "topic %s %s", ev->room, ev->user);
+	else if(!strcmp(kind, "edit")) out(p, stdout, ev->text ? ev->text : "", "edit %s %ld %s", ev->room, ev->ref, ev->user);
+	else if(!strcmp(kind, "delete")) out(p, stdout, NULL, "delete %s %ld %s", ev->room, ev->ref, ev->user);
+	else out(p, stdout, NULL, "%s %s %ld %s %s", kind, ev->room, ev->ref, ev->user, ev->reaction ? ev->reaction : "?");
+}
+
+/* An item of a bans, receipts or search reply, or its end. */
+static void list_line(struct plain *p, const struct chat_event *ev)
+{
+	const char *op = ev->op ? ev->op : "";
+	const char *room = ev->room ? ev->room : "-";
+
+	if(ev->kind == CHAT_EV_ITEMS_END){
+		if(!strcmp(op, "search")) out(p, stdout, NULL, "search-end %ld %s", ev->count, ev->text ? ev->text : "-");
+		else out(p, stdout, NULL, "%s-end %s %ld", !strcmp(op, "bans") ? "bans" : "seen", room, ev->count);
+	}else if(!strcmp(op, "search")){
+		out(p, stdout, ev->body, "found %s %ld %s %s", room, ev->seq, ev->ts ? ev->ts : "-", ev->user);
+	}else if(!strcmp(op, "bans")){
+		out(p, stdout, NULL, "ban %s %s %s %s", room, ev->user, ev->text ? ev->text : "-", ev->ts ? ev->ts : "-");
+	}else{
+		out(p, stdout, NULL, "seen %s %s %ld", room, ev->user, ev->seq);
+	}
+}
+
 static void on_event(void *ctx, const struct chat_event *ev)
 {
 	struct plain *p = ctx;
@@ -91,12 +173,38 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		break;
 	case CHAT_EV_MSG:
 		out(p, stdout, ev->body, "msg %s %s", ev->room, ev->user);
+		msg_info(p, ev);
+		break;
+	case CHAT_EV_OP:
+		op_line(p, ev);
+		break;
+	case CHAT_EV_SEQ:
+		out(p, stdout, NULL, "seq %s %ld %s %s", ev->room, ev->seq, ev->user, ev->id ? ev->id : "-");
+		break;
+	case CHAT_EV_MENTION:
+		out(p, stdout, ev->body, "mention %s %ld %s", ev->room, ev->seq, ev->user);
+		break;
+	case CHAT_EV_READ:
+		out(p, stdout, NULL, "read %s %s %ld", ev->room, ev->user, ev->seq);
+		break;
+	case CHAT_EV_ITEM:
+	case CHAT_EV_ITEMS_END:
+		list_line(p, ev);
 		break;
 	case CHAT_EV_RECEIPT:
 		out(p, stdout, NULL, "receipt %s %ld %s", ev->room, ev->seq, ev->id);
 		break;
 	case CHAT_EV_HISTORY:
+		if(ev->op_kind && strcmp(ev->op_kind, "message")){
+			char ref[32] = "-";
+
+			if(ev->ref) snprintf(ref, sizeof(ref), "%ld", ev->ref);
+			out(p, stdout, ev->reaction ? ev->reaction : ev->text, "history-event %s %ld %s %s %s %s",
+					ev->room, ev->seq, ev->ts, ev->user, ev->op_kind, ref);
+			break;
+		}
 		out(p, stdout, ev->body, "history %s %ld %s %s", ev->room, ev->seq, ev->ts, ev->user);
+		msg_info(p, ev);
 		break;
 	case CHAT_EV_HISTORY_END:
 		out(p, stdout, NULL, "history-end %s %ld", ev->room, ev->count);
@@ -117,6 +225,13 @@ static void on_event(void *ctx, const struct chat_event *ev)
 			out(p, stdout, NULL, "ok revoke_token %s", ev->id ? ev->id : "-");
 		}else if(ev->op && !strcmp(ev->op, "password")){
 			out(p, stdout, NULL, "ok password %ld", ev->count);
+		}else if(ev->op && !strcmp(ev->op, "topic")){
+			out(p, stdout, NULL, "ok topic %s %ld", ev->room ? ev->room : "-", ev->seq);
+		}else if(ev->op && !strcmp(ev->op, "role")){
+			out(p, stdout, NULL, "ok role %s %s %s", ev->room ? ev->room : "-", ev->user ? ev->user : "-",
+					ev->state ? ev->state : "-");
+		}else if(ev->op && !strcmp(ev->op, "prefs")){
+			out(p, stdout, NULL, "ok prefs share_read %s", ev->state ? ev->state : "-");
 		}else if(ev->op && !strcmp(ev->op, "read")){
 			out(p, stdout, NULL, "ok read %s %ld", ev->room ? ev->room : "-", ev->seq);
 		}else{

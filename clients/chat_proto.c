@@ -1,6 +1,7 @@
 /* chat_proto.c: building and parsing chat/v1 payloads for the chat client;
  * see chat_proto.h. */
 #include "chat_proto.h"
+#include "chat_proto_ops.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 
 #include <cJSON.h>
 
+#include "chat_ops.h"
 #include "json_payload.h"
 #include "json_util.h"
 #include "names.h"
@@ -78,23 +80,6 @@ static int token_ok(const char *s, size_t max)
 		if(s[i] <= ' ' || s[i] > '~') return 0;
 	}
 	return 1;
-}
-
-/* Builds a room message payload; returns text the caller frees with
- * cJSON_free, or NULL. */
-char *chat_proto_msg(const char *id, const char *body)
-{
-	cJSON *obj = NULL;
-	char *out = NULL;
-
-	obj = cJSON_CreateObject();
-	if(!obj) goto out;
-	if(!cJSON_AddStringToObject(obj, "id", id)) goto out;
-	if(!cJSON_AddStringToObject(obj, "body", body)) goto out;
-	out = json_print(obj);
-out:
-	cJSON_Delete(obj);
-	return out;
 }
 
 /* Builds a history request; returns text the caller frees with cJSON_free,
@@ -250,23 +235,40 @@ out:
 static void room_msg(const struct chat_proto_sink *sink, const struct topic_parts *parts,
 		const void *payload, size_t len)
 {
-	struct chat_event ev = { .kind = CHAT_EV_MSG };
+	struct chat_event ev = { .kind = CHAT_EV_MSG, .op_kind = "message" };
+	char mentions[PROTO_MENTIONS_MAX * (NAME_USER_MAX + 1)] = "";
 	struct room_msg msg;
 	struct room_msg_refusal why;
+	size_t used = 0;
 
 	if(room_msg_check(&room_msg_protocol_limits, payload, len, &msg, &why)){
 		ignored(sink, "a message", parts->room, parts->user, why.message);
 		return;
 	}
+	ev.id = msg.msg_id;
+	ev.room = parts->room;
+	ev.user = parts->user; /* the broker checked this one, not the payload */
 	if(msg.kind != ROOM_MSG_MESSAGE){
-		/* An event (edit, delete, reaction): not a message to show. */
+		/* An event (edit, delete, reaction): the live rule decides (chat_net_sync.c). */
+		ev.kind = CHAT_EV_OP;
+		ev.op_kind = room_msg_kind_name(msg.kind);
+		ev.ref = msg.ref <= LONG_MAX ? (long)msg.ref : 0;
+		ev.text = msg.text;
+		ev.reaction = msg.reaction;
+		emit(sink, &ev);
 		room_msg_free(&msg);
 		return;
 	}
-	ev.id = msg.msg_id;
 	ev.body = msg.body;
-	ev.room = parts->room;
-	ev.user = parts->user; /* the broker checked this one, not the payload */
+	ev.reply_to = msg.reply_to <= LONG_MAX ? (long)msg.reply_to : 0;
+	ev.thread = msg.thread <= LONG_MAX ? (long)msg.thread : 0;
+	for(int i = 0; i < msg.mention_count; i++){
+		int n = snprintf(mentions + used, sizeof(mentions) - used, "%s%s", used ? "," : "", msg.mentions[i]);
+
+		if(n < 0 || (size_t)n >= sizeof(mentions) - used) break;
+		used += (size_t)n;
+	}
+	if(used) ev.mentions = mentions;
 	emit(sink, &ev);
 	room_msg_free(&msg);
 }
@@ -315,6 +317,8 @@ static void receipt(const struct chat_proto_sink *sink, const char *topic, const
 	ev.seq = seq;
 	ev.ts = json_get_str(obj, "ts", CHAT_TOKEN_MAX);
 	if(!token_ok(ev.ts, CHAT_TOKEN_MAX)) ev.ts = NULL;
+	ev.op_kind = json_get_str(obj, "kind", CHAT_TOKEN_MAX);
+	if(!token_ok(ev.op_kind, CHAT_TOKEN_MAX)) ev.op_kind = NULL;
 	emit(sink, &ev);
 }
 
@@ -337,11 +341,45 @@ static void inbox_error(const struct chat_proto_sink *sink, const char *topic, c
 	emit(sink, &ev);
 }
 
+/* One entry of a history reply: a CHAT_EV_HISTORY of room with tag;
+ * returns 1 when emitted, 0 when malformed or breaking the body rule. */
+static int history_entry(const struct chat_proto_sink *sink, const char *topic, const char *room, const cJSON *item,
+		long tag)
+{
+	struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
+	struct proto_ops_scratch scratch;
+	struct room_msg_refusal why;
+	long seq = 0;
+
+	ev.user = json_get_str(item, "sender", NAME_USER_MAX);
+	ev.body = json_get_str(item, "body", SIZE_MAX);
+	ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
+	ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
+	if(!cJSON_IsObject(item) || proto_ops_fields(item, &ev, &scratch)) ev.op_kind = NULL;
+	if(ev.op_kind && strcmp(ev.op_kind, "message")) ev.body = ""; /* an event: no body */
+	if(!ev.op_kind || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
+			|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
+		bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
+		return 0;
+	}
+	/* Stored messages met the rule; a reply that breaks it is not
+	 * shown either. A deleted one's body is "", an event has none. */
+	if(!strcmp(ev.op_kind, "message") && !ev.deleted_by
+			&& room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
+		ignored(sink, "a stored message", room, ev.user, why.message);
+		return 0;
+	}
+	ev.seq = seq;
+	emit(sink, &ev);
+	return 1;
+}
+
 static void history_reply(const struct chat_proto_sink *sink, const char *topic, const cJSON *obj,
 		const char *asked_room, long tag)
 {
 	struct chat_event end = { .kind = CHAT_EV_HISTORY_END };
 	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(obj, "messages");
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(obj, "root");
 	const cJSON *item = NULL;
 	const char *room = json_get_str(obj, "room", NAME_ROOM_MAX);
 	long count = 0;
@@ -353,28 +391,10 @@ static void history_reply(const struct chat_proto_sink *sink, const char *topic,
 		bad_payload(sink, topic, "history reply without a valid \"room\" or \"messages\" array");
 		return;
 	}
+	/* A thread's page: its root first. */
+	if(cJSON_IsObject(root)) count += history_entry(sink, topic, room, root, tag);
 	cJSON_ArrayForEach(item, messages){
-		struct chat_event ev = { .kind = CHAT_EV_HISTORY, .room = room, .tag = tag };
-		struct room_msg_refusal why;
-		long seq = 0;
-
-		ev.user = json_get_str(item, "sender", NAME_USER_MAX);
-		ev.body = json_get_str(item, "body", SIZE_MAX);
-		ev.ts = json_get_str(item, "ts", CHAT_TOKEN_MAX);
-		ev.id = json_get_str(item, "id", NAME_MSGID_MAX);
-		if(!cJSON_IsObject(item) || json_get_long(item, "seq", 0, 1, LONG_MAX, &seq) || seq < 1
-				|| !name_user_valid(ev.user) || !ev.body || !token_ok(ev.ts, CHAT_TOKEN_MAX)){
-			bad_payload(sink, topic, "history message without a valid \"seq\", \"sender\", \"ts\" or \"body\"; skipped");
-			continue;
-		}
-		/* Stored messages met the rule; a reply that breaks it is not shown either. */
-		if(room_msg_body_check(PROTO_MSG_BODY_MAX, ev.body, strlen(ev.body), &why)){
-			ignored(sink, "a stored message", room, ev.user, why.message);
-			continue;
-		}
-		ev.seq = seq;
-		emit(sink, &ev);
-		count++;
+		count += history_entry(sink, topic, room, item, tag);
 	}
 	end.room = room;
 	end.count = count;
@@ -414,6 +434,8 @@ static void rooms_reply(const struct chat_proto_sink *sink, const char *topic, c
 		if(!token_ok(ev.state, CHAT_TOKEN_MAX)) ev.state = "member";
 		ev.user = json_get_str(item, "with", NAME_USER_MAX);
 		if(!name_user_valid(ev.user)) ev.user = NULL;
+		ev.text = json_get_str(item, "topic", TEXT_MAX); /* NULL: none */
+		if(json_get_long(item, "mentions", 0, 0, LONG_MAX, &ev.count)) ev.count = 0;
 		emit(sink, &ev);
 		count++;
 	}
@@ -563,7 +585,9 @@ static void reply(const struct chat_proto_sink *sink, const char *topic, const c
 		emit(sink, &ev);
 		return;
 	}
-	if(!strcmp(op, "history")){
+	if(proto_ops_reply(sink, topic, obj, op, asked_room, tag)){
+		/* topic, role, ban, unban, bans, receipts, prefs, search */
+	}else if(!strcmp(op, "history")){
 		history_reply(sink, topic, obj, asked_room, tag);
 	}else if(!strcmp(op, "rooms")){
 		rooms_reply(sink, topic, obj, tag);
@@ -612,6 +636,7 @@ static void inbox(const struct chat_proto_sink *sink, const char *topic, const v
 	if(!strcmp(type, "receipt")) receipt(sink, topic, obj);
 	else if(!strcmp(type, "error")) inbox_error(sink, topic, obj);
 	else if(!strcmp(type, "reply")) reply(sink, topic, obj);
+	else if(!strcmp(type, "mention")) proto_ops_mention(sink, topic, obj);
 	/* other types: a later protocol version; ignored */
 out:
 	cJSON_Delete(obj);
@@ -623,7 +648,12 @@ void chat_proto_incoming(const struct chat_proto_sink *sink, const char *topic,
 		const void *payload, size_t len)
 {
 	struct topic_parts parts;
+	char room[NAME_ROOM_MAX + 1];
 
+	if(proto_ops_meta_topic(topic, room)){
+		proto_ops_meta(sink, topic, room, payload, len);
+		return;
+	}
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
 		room_msg(sink, &parts, payload, len);

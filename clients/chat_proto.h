@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "names.h"
 #include "proto.h"
 
 #define CHAT_BODY_MAX PROTO_MSG_BODY_MAX /* bytes of a message body (PROTOCOL 3.1) */
@@ -28,7 +29,8 @@ enum chat_event_kind {
 	CHAT_EV_HISTORY,        /* room, seq, ts, user (sender), id (may be NULL), body */
 	CHAT_EV_HISTORY_END,    /* room, count, seq (the room's last_seq) */
 	CHAT_EV_ROOM,           /* room, seq (its last_seq), unread, visibility, role (state),
-	                         * user (the other person of a direct room, or NULL) */
+	                         * user (the other person of a direct room, or NULL), text (its
+	                         * topic, or NULL), count (unread mentions of us) */
 	CHAT_EV_ROOMS_END,      /* count */
 	CHAT_EV_PRESENCE,       /* user, state, text (the status text, or NULL); retained: the
 	                         * broker's stored state sent on subscribing, not a change */
@@ -50,6 +52,17 @@ enum chat_event_kind {
 	                         * state (last used, or "-"), code (expires, or "never"),
 	                         * body (scope: "all", or MODE:ROOM,ROOM...) */
 	CHAT_EV_TOKENS_END,     /* count */
+	CHAT_EV_OP,             /* an event changed message ref of room (PROTOCOL 3.1, message
+	                         * operations): op_kind ("edit", "delete", "react", "unreact",
+	                         * "topic"), user (who), text (an edit's text, a topic or NULL),
+	                         * reaction; seq: the event's own seq when it comes from the
+	                         * archive (stored != 0), else 0 (live) */
+	CHAT_EV_SEQ,            /* room, user, id: a message shown without a seq has seq */
+	CHAT_EV_MENTION,        /* room, seq, id, user (the sender), ts, body: you were mentioned */
+	CHAT_EV_READ,           /* room, user, seq: a member's read marker (meta topic, /seen) */
+	CHAT_EV_ITEM,           /* op "bans" (room, user, text: by, ts), "receipts" (room, user,
+	                         * seq), "search" (room, seq, user: sender, ts, body: snippet) */
+	CHAT_EV_ITEMS_END,      /* op, room (or NULL), count, text (search: the next cursor) */
 };
 
 /* One event. The strings belong to the code that emits the event and are
@@ -75,6 +88,20 @@ struct chat_event {
 	long tag;               /* what the client tagged the request with (chat_net.c) */
 	int fatal;              /* CHAT_EV_ERROR: exit status to end with, or 0 */
 	int retained;           /* CHAT_EV_PRESENCE: the publish had MQTT's retain flag */
+	/* Message operations (CHAT_EV_MSG, CHAT_EV_HISTORY, CHAT_EV_OP): */
+	const char *op_kind;    /* "message" (also when NULL), "edit", "delete", "react", ... */
+	const char *reaction;   /* react, unreact */
+	const char *edited;     /* a message's last edit (ts), or NULL */
+	const char *deleted_by; /* who deleted the message (its body is ""), or NULL */
+	const char *deleted_ts;
+	const char *reactions;  /* "R:COUNT:u1,u2 R2:COUNT:u3" (at most 5 names each), or NULL */
+	const char *mentions;   /* "bob,carol", or NULL */
+	const char *last_reply; /* a thread root's last reply (ts), or NULL */
+	long ref;               /* an event's target seq */
+	long reply_to;          /* the message quoted, or 0 */
+	long thread;            /* the thread root, or 0 */
+	long replies;           /* a thread root's reply count */
+	int stored;             /* CHAT_EV_OP: from history-svc (history, meta topic), not live */
 };
 
 /* Receives events. May be called from any thread (the MQTT library's
@@ -99,7 +126,6 @@ struct chat_proto_sink {
 
 /* Builders. Each returns the compact JSON text of one payload, which the
  * caller frees with cJSON_free, or NULL when out of memory.
- *   chat_proto_msg:     {"id":ID,"body":BODY}
  *   chat_proto_history: {"op":"history","req_id":REQ,"room":ROOM,"limit":N}
  *                       plus "before":SEQ when before > 0, or "after":SEQ
  *                       when after >= 0 (before is then ignored)
@@ -110,7 +136,6 @@ struct chat_proto_sink {
  *   chat_proto_read:    {"op":"read","req_id":REQ,"room":ROOM,"seq":SEQ}
  *   chat_proto_status:  {"op":"status","req_id":REQ,"state":S,"text":T|null}
  *   chat_proto_typing:  {"typing":true|false} */
-char *chat_proto_msg(const char *id, const char *body);
 char *chat_proto_history(const char *req_id, const char *room, long limit, long before, long after);
 char *chat_proto_rooms(const char *req_id);
 char *chat_proto_request(const char *op, const char *req_id, const char *room, const char *user,
@@ -118,6 +143,28 @@ char *chat_proto_request(const char *op, const char *req_id, const char *room, c
 char *chat_proto_read(const char *req_id, const char *room, long seq);
 char *chat_proto_status(const char *req_id, const char *state, const char *text);
 char *chat_proto_typing(int on);
+
+/* Builders of message operations (each returns text for cJSON_free, or
+ * NULL; in chat_proto_ops.c):
+ *   chat_proto_msg_ext:  a room message {"id","body"} plus "reply_to", "thread" (when > 0)
+ *                        and "mentions" (when n > 0)
+ *   chat_proto_event:    {"id","kind","ref"} plus "text" or "reaction" when
+ *                        not NULL
+ *   chat_proto_history_thread: a history request with "thread": root
+ *   chat_proto_topic:    {"op":"topic","req_id","room","topic":T|null}
+ *   chat_proto_role:     {"op":"role","req_id","room","user","role"}
+ *   chat_proto_prefs:    {"op":"prefs","req_id"} plus "share_read" when
+ *                        share_read >= 0
+ *   chat_proto_search:   {"op":"search","req_id","query"} plus "room" when
+ *                        not NULL and "before" when not NULL */
+char *chat_proto_msg_ext(const char *id, const char *body, long reply_to, long thread,
+		const char (*mentions)[NAME_USER_MAX + 1], size_t n);
+char *chat_proto_event(const char *id, const char *kind, long ref, const char *text, const char *reaction);
+char *chat_proto_history_thread(const char *req_id, const char *room, long limit, long thread);
+char *chat_proto_topic(const char *req_id, const char *room, const char *topic);
+char *chat_proto_role(const char *req_id, const char *room, const char *user, const char *role);
+char *chat_proto_prefs(const char *req_id, int share_read);
+char *chat_proto_search(const char *req_id, const char *query, const char *room, const char *before);
 
 /* Turns one incoming publish (topic, and payload of len bytes) into events
  * sent to sink: room messages, inbox receipts, errors and replies (only

@@ -45,6 +45,14 @@ static void qev_free(struct qev *q)
 	free((char *)q->ev.topic);
 	free((char *)q->ev.op);
 	free((char *)q->ev.visibility);
+	free((char *)q->ev.op_kind);
+	free((char *)q->ev.reaction);
+	free((char *)q->ev.edited);
+	free((char *)q->ev.deleted_by);
+	free((char *)q->ev.deleted_ts);
+	free((char *)q->ev.reactions);
+	free((char *)q->ev.mentions);
+	free((char *)q->ev.last_reply);
 	free(q);
 }
 
@@ -75,6 +83,14 @@ static void on_event(void *ctx, const struct chat_event *ev)
 	q->ev.topic = NULL;
 	q->ev.op = dup_or_null(ev->op);
 	q->ev.visibility = dup_or_null(ev->visibility);
+	q->ev.op_kind = dup_or_null(ev->op_kind);
+	q->ev.reaction = dup_or_null(ev->reaction);
+	q->ev.edited = dup_or_null(ev->edited);
+	q->ev.deleted_by = dup_or_null(ev->deleted_by);
+	q->ev.deleted_ts = dup_or_null(ev->deleted_ts);
+	q->ev.reactions = dup_or_null(ev->reactions);
+	q->ev.mentions = dup_or_null(ev->mentions);
+	q->ev.last_reply = dup_or_null(ev->last_reply);
 	pthread_mutex_lock(&t->loop.lock);
 	if(ev->kind == CHAT_EV_ERROR && ev->fatal) t->loop.fatal = ev->fatal;
 	if(t->tail) t->tail->next = q;

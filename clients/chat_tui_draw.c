@@ -81,23 +81,24 @@ static size_t row_bytes(const char *s, size_t n, int width)
 	return pos;
 }
 
-/* The text of line l as shown, into buf: "HH:MM <sender> text". */
-static void line_text(const struct line *l, char *buf, size_t len)
+/* The text of line l of room r as shown, into buf: "HH:MM [SEQ] <sender>
+ * text" and its operation rows (chat_tui_ops.c), "HH:MM -- info". */
+static void line_text(const struct room *r, const struct line *l, char *buf, size_t len)
 {
 	switch(l->kind){
-	case LINE_MSG: snprintf(buf, len, "%s <%s> %s", l->when, l->sender, l->text); break;
-	case LINE_EMOTE: snprintf(buf, len, "%s * %s %s", l->when, l->sender, l->text); break;
+	case LINE_MSG:
+	case LINE_EMOTE: ops__line_text(r, l, buf, len); break;
 	case LINE_INFO: snprintf(buf, len, "%s -- %s", l->when, l->text); break;
 	case LINE_ERROR: snprintf(buf, len, "%s !! %s", l->when, l->text); break;
 	}
 }
 
-int draw__line_rows(const struct line *l, int width, char *buf, size_t len)
+int draw__line_rows(const struct room *r, const struct line *l, int width, char *buf, size_t len)
 {
 	size_t n, pos = 0;
 	int rows = 0;
 
-	line_text(l, buf, len);
+	line_text(r, l, buf, len);
 	n = strlen(buf);
 	while(pos < n){
 		pos += row_bytes(buf + pos, n - pos, width);
@@ -106,17 +107,18 @@ int draw__line_rows(const struct line *l, int width, char *buf, size_t len)
 	return rows ? rows : 1;
 }
 
-static void draw_line_rows(const struct line *l, int y0, int x, int width, int skip, int top, int bottom,
-		const char *me, char *buf, size_t len)
+static void draw_line_rows(const struct room *r, const struct line *l, int y0, int x, int width, int skip, int top,
+		int bottom, const char *me, char *buf, size_t len)
 {
 	size_t n, pos = 0;
 	int row = 0;
 	attr_t attr = A_NORMAL;
 
-	line_text(l, buf, len);
+	line_text(r, l, buf, len);
 	n = strlen(buf);
 	if(l->kind == LINE_ERROR) attr = A_BOLD;
 	else if(l->kind == LINE_INFO) attr = A_DIM;
+	else if(l->deleted_by[0]) attr = A_DIM;
 	else if(l->kind == LINE_MSG && model__mentions(l->text, me) && strcmp(l->sender, me)) attr = A_BOLD;
 	while(pos < n || row == 0){
 		size_t k = pos < n ? row_bytes(buf + pos, n - pos, width) : 0;
@@ -151,10 +153,25 @@ static void draw_messages(struct tui *t, int top, int bottom, int x, int width)
 	int skip_rows;
 
 	if(!r || height <= 0 || width < 10) return;
+	if(r->topic && height > 2){
+		/* The room's topic heads the pane. */
+		char head[512];
+
+		snprintf(head, sizeof(head), " topic: %s", r->topic);
+		for(char *c = head; *c; c++) if(*c == '\n' || *c == '\t') *c = ' ';
+		move(top, x);
+		attron(A_REVERSE);
+		for(int c = 0; c < width; c++) addch(' ');
+		move(top, x);
+		put_text(head, width);
+		attroff(A_REVERSE);
+		top++;
+		height--;
+	}
 	skip_rows = r->scroll;
 	/* From the newest line up, until the pane is full. */
 	for(size_t i = r->nlines; i-- > 0 && y > top;){
-		int rows = draw__line_rows(&r->lines[i], width, buf, sizeof(buf));
+		int rows = draw__line_rows(r, &r->lines[i], width, buf, sizeof(buf));
 
 		if(skip_rows >= rows){
 			skip_rows -= rows;
@@ -162,7 +179,7 @@ static void draw_messages(struct tui *t, int top, int bottom, int x, int width)
 			int shown = rows - skip_rows;
 
 			y -= shown;
-			draw_line_rows(&r->lines[i], y, x, width, 0, top, bottom, me, buf, sizeof(buf));
+			draw_line_rows(r, &r->lines[i], y, x, width, 0, top, bottom, me, buf, sizeof(buf));
 			skip_rows = 0;
 		}
 		if(r->marker >= 0 && (size_t)r->marker == i && y > top && skip_rows == 0){
@@ -182,7 +199,7 @@ static void draw_messages(struct tui *t, int top, int bottom, int x, int width)
 static void draw_rooms(struct tui *t, int top, int bottom)
 {
 	char label[NAME_ROOM_MAX + 2];
-	char count[24];
+	char count[48];
 
 	mvaddstr(top, 0, "Rooms");
 	for(size_t i = 0; i < t->nrooms && top + 1 + (int)i < bottom; i++){
@@ -196,8 +213,11 @@ static void draw_rooms(struct tui *t, int top, int bottom)
 		else if(r->unread) attron(A_BOLD);
 		addch(r->mention ? '!' : r->unread ? '*' : ' ');
 		put_text(label, ROOMS_W - 6);
-		if(r->unread){
-			snprintf(count, sizeof(count), "%ld", r->unread > 999 ? 999 : r->unread);
+		if(r->unread || r->mentions){
+			/* unread messages, and "@N" for those that mention us */
+			if(r->mentions) snprintf(count, sizeof(count), "%ld@%ld", r->unread > 99 ? 99 : r->unread,
+					r->mentions > 9 ? 9 : r->mentions);
+			else snprintf(count, sizeof(count), "%ld", r->unread > 999 ? 999 : r->unread);
 			mvprintw(y, ROOMS_W - 2 - (int)strlen(count), "%s", count);
 		}
 		if(is_cur) attroff(A_REVERSE);
@@ -240,7 +260,7 @@ static void draw_status(struct tui *t, int y)
 {
 	char line[512];
 	char typing[200] = "";
-	char label[NAME_ROOM_MAX + 2] = "(no room)";
+	char label[NAME_ROOM_MAX + 40] = "(no room)";
 	struct room *r = model__cur(t);
 	size_t pending = chat_net_pending(t->net);
 	time_t now = time(NULL);
@@ -276,6 +296,14 @@ static void draw_status(struct tui *t, int y)
 		attroff(A_BOLD);
 	}else{
 		put_text(" online ", COLS);
+	}
+	if(r){
+		/* Lines typed here go to a thread: say which. */
+		char thread_room[NAME_ROOM_MAX + 1];
+		long root = chat_net_thread_current(t->net, thread_room, sizeof(thread_room));
+		size_t n = strlen(label);
+
+		if(root > 0 && !strcmp(thread_room, r->name)) snprintf(label + n, sizeof(label) - n, " thread [%ld]", root);
 	}
 	snprintf(line, sizeof(line), "| %s | %s |%s%s%s", chat_net_user(t->net), label,
 			ntyping ? " " : "", typing, ntyping ? (ntyping > 1 ? " are typing" : " is typing") : "");

@@ -90,6 +90,13 @@ static const char *candidate(struct tui *t, const char *prefix, int first_word, 
 		}
 		return NULL;
 	}
+	if(prefix[0] == '@'){
+		/* @name: the room's members only */
+		for(size_t k = 0; r && k < r->nmembers; k++){
+			if(!strncmp(r->members[k], prefix + 1, n - 1) && i-- == 0) return r->members[k];
+		}
+		return NULL;
+	}
 	for(size_t k = 0; r && k < r->nmembers; k++){
 		if(!strncmp(r->members[k], prefix, n) && i-- == 0) return r->members[k];
 	}
@@ -146,7 +153,8 @@ static void complete(struct tui *t)
 		t->comp_index = -1;
 		return;
 	}
-	if(first_word && match[0] != '/') snprintf(suffix, sizeof(suffix), ": ");
+	if(prefix[0] == '@') start++; /* keep the '@' */
+	else if(first_word && match[0] != '/') snprintf(suffix, sizeof(suffix), ": ");
 	/* Replace [start, cursor) with match and suffix, keeping the tail. */
 	ntail = t->input_len - t->cursor;
 	memcpy(tail, t->input + t->cursor, ntail * sizeof(wchar_t));
@@ -170,7 +178,7 @@ static void page_up(struct tui *t)
 
 	if(!r || width < 10) return;
 	for(size_t i = 0; i < r->nlines; i++){
-		total += draw__line_rows(&r->lines[i], width, buf, sizeof(buf));
+		total += draw__line_rows(r, &r->lines[i], width, buf, sizeof(buf));
 		if(r->lines[i].seq > 0 && (oldest == 0 || r->lines[i].seq < oldest)) oldest = r->lines[i].seq;
 	}
 	r->scroll += page;

@@ -5,6 +5,8 @@
  *   chat_tui_draw.c   drawing the screen from the model
  *   chat_tui_model.c  rooms, lines, users: what events change, what
  *                     commands answered
+ *   chat_tui_ops.c    message operations on lines: edits, tombstones,
+ *                     reactions, replies, threads, seqs; how a message reads
  * Only the main thread touches the model and the screen. */
 #ifndef CHAT_TUI_INT_H
 #define CHAT_TUI_INT_H
@@ -41,6 +43,13 @@ struct line {
 	char sender[NAME_USER_MAX + 1];
 	char id[NAME_MSGID_MAX + 1];
 	char *text;
+	/* Message operations (chat_tui_ops.c): */
+	long reply_to;              /* the message it quotes, or 0 */
+	long thread;                /* its thread's root, or 0 */
+	long replies;               /* a thread root's reply count */
+	int edited;
+	char deleted_by[NAME_USER_MAX + 1]; /* "" unless deleted */
+	char *reactions;            /* "R:COUNT:u1,u2 ..." (chat_event.reactions), or NULL */
 };
 
 struct typist {
@@ -67,6 +76,8 @@ struct room {
 	char next_members[MEMBERS_MAX][NAME_USER_MAX + 1];
 	size_t nnext;
 	struct typist typing[TYPING_MAX];
+	char *topic;                    /* the room's topic, or NULL */
+	long mentions;                  /* unread messages that mention us */
 };
 
 struct user {
@@ -138,12 +149,32 @@ void model__apply(struct tui *t, const struct chat_event *ev);
 /* Frees the model's rooms, input history and answers being received. */
 void model__free(struct tui *t);
 
+/* ---- chat_tui_ops.c ---- */
+/* The text of a message line as shown, into buf (len bytes): the quoted
+ * message (from r's lines), "HH:MM [SEQ] <sender> text (edited)" or the
+ * tombstone, reactions, a thread root's replies, on rows of their own. */
+void ops__line_text(const struct room *r, const struct line *l, char *buf, size_t len);
+/* Copies the operation state of a message event (CHAT_EV_MSG or
+ * CHAT_EV_HISTORY) into line l. */
+void ops__line_state(struct line *l, const struct chat_event *ev);
+/* Applies a CHAT_EV_OP to room r (the line of message ev->ref, or the
+ * topic); returns 1 when something shown changed. */
+int ops__apply(struct room *r, const struct chat_event *ev);
+/* The line of sender's message id (or, id NULL, of seq) in r, or NULL. */
+struct line *ops__find(struct room *r, const char *sender, const char *id, long seq);
+/* Frees what line l holds for operations. */
+void ops__line_clear(struct line *l);
+/* Changes user's reaction in *reactions (a string as in struct line;
+ * replaced, freed with free): add or take away. Returns 0, or -1 when out
+ * of memory. */
+int ops__reaction_change(char **reactions, const char *reaction, const char *user, int add);
+
 /* ---- chat_tui_draw.c ---- */
 /* Decodes one character of UTF-8 at s (n bytes left) into *wc; returns
  * the bytes used (at least 1: an invalid byte becomes U+FFFD). */
 size_t draw__next_char(const char *s, size_t n, wchar_t *wc);
-/* Rows line l takes at width columns; buf (len bytes) is scratch space. */
-int draw__line_rows(const struct line *l, int width, char *buf, size_t len);
+/* Rows line l of room r takes at width columns; buf (len bytes) is scratch space. */
+int draw__line_rows(const struct room *r, const struct line *l, int width, char *buf, size_t len);
 /* Columns of the message pane on this screen. */
 int draw__pane_width(void);
 /* Draws the whole screen. */

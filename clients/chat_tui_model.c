@@ -39,6 +39,7 @@ static void line_clear(struct line *l)
 {
 	free(l->text);
 	l->text = NULL;
+	ops__line_clear(l);
 }
 
 static void room_free(struct room *r)
@@ -48,6 +49,7 @@ static void room_free(struct room *r)
 	for(size_t i = 0; i < r->nbatch; i++) line_clear(&r->batch[i]);
 	free(r->lines);
 	free(r->batch);
+	free(r->topic);
 	free(r);
 }
 
@@ -150,14 +152,20 @@ static void room_trim(struct room *r)
 	r->at_start = 0;
 }
 
-static void room_append(struct room *r, enum line_kind kind, long seq, const char *ts,
+/* Appends a line to r; returns it (valid until the next change of r's
+ * lines), or NULL. */
+static struct line *room_append(struct room *r, enum line_kind kind, long seq, const char *ts,
 		const char *sender, const char *id, const char *text)
 {
-	if(!r || room_reserve(r, 1)) return;
-	if(line_fill(&r->lines[r->nlines], kind, seq, ts, sender, id, text)) return;
+	struct line *l = NULL;
+
+	if(!r || room_reserve(r, 1)) return NULL;
+	if(line_fill(&r->lines[r->nlines], kind, seq, ts, sender, id, text)) return NULL;
 	r->nlines++;
 	if(r->scroll > 0) r->scroll++; /* keep the view where the reader is */
 	room_trim(r);
+	l = &r->lines[r->nlines - 1];
+	return l;
 }
 
 /* An information or error line of printf-formatted text in room r. */
@@ -229,6 +237,7 @@ void model__switch_to(struct tui *t, struct room *r)
 	}
 	r->unread = 0;
 	r->mention = 0;
+	r->mentions = 0;
 	chat_net_switch(t->net, r->name);
 	if(!r->loaded && !r->loading_older && t->online){
 		r->loading_older = 1;
@@ -252,6 +261,26 @@ void model__sync_rooms(struct tui *t)
 	if(r && r != model__cur(t)) model__switch_to(t, r);
 }
 
+/* Moves the text and operation state of from into to (from keeps its
+ * own until cleared). */
+static void line_take_state(struct line *to, struct line *from)
+{
+	char *text = from->text;
+	char *reactions = from->reactions;
+
+	if(!to->seq) to->seq = from->seq;
+	from->text = to->text;
+	to->text = text;
+	from->reactions = to->reactions;
+	to->reactions = reactions;
+	to->kind = from->kind;
+	to->reply_to = from->reply_to;
+	to->thread = from->thread;
+	to->replies = from->replies;
+	to->edited = from->edited;
+	memcpy(to->deleted_by, from->deleted_by, sizeof(to->deleted_by));
+}
+
 static void history_batch_commit(struct room *r, long tag)
 {
 	size_t keep = 0;
@@ -259,6 +288,10 @@ static void history_batch_commit(struct room *r, long tag)
 	/* Drop what is shown already (a message seen live, or twice asked). */
 	for(size_t i = 0; i < r->nbatch; i++){
 		if(room_has(r, r->batch[i].sender, r->batch[i].id)){
+			/* Shown already: the archive's state is the current one. */
+			struct line *old = ops__find(r, r->batch[i].sender, r->batch[i].id, 0);
+
+			if(old) line_take_state(old, &r->batch[i]);
 			line_clear(&r->batch[i]);
 			continue;
 		}
@@ -283,6 +316,7 @@ static void history_batch_add(struct room *r, const struct chat_event *ev)
 {
 	struct line *grown = NULL;
 
+	if(ev->op_kind && strcmp(ev->op_kind, "message")) return; /* messages come in their current state */
 	if(r->nbatch == r->batch_cap){
 		size_t cap = r->batch_cap ? r->batch_cap * 2 : 64;
 
@@ -291,7 +325,10 @@ static void history_batch_add(struct room *r, const struct chat_event *ev)
 		r->batch = grown;
 		r->batch_cap = cap;
 	}
-	if(!line_fill(&r->batch[r->nbatch], LINE_MSG, ev->seq, ev->ts, ev->user, ev->id, ev->body)) r->nbatch++;
+	if(!line_fill(&r->batch[r->nbatch], LINE_MSG, ev->seq, ev->ts, ev->user, ev->id, ev->body)){
+		ops__line_state(&r->batch[r->nbatch], ev);
+		r->nbatch++;
+	}
 }
 
 int model__mentions(const char *body, const char *user)
@@ -342,8 +379,23 @@ static void asked_history_add(struct tui *t, const struct chat_event *ev)
 		t->asked = grown;
 		t->asked_cap = cap;
 	}
+	if(ev->op_kind && strcmp(ev->op_kind, "message")){
+		/* An event: one information line, "[13] alice: edit of [10] new text". */
+		char text[512];
+		char ref[32] = "";
+		const char *arg = ev->reaction ? ev->reaction : ev->text;
+
+		if(ev->ref) snprintf(ref, sizeof(ref), " of [%ld]", ev->ref);
+		snprintf(text, sizeof(text), "[%ld] %s: %s%s%s%s", ev->seq, ev->user, ev->op_kind, ref, arg ? " " : "",
+				arg ? arg : "");
+		if(!line_fill(&t->asked[t->nasked], LINE_INFO, 0, ev->ts, NULL, NULL, text)) t->nasked++;
+		return;
+	}
 	/* No id: a copy printed for the reader, not the room's own line. */
-	if(!line_fill(&t->asked[t->nasked], LINE_MSG, ev->seq, ev->ts, ev->user, NULL, ev->body)) t->nasked++;
+	if(!line_fill(&t->asked[t->nasked], LINE_MSG, ev->seq, ev->ts, ev->user, NULL, ev->body)){
+		ops__line_state(&t->asked[t->nasked], ev);
+		t->nasked++;
+	}
 }
 
 /* The end of a /history reply: prints its messages in the room it is
@@ -360,8 +412,13 @@ static void asked_history_print(struct tui *t, const struct chat_event *ev)
 	if(t->nasked == 0){
 		info(t, LINE_INFO, "no messages in %s", label);
 	}else if(r){
-		room_line_printf(r, LINE_INFO, ev->tag == CHAT_TAG_SHOW_NEWEST ? "the last %zu message%s of %s:"
-				: "%zu older message%s of %s:", t->nasked, s, label);
+		if(ev->tag == CHAT_TAG_THREAD){
+			room_line_printf(r, LINE_INFO, "a thread of %s (%zu message%s; lines you type go to it, /thread "
+					"alone leaves it):", label, t->nasked, s);
+		}else{
+			room_line_printf(r, LINE_INFO, ev->tag == CHAT_TAG_SHOW_NEWEST ? "the last %zu message%s of %s:"
+					: "%zu older message%s of %s:", t->nasked, s, label);
+		}
 		for(size_t i = 0; i < t->nasked && !room_reserve(r, 1); i++){
 			r->lines[r->nlines++] = t->asked[i];
 			t->asked[i].text = NULL;
@@ -385,6 +442,80 @@ static void who_print(struct tui *t, const struct chat_event *ev)
 				u ? u->text : "", u && u->text[0] ? ")" : "");
 	}
 	t->nwho = 0;
+}
+
+/* Whether a mentions list ("a,b") names me. */
+static int mentions_me(const char *mentions, const char *me)
+{
+	size_t n = strlen(me);
+
+	for(const char *p = mentions; p && *p;){
+		if(!strncmp(p, me, n) && (p[n] == ',' || !p[n])) return 1;
+		p = strchr(p, ',');
+		if(p) p++;
+	}
+	return 0;
+}
+
+/* A message event's line, with its state; a thread reply counts at its root. */
+static void msg_append(struct room *r, const struct chat_event *ev)
+{
+	struct line *l = room_append(r, LINE_MSG, ev->seq, ev->ts, ev->user, ev->id, ev->body);
+	struct line *root = NULL;
+
+	if(!l) return;
+	ops__line_state(l, ev);
+	if(ev->thread > 0 && (root = ops__find(r, NULL, NULL, ev->thread)) != NULL) root->replies++;
+}
+
+/* Events of message operations (chat_tui_ops.c does the lines). */
+static void apply_ops_event(struct tui *t, const struct chat_event *ev, const char *me)
+{
+	struct room *r = model__room_get(t, ev->room, 0);
+	struct line *l = NULL;
+	char label[NAME_ROOM_MAX + 2] = "";
+
+	if(r) model__room_label(r, label, sizeof(label));
+	switch(ev->kind){
+	case CHAT_EV_OP:
+		if(!r) break;
+		if(ops__apply(r, ev) && ev->op_kind && !strcmp(ev->op_kind, "topic")){
+			room_line_printf(r, LINE_INFO, "%s %s the topic%s%s", ev->user, r->topic ? "set" : "cleared",
+					r->topic ? ": " : "", r->topic ? r->topic : "");
+		}
+		break;
+	case CHAT_EV_SEQ:
+		if(r && (l = ops__find(r, ev->user, ev->id, 0)) != NULL) l->seq = ev->seq;
+		break;
+	case CHAT_EV_RECEIPT:
+		if(r && (!ev->op_kind || !strcmp(ev->op_kind, "message")) && (l = ops__find(r, me, ev->id, 0)) != NULL){
+			l->seq = ev->seq;
+		}
+		break;
+	case CHAT_EV_MENTION:
+		if(r && r != model__cur(t)){
+			r->mentions++;
+			r->mention = 1;
+			info(t, LINE_INFO, "%s mentioned you in %s: %s", ev->user, label, ev->body ? ev->body : "");
+		}
+		break;
+	case CHAT_EV_ITEM:
+		if(ev->op && !strcmp(ev->op, "search")){
+			info(t, LINE_INFO, "#%s [%ld] <%s> %s", ev->room ? ev->room : "?", ev->seq, ev->user, ev->body ? ev->body : "");
+		}else if(ev->op && !strcmp(ev->op, "bans")){
+			info(t, LINE_INFO, "  banned: %s (by %s)", ev->user, ev->text ? ev->text : "?");
+		}else{
+			info(t, LINE_INFO, "  %s has read up to [%ld]", ev->user, ev->seq);
+		}
+		break;
+	case CHAT_EV_ITEMS_END:
+		info(t, LINE_INFO, "%ld %s%s", ev->count, ev->op && !strcmp(ev->op, "search") ? "found" :
+				ev->op && !strcmp(ev->op, "bans") ? "banned in " : "members share how far they read in ",
+				ev->op && !strcmp(ev->op, "search") ? "" : label);
+		break;
+	default:
+		break;
+	}
 }
 
 static void on_connected(struct tui *t)
@@ -432,22 +563,31 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 	case CHAT_EV_MSG:
 		r = model__room_get(t, ev->room, 1);
 		if(!r || room_has(r, ev->user, ev->id)) break;
-		room_append(r, LINE_MSG, ev->seq, ev->ts, ev->user, ev->id, ev->body);
+		msg_append(r, ev);
 		member_add(r, ev->user);
 		typing_set(r, ev->user, 0);
 		if(r != model__cur(t) && strcmp(ev->user, me)){
 			r->unread++;
 			if(model__mentions(ev->body, me) || r->with[0]) r->mention = 1;
+			if(mentions_me(ev->mentions, me)) r->mentions++;
 		}else if(r == model__cur(t)){
 			chat_net_mark_read(t->net, r->name);
 		}
 		break;
+	case CHAT_EV_OP:
+	case CHAT_EV_SEQ:
+	case CHAT_EV_MENTION:
+	case CHAT_EV_ITEM:
+	case CHAT_EV_ITEMS_END:
+		apply_ops_event(t, ev, me);
+		break;
 	case CHAT_EV_RECEIPT:
+		apply_ops_event(t, ev, me);
 		r = model__room_get(t, ev->room, 0);
 		if(r == model__cur(t) && r) chat_net_mark_read(t->net, r->name);
 		break;
 	case CHAT_EV_HISTORY:
-		if(ev->tag == CHAT_TAG_SHOW_NEWEST || ev->tag == CHAT_TAG_SHOW_OLDER){
+		if(ev->tag == CHAT_TAG_SHOW_NEWEST || ev->tag == CHAT_TAG_SHOW_OLDER || ev->tag == CHAT_TAG_THREAD){
 			asked_history_add(t, ev);
 			break;
 		}
@@ -455,7 +595,7 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 		if(r) history_batch_add(r, ev);
 		break;
 	case CHAT_EV_HISTORY_END:
-		if(ev->tag == CHAT_TAG_SHOW_NEWEST || ev->tag == CHAT_TAG_SHOW_OLDER){
+		if(ev->tag == CHAT_TAG_SHOW_NEWEST || ev->tag == CHAT_TAG_SHOW_OLDER || ev->tag == CHAT_TAG_THREAD){
 			asked_history_print(t, ev);
 			break;
 		}
@@ -467,7 +607,12 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 		r = model__room_get(t, ev->room, 1);
 		if(!r) break;
 		if(ev->user) snprintf(r->with, sizeof(r->with), "%s", ev->user);
-		if(r != model__cur(t)) r->unread = ev->unread;
+		free(r->topic);
+		r->topic = ev->text && *ev->text ? strdup(ev->text) : NULL;
+		if(r != model__cur(t)){
+			r->unread = ev->unread;
+			r->mentions = ev->count;
+		}
 		else chat_net_mark_read(t->net, r->name); /* its last seq may be known now */
 		chat_net_track(t->net, r->name, 0);
 		if(!r->loaded && !r->loading_older){
@@ -544,6 +689,16 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 			info(t, LINE_INFO, "token %s revoked", ev->id ? ev->id : "?");
 		}else if(!strcmp(ev->op, "password")){
 			info(t, LINE_INFO, "password changed (%ld tokens revoked)", ev->count);
+		}else if(!strcmp(ev->op, "topic")){
+			info(t, LINE_INFO, "topic of %s set (event [%ld])", ev->room ? ev->room : "?", ev->seq);
+		}else if(!strcmp(ev->op, "role")){
+			info(t, LINE_INFO, "%s is now %s of %s", ev->user ? ev->user : "?",
+					ev->state && !strcmp(ev->state, "admin") ? "an admin" : "a member", ev->room ? ev->room : "?");
+		}else if(!strcmp(ev->op, "ban") || !strcmp(ev->op, "unban")){
+			info(t, LINE_INFO, "%sned %s in %s", ev->op, ev->user ? ev->user : "?", ev->room ? ev->room : "?");
+		}else if(!strcmp(ev->op, "prefs")){
+			info(t, LINE_INFO, "how far you have read is %s", ev->state && !strcmp(ev->state, "off")
+					? "not shared (/share-read on shares it)" : "shared with the members of your rooms");
 		}
 		break;
 	case CHAT_EV_TOKEN:

@@ -345,6 +345,9 @@ static int classify(struct db *db, const char *what, unsigned int code, const ch
 	 * conflict (at COMMIT, or a local transaction aborted by a replicated
 	 * one) the same way. */
 	if(code == ER_LOCK_DEADLOCK) return DB_RETRY;
+	/* A statement stopped by max_statement_time; inside InnoDB's full-text
+	 * lookup the stop shows as handler error 188 (HA_ERR_ABORTED_BY_USER). */
+	if(code == ER_STATEMENT_TIMEOUT || code == 188) return DB_TIMEOUT;
 	if(errno_is_gone(code)){
 		disconnect(db);
 		return DB_GONE;

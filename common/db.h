@@ -44,6 +44,8 @@ enum db_result {
 	DB_RETRY = -4,      /* the server aborted the transaction (a deadlock or a
 	                     * Galera certification conflict) and rolled it back:
 	                     * run the whole transaction again */
+	DB_TIMEOUT = -5,    /* the statement ran longer than its max_statement_time
+	                     * and was stopped; the connection is fine */
 };
 
 enum db_param_type { DB_PARAM_STR, DB_PARAM_I64, DB_PARAM_NULL };

@@ -28,6 +28,7 @@
 #define PROTO_ERR_DELETED "deleted"           /* edit of, or reaction to, a deleted message */
 #define PROTO_ERR_BAD_REACTION "bad_reaction" /* reaction empty, invalid, or with whitespace or controls */
 #define PROTO_ERR_BAD_PASSWORD "bad_password" /* password: "old" is not the current password */
+#define PROTO_ERR_BANNED "banned"             /* join/invite of a user banned from the room */
 
 /* Request ops of history-svc (chat/v1/users/{you}/req/history). */
 #define PROTO_OP_HISTORY "history"
@@ -45,6 +46,15 @@
 #define PROTO_OP_TOKENS "tokens"
 #define PROTO_OP_REVOKE_TOKEN "revoke_token"
 #define PROTO_OP_PASSWORD "password"
+/* Room moderation, read receipts and search (PROTOCOL 4.4-4.6). */
+#define PROTO_OP_TOPIC "topic"
+#define PROTO_OP_ROLE "role"
+#define PROTO_OP_BAN "ban"
+#define PROTO_OP_UNBAN "unban"
+#define PROTO_OP_BANS "bans"
+#define PROTO_OP_RECEIPTS "receipts"
+#define PROTO_OP_PREFS "prefs"
+#define PROTO_OP_SEARCH "search"
 /* Request ops of presence-svc (chat/v1/users/{you}/req/presence). */
 #define PROTO_OP_STATUS "status"
 #define PROTO_OP_ROSTER "roster"
@@ -53,6 +63,10 @@
 #define PROTO_OP_SUBSCRIBE "subscribe"
 #define PROTO_OP_SUBSCRIPTIONS "subscriptions"
 #define PROTO_OP_UNSUBSCRIBE "unsubscribe"
+
+/* Longest room topic (bytes; PROTOCOL 4.4) and search query (4.6). */
+#define PROTO_TOPIC_MAX 300
+#define PROTO_SEARCH_QUERY_MAX 200
 
 /* Largest request a service answers (bytes of payload). */
 #define PROTO_REQUEST_MAX_BYTES 4096

@@ -17,10 +17,13 @@
 #include "names.h"
 #include "outbox.h"
 #include "proto.h"
+#include "receipts.h"
 #include "replies.h"
 #include "request_db.h"
 #include "request_envelope.h"
 #include "room_admin.h"
+#include "room_moderation.h"
+#include "search.h"
 #include "timefmt.h"
 
 static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
@@ -30,7 +33,7 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	unsigned long long last_seq, read_seq;
 
 	(void)lens;
-	if(ncols != 6 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
+	if(ncols != 8 || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !cols[4]) return 0;
 	item = cJSON_CreateObject();
 	if(!item) return 1;
 	last_seq = strtoull(cols[2], NULL, 10);
@@ -42,6 +45,9 @@ static int rooms_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	cJSON_AddNumberToObject(item, "unread", (double)(last_seq > read_seq ? last_seq - read_seq : 0));
 	cJSON_AddStringToObject(item, "role", cols[4]);
 	if(cols[5]) cJSON_AddStringToObject(item, "with", cols[5]);
+	if(cols[6]) cJSON_AddStringToObject(item, "topic", cols[6]);
+	else cJSON_AddNullToObject(item, "topic");
+	cJSON_AddNumberToObject(item, "mentions", cols[7] ? (double)strtoull(cols[7], NULL, 10) : 0);
 	cJSON_AddItemToArray(rooms, item);
 	return 0;
 }
@@ -54,7 +60,10 @@ static int do_rooms(struct history_svc *svc, const char *user, const char *req_i
 	return reply_list(svc, user, PROTO_OP_ROOMS, req_id, "rooms",
 			"SELECT r.name, r.visibility, r.last_seq, COALESCE(rm.seq, 0), m.role,"
 			" IF(r.visibility = 'direct', (SELECT u2.username FROM room_members m2 JOIN users u2 ON u2.id = m2.user_id"
-			"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL)"
+			"   WHERE m2.room_id = r.id AND m2.user_id <> u.id LIMIT 1), NULL),"
+			/* Unread mentions: above the marker, of messages not deleted. */
+			" r.topic, (SELECT COUNT(*) FROM mentions mn JOIN messages mm ON mm.room_id = mn.room_id AND mm.seq = mn.seq"
+			"   WHERE mn.user_id = u.id AND mn.room_id = r.id AND mn.seq > COALESCE(rm.seq, 0) AND mm.deleted_at IS NULL)"
 			" FROM rooms r JOIN room_members m ON m.room_id = r.id JOIN users u ON u.id = m.user_id"
 			" LEFT JOIN read_markers rm ON rm.room_id = r.id AND rm.user_id = u.id"
 			" WHERE u.username = ? ORDER BY r.name",
@@ -76,6 +85,14 @@ static const struct request_op ops[] = {
 	{ PROTO_OP_TOKENS, account_tokens },
 	{ PROTO_OP_REVOKE_TOKEN, account_revoke_token },
 	{ PROTO_OP_PASSWORD, account_password },
+	{ PROTO_OP_TOPIC, room_moderation_topic },
+	{ PROTO_OP_ROLE, room_moderation_role },
+	{ PROTO_OP_BAN, room_moderation_ban },
+	{ PROTO_OP_UNBAN, room_moderation_unban },
+	{ PROTO_OP_BANS, room_moderation_bans },
+	{ PROTO_OP_RECEIPTS, receipts_list },
+	{ PROTO_OP_PREFS, receipts_prefs },
+	{ PROTO_OP_SEARCH, search_run },
 };
 
 void requests_handle(struct history_svc *svc, const char *user, const void *payload, size_t len)

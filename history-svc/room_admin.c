@@ -16,7 +16,9 @@
 #include "reply_queue.h"
 #include "outbox.h"
 #include "proto.h"
+#include "receipts.h"
 #include "replies.h"
+#include "room_moderation.h"
 
 struct room_row {
 	unsigned long long id;
@@ -133,12 +135,18 @@ int room_admin_join(struct history_svc *svc, const char *user, const char *req_i
 	struct room_row row;
 	struct db_param params[2];
 	const char *room;
+	int banned = 0;
 
 	if(read_names(svc, user, PROTO_OP_JOIN, req_id, req, &room, NULL)) return 0;
 	if(find_room(svc, room, &row) != DB_OK) return -1;
 	/* A private room answers like a missing one: it is not advertised. */
 	if(!row.found || strcmp(row.visibility, "public")){
 		reply_error(svc, user, PROTO_OP_JOIN, req_id, PROTO_ERR_NOT_FOUND, "no such public room; private rooms need an invitation");
+		return 0;
+	}
+	if(room_moderation_is_banned(svc, row.id, user, &banned) != DB_OK) return -1;
+	if(banned){
+		reply_error(svc, user, PROTO_OP_JOIN, req_id, PROTO_ERR_BANNED, "you are banned from this room");
 		return 0;
 	}
 	params[0] = DB_I64(row.id);
@@ -192,6 +200,13 @@ static int change_member(struct history_svc *svc, const char *user, const char *
 	params[0] = DB_I64(row.id);
 	params[1] = DB_STR(target);
 	if(add){
+		int banned = 0;
+
+		if(room_moderation_is_banned(svc, row.id, target, &banned) != DB_OK) return -1;
+		if(banned){
+			reply_error(svc, user, op, req_id, PROTO_ERR_BANNED, "that user is banned from the room; unban them first");
+			return 0;
+		}
 		if(db_exec(svc->db, "INSERT IGNORE INTO room_members (room_id, user_id) SELECT ?, id FROM users WHERE username = ?",
 					params, 2, NULL, NULL, &affected, NULL) != DB_OK) return -1;
 		if(affected == 0){
@@ -231,12 +246,14 @@ static int public_row(void *ud, int ncols, char **cols, unsigned long *lens)
 	cJSON *item;
 
 	(void)lens;
-	if(ncols != 3 || !cols[0] || !cols[1] || !cols[2]) return 0;
+	if(ncols != 4 || !cols[0] || !cols[1] || !cols[2]) return 0;
 	item = cJSON_CreateObject();
 	if(!item) return 1;
 	cJSON_AddStringToObject(item, "name", cols[0]);
 	cJSON_AddNumberToObject(item, "members", (double)strtoull(cols[1], NULL, 10));
 	cJSON_AddNumberToObject(item, "last_seq", (double)strtoull(cols[2], NULL, 10));
+	if(cols[3]) cJSON_AddStringToObject(item, "topic", cols[3]);
+	else cJSON_AddNullToObject(item, "topic");
 	cJSON_AddItemToArray(ud, item);
 	return 0;
 }
@@ -245,7 +262,7 @@ int room_admin_public_rooms(struct history_svc *svc, const char *user, const cha
 {
 	(void)req;
 	return reply_list(svc, user, PROTO_OP_PUBLIC_ROOMS, req_id, "rooms",
-			"SELECT r.name, (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.last_seq"
+			"SELECT r.name, (SELECT COUNT(*) FROM room_members m WHERE m.room_id = r.id), r.last_seq, r.topic"
 			" FROM rooms r WHERE r.visibility = 'public' ORDER BY r.name LIMIT 1000",
 			NULL, 0, public_row);
 }
@@ -273,6 +290,7 @@ int room_admin_read(struct history_svc *svc, const char *user, const char *req_i
 {
 	struct member_row row;
 	struct db_param params[3];
+	unsigned long long moved = 0;
 	cJSON *reply = NULL;
 	const char *room;
 	long seq;
@@ -305,7 +323,10 @@ int room_admin_read(struct history_svc *svc, const char *user, const char *req_i
 	params[2] = DB_I64(seq);
 	if(db_exec(svc->db, "INSERT INTO read_markers (room_id, user_id, seq) VALUES (?, ?, ?)"
 				" ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))",
-				params, 3, NULL, NULL, NULL, NULL) != DB_OK) goto out;
+				params, 3, NULL, NULL, &moved, NULL) != DB_OK) goto out;
+	/* The marker is stored (autocommit); a failed announcement only costs
+	 * the room one live update, which a receipts request makes up for. */
+	if(moved) receipts_marker_moved(svc, room, user, row.user_id, (unsigned long long)seq);
 	reply = reply_new(PROTO_OP_READ, req_id, 1);
 	if(!reply) goto out;
 	cJSON_AddStringToObject(reply, "room", room);

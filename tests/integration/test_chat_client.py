@@ -226,9 +226,17 @@ def test_reconnect_backoff_is_exponential_capped_and_jittered(stack):
                     if l.startswith("status reconnecting ")]
             assert len(plan) >= 15, chat.stamped[:5]
             assert [n for _, _, n in plan] == list(range(1, len(plan) + 1))
-            for (t, delay, n), (t_next, _, _) in zip(plan, plan[1:]):
+            for t, delay, n in plan:
                 assert lo // 2 <= delay <= min(hi, lo * 2 ** (n - 1)), (n, delay)
-                assert t_next - t >= delay / 1000 - 0.01, (n, delay, t_next - t)  # waited out
+            # Waited out: each line is stamped when the test's reader thread
+            # gets it, which a loaded machine delays by tens of ms now and
+            # then, so one gap can look short while the client did wait.
+            # The whole run cannot: from the first line to the last, the
+            # client must have waited every delay but the last (a client
+            # that did not wait would take ~0 s for the ~3 s of delays).
+            waited = plan[-1][0] - plan[0][0]
+            owed = sum(d for _, d, _ in plan[:-1]) / 1000
+            assert waited >= owed - 0.1, (waited, owed)
             capped = [d for _, d, n in plan if lo * 2 ** (n - 1) >= hi]
             assert max(capped) > hi // 2, capped  # the window grew to the cap
             assert len(set(capped)) >= len(capped) // 2, capped  # jittered, not one fixed delay

@@ -188,7 +188,7 @@ def test_the_readme_chatctl_commands_work(stack):
 def test_plain_mode_when_stdin_is_not_a_terminal(stack, screens):
     """README and docs/CLIENT.md: plain mode when stdin or stdout is not a
     terminal; here stdout is the terminal and stdin a pipe."""
-    alice = screens("alice", "leaf", stdin_line="/help")
+    alice = screens("alice", "leaf", stdin_line="/help", height=80)  # /help is over 30 lines
     screen = alice.wait("[chat exited 0]")
     assert "status connected" in screen, screen
     assert "help /join ROOM" in screen, screen

@@ -51,5 +51,7 @@ extern const struct test_suite wire_rules_suite;
 extern const struct test_suite metrics_suite;
 extern const struct test_suite webpush_suite;
 extern const struct test_suite tokens_suite;
+extern const struct test_suite chat_ops_suite;
+extern const struct test_suite search_suite;
 
 #endif

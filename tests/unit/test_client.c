@@ -282,7 +282,7 @@ static void proto_presence_and_typing(void)
 
 static void proto_builders_round_trip(void)
 {
-	char *msg = chat_proto_msg("m1", "a \"quoted\"\nline");
+	char *msg = chat_proto_msg_ext("m1", "a \"quoted\"\nline", 0, 0, NULL, 0);
 	char *hist = chat_proto_history("r1", "lobby", 250, 0, 17);
 	cJSON *obj = NULL;
 

@@ -44,7 +44,7 @@ bool test_check_str(const char *got, const char *want, const char *expr,
 int main(void)
 {
 	const struct test_suite *suites[] = { &common_suite, &acl_suite, &plugin_parts_suite, &send_rate_suite, &intake_log_suite,
-		&presence_suite, &client_suite, &wire_rules_suite, &metrics_suite, &webpush_suite, &tokens_suite };
+		&presence_suite, &client_suite, &wire_rules_suite, &metrics_suite, &webpush_suite, &tokens_suite, &search_suite, &chat_ops_suite };
 	unsigned long passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
