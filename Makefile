@@ -176,11 +176,12 @@ $(BUILD)/fuzz-acl-file: tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c auth-p
 		-o $@ tests/fuzz/fuzz_acl_file.c auth-plugin/acl_file.c common/file_util.c -lmosquitto
 
 # The chat rules (acl_chat_decide) on a fixed snapshot, with invariants.
-$(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin/snapshot.c common/topics.c common/names.c
+$(BUILD)/fuzz-chat-acl: tests/fuzz/fuzz_chat_acl.c auth-plugin/acl.c auth-plugin/snapshot.c common/topics.c common/names.c \
+		common/token.c
 	@mkdir -p $(BUILD)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -DPLUGIN_ALLOC_LIBC \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ $^
+		-o $@ $^ -lcrypto
 
 # presence-svc's connection-event parser and the state machine it feeds.
 FUZZ_CONN_EVENT_SRC := tests/fuzz/fuzz_conn_event.c presence-svc/conn_event.c \

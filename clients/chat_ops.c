@@ -28,9 +28,16 @@ const char *ops_payload_kind(const void *json)
 {
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(json, "kind");
 
+	static const char *const known[] = { "message", "edit", "delete", "react", "unreact", "topic" };
+
 	if(!kind) return "message";
 	if(!cJSON_IsString(kind) || !kind->valuestring || member_count(json, "kind") > 1) return NULL;
-	return kind->valuestring;
+	/* A kind this client does not know is ignored (PROTOCOL 7), never
+	 * shown as something else. */
+	for(size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++){
+		if(!strcmp(kind->valuestring, known[i])) return known[i];
+	}
+	return NULL;
 }
 
 /* The reaction rule (room_msg.h); nothing to free. */

@@ -58,7 +58,11 @@ static void on_event(void *ctx, const struct chat_event *ev)
 		check(name_room_valid(ev->room) && name_msgid_valid(ev->id) && ev->seq > 0);
 		break;
 	case CHAT_EV_HISTORY:
-		check(name_room_valid(ev->room) && name_user_valid(ev->user) && body_ok(ev->body) && ev->ts && ev->seq > 0);
+		/* A message meets the body rule; an event's entry and a deleted
+		 * message's tombstone carry body "" (PROTOCOL 4.1). */
+		check(name_room_valid(ev->room) && name_user_valid(ev->user) && ev->ts && ev->seq > 0 && ev->op_kind && ev->body);
+		check(body_ok(ev->body) || strcmp(ev->op_kind, "message") || ev->deleted_by);
+		check(!strcmp(ev->op_kind, "message") || !*ev->body);
 		st->history_lines++;
 		break;
 	case CHAT_EV_HISTORY_END:
