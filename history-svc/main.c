@@ -33,10 +33,11 @@ static volatile sig_atomic_t stop_requested;
  * quiet for a second (MQTTAsync_cycle: a poll of 1,000 ms that times out,
  * then MQTTAsync_sleep(100)); a request arriving then waits up to 100 ms
  * (the p99.9 of docs/BENCHMARKS.md (5)). So the main thread publishes a
- * QoS 0 "wake" to a topic of this instance's own, outside the chat tree,
- * every WAKE_MS, and the socket is never quiet that long. */
+ * QoS 0 "wake" to a topic of this instance's own (docs/PROTOCOL.md 2:
+ * chat/v1/sys/wake/{client id}, services only, no bridge carries it) every
+ * WAKE_MS, and the socket is never quiet that long. */
 #define WAKE_MS 400
-#define WAKE_TOPIC_FMT "history-svc/%s/wake"
+#define WAKE_TOPIC_FMT TOPIC_PREFIX "/sys/wake/%s"
 
 static void on_signal(int sig)
 {
