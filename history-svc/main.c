@@ -214,7 +214,8 @@ int main(int argc, char **argv)
 		pthread_mutex_lock(&svc.lock);
 		if(clock_mono_ms() - last_wake >= WAKE_MS){
 			last_wake = clock_mono_ms();
-			mqtt_pub_send(svc.out, wake_topic, "", 0, 0, false);
+			/* While the broker is away, one warning per 10 s, not per wake. */
+			if(mqtt_pub_send(svc.out, wake_topic, "", 0, 0, false)) last_wake += 10000;
 		}
 		reply_queue_flush(&svc);
 		if(time(NULL) - last_report >= 60){
