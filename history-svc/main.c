@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "committer.h"
 #include "config.h"
 #include "history.h"
@@ -28,16 +29,23 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* Paho 1.3's receive thread sleeps 100 ms whenever its socket has been
+ * quiet for a second (MQTTAsync_cycle: a poll of 1,000 ms that times out,
+ * then MQTTAsync_sleep(100)); a request arriving then waits up to 100 ms
+ * (the p99.9 of docs/BENCHMARKS.md (5)). So the main thread publishes a
+ * QoS 0 "wake" to a topic of this instance's own (docs/PROTOCOL.md 2:
+ * chat/v1/sys/wake/{client id}, services only, no bridge carries it) every
+ * WAKE_MS, and the socket is never quiet that long. */
+#define WAKE_MS 400
+#define WAKE_TOPIC_FMT TOPIC_PREFIX "/sys/wake/%s"
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
 }
 
-static const char *const subscriptions[] = {
-	TOPIC_PREFIX "/rooms/+/msg/+",
-	TOPIC_PREFIX "/users/+/req/history",
-};
+static char wake_topic[NAME_MSGID_MAX + 32];
 
 /* On Paho's receive thread. Returning 0 keeps the message for later. */
 static int on_message(void *ud, const char *topic, const void *payload, size_t len)
@@ -48,6 +56,7 @@ static int on_message(void *ud, const char *topic, const void *payload, size_t l
 	struct room_msg_refusal why;
 	int handled = 1;
 
+	if(!strcmp(topic, wake_topic)) return 1;
 	switch(topic_parse(topic, &parts)){
 	case TOPIC_ROOM_MSG:
 		if(room_msg_check(&svc->intake_limits, payload, len, &checked, &why) == 0){
@@ -128,6 +137,8 @@ int main(int argc, char **argv)
 	struct history_svc svc;
 	struct mqtt_durable_opts mopts;
 	struct sigaction sa;
+	const char *subscriptions[3];
+	long long last_wake = 0;
 	time_t last_report = time(NULL);
 	time_t last_retention = time(NULL);
 	char err[512];
@@ -163,6 +174,10 @@ int main(int argc, char **argv)
 	mopts.username = svc.cfg.mqtt.username;
 	mopts.password = svc.cfg.mqtt.password;
 	mopts.persistence_dir = svc.cfg.persistence_dir;
+	snprintf(wake_topic, sizeof(wake_topic), WAKE_TOPIC_FMT, svc.cfg.mqtt.client_id);
+	subscriptions[0] = TOPIC_PREFIX "/rooms/+/msg/+";
+	subscriptions[1] = TOPIC_PREFIX "/users/+/req/history";
+	subscriptions[2] = wake_topic;
 	mopts.subscriptions = subscriptions;
 	mopts.subscription_count = (int)(sizeof(subscriptions) / sizeof(subscriptions[0]));
 	{
@@ -197,6 +212,11 @@ int main(int argc, char **argv)
 	while(!stop_requested){
 		usleep(100 * 1000);
 		pthread_mutex_lock(&svc.lock);
+		if(clock_mono_ms() - last_wake >= WAKE_MS){
+			last_wake = clock_mono_ms();
+			/* While the broker is away, one warning per 10 s, not per wake. */
+			if(mqtt_pub_send(svc.out, wake_topic, "", 0, 0, false)) last_wake += 10000;
+		}
 		reply_queue_flush(&svc);
 		if(time(NULL) - last_report >= 60){
 			last_report = time(NULL);

@@ -35,6 +35,7 @@ static const int chunk_rows[] = { 56, 16, 4, 1 };
 
 static char *insert_sql[CHUNK_KINDS];
 static char *lookup_sql[CHUNK_KINDS];
+static char *sender_sql[CHUNK_KINDS];
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
 /* Fills out[k] with head followed by chunk_rows[k] copies of term joined by
@@ -64,6 +65,7 @@ static void build_sql(void)
 	build_repeated("SELECT room_id, sender_id, msg_id, seq, " TIMEFMT_SQL("created_at")
 			" FROM messages FORCE INDEX (messages_client_id) WHERE ",
 			"(room_id = ? AND sender_id = ? AND msg_id = ?)", " OR ", lookup_sql);
+	build_repeated("SELECT id, username FROM users WHERE ", "username = ?", " OR ", sender_sql);
 }
 
 /* A room or a sender met in the batch. */
@@ -115,6 +117,58 @@ static int first_two_u64(void *ud, int ncols, char **cols, unsigned long *lens)
 		key->found = true;
 	}
 	return 1;
+}
+
+/* A user row of a sender lookup: its id goes to the sender of that name. */
+static int sender_row(void *ud, int ncols, char **cols, unsigned long *lens)
+{
+	struct batch_key **senders = ud;
+	struct batch_key *key = NULL;
+
+	(void)lens;
+	if(ncols != 2 || !cols[0] || !cols[1]) return 0;
+	HASH_FIND_STR(*senders, cols[1], key);
+	if(key){
+		key->id = strtoull(cols[0], NULL, 10);
+		key->found = true;
+	}
+	return 0;
+}
+
+/* Finds the user ids of the batch's senders, up to CHUNK_MAX per statement
+ * (one round trip per sender cost the batch up to 200 of them). A sender
+ * the rows do not name exactly (a collation that folds case) is looked up
+ * alone, as it always was. Returns a db_result. */
+static int senders_find(struct db *db, struct batch_key **senders)
+{
+	int count = (int)HASH_COUNT(*senders);
+	struct batch_key **keys = calloc((size_t)count + 1, sizeof(*keys));
+	struct db_param params[CHUNK_MAX];
+	int done = 0, i = 0;
+	int rc = DB_ERROR;
+
+	if(!keys) goto out;
+	for(struct batch_key *key = *senders; key; key = key->hh.next) keys[i++] = key;
+	while(done < count){
+		int k = 0;
+
+		while(chunk_rows[k] > count - done) k++;
+		if(!sender_sql[k]) goto out;
+		for(int r = 0; r < chunk_rows[k]; r++) params[r] = DB_STR(keys[done + r]->name);
+		rc = db_exec(db, sender_sql[k], params, chunk_rows[k], sender_row, senders, NULL, NULL);
+		if(rc != DB_OK) goto out;
+		done += chunk_rows[k];
+	}
+	for(i = 0; i < count; i++){
+		if(keys[i]->found) continue;
+		params[0] = DB_STR(keys[i]->name);
+		rc = db_exec(db, "SELECT id, 0 FROM users WHERE username = ?", params, 1, first_two_u64, keys[i], NULL, NULL);
+		if(rc != DB_OK) goto out;
+	}
+	rc = DB_OK;
+out:
+	free(keys);
+	return rc;
 }
 
 /* A message's place in the unique key (room id, sender id, client id). */
@@ -362,11 +416,8 @@ int store_batch(struct db *db, struct intake_msg *const *msgs, int n, struct sto
 				params, 1, first_two_u64, key, NULL, NULL);
 		if(rc != DB_OK) goto out;
 	}
-	for(key = senders; key; key = key->hh.next){
-		params[0] = DB_STR(key->name);
-		rc = db_exec(db, "SELECT id, 0 FROM users WHERE username = ?", params, 1, first_two_u64, key, NULL, NULL);
-		if(rc != DB_OK) goto out;
-	}
+	rc = senders_find(db, &senders);
+	if(rc != DB_OK) goto out;
 	timefmt_now(ts_iso, ts_sql);
 	for(int i = 0; i < n; i++){
 		struct batch_key *room = NULL, *sender = NULL;

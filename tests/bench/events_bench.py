@@ -62,7 +62,11 @@ class Stack:
         self.hub = free_port()
         self.env = dict(os.environ, CHAT_VAR=self.var, CHAT_BUILD=BUILD, CHAT_DB_PORT=str(free_port()),
                         CHAT_HUB_PORT=str(self.hub), CHAT_LEAF_PORT=str(free_port()), CHAT_LOG_LEVEL="info",
-                        CHAT_HUB_WS_PORT=str(free_port()), CHAT_LEAF_WS_PORT=str(free_port()))
+                        CHAT_HUB_WS_PORT=str(free_port()), CHAT_LEAF_WS_PORT=str(free_port()),
+                        # Pages are asked back to back, far above the plugin's default
+                        # request limit (50/s, burst 300): raised as bench.py does.
+                        CHAT_PLUGIN_OPTS="request_rate 1000000;request_burst 1000000;"
+                                         "send_rate 1000000;send_burst 1000000")
         self.socket = os.path.join(self.var, "db/mariadb.sock")
         self.password = "pw-" + uuid.uuid4().hex
 
