@@ -11,6 +11,7 @@ a reader would check is asserted: "ok": true with the documented fields,
 or the documented error, and shown output lines with the same keys (times,
 ids and seqs may differ).
 """
+import base64
 import json
 import os
 import re
@@ -137,7 +138,7 @@ class World:
         fresh_room(stack, u("alice"), u("bob"), name=u("lobby"))
         self.inbox = {n: Sub(f"mosquitto_sub -h 127.0.0.1 -p {stack.port('hub')} -u {u(n)} -P '{self.pw[n]}' "
                              f"-q 1 -v -t chat/v1/users/{u(n)}/inbox", self.env())
-                      for n in ("alice", "bob", "carol")}
+                      for n in ("alice", "bob", "carol", "mallory")}
 
     def env(self):
         env = dict(os.environ)
@@ -324,7 +325,6 @@ def test_4_5_presence(world):
 
 
 def b64url(b):
-    import base64
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
@@ -379,7 +379,8 @@ def test_4_7_account_and_tokens(world):
 def test_4_8_receipts_prefs(world):
     sec = section("4.8")
     for req, cell in table_requests(sec):
-        ok(world.request("alice" if req["op"] == "receipts" else "carol", req), reply_keys(cell))
+        # prefs by mallory, who is in no room the other examples read.
+        ok(world.request("alice" if req["op"] == "receipts" else "mallory", req), reply_keys(cell))
     text = blocks(sec, "sh")[0]
     world.sh(text)
     assert ok(world.reply("bob", "p1", "prefs"))["share_read"] is False
@@ -404,3 +405,36 @@ def test_4_9_search(world):
     world.sh(blocks(sec, "sh")[0])
     got = ok(world.reply("bob", "s1", "search"))
     same_shape({k: v for k, v in expected.items() if k != "req_id"}, got)
+
+
+def test_3_8_meta_topic(world):
+    """3.8: bob's mosquitto_sub on the lobby's meta topic shows the topic
+    an admin sets and the read marker a sharing member moves to it."""
+    text = blocks(section("3.8"), "sh")[0]
+    shown = [json.loads(loc(line.split(" ", 1)[1])) for line in re.findall(r"^# (chat/v1/.*)$", text, re.M)]
+    assert [d["type"] for d in shown] == ["topic", "read"]
+    topic, read = shown
+    for cmd in (("member", "role", u("lobby"), topic["by"], "admin"), ("member", "add", u("lobby"), read["user"])):
+        r = world.stack.chatctl(*cmd)
+        assert r.returncode == 0, r.stderr
+    world.stack.sync_auth()
+    meta = Sub(world.cmd(re.search(r"^mosquitto_sub .*$", text, re.M).group(0)), world.env())
+    try:
+        by, reader = topic["by"][:-len(SFX) - 1], read["user"][:-len(SFX) - 1]
+        set_ = ok(world.request(by, {"op": "topic", "room": "lobby", "topic": topic["topic"]}))
+        ok(world.request(reader, {"op": "read", "room": "lobby", "seq": set_["seq"]}))
+        got = meta.expect(lambda t, d: d.get("type") == "topic", "topic announcement")[1]
+        same_shape(topic, got, "topic")
+        assert (got["by"], got["topic"], got["seq"]) == (topic["by"], topic["topic"], set_["seq"])
+        got = meta.expect(lambda t, d: d.get("type") == "read", "read announcement")[1]
+        same_shape(read, got, "read")
+        assert (got["user"], got["seq"]) == (read["user"], set_["seq"])
+    finally:
+        meta.close()
+
+
+def test_every_sh_example_is_run():
+    """A new ```sh example elsewhere in PROTOCOL.md must get a test here."""
+    heads = re.split(r"^(#{2,3} [\d.]+)[ .]", DOC, flags=re.M)
+    with_sh = {heads[i].split()[1].rstrip(".") for i in range(1, len(heads), 2) if blocks(heads[i + 1], "sh")}
+    assert with_sh == {"3.1", "3.8", "4.4", "4.8", "4.9", "5"}
