@@ -271,6 +271,21 @@ def test_3_payload_examples(world):
         sub.close()
 
 
+def test_3_3_and_4_error_examples(world):
+    """The error payloads shown in 3.3 (a body that is not UTF-8) and 4 (history of a room you are not in)."""
+    expected = json.loads(blocks(section("3.3"), "json")[0])
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(world.stack.port("leaf")), "-u", u("alice"),
+                    "-P", world.pw["alice"], "-q", "1", "-t", f"chat/v1/rooms/{u('lobby')}/msg/{u('alice')}",
+                    "-m", b'{"id":"bad-utf8","body":"\xff"}'], check=True, timeout=WAIT_S)
+    got = world.receipt("alice", "bad-utf8")
+    same_shape(expected, got, "3.3 error")
+    assert (got["type"], got["code"], got["room"]) == ("error", expected["code"], u("lobby"))
+    expected = json.loads(blocks(section("4"), "json")[0])
+    got = world.request("alice", {"op": expected["op"], "room": "no-such-room"})
+    same_shape(expected, got, "4 error")
+    assert got["ok"] is False and got["error"]["code"] == expected["error"]["code"]
+
+
 def test_4_1_to_4_3_history_rooms_read(world):
     """4.1-4.3: history (before 120), rooms, read up to 121 in a lobby of 121 messages."""
     last = world.send("alice", "lobby", [(f"fill{i}", f"fill {i}") for i in range(130)])
