@@ -416,3 +416,26 @@ def test_full_screen_counts_a_mention_once_live_and_after_catch_up_until_the_roo
         probe.close()
         drop_room(stack, room)
         drop_room(stack, home)
+
+
+def test_full_screen_more_shows_the_next_page_of_a_search(stack):
+    from test_chat_tui import Tui
+    room = fresh_room(stack, "alice", "bob", prefix="tsr")
+    word = "w" + uuid.uuid4().hex[:8]
+    bob = start(stack, "bob", "hub", room)
+    alice = Tui(stack, "alice", "leaf", room=room)
+    try:
+        for i in range(21):
+            bob.send(f"item{i} {word}")
+            receipt_seq(bob, room)
+        alice.wait(f"<bob> item20 {word}")
+        alice.type(f"/search {word}")
+        alice.wait("20 found (/more: the next page)")
+        alice.type("/more")
+        screen = alice.wait("-- 1 found")
+        assert f"#{room} [" in screen and f"<bob> item0 {word}" in screen, screen
+        assert "1 found (/more" not in screen, screen
+    finally:
+        alice.close()
+        assert bob.quit() == 0
+        drop_room(stack, room)
