@@ -420,8 +420,10 @@ static void asked_history_print(struct tui *t, const struct chat_event *ev)
 					: "%zu older message%s of %s:", t->nasked, s, label);
 		}
 		for(size_t i = 0; i < t->nasked && !room_reserve(r, 1); i++){
+			/* The room's line owns text and reactions from here on. */
 			r->lines[r->nlines++] = t->asked[i];
 			t->asked[i].text = NULL;
+			t->asked[i].reactions = NULL;
 			if(r->scroll > 0) r->scroll++;
 		}
 		room_line_printf(r, LINE_INFO, "end of history of %s (%zu message%s)", label, t->nasked, s);
