@@ -215,6 +215,7 @@ static const struct chat_cmd commands[] = {
 	{ "/seen", ": how far each member of the current room has read (those who share it)", 0, 0, cmd_ops_seen, 0 },
 	{ "/share-read", "[on|off]: let members see how far you have read (default on); no argument: show it", 0, 1, cmd_ops_share_read, 0 },
 	{ "/search", "[#ROOM] WORDS: search your rooms (or ROOM) for WORDS, newest first", 0, TEXT_ARG, cmd_ops_search, 1 },
+	{ "/more", ": the next page of results of the last /search", 0, 0, cmd_ops_more, 0 },
 	{ "/tokens", ": list your login tokens (id, label, created, last used, expiry, scope)", 0, 0, cmd_tokens, 0 },
 	{ "/revoke", "ID: revoke your login token ID (its connections close)", 1, 1, cmd_revoke, 0 },
 	{ "/password", "OLD NEW [revoke]: change your password (and revoke all your tokens)", 2, 3, cmd_password, 0 },

@@ -173,3 +173,9 @@ enum chat_cmd_result cmd_ops_search(const struct cmd_call *call)
 	chat_net_search(call->net, len ? room : NULL, query);
 	return CHAT_CMD_OK;
 }
+
+enum chat_cmd_result cmd_ops_more(const struct cmd_call *call)
+{
+	chat_net_search_more(call->net);
+	return CHAT_CMD_OK;
+}

@@ -1,6 +1,6 @@
 /* chat_cmd_ops.h: the commands of message operations (/edit, /delete,
  * /react, /unreact, /reply, /thread, /topic, /op, /deop, /ban, /unban,
- * /bans, /seen, /share-read, /search), called from chat_cmd.c's table
+ * /bans, /seen, /share-read, /search, /more), called from chat_cmd.c's table
  * (nothing here calls chat_cmd.c). */
 #ifndef CHAT_CMD_OPS_H
 #define CHAT_CMD_OPS_H
@@ -32,5 +32,6 @@ enum chat_cmd_result cmd_ops_bans(const struct cmd_call *call);
 enum chat_cmd_result cmd_ops_seen(const struct cmd_call *call);
 enum chat_cmd_result cmd_ops_share_read(const struct cmd_call *call);
 enum chat_cmd_result cmd_ops_search(const struct cmd_call *call);
+enum chat_cmd_result cmd_ops_more(const struct cmd_call *call);
 
 #endif

@@ -214,8 +214,15 @@ int chat_net_room_list(struct chat_net *net, const char *op);
 /* Sets (share 0 or 1) or reads (share < 0) the read-receipt preference. */
 int chat_net_prefs(struct chat_net *net, int share);
 
-/* Searches the rooms one is a member of (room NULL) or room for query. */
+/* Searches the rooms one is a member of (room NULL) or room for query;
+ * the search is remembered for chat_net_search_more. Returns 0, or -1
+ * after an error event. */
 int chat_net_search(struct chat_net *net, const char *room, const char *query);
+
+/* Asks for the next page of the last search (its reply's "next"). Returns
+ * 0, or -1 after an error event ("usage": no search yet, or it has no
+ * more pages). */
+int chat_net_search_more(struct chat_net *net);
 
 /* Disconnects cleanly, giving in-flight publishes up to timeout_ms to
  * complete, and stops reconnecting. CHAT_EV_CLOSED follows (at once when

@@ -166,6 +166,9 @@ static void sink_emit(void *ctx, const struct chat_event *ev)
 	case CHAT_EV_ROOMS_END:
 		if(ev->tag == CHAT_TAG_LEARN) return;
 		break;
+	case CHAT_EV_ITEMS_END:
+		if(ev->op && !strcmp(ev->op, "search")) msgops__search_end(net, ev);
+		break;
 	case CHAT_EV_REPLY:
 		if(ev->tag == CHAT_TAG_JOIN && ev->room) rooms__track(net, ev->room, 1);
 		if(ev->tag == CHAT_TAG_LEAVE && ev->room) rooms__untrack(net, ev->room);

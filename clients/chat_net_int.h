@@ -44,6 +44,8 @@
 #define NET_SEEN_MAX 2048       /* (sender, id) pairs remembered per room */
 #define NET_MAX_BUFFERED 1000   /* messages Paho queues while disconnected */
 #define MSG_KEY_MAX (NAME_ROOM_MAX + 1 + 2 * CHAT_MSGID_BYTES + 1) /* "room/id" */
+#define CHAT_SEARCH_MAX 200      /* bytes of a search query (docs/PROTOCOL.md 4.9) */
+#define CHAT_SEARCH_NEXT_MAX 256 /* bytes of a search reply's "next" kept for /more */
 
 enum op_kind { OP_PUBLISH, OP_SUBSCRIBE_ALL, OP_JOIN };
 
@@ -175,7 +177,15 @@ struct chat_net {
 	char dm_text[CHAT_BODY_MAX + 1];
 	char thread_room[NAME_ROOM_MAX + 1]; /* /thread: replies typed in this room go to */
 	long thread_root;                    /* this thread (0: none) */
+	char search_query[CHAT_SEARCH_MAX + 1]; /* the last /search, for /more ("" : none) */
+	char search_room[NAME_ROOM_MAX + 1];    /* its room, or "" for all one's rooms */
+	char search_next[CHAT_SEARCH_NEXT_MAX + 1]; /* its reply's "next" ("": no more pages) */
 };
+
+/* ---- chat_net_msgops.c ---- */
+/* The end of a search reply (CHAT_EV_ITEMS_END, op "search"): keeps its
+ * "next" for chat_net_search_more (takes the lock). */
+void msgops__search_end(struct chat_net *net, const struct chat_event *ev);
 
 /* ---- chat_net_events.c ---- */
 void net__lock(struct chat_net *net);

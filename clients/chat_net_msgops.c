@@ -170,5 +170,44 @@ int chat_net_search(struct chat_net *net, const char *room, const char *query)
 		return -1;
 	}
 	if(new_req_id(net, req_id)) return -1;
+	net__lock(net);
+	/* A query too long to keep is refused by history-svc (too_large). */
+	snprintf(net->search_query, sizeof(net->search_query), "%s", strlen(query) < sizeof(net->search_query) ? query : "");
+	snprintf(net->search_room, sizeof(net->search_room), "%s", room ? room : "");
+	net->search_next[0] = '\0';
+	net__unlock(net);
 	return send_request(net, req_id, chat_proto_search(req_id, query, room, NULL), room, CHAT_TAG_NONE);
+}
+
+/* The next page of the last search; see chat_net.h. */
+int chat_net_search_more(struct chat_net *net)
+{
+	char req_id[2 * CHAT_REQID_BYTES + 1];
+	char query[CHAT_SEARCH_MAX + 1], room[NAME_ROOM_MAX + 1], next[CHAT_SEARCH_NEXT_MAX + 1];
+
+	net__lock(net);
+	snprintf(query, sizeof(query), "%s", net->search_query);
+	snprintf(room, sizeof(room), "%s", net->search_room);
+	snprintf(next, sizeof(next), "%s", net->search_next);
+	net->search_next[0] = '\0'; /* one request per page */
+	net__unlock(net);
+	if(!query[0]){
+		chat_net_error(net, "usage", "/more: no search to continue (/search WORDS first)");
+		return -1;
+	}
+	if(!next[0]){
+		chat_net_error(net, "usage", "/more: no more results for \"%.70s\"", query);
+		return -1;
+	}
+	if(new_req_id(net, req_id)) return -1;
+	return send_request(net, req_id, chat_proto_search(req_id, query, room[0] ? room : NULL, next),
+			room[0] ? room : NULL, CHAT_TAG_NONE);
+}
+
+void msgops__search_end(struct chat_net *net, const struct chat_event *ev)
+{
+	net__lock(net);
+	snprintf(net->search_next, sizeof(net->search_next), "%s",
+			ev->text && strlen(ev->text) < sizeof(net->search_next) ? ev->text : "");
+	net__unlock(net);
 }

@@ -169,6 +169,7 @@ static void draw_messages(struct tui *t, int top, int bottom, int x, int width)
 		height--;
 	}
 	skip_rows = r->scroll;
+	ops__seen_mark(r, me); /* where "seen by" goes */
 	/* From the newest line up, until the pane is full. */
 	for(size_t i = r->nlines; i-- > 0 && y > top;){
 		int rows = draw__line_rows(r, &r->lines[i], width, buf, sizeof(buf));

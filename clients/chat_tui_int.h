@@ -52,6 +52,12 @@ struct line {
 	char *reactions;            /* "R:COUNT:u1,u2 ..." (chat_event.reactions), or NULL */
 };
 
+/* How far a member who shares it has read (docs/PROTOCOL.md 4.8). */
+struct reader {
+	char user[NAME_USER_MAX + 1];
+	long seq;
+};
+
 struct typist {
 	char user[NAME_USER_MAX + 1];
 	time_t until;
@@ -78,6 +84,9 @@ struct room {
 	struct typist typing[TYPING_MAX];
 	char *topic;                    /* the room's topic, or NULL */
 	long mentions;                  /* unread messages that mention us */
+	struct reader readers[MEMBERS_MAX]; /* read markers of others, live and from /seen */
+	size_t nreaders;
+	long seen_at;                   /* seq of our newest message: "seen by" shows under it, or 0 */
 };
 
 struct user {
@@ -152,7 +161,8 @@ void model__free(struct tui *t);
 /* ---- chat_tui_ops.c ---- */
 /* The text of a message line as shown, into buf (len bytes): the quoted
  * message (from r's lines), "HH:MM [SEQ] <sender> text (edited)" or the
- * tombstone, reactions, a thread root's replies, on rows of their own. */
+ * tombstone, reactions, a thread root's replies, and under our newest
+ * message who has read it ("seen by"), on rows of their own. */
 void ops__line_text(const struct room *r, const struct line *l, char *buf, size_t len);
 /* Copies the operation state of a message event (CHAT_EV_MSG or
  * CHAT_EV_HISTORY) into line l. */
@@ -162,6 +172,11 @@ void ops__line_state(struct line *l, const struct chat_event *ev);
 int ops__apply(struct room *r, const struct chat_event *ev);
 /* The line of sender's message id (or, id NULL, of seq) in r, or NULL. */
 struct line *ops__find(struct room *r, const char *sender, const char *id, long seq);
+/* Notes that user (not me) has read room r up to seq (a live read marker,
+ * or an item of a /seen reply). */
+void ops__reader_set(struct room *r, const char *user, long seq, const char *me);
+/* Finds our newest message in r, under which "seen by" shows (seen_at). */
+void ops__seen_mark(struct room *r, const char *me);
 /* Frees what line l holds for operations. */
 void ops__line_clear(struct line *l);
 /* Changes user's reaction in *reactions (a string as in struct line;

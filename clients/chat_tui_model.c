@@ -420,8 +420,10 @@ static void asked_history_print(struct tui *t, const struct chat_event *ev)
 					: "%zu older message%s of %s:", t->nasked, s, label);
 		}
 		for(size_t i = 0; i < t->nasked && !room_reserve(r, 1); i++){
+			/* The room's line owns text and reactions from here on. */
 			r->lines[r->nlines++] = t->asked[i];
 			t->asked[i].text = NULL;
+			t->asked[i].reactions = NULL;
 			if(r->scroll > 0) r->scroll++;
 		}
 		room_line_printf(r, LINE_INFO, "end of history of %s (%zu message%s)", label, t->nasked, s);
@@ -493,8 +495,9 @@ static void apply_ops_event(struct tui *t, const struct chat_event *ev, const ch
 		}
 		break;
 	case CHAT_EV_MENTION:
+		/* Counted with its message (a followed room's messages all come
+		 * here, live or caught up): this notice only tells where. */
 		if(r && r != model__cur(t)){
-			r->mentions++;
 			r->mention = 1;
 			info(t, LINE_INFO, "%s mentioned you in %s: %s", ev->user, label, ev->body ? ev->body : "");
 		}
@@ -506,12 +509,19 @@ static void apply_ops_event(struct tui *t, const struct chat_event *ev, const ch
 			info(t, LINE_INFO, "  banned: %s (by %s)", ev->user, ev->text ? ev->text : "?");
 		}else{
 			info(t, LINE_INFO, "  %s has read up to [%ld]", ev->user, ev->seq);
+			if(r) ops__reader_set(r, ev->user, ev->seq, me);
 		}
 		break;
+	case CHAT_EV_READ:
+		if(r) ops__reader_set(r, ev->user, ev->seq, me);
+		break;
 	case CHAT_EV_ITEMS_END:
-		info(t, LINE_INFO, "%ld %s%s", ev->count, ev->op && !strcmp(ev->op, "search") ? "found" :
-				ev->op && !strcmp(ev->op, "bans") ? "banned in " : "members share how far they read in ",
-				ev->op && !strcmp(ev->op, "search") ? "" : label);
+		if(ev->op && !strcmp(ev->op, "search")){
+			info(t, LINE_INFO, "%ld found%s", ev->count, ev->text ? " (/more: the next page)" : "");
+			break;
+		}
+		info(t, LINE_INFO, "%ld %s%s", ev->count, ev->op && !strcmp(ev->op, "bans") ? "banned in " :
+				"members share how far they read in ", label);
 		break;
 	default:
 		break;
@@ -579,6 +589,7 @@ void model__apply(struct tui *t, const struct chat_event *ev)
 	case CHAT_EV_MENTION:
 	case CHAT_EV_ITEM:
 	case CHAT_EV_ITEMS_END:
+	case CHAT_EV_READ:
 		apply_ops_event(t, ev, me);
 		break;
 	case CHAT_EV_RECEIPT:

@@ -14,6 +14,7 @@
 #include "chat_cmd.h"
 
 #define QUOTE_BYTES 60          /* of the quoted message's first row */
+#define SEEN_NAMES 5            /* readers named in "seen by"; more are counted */
 
 struct line *ops__find(struct room *r, const char *sender, const char *id, long seq)
 {
@@ -80,6 +81,24 @@ static void reactions_text(const char *reactions, char *buf, size_t len, size_t 
 	}
 }
 
+/* "seen by bob, carol" (and "+N" past SEEN_NAMES): the members whose
+ * read marker is at seq or past it; nothing when none is. */
+static void seen_text(const struct room *r, long seq, char *buf, size_t len, size_t *used)
+{
+	size_t named = 0, more = 0;
+
+	for(size_t i = 0; i < r->nreaders; i++){
+		if(r->readers[i].seq < seq) continue;
+		if(named == SEEN_NAMES){
+			more++;
+			continue;
+		}
+		add(buf, len, used, "%s%s", named ? ", " : "\n      seen by ", r->readers[i].user);
+		named++;
+	}
+	if(more) add(buf, len, used, " +%zu", more);
+}
+
 void ops__line_text(const struct room *r, const struct line *l, char *buf, size_t len)
 {
 	char seq[24] = "";
@@ -118,6 +137,34 @@ void ops__line_text(const struct room *r, const struct line *l, char *buf, size_
 	}
 	if(l->replies > 0){
 		add(buf, len, &used, "\n      %ld repl%s: /thread %ld", l->replies, l->replies == 1 ? "y" : "ies", l->seq);
+	}
+	if(r && l->seq > 0 && l->seq == r->seen_at) seen_text(r, l->seq, buf, len, &used);
+}
+
+void ops__reader_set(struct room *r, const char *user, long seq, const char *me)
+{
+	size_t i = 0;
+
+	if(!user || !strcmp(user, me)) return;
+	while(i < r->nreaders && strcmp(r->readers[i].user, user)) i++;
+	if(i == r->nreaders){
+		if(r->nreaders == MEMBERS_MAX) return;
+		snprintf(r->readers[i].user, sizeof(r->readers[i].user), "%s", user);
+		r->nreaders++;
+	}
+	r->readers[i].seq = seq;
+}
+
+void ops__seen_mark(struct room *r, const char *me)
+{
+	r->seen_at = 0;
+	for(size_t i = r->nlines; i-- > 0;){
+		const struct line *l = &r->lines[i];
+
+		if((l->kind == LINE_MSG || l->kind == LINE_EMOTE) && l->seq > 0 && !l->deleted_by[0] && !strcmp(l->sender, me)){
+			r->seen_at = l->seq;
+			return;
+		}
 	}
 }
 

@@ -273,3 +273,169 @@ def test_catch_up_after_a_reconnect_applies_the_stored_events_in_order(stack):
     finally:
         assert bob.quit() == 0
         drop_room(stack, room)
+
+
+def test_more_fetches_the_next_page_of_the_last_search(stack):
+    room = fresh_room(stack, "alice", "bob", prefix="srch")
+    word = "w" + uuid.uuid4().hex[:8]
+    bob = start(stack, "bob", "hub", room)
+    try:
+        bob.send("/more")
+        assert bob.expect("error ").startswith("error usage"), "no search to continue yet"
+        seqs = []
+        for i in range(25):
+            bob.send(f"note{i} {word}")
+            seqs.append(receipt_seq(bob, room))
+        # A page holds 20 (history-svc's default); its end gives the cursor.
+        bob.send(f"/search #{room} {word}")
+        page1 = [bob.expect(f"found {room} ") for _ in range(20)]
+        end = bob.expect("search-end ").split()
+        assert end[1] == "20" and end[2] != "-", end
+        bob.send("/more")
+        page2 = [bob.expect(f"found {room} ") for _ in range(5)]
+        assert bob.expect("search-end ") == "search-end 5 -"
+        found = [int(line.split()[2]) for line in page1 + page2]
+        assert found == sorted(seqs, reverse=True), found  # every one once, newest first
+        # The last page had no next: /more says so.
+        bob.send("/more")
+        assert bob.expect("error ").startswith("error usage")
+    finally:
+        assert bob.quit() == 0
+        drop_room(stack, room)
+
+
+def test_full_screen_shows_seen_by_under_ones_newest_message_live(stack):
+    """Read markers moving (the meta topic's "read") show as "seen by"
+    under alice's newest message, only for members who share them."""
+    import re
+    from conftest import inbox, req_topic
+    from test_chat_tui import Tui
+    r1, r2 = "rd" + uuid.uuid4().hex[:6], "rp" + uuid.uuid4().hex[:6]
+    for u in (r1, r2):
+        stack.add_user(u, "reader-pw-1")
+    room = fresh_room(stack, "alice", r1, r2, prefix="seen")
+    word = uuid.uuid4().hex[:6]
+    reader = stack.client(r1, "hub", password="reader-pw-1")
+    private = stack.client(r2, "hub", password="reader-pw-1")
+    private.subscribe(inbox(r2))
+    private.publish(req_topic(r2), {"op": "prefs", "req_id": "p1", "share_read": False})
+    assert private.expect_json(inbox(r2), lambda d: d.get("req_id") == "p1")["share_read"] is False
+    alice = Tui(stack, "alice", "leaf", room=room)
+
+    def read(client, user, seq):
+        client.publish(req_topic(user), {"op": "read", "req_id": "r" + uuid.uuid4().hex[:6], "room": room, "seq": seq})
+
+    def seq_of(text):
+        pattern = r"\[(\d+)\] <alice> " + text
+        return int(re.search(pattern, alice.wait(lambda s: re.search(pattern, s))).group(1))
+    try:
+        alice.wait(f"| alice | #{room}")
+        alice.type(f"first {word}")
+        first = seq_of(f"first {word}")
+        # r2 (not sharing) reads first: once history-svc has answered, r1's
+        # marker is announced after anything r2's would have been.
+        read(private, r2, first)
+        assert private.expect_json(inbox(r2), lambda d: d.get("op") == "read")["ok"] is True
+        read(reader, r1, first)
+        screen = alice.wait(f"seen by {r1}")
+        lines = screen.splitlines()
+        row = next(i for i, l in enumerate(lines) if f"<alice> first {word}" in l)
+        assert f"seen by {r1}" in lines[row + 1] and r2 not in lines[row + 1], screen
+        # A newer message of hers: "seen by" moves under it once r1 reads it.
+        alice.type(f"second {word}")
+        second = seq_of(f"second {word}")
+        alice.wait(lambda s: f"seen by {r1}" not in s)
+        read(reader, r1, second)
+        screen = alice.wait(f"seen by {r1}")
+        lines = screen.splitlines()
+        row = next(i for i, l in enumerate(lines) if f"<alice> second {word}" in l)
+        assert f"seen by {r1}" in lines[row + 1] and r2 not in lines[row + 1], screen
+    finally:
+        alice.close()
+        reader.close()
+        private.close()
+        drop_room(stack, room)
+
+
+def test_full_screen_counts_a_mention_once_live_and_after_catch_up_until_the_room_is_read(stack):
+    """The room list's "UNREAD@MENTIONS": a mention of bob made live in a
+    room he is not looking at counts once (the message and the inbox
+    notice are the same mention); one made while he was away counts from
+    history-svc's `rooms`; reading the room clears it."""
+    import re
+    from conftest import inbox, req_topic, wait_until
+    from test_chat_client import Chat
+    from test_chat_tui import Tui
+    room = fresh_room(stack, "alice", "bob", name="m" + uuid.uuid4().hex[:8])
+    home = fresh_room(stack, "bob", name="h" + uuid.uuid4().hex[:8])
+    word = uuid.uuid4().hex[:6]
+    row = re.compile(rf"#{room}\s+(\d+@\d+|\d+)?\s*│")
+    probe = stack.client("bob", "hub")
+    probe.subscribe(inbox("bob"))
+
+    def count(screen):
+        m = row.search(screen)
+        return m and (m.group(1) or "0")
+
+    def stored_mentions():
+        rid = "p" + uuid.uuid4().hex[:8]
+        probe.publish(req_topic("bob"), {"op": "rooms", "req_id": rid})
+        reply = probe.expect_json(inbox("bob"), lambda d: d.get("req_id") == rid)
+        return next(r for r in reply["rooms"] if r["name"] == room)["mentions"]
+
+    alice = Chat(stack, "alice", "hub", extra=("--room", room))
+    bob = Tui(stack, "bob", "leaf", room=home)
+    try:
+        alice.expect("status connected")
+        bob.wait(f"| bob | #{home}")
+        bob.wait(lambda s: count(s) == "0")
+        alice.send(f"look @bob {word}")
+        receipt_seq(alice, room)
+        screen = bob.wait(f"alice mentioned you in #{room}")
+        screen = bob.wait(lambda s: count(s) not in (None, "0"))
+        assert count(screen) == "1@1", screen
+        bob.type(f"/room {room}")
+        bob.wait(f"<alice> look @bob {word}")
+        bob.wait(lambda s: count(s) == "0")
+        assert wait_until(lambda: stored_mentions() == 0), "bob's read marker did not move"
+        bob.close()
+        # Away: the mention is counted from history-svc's rooms at start.
+        alice.send(f"again @bob {word}")
+        receipt_seq(alice, room)
+        assert wait_until(lambda: stored_mentions() == 1)
+        bob = Tui(stack, "bob", "leaf", room=home)
+        screen = bob.wait(lambda s: count(s) not in (None, "0"))
+        assert count(screen) == "1@1", screen
+        bob.type(f"/room {room}")
+        bob.wait(f"<alice> again @bob {word}")
+        bob.wait(lambda s: count(s) == "0")
+        assert wait_until(lambda: stored_mentions() == 0), "bob's read marker did not move"
+    finally:
+        bob.close()
+        assert alice.quit() == 0
+        probe.close()
+        drop_room(stack, room)
+        drop_room(stack, home)
+
+
+def test_full_screen_more_shows_the_next_page_of_a_search(stack):
+    from test_chat_tui import Tui
+    room = fresh_room(stack, "alice", "bob", prefix="tsr")
+    word = "w" + uuid.uuid4().hex[:8]
+    bob = start(stack, "bob", "hub", room)
+    alice = Tui(stack, "alice", "leaf", room=room)
+    try:
+        for i in range(21):
+            bob.send(f"item{i} {word}")
+            receipt_seq(bob, room)
+        alice.wait(f"<bob> item20 {word}")
+        alice.type(f"/search {word}")
+        alice.wait("20 found (/more: the next page)")
+        alice.type("/more")
+        screen = alice.wait("-- 1 found")
+        assert f"#{room} [" in screen and f"<bob> item0 {word}" in screen, screen
+        assert "1 found (/more" not in screen, screen
+    finally:
+        alice.close()
+        assert bob.quit() == 0
+        drop_room(stack, room)
