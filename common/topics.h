@@ -9,6 +9,8 @@
 #include "names.h"
 
 #define TOPIC_PREFIX "chat/v1"
+/* history-svc's hint after each commit, read by push-svc (PROTOCOL 3.6). */
+#define TOPIC_SYS_STORED TOPIC_PREFIX "/sys/stored"
 #define TOPIC_MAX 256
 
 enum topic_kind {

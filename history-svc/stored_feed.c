@@ -10,7 +10,6 @@
 #include "mqtt_pub.h"
 #include "topics.h"
 
-#define STORED_TOPIC TOPIC_PREFIX "/sys/stored"
 
 void stored_feed_publish(struct history_svc *svc, struct intake_msg *const *msgs,
 		const struct store_result *results, int n)
@@ -40,7 +39,7 @@ void stored_feed_publish(struct history_svc *svc, struct intake_msg *const *msgs
 				&& cJSON_AddNumberToObject(hint, "to_seq", (double)to)){
 			text = json_print(hint);
 		}
-		if(text) mqtt_pub_send(svc->out, STORED_TOPIC, text, strlen(text), 1, false);
+		if(text) mqtt_pub_send(svc->out, TOPIC_SYS_STORED, text, strlen(text), 1, false);
 		cJSON_free(text);
 		cJSON_Delete(hint);
 	}

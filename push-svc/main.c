@@ -27,7 +27,6 @@
 #include "topics.h"
 #include "webpush.h"
 
-#define STORED_TOPIC TOPIC_PREFIX "/sys/stored"
 #define LOG_PRUNE_INTERVAL_MS 3600000LL
 
 static volatile sig_atomic_t stop_requested;
@@ -41,7 +40,7 @@ static void on_signal(int sig)
 static const char *const subscriptions[] = {
 	TOPIC_PREFIX "/users/+/req/push",
 	TOPIC_PREFIX "/presence/+",
-	STORED_TOPIC,
+	TOPIC_SYS_STORED,
 };
 
 struct loop {
@@ -96,7 +95,7 @@ static void on_message(void *ud, const char *topic, const void *payload, size_t 
 	struct push_svc *svc = loop->svc;
 	struct topic_parts parts;
 
-	if(!strcmp(topic, STORED_TOPIC)){
+	if(!strcmp(topic, TOPIC_SYS_STORED)){
 		feed_hint(svc, payload, len);
 		return;
 	}
