@@ -63,10 +63,36 @@ def set_password_iterations(b, iterations):
           " WHERE u.username REGEXP '^bench[0-9]+$'")
 
 
+def wait_snapshot(b, port, timeout=120):
+    """Returns once the broker on port accepts bench0's first token: its
+    plugin has loaded the first snapshot (users and tokens)."""
+    import paho.mqtt.client as mqtt
+    with open(os.path.join(b.var, "secrets", "bench-tokens")) as f:
+        token = f.readline().strip()
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = []
+        c = mqtt.Client(client_id="tokstorm-probe", clean_session=True)
+        c.username_pw_set("bench0", token)
+        c.on_connect = lambda cl, u, fl, rc: answers.append(rc)
+        try:
+            c.connect("127.0.0.1", int(port), keepalive=10)
+            probe_end = time.monotonic() + 5
+            while not answers and time.monotonic() < probe_end:
+                c.loop(timeout=0.1)
+        except OSError:
+            pass
+        c.disconnect()
+        if answers and answers[0] == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"broker on {port}: no token login within {timeout} s")
+
+
 def storm(b, name, lines, n, *extra):
     port = b.start_broker(name, lines)
     if name != "bare":
-        time.sleep(1.5)  # the first snapshot is loaded (users and tokens)
+        wait_snapshot(b, port)
     r = b.load_split(f"tokstorm-{name}", n, "--mode", "connect", "--port", port,
                      "--max-pending", 20 // b.split_count(n) or 1, "--connect-timeout", 600, "--threads", 2,
                      *extra, timeout=1200)
@@ -90,7 +116,6 @@ def main():
         b.make_users(n, 10)
         tokens = make_tokens(b, n)
         set_password_iterations(b, 100000)
-        time.sleep(1.5)
         for run in range(runs):
             log(f"token storm run {run + 1}/{runs}: {n} clients (pw100k: {m})")
             rates["bare"].append(storm(b, "bare", ["allow_anonymous true"], n))
